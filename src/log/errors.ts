@@ -1,0 +1,29 @@
+/** Typed errors of the event log. */
+
+/** A record in the middle of the log is damaged (checksum, syntax, sequence). Never skipped. */
+export class LogCorruptError extends Error {
+  override readonly name = 'LogCorruptError';
+  constructor(
+    readonly file: string,
+    /** Byte offset of the damaged record. */
+    readonly offset: number,
+    /** `checksum`, `syntax`, `sequence-gap`, `sequence-duplicate`, `record-shape`, `checkpoint` */
+    readonly reason: string,
+    detail?: string,
+  ) {
+    super(`corrupt log ${file} at byte ${offset}: ${reason}${detail ? ` (${detail})` : ''}`);
+  }
+}
+
+/** Not a tapstate log (foreign file), or a format version this build does not read. */
+export class LogFormatError extends Error {
+  override readonly name = 'LogFormatError';
+  constructor(
+    readonly file: string,
+    /** `foreign`, `newer-version`, `unsafe-file` (symlink, wrong mode, not a regular file), `empty` */
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * The records of the durable event log (see docs/log-format.md). One store holds the records of
+ * every endpoint of one sandbox, in one sequence.
+ */
+
+export const LOG_FORMAT = 'tapstate-log';
+export const LOG_VERSION = 1;
+
+/** First line of every log file. */
+export interface LogHeader {
+  k: 'header';
+  format: typeof LOG_FORMAT;
+  version: number;
+  /** ISO time the store was created. */
+  created: string;
+  /** Free-form store metadata (the sandbox: netns path, vCPUs, QMP socket…). */
+  meta: Record<string, unknown>;
+}
+
+/** The resulting state of a transition: dotted state value and a checksum of the context. */
+export interface StateStamp {
+  /** e.g. `hotAttaching.createTap`. */
+  v: string;
+  /** crc32 (8 hex digits) of the canonical JSON of the context. */
+  h: string;
+}
+
+interface Base {
+  /** Sequence number, contiguous from 1. */
+  seq: number;
+  /** Wall-clock milliseconds (informational; never fed to the machine). */
+  ts: number;
+  /** Endpoint id. */
+  ep: string;
+}
+
+/** An endpoint was created: the machine's input. */
+export interface CreateRecord extends Base {
+  k: 'create';
+  input: unknown;
+  state: StateStamp;
+}
+
+/**
+ * An event was applied to the endpoint's machine: a command (`HOT_ATTACH`…) or an effect
+ * outcome (`xstate.done.actor.<id>` / `xstate.error.actor.<id>`), with the resulting state.
+ */
+export interface EventRecord extends Base {
+  k: 'event';
+  event: { type: string; [key: string]: unknown };
+  state: StateStamp;
+  /** For effect outcomes: how long the effect took (ms). */
+  ms?: number;
+  /** For effect outcomes found by recovery rather than observed: what the probes saw. */
+  reconciled?: Record<string, unknown>;
+}
+
+/** Write-ahead: an effect is about to run (durable before the adapter is called). */
+export interface IntentRecord extends Base {
+  k: 'intent';
+  /** The invoke id (the `<id>` of `xstate.done.actor.<id>`). */
+  id: string;
+  /** The effect's actor `src`, e.g. `netlink.createTap`. */
+  src: string;
+  input: unknown;
+  /** 1 for the first run; > 1 when recovery re-runs an idempotent teardown effect. */
+  attempt: number;
+}
+
+/** Something recovery (or the runtime) wants on the record that is not a transition. */
+export interface NoteRecord extends Base {
+  k: 'note';
+  note: string;
+  data?: Record<string, unknown>;
+}
+
+export type LogRecord = CreateRecord | EventRecord | IntentRecord | NoteRecord;
+
+/** A record together with where it sits in the file. */
+export interface PositionedRecord {
+  record: LogRecord;
+  /** Byte offset of the record's first byte. */
+  offset: number;
+  /** Bytes, including the newline. */
+  length: number;
+}
+
+/** A persisted endpoint at a checkpoint. */
+export interface CheckpointEndpoint {
+  /** `{ value, context, status }` of the machine snapshot (no children). */
+  snapshot: { value: unknown; context: unknown; status: string };
+  /** The intent the endpoint was waiting on at checkpoint time, if any. */
+  pending: IntentRecord | null;
+  /** seq of the endpoint's last record. */
+  lastSeq: number;
+}
+
+/** Snapshot of every endpoint plus the log position it covers. */
+export interface Checkpoint {
+  format: typeof LOG_FORMAT;
+  version: number;
+  /** Last seq included. */
+  seq: number;
+  /** Byte offset just after that record (where replay of the tail starts). */
+  offset: number;
+  endpoints: Record<string, CheckpointEndpoint>;
+}
