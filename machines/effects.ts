@@ -1,0 +1,79 @@
+/**
+ * The effects an endpoint machine invokes: each is a promise actor with a string `src`, whose
+ * input the machine computes (purely) and whose output arrives as `xstate.done.actor.<id>`.
+ * The runtime (`src/runtime/effects.ts`) maps each `src` to an adapter call.
+ */
+
+export interface NicInput {
+  netdevId: string;
+  deviceId: string;
+  mac: string;
+  queues: number;
+  tapName: string;
+  vhost: boolean;
+}
+
+/** Effect `src` → [input, output]. */
+export interface EffectTypes {
+  'netlink.createTap': [{ netns: string; name: string; queues: number }, { index: number; queues: number }];
+  'netlink.getLink': [{ netns: string; name: string }, { index: number; mtu: number; mac: string }];
+  'netlink.setMtu': [{ netns: string; name: string; mtu: number }, Record<string, never>];
+  'netlink.setUp': [{ netns: string; name: string; up: boolean }, { absent?: boolean }];
+  'netlink.deleteLink': [{ netns: string; name: string }, { absent?: boolean }];
+  'netlink.addIngressQdisc': [{ netns: string; name: string }, Record<string, never>];
+  'netlink.deleteIngressQdisc': [{ netns: string; name: string }, { absent?: boolean }];
+  'netlink.addRedirect': [{ netns: string; from: string; to: string }, Record<string, never>];
+  'hypervisor.hotplug': [NicInput, { pciPath: string }];
+  'hypervisor.hotunplug': [{ netdevId: string; deviceId: string }, { vmmGone?: boolean }];
+  'hypervisor.coldplug': [NicInput, { args: string[] }];
+}
+
+export type EffectSrc = keyof EffectTypes;
+export type EffectInput<S extends EffectSrc> = EffectTypes[S][0];
+export type EffectOutput<S extends EffectSrc> = EffectTypes[S][1];
+
+/** Effects that undo or tear down: recovery re-runs them (they are idempotent) instead of rolling back. */
+export const TEARDOWN_EFFECTS: ReadonlySet<EffectSrc> = new Set<EffectSrc>([
+  'netlink.setUp',
+  'netlink.deleteLink',
+  'netlink.deleteIngressQdisc',
+  'hypervisor.hotunplug',
+]);
+
+/**
+ * An effect failure as it travels in `xstate.error.actor.<id>` events and in the log: plain
+ * JSON, never an Error object.
+ */
+export interface EffectFailure {
+  /** `NetlinkError`, `HypervisorError`, `Interrupted`, … */
+  name: string;
+  message: string;
+  errno?: string;
+  kind?: string;
+  /**
+   * Set by recovery when the effect was interrupted by a crash: what the probes found of the
+   * world the effect may have changed.
+   */
+  observed?: Partial<Progress>;
+}
+
+/** What of the endpoint exists in the world, as far as the machine knows. */
+export interface Progress {
+  /** The host tap exists. */
+  tap: boolean;
+  /** The tap is up. */
+  up: boolean;
+  /** A hot-plugged device/netdev exists in the hypervisor. */
+  plugged: boolean;
+  /** Cold-plug arguments were handed out. */
+  coldplugged: boolean;
+  /** Ingress qdisc (with its redirect filter) on the original link. */
+  tcOrig: boolean;
+  /** Ingress qdisc (with its redirect filter) on the tap. */
+  tcTap: boolean;
+}
+
+export const NOTHING: Progress = { tap: false, up: false, plugged: false, coldplugged: false, tcOrig: false, tcTap: false };
+
+/** True when nothing of the endpoint is left in the world. */
+export const isClean = (p: Progress): boolean => !p.tap && !p.plugged && !p.tcOrig;

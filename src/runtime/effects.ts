@@ -1,0 +1,122 @@
+/**
+ * The effect executor: maps each effect `src` of the machine to one adapter call, and turns the
+ * adapters' typed errors into plain {@link EffectFailure}s for the machine and the log.
+ * Teardown effects that find their object already gone succeed with `absent: true`.
+ */
+import { TEARDOWN_EFFECTS, type EffectFailure, type EffectSrc, type NicInput } from '../../machines/index.js';
+import { NetlinkError, type NetlinkAdapter } from '../adapters/netlink.js';
+import { HypervisorError, type HypervisorAdapter } from '../adapters/hypervisor.js';
+import { SimulatedCrash } from '../adapters/faults.js';
+
+export interface Adapters {
+  netlink: NetlinkAdapter;
+  hypervisor: HypervisorAdapter;
+}
+
+/** Queue fds held between createTap and the hypervisor taking them, per endpoint. */
+export class FdTable {
+  private readonly held = new Map<string, number[]>();
+  constructor(private readonly netlink: NetlinkAdapter) {}
+  put(endpoint: string, fds: number[]): void {
+    this.held.set(endpoint, [...(this.held.get(endpoint) ?? []), ...fds]);
+  }
+  get(endpoint: string): number[] {
+    return this.held.get(endpoint) ?? [];
+  }
+  /** Close every fd we still hold for the endpoint (after hand-over, rollback or settle). */
+  async release(endpoint: string): Promise<void> {
+    const fds = this.held.get(endpoint);
+    if (!fds?.length) return;
+    this.held.delete(endpoint);
+    await this.netlink.closeFds(fds);
+  }
+  /** The process died: the kernel closed them. */
+  forgetAll(): void {
+    this.held.clear();
+  }
+  get count(): number {
+    let n = 0;
+    for (const f of this.held.values()) n += f.length;
+    return n;
+  }
+}
+
+/** A gone object for a teardown effect: the link or the namespace vanished. */
+const isAbsent = (e: unknown): boolean =>
+  e instanceof NetlinkError && (e.errno === 'ENODEV' || e.errno === 'ENOENT' || (e.op === 'deleteIngressQdisc' && e.errno === 'EINVAL'));
+
+/** Convert any thrown value into the JSON failure the machine and the log carry. */
+export function toFailure(e: unknown): EffectFailure {
+  if (e instanceof NetlinkError) return { name: e.name, message: e.message, errno: e.errno };
+  if (e instanceof HypervisorError) return { name: e.name, message: e.message, kind: e.kind };
+  if (e instanceof Error) return { name: e.name, message: e.message };
+  return { name: 'Error', message: String(e) };
+}
+
+/** Run one effect. Resolves with its output; rejects with the adapter's error (or SimulatedCrash). */
+export async function runEffect(endpoint: string, src: EffectSrc, input: any, a: Adapters, fds: FdTable): Promise<unknown> {
+  const nl = a.netlink;
+  const teardown = TEARDOWN_EFFECTS.has(src);
+  try {
+    switch (src) {
+      case 'netlink.createTap': {
+        const created = await nl.createTap(input);
+        fds.put(endpoint, created.fds);
+        return { index: created.index, queues: created.fds.length };
+      }
+      case 'netlink.getLink': {
+        const l = await nl.getLink(input.netns, input.name);
+        return { index: l.index, mtu: l.mtu, mac: l.mac };
+      }
+      case 'netlink.setMtu':
+        await nl.setMtu(input.netns, input.name, input.mtu);
+        return {};
+      case 'netlink.setUp':
+        await nl.setUp(input.netns, input.name, input.up);
+        return {};
+      case 'netlink.deleteLink':
+        // our queue fds must not outlive the tap
+        await fds.release(endpoint);
+        await nl.deleteLink(input.netns, input.name);
+        return {};
+      case 'netlink.addIngressQdisc':
+        await nl.addIngressQdisc(input.netns, input.name);
+        return {};
+      case 'netlink.deleteIngressQdisc':
+        await nl.deleteIngressQdisc(input.netns, input.name);
+        return {};
+      case 'netlink.addRedirect':
+        await nl.addRedirect(input);
+        return {};
+      case 'hypervisor.hotplug': {
+        try {
+          return await a.hypervisor.hotplug(input as NicInput, fds.get(endpoint));
+        } finally {
+          // QEMU holds its own copies now (or failed): ours are closed either way
+          await fds.release(endpoint);
+        }
+      }
+      case 'hypervisor.hotunplug': {
+        try {
+          await a.hypervisor.hotunplug(input);
+          return {};
+        } catch (e) {
+          // a dead VMM took its devices with it
+          if (e instanceof HypervisorError && e.kind === 'disconnected' && !(await a.hypervisor.alive())) return { vmmGone: true };
+          throw e;
+        }
+      }
+      case 'hypervisor.coldplug': {
+        try {
+          const r = await a.hypervisor.coldplug(input as NicInput, fds.get(endpoint));
+          return { args: r.args };
+        } finally {
+          await fds.release(endpoint);
+        }
+      }
+    }
+  } catch (e) {
+    if (!(e instanceof SimulatedCrash) && teardown && isAbsent(e)) return { absent: true };
+    throw e;
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * Pure replay: rebuild an endpoint's snapshot from its records with `initialTransition` /
+ * `transition` — no adapter is ever called — and check every recorded resulting state.
+ */
+import { crc32 } from 'node:zlib';
+import { initialTransition, transition, type SnapshotFrom } from 'xstate';
+import { endpointMachine, pendingEffect, stateName, type EndpointContext, type EndpointInput } from '../../machines/index.js';
+import type { CheckpointEndpoint, EventRecord, IntentRecord, LogRecord, StateStamp } from '../log/records.js';
+import { NonDeterminismError } from './errors.js';
+
+export type EndpointSnapshot = SnapshotFrom<typeof endpointMachine>;
+
+/** The stamp the log records for a snapshot. */
+export function stampOf(s: EndpointSnapshot): StateStamp {
+  return { v: stateName(s.value), h: crc32(JSON.stringify(s.context)).toString(16).padStart(8, '0') };
+}
+
+/** An endpoint as replay leaves it. */
+export interface ReplayedEndpoint {
+  id: string;
+  snapshot: EndpointSnapshot;
+  /** An intent without its outcome: the effect is in doubt. */
+  pending: IntentRecord | null;
+  lastSeq: number;
+  /** Records replayed for this endpoint (tail only when restored from a checkpoint). */
+  replayed: number;
+}
+
+export function createFromInput(input: EndpointInput): EndpointSnapshot {
+  return initialTransition(endpointMachine, input)[0];
+}
+
+export function restoreSnapshot(cp: CheckpointEndpoint['snapshot']): EndpointSnapshot {
+  return endpointMachine.resolveState({ value: cp.value as never, context: cp.context as EndpointContext });
+}
+
+export function checkStamp(rec: { seq: number; ep: string; state: StateStamp }, s: EndpointSnapshot): void {
+  const got = stampOf(s);
+  if (got.v !== rec.state.v || got.h !== rec.state.h) throw new NonDeterminismError(rec.seq, rec.ep, rec.state, got);
+}
+
+/** Apply one record to an endpoint (or create it). Pure. */
+export function applyRecord(ep: ReplayedEndpoint | undefined, rec: LogRecord): ReplayedEndpoint | undefined {
+  switch (rec.k) {
+    case 'create': {
+      const snapshot = createFromInput(rec.input as EndpointInput);
+      checkStamp(rec, snapshot);
+      return { id: rec.ep, snapshot, pending: null, lastSeq: rec.seq, replayed: 1 };
+    }
+    case 'event': {
+      if (!ep) throw new NonDeterminismError(rec.seq, rec.ep, 'an event for an endpoint never created', null);
+      const [snapshot] = transition(endpointMachine, ep.snapshot, rec.event as never);
+      checkStamp(rec as EventRecord, snapshot);
+      const outcome = rec.event.type.startsWith('xstate.done.actor.') || rec.event.type.startsWith('xstate.error.actor.');
+      return { ...ep, snapshot, pending: outcome ? null : ep.pending, lastSeq: rec.seq, replayed: ep.replayed + 1 };
+    }
+    case 'intent': {
+      if (!ep) throw new NonDeterminismError(rec.seq, rec.ep, 'an intent for an endpoint never created', null);
+      const expected = pendingEffect(ep.snapshot.value, ep.snapshot.context);
+      if (!expected || expected.id !== rec.id || expected.src !== rec.src || JSON.stringify(expected.input) !== JSON.stringify(rec.input))
+        throw new NonDeterminismError(rec.seq, rec.ep, { id: rec.id, src: rec.src, input: rec.input }, expected && { id: expected.id, src: expected.src, input: expected.input });
+      return { ...ep, pending: rec, lastSeq: rec.seq, replayed: ep.replayed + 1 };
+    }
+    case 'note':
+      return ep && { ...ep, lastSeq: rec.seq };
+  }
+}

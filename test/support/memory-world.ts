@@ -1,0 +1,55 @@
+/**
+ * A whole in-memory world for runtime tests: a kernel with one sandbox netns, a hypervisor
+ * holding fds through that kernel, a log medium that survives "crashes", and a way to open a
+ * Tapstore on them (optionally with faults).
+ */
+import { MemoryHypervisor, MemoryKernel } from '../../src/adapters/memory/index.js';
+import { withFaults, type FaultPlan } from '../../src/adapters/faults.js';
+import { MemoryLogMedium, MemoryLogStore } from '../../src/log/index.js';
+import type { AppendHook } from '../../src/log/store.js';
+import { Tapstore, type SandboxConfig, type TapstoreOptions } from '../../src/runtime/tapstore.js';
+
+export const NETNS = '/run/netns/sandbox';
+
+export interface MemoryWorld {
+  kernel: MemoryKernel;
+  hypervisor: MemoryHypervisor;
+  medium: MemoryLogMedium;
+  sandbox: SandboxConfig;
+  /** Open (or reopen) the store; the first call creates it. */
+  open(opts?: { faults?: FaultPlan; hook?: AppendHook } & Partial<TapstoreOptions>): Promise<Tapstore>;
+  /** The process died: the kernel closes every fd it held. */
+  crash(): void;
+  /** Taps (kind tun) left in any namespace. */
+  taps(): string[];
+}
+
+export function memoryWorld(sandbox: Partial<SandboxConfig> = {}, opts: { slots?: number } = {}): MemoryWorld {
+  const kernel = new MemoryKernel();
+  kernel.addNetns(NETNS);
+  kernel.addDummyLink(NETNS, 'eth0', { mtu: 1400, mac: '02:aa:bb:cc:dd:01' });
+  const hypervisor = new MemoryHypervisor({ kernel, slots: opts.slots ?? 8 });
+  const medium = new MemoryLogMedium();
+  const sb: SandboxConfig = { netnsPath: NETNS, netnsCreated: true, vcpus: 2, vhost: false, ...sandbox };
+  let created = false;
+  return {
+    kernel,
+    hypervisor,
+    medium,
+    sandbox: sb,
+    async open(o = {}) {
+      const { faults, hook, ...rest } = o;
+      const log = created ? MemoryLogStore.open(medium, { hook }) : MemoryLogStore.create(medium, { sandbox: sb }, { hook });
+      created = true;
+      const netlink = faults ? withFaults(kernel, 'netlink', faults) : kernel;
+      const hv = faults ? withFaults(hypervisor, 'hypervisor', faults) : hypervisor;
+      return Tapstore.open({ log, adapters: { netlink, hypervisor: hv }, ...rest });
+    },
+    crash() {
+      kernel.simulateProcessDeath();
+    },
+    taps() {
+      return kernel.snapshot().netns.flatMap((n) => n.links.filter((l) => l.kind === 'tun').map((l) => `${n.path}:${l.name}`));
+    },
+  };
+}
