@@ -1,0 +1,43 @@
+/**
+ * The shape of a `tapstate` subcommand. Each lives in `src/cli/commands/<name>.ts` and exports
+ * `command: CommandSpec`; `src/cli/commands/index.ts` lists them; `src/cli/main.ts` parses argv
+ * (with `node:util` parseArgs), prints `--help` from the spec, and maps errors to exit codes:
+ * 0 success, 1 operation error (one typed line on stderr; details with `--verbose`), 2 usage error.
+ */
+
+export interface CliIO {
+  out(text: string): void;
+  err(text: string): void;
+  /** stdout is a terminal (progress, colours). */
+  isTTY: boolean;
+  env: NodeJS.ProcessEnv;
+}
+
+export interface OptionSpec {
+  type: 'string' | 'boolean';
+  description: string;
+  /** Shown in help: `--store DIR`. */
+  placeholder?: string;
+  required?: boolean;
+  /** Parse as an integer (still declared as type 'string'). */
+  integer?: boolean;
+  default?: string | boolean;
+}
+
+export interface CommandSpec {
+  name: string;
+  /** One line for the command list. */
+  summary: string;
+  /** Named positional arguments, in order. */
+  positionals?: Array<{ name: string; description: string; required: boolean }>;
+  options: Record<string, OptionSpec>;
+  /** Example invocations for `--help` and docs/cli.md. */
+  examples?: string[];
+  /** Returns the exit code. Throw UsageError for bad usage (exit 2); any other error exits 1. */
+  run(opts: Record<string, string | boolean | number | undefined>, positionals: string[], io: CliIO): Promise<number>;
+}
+
+/** Bad command-line usage: exit code 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
