@@ -37,9 +37,11 @@ const NEVER = new Set(['close']);
 export function withFaults<T extends object>(adapter: T, name: string, plan: FaultPlan): T {
   let n = 0;
   return new Proxy(adapter, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver) as unknown;
-      if (typeof value !== 'function' || typeof prop !== 'string' || NEVER.has(prop)) return value;
+    get(target, prop) {
+      // read with the target as receiver so getters and #private fields see the real object
+      const value = Reflect.get(target, prop) as unknown;
+      if (typeof value !== 'function') return value;
+      if (typeof prop !== 'string' || NEVER.has(prop)) return (value as (...a: unknown[]) => unknown).bind(target);
       return async (...args: unknown[]) => {
         const action = plan({ adapter: name, method: prop, args, n: n++ });
         if (action === 'crash-before') throw new SimulatedCrash(`before ${name}.${prop}`);
