@@ -170,18 +170,13 @@ const teardownStates: Generated = Object.fromEntries(
 /** upstream Detach: `!netNsCreated && netNsPath != ""` → the netns owner's deletion removes the tap. */
 const netnsNotOurs = ({ context }: { context: EndpointContext }) => !context.netnsCreated && context.netnsPath !== '';
 
-const detachCommand: Generated = [
-  {
-    guard: netnsNotOurs,
-    target: '#endpoint.detached',
-    actions: assign(({ context }: { context: EndpointContext }) =>
-      produce(begin('detach', 'detach')(context, { type: 'DETACH' }), (d) => {
-        d.leftToNetnsOwner = true;
-      }),
-    ),
-  },
-  ...route(begin('detach', 'detach'), null),
-];
+const detachCommand: Generated = route(
+  (c, e) =>
+    produce(begin('detach', 'detach')(c, e), (d) => {
+      d.leftToNetnsOwner = netnsNotOurs({ context: c });
+    }),
+  null,
+);
 const hotDetachCommand = route(begin('hotDetach', 'detach'), null);
 
 export const endpointMachine = setup({

@@ -236,6 +236,9 @@ const observe = (d: EndpointContext, e: EffectFailure): void => {
 /** The context after a forward step failed: error recorded, teardown will roll back. */
 export function forwardFailed(c: EndpointContext, step: ForwardStep, e: EffectFailure): EndpointContext {
   return edit(c, (d) => {
+    // a failed hotplug may still have left a netdev or device (a lost reply): unplug anyway, it
+    // is idempotent. A failed createTap is not pessimistic: EEXIST means the tap is not ours.
+    if (step === 'hotplug') d.progress.plugged = true;
     observe(d, e);
     d.goal = 'rollback';
     d.error = { op: c.op ?? 'hotAttach', step, message: STEPS[step].message!(c, e), cause: e };
@@ -255,15 +258,18 @@ export function teardownFailed(c: EndpointContext, step: TeardownStep, e: Effect
 /** Where teardown goes after `after` (null: from the start): the next needed step, or the end. */
 export function nextTeardown(c: EndpointContext, after: TeardownStep | null): TeardownStep | 'created' | 'detached' | 'dirty' {
   const p = c.progress;
+  // upstream's "netns not ours" rule: what lives in the netns is left to its owner, whose
+  // deletion of the netns removes it; the hypervisor device is still ours to unplug
+  const ours = !c.leftToNetnsOwner;
   const needed: Record<TeardownStep, boolean> = {
     unplug: p.plugged,
-    removeTc: p.tcOrig,
-    setDown: p.tap && p.up,
-    deleteTap: p.tap,
+    removeTc: ours && p.tcOrig,
+    setDown: ours && p.tap && p.up,
+    deleteTap: ours && p.tap,
   };
   const from = after === null ? 0 : TEARDOWN_STEPS.indexOf(after) + 1;
   for (const s of TEARDOWN_STEPS.slice(from)) if (needed[s]) return s;
-  if (p.tap || p.plugged || p.tcOrig) return 'dirty';
+  if (p.plugged || (ours && (p.tap || p.tcOrig))) return 'dirty';
   return c.goal === 'rollback' ? 'created' : 'detached';
 }
 

@@ -1,0 +1,51 @@
+/**
+ * The live hookup for `@statelyai/inspect`: a local WebSocket relay (`createInspectorServer`,
+ * from `@statelyai/inspect/server`) on a port, and a `createWebSocketInspector` connected to it
+ * whose `inspect` observer can be given to a Tapstore or to {@link replayIntoInspector}. Any
+ * WebSocket client connected to `ws://localhost:<port>` receives the inspection events as JSON
+ * (the Stately inspector page at `http://localhost:<port>` embeds stately.ai/inspect, which
+ * needs internet; `tapstate view` is the offline alternative). The relay keeps the last 200
+ * events for viewers that connect late.
+ */
+import type { InspectionEvent, Observer } from 'xstate';
+import { createWebSocketInspector } from '@statelyai/inspect';
+import { createInspectorServer } from '@statelyai/inspect/server';
+
+/** A running relay plus an inspector connected to it. */
+export interface WebSocketInspection {
+  /** Give this to `Tapstore.open({ inspect })` or `replayIntoInspector`. */
+  inspect: Observer<InspectionEvent>;
+  url: string;
+  /** Resolves once the inspector's socket is open (events sent before are queued); rejects after 10 s. */
+  connected: Promise<void>;
+  stop(): void;
+}
+
+/** Start the relay on `port` and connect an inspector to it. Never opens a browser. */
+export function startWebSocketInspection(port: number): WebSocketInspection {
+  const server = createInspectorServer({ port, autoOpen: false });
+  const url = `ws://localhost:${port}`;
+  const inspector = createWebSocketInspector({ url, maxDeferredEvents: 1_000_000 });
+  const connected = new Promise<void>((resolve, reject) => {
+    const t0 = Date.now();
+    const poll = setInterval(() => {
+      if ((inspector.adapter as unknown as { status: string }).status === 'open') {
+        clearInterval(poll);
+        resolve();
+      } else if (Date.now() - t0 > 10_000) {
+        clearInterval(poll);
+        reject(new Error(`could not connect an inspector to ${url} within 10 s (is port ${port} free?)`));
+      }
+    }, 20);
+    poll.unref();
+  });
+  return {
+    inspect: inspector.inspect,
+    url,
+    connected,
+    stop() {
+      inspector.stop();
+      server.stop();
+    },
+  };
+}

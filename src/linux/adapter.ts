@@ -1,0 +1,380 @@
+/**
+ * The real Linux {@link NetlinkAdapter}: rtnetlink over koffi → libc, /dev/net/tun ioctls, and
+ * setns() windows that hold only the socket()/open() calls that bind an fd to a netns.
+ *
+ * Threading: short calls (GETLINK, SETLINK MTU/MAC, dumps) run synchronously on the main
+ * thread (~20 µs in the kernel); calls that wait in the kernel (DELLINK, up/down, qdisc/filter
+ * changes, TUNSETIFF, closing queue fds) run on a {@link WorkerPool}, each on its own socket, so
+ * concurrent teardowns overlap in the kernel and the event loop stays free.
+ */
+import { statSync } from 'node:fs';
+import { constants } from 'node:os';
+import { NetlinkError, type CreateTapRequest, type CreatedTap, type LinkInfo, type NetlinkAdapter, type RedirectRequest } from '../adapters/netlink.js';
+import { libc, type Libc } from './libc.js';
+import { inNetns, openNetns } from './netns.js';
+import { openRouteSocket, transactSync, type ReplyMode, type SyscallFailure } from './netlink-socket.js';
+import { KernelError, NetlinkCodecError, NLM_F_REQUEST, collectReply, encodeMessage, parseMac, type NlMsg } from './rtnetlink-codec.js';
+import { MAX_IFNAME_BYTES, O_CLOEXEC, O_RDWR, tapFlags, tunUnpersistSync } from './tun-ioctl.js';
+import { WorkerPool } from './worker.js';
+import type { OpContext, Transport } from './transport.js';
+import * as links from './link-ops.js';
+import * as tc from './tc-ops.js';
+
+/** Options of {@link LinuxNetlinkAdapter}. */
+export interface LinuxNetlinkAdapterOptions {
+  /** Receive timeout of one netlink transaction (ETIMEDOUT after it). Default 5000 ms. */
+  receiveTimeoutMs?: number;
+  /** Worker threads for blocking kernel calls (lazily spawned). Default 8. */
+  maxThreads?: number;
+}
+
+const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno as Record<string, number>).map(([k, v]) => [v, k]));
+const errnoName = (n: number): string => ERRNO_NAMES.get(n) ?? `E${n}`;
+
+/** Sockets cached for one netns path, valid while the path keeps its (dev, ino). */
+interface NetnsEntry {
+  path: string;
+  dev: number;
+  ino: number;
+  /** Open netns fd ( -1 for the caller's own netns). */
+  nsFd: number;
+  idle: number[];
+  live: boolean;
+}
+
+function isFailure<T>(x: T | SyscallFailure): x is SyscallFailure {
+  return typeof x === 'object' && x !== null && (x as { ok?: unknown }).ok === false;
+}
+
+/** Validate an interface name like the kernel's dev_valid_name (≤ 15 bytes, never truncated). */
+function nameProblem(name: string): string | null {
+  if (typeof name !== 'string' || name.length === 0) return 'name: must be a non-empty string';
+  if (Buffer.byteLength(name) > MAX_IFNAME_BYTES) return `name: ${Buffer.byteLength(name)} bytes, at most ${MAX_IFNAME_BYTES} (IFNAMSIZ-1)`;
+  if (name === '.' || name === '..') return 'name: "." and ".." are not valid interface names';
+  if (/[/:\s\0]/.test(name)) return 'name: must not contain "/", ":", NUL or whitespace';
+  return null;
+}
+
+/**
+ * {@link NetlinkAdapter} for Linux. Requires CAP_NET_ADMIN (and CAP_SYS_ADMIN for setns) for
+ * changes; read-only calls work unprivileged in the caller's own netns.
+ *
+ * Existing links are never adopted by {@link createTap}: the first queue is attached with
+ * IFF_TUN_EXCL, so the kernel answers EBUSY when any link of that name exists (a persistent tap
+ * left over by a crash, a live tap, or a non-tun link) and that EBUSY is reported as `EEXIST`.
+ * This is atomic (no check-then-create race). Later queues attach without IFF_TUN_EXCL to the
+ * device the first one created.
+ */
+export class LinuxNetlinkAdapter implements NetlinkAdapter, Transport {
+  private readonly l: Libc = libc();
+  private readonly timeoutMs: number;
+  private readonly pool: WorkerPool;
+  private readonly netns = new Map<string, NetnsEntry>();
+  private readonly ownedFds = new Set<number>();
+  private homeFd = -1;
+  private seq = Math.floor(Math.random() * 0x7fffffff);
+  private readonly rbuf = Buffer.allocUnsafe(131072);
+
+  constructor(opts: LinuxNetlinkAdapterOptions = {}) {
+    this.timeoutMs = opts.receiveTimeoutMs ?? 5000;
+    this.pool = new WorkerPool(opts.maxThreads ?? 8);
+  }
+
+  // ---- errors ----
+
+  private fail(ctx: OpContext, errno: number, detail: string, extack = ''): NetlinkError {
+    const name = errnoName(errno);
+    return new NetlinkError({
+      ...ctx,
+      errno: name,
+      errnoNumber: errno,
+      extack,
+      message: `${ctx.op}${ctx.link ? ` ${ctx.link}` : ''}${ctx.netns ? ` in ${ctx.netns}` : ''}: ${name} (${detail})${extack ? `: ${extack}` : ''}`,
+    });
+  }
+
+  private invalid(ctx: OpContext, rule: string): NetlinkError {
+    return new NetlinkError({ ...ctx, errno: 'EINVAL', errnoNumber: 0, message: `${ctx.op}: invalid ${rule}` });
+  }
+
+  private checkName(ctx: OpContext, name: string): void {
+    const p = nameProblem(name);
+    if (p) throw this.invalid(ctx, p);
+  }
+
+  // ---- netns and sockets ----
+
+  private home(): number {
+    if (this.homeFd < 0) {
+      const fd = this.l.open('/proc/thread-self/ns/net', 0o2000000);
+      if (fd < 0) throw new Error(`open /proc/thread-self/ns/net: errno ${this.l.errno()}`);
+      this.homeFd = fd;
+    }
+    return this.homeFd;
+  }
+
+  /** The cached entry for `ctx.netns`, revalidated against the path's current (dev, ino). */
+  private entry(ctx: OpContext): NetnsEntry {
+    const path = ctx.netns;
+    if (path === '') {
+      let e = this.netns.get('');
+      if (!e) this.netns.set('', (e = { path, dev: 0, ino: 0, nsFd: -1, idle: [], live: true }));
+      return e;
+    }
+    let st: { dev: number; ino: number };
+    try {
+      st = statSync(path);
+    } catch (err) {
+      this.evict(path);
+      const code = (err as NodeJS.ErrnoException).code ?? 'ENOENT';
+      throw this.fail(ctx, (constants.errno as Record<string, number>)[code] ?? 2, `stat ${path}`);
+    }
+    const cached = this.netns.get(path);
+    if (cached && cached.dev === st.dev && cached.ino === st.ino) return cached;
+    this.evict(path);
+    const fd = openNetns(this.l, path);
+    if (typeof fd !== 'number') throw this.fail(ctx, fd.errno, fd.check ?? fd.stage);
+    const e: NetnsEntry = { path, dev: st.dev, ino: st.ino, nsFd: fd, idle: [], live: true };
+    this.netns.set(path, e);
+    return e;
+  }
+
+  private evict(path: string): void {
+    const e = this.netns.get(path);
+    if (!e) return;
+    this.netns.delete(path);
+    e.live = false;
+    for (const fd of e.idle.splice(0)) this.l.close(fd);
+    if (e.nsFd >= 0) this.l.close(e.nsFd);
+  }
+
+  /** Run bare syscalls inside the entry's netns (directly for the caller's own). */
+  private within<T>(e: NetnsEntry, fn: () => T): T | SyscallFailure {
+    return e.nsFd < 0 ? fn() : inNetns(this.l, this.home(), e.nsFd, fn);
+  }
+
+  private acquire(ctx: OpContext, e: NetnsEntry): number {
+    const idle = e.idle.pop();
+    if (idle !== undefined) return idle;
+    const fd = this.within(e, () => openRouteSocket(this.l));
+    if (isFailure(fd)) throw this.fail(ctx, fd.errno, fd.stage);
+    return fd;
+  }
+
+  private release(e: NetnsEntry, fd: number, healthy: boolean): void {
+    if (healthy && e.live) e.idle.push(fd);
+    else this.l.close(fd);
+  }
+
+  /** {@inheritDoc Transport.request} */
+  async request(
+    ctx: OpContext,
+    msg: { type: number; flags: number; body: Buffer; attrs?: readonly Buffer[] },
+    mode: ReplyMode,
+    offThread: boolean,
+  ): Promise<NlMsg[]> {
+    const e = this.entry(ctx);
+    const fd = this.acquire(ctx, e);
+    const seq = (this.seq = (this.seq + 1) >>> 0 || 1);
+    const req = encodeMessage(msg.type, msg.flags | NLM_F_REQUEST, seq, msg.body, msg.attrs ?? []);
+    let healthy = false;
+    try {
+      const r = offThread
+        ? await this.pool.run({ kind: 'nl', fd, req, seq, mode, timeoutMs: this.timeoutMs })
+        : transactSync(this.l, fd, req, seq, mode, this.timeoutMs, this.rbuf);
+      if (!r.ok) throw this.fail(ctx, r.errno, r.stage);
+      healthy = true;
+      return collectReply(
+        r.datagrams.map((d) => Buffer.from(d.buffer, d.byteOffset, d.byteLength)),
+        seq,
+      );
+    } catch (err) {
+      throw this.wrap(ctx, err);
+    } finally {
+      this.release(e, fd, healthy);
+    }
+  }
+
+  private wrap(ctx: OpContext, err: unknown): Error {
+    if (err instanceof NetlinkError) return err;
+    if (err instanceof KernelError) return this.fail(ctx, err.errno, 'kernel', err.extack);
+    if (err instanceof NetlinkCodecError) return this.fail(ctx, 5, `malformed reply: ${err.message}`);
+    return this.fail(ctx, 5, err instanceof Error ? err.message : String(err));
+  }
+
+  private async index(ctx: OpContext, name: string): Promise<number> {
+    return (await links.getLink(this, ctx, name)).index;
+  }
+
+  // ---- NetlinkAdapter ----
+
+  /**
+   * Per queue: open /dev/net/tun O_RDWR|O_CLOEXEC inside the netns, then (on a worker)
+   * TUNSETIFF IFF_TAP|IFF_NO_PI|IFF_VNET_HDR (+IFF_MULTI_QUEUE when queues > 1; +IFF_TUN_EXCL on
+   * the first queue: an existing link of that name → `EEXIST`, never adopted), TUNSETPERSIST 1 on
+   * the first fd. On any failure every fd opened is closed and a tap we created is destroyed
+   * (persist cleared, last fd closed).
+   */
+  async createTap(req: CreateTapRequest): Promise<CreatedTap> {
+    const ctx: OpContext = { op: 'createTap', link: typeof req.name === 'string' ? req.name : '', netns: req.netns };
+    this.checkName(ctx, req.name);
+    if (!Number.isInteger(req.queues) || req.queues < 1 || req.queues > 256)
+      throw this.invalid(ctx, `queues: ${req.queues} must be an integer in 1..256`);
+    const e = this.entry(ctx);
+    const fds: number[] = [];
+    const opened = this.within(e, () => {
+      for (let i = 0; i < req.queues; i++) {
+        let fd: number;
+        do fd = this.l.open('/dev/net/tun', O_RDWR | O_CLOEXEC);
+        while (fd < 0 && this.l.errno() === 4);
+        if (fd < 0) return { ok: false, errno: this.l.errno(), stage: 'open(/dev/net/tun)' } as SyscallFailure;
+        fds.push(fd);
+      }
+      return null;
+    });
+    const closeAll = async (): Promise<void> => {
+      if (fds.length) await this.pool.run({ kind: 'close', fds: [...fds] });
+    };
+    if (isFailure(opened)) {
+      await closeAll();
+      throw this.fail(ctx, opened.errno, opened.stage);
+    }
+    let r;
+    try {
+      r = await this.pool.run({ kind: 'tun', fds, name: req.name, flags: tapFlags(req.queues) });
+    } catch (err) {
+      await closeAll();
+      throw this.wrap(ctx, err);
+    }
+    if (!r.ok) {
+      // queue 0 failed: nothing was created. Later: the tap is ours and not persistent yet
+      // (TUNSETPERSIST is last, and a failed TUNSETPERSIST leaves it unset), so closing destroys it.
+      await closeAll();
+      const exists = r.queue === 0 && r.errno === 16; /* EBUSY under IFF_TUN_EXCL */
+      throw exists
+        ? this.fail(ctx, 17, `a link named ${req.name} already exists (TUNSETIFF with IFF_TUN_EXCL: EBUSY)`)
+        : this.fail(ctx, r.errno, `${r.stage}${r.queue >= 0 ? ` on queue ${r.queue}` : ''}`);
+    }
+    try {
+      const index = await this.index(ctx, req.name);
+      for (const fd of fds) this.ownedFds.add(fd);
+      return { index, fds };
+    } catch (err) {
+      tunUnpersistSync(this.l, fds[0] as number);
+      await closeAll();
+      throw this.wrap(ctx, err);
+    }
+  }
+
+  async getLink(netns: string, name: string): Promise<LinkInfo> {
+    const ctx = { op: 'getLink', link: name, netns };
+    this.checkName(ctx, name);
+    return links.getLink(this, ctx, name);
+  }
+
+  async listLinks(netns: string): Promise<LinkInfo[]> {
+    return links.listLinks(this, { op: 'listLinks', link: '', netns });
+  }
+
+  async setMtu(netns: string, name: string, mtu: number): Promise<void> {
+    const ctx = { op: 'setMtu', link: name, netns };
+    this.checkName(ctx, name);
+    if (!Number.isInteger(mtu) || mtu < 0 || mtu > 0xffffffff) throw this.invalid(ctx, `mtu: ${mtu} must be an unsigned 32-bit integer`);
+    await links.setMtu(this, ctx, name, mtu);
+  }
+
+  async setMac(netns: string, name: string, mac: string): Promise<void> {
+    const ctx = { op: 'setMac', link: name, netns };
+    this.checkName(ctx, name);
+    const b = typeof mac === 'string' ? parseMac(mac) : null;
+    if (!b) throw this.invalid(ctx, `mac: ${JSON.stringify(mac)} must be six hex bytes separated by ":"`);
+    await links.setMac(this, ctx, name, b);
+  }
+
+  async setUp(netns: string, name: string, up: boolean): Promise<void> {
+    const ctx = { op: 'setUp', link: name, netns };
+    this.checkName(ctx, name);
+    await links.setUp(this, ctx, name, up);
+  }
+
+  async deleteLink(netns: string, name: string): Promise<void> {
+    const ctx = { op: 'deleteLink', link: name, netns };
+    this.checkName(ctx, name);
+    await links.deleteLink(this, ctx, name);
+  }
+
+  async addIngressQdisc(netns: string, name: string): Promise<void> {
+    const ctx = { op: 'addIngressQdisc', link: name, netns };
+    this.checkName(ctx, name);
+    await tc.addIngressQdisc(this, ctx, await this.index(ctx, name));
+  }
+
+  async deleteIngressQdisc(netns: string, name: string): Promise<void> {
+    const ctx = { op: 'deleteIngressQdisc', link: name, netns };
+    this.checkName(ctx, name);
+    await tc.deleteIngressQdisc(this, ctx, await this.index(ctx, name));
+  }
+
+  async hasIngressQdisc(netns: string, name: string): Promise<boolean> {
+    const ctx = { op: 'hasIngressQdisc', link: name, netns };
+    this.checkName(ctx, name);
+    return tc.hasIngressQdisc(this, ctx, await this.index(ctx, name));
+  }
+
+  async addRedirect(req: RedirectRequest): Promise<void> {
+    const ctx = { op: 'addRedirect', link: req.from, netns: req.netns };
+    this.checkName(ctx, req.from);
+    this.checkName({ ...ctx, link: req.to }, req.to);
+    const from = await this.index(ctx, req.from);
+    const to = await this.index({ ...ctx, link: req.to }, req.to);
+    await tc.addRedirect(this, ctx, from, to);
+  }
+
+  async listRedirects(netns: string, from: string): Promise<string[]> {
+    const ctx = { op: 'listRedirects', link: from, netns };
+    this.checkName(ctx, from);
+    const targets = await tc.listRedirectTargets(this, ctx, await this.index(ctx, from));
+    if (targets.length === 0) return [];
+    const byIndex = new Map((await links.listLinks(this, ctx)).map((l) => [l.index, l.name]));
+    return targets.map((i) => byIndex.get(i) ?? `#${i}`);
+  }
+
+  async probeLink(netns: string, name: string): Promise<LinkInfo | null> {
+    const ctx = { op: 'probeLink', link: name, netns };
+    if (nameProblem(name)) {
+      this.entry(ctx); // a missing / non-netns path is still an error
+      return null; // no link can have an invalid name
+    }
+    try {
+      return await links.getLink(this, ctx, name);
+    } catch (err) {
+      if (err instanceof NetlinkError && err.errno === 'ENODEV') return null;
+      throw err;
+    }
+  }
+
+  async netnsExists(netns: string): Promise<boolean> {
+    if (netns === '') return true;
+    const fd = openNetns(this.l, netns);
+    if (typeof fd === 'number') {
+      this.l.close(fd);
+      return true;
+    }
+    if (fd.errno === 2 || fd.errno === 22 || fd.errno === 20 /* ENOTDIR */) return false;
+    throw this.fail({ op: 'netnsExists', link: '', netns }, fd.errno, fd.stage);
+  }
+
+  /** Close queue fds returned by {@link createTap} (on a worker: detaching a queue waits for RCU). */
+  async closeFds(fds: readonly number[]): Promise<void> {
+    const mine = fds.filter((fd) => this.ownedFds.delete(fd));
+    if (mine.length) await this.pool.run({ kind: 'close', fds: mine });
+  }
+
+  /** Close cached sockets and netns fds, and stop the worker threads. Queue fds stay the caller's. */
+  async close(): Promise<void> {
+    for (const path of [...this.netns.keys()]) this.evict(path);
+    if (this.homeFd >= 0) this.l.close(this.homeFd);
+    this.homeFd = -1;
+    await this.pool.close();
+  }
+}

@@ -1,0 +1,393 @@
+/**
+ * Pure rtnetlink encoding/decoding over Buffers: nlmsghdr, ifinfomsg, tcmsg, rtattr (nested),
+ * multipart dumps, NLMSG_ERROR with extended-ack text. No I/O. Malformed input raises a
+ * {@link NetlinkCodecError}; nothing here ever reads out of bounds.
+ */
+import type { LinkInfo, TunInfo } from '../adapters/netlink.js';
+
+// ---- constants (linux/netlink.h, linux/rtnetlink.h, linux/if_link.h, linux/pkt_sched.h) ----
+export const NLMSG_HDRLEN = 16;
+export const NLMSG_NOOP = 1;
+export const NLMSG_ERROR = 2;
+export const NLMSG_DONE = 3;
+export const NLM_F_REQUEST = 0x1;
+export const NLM_F_MULTI = 0x2;
+export const NLM_F_ACK = 0x4;
+export const NLM_F_DUMP = 0x300;
+export const NLM_F_EXCL = 0x200;
+export const NLM_F_CREATE = 0x400;
+/** In an NLMSG_ERROR: extended-ack TLVs follow the echoed header. */
+export const NLM_F_ACK_TLVS = 0x200;
+/** In an NLMSG_ERROR: the echoed request was capped to its header (NETLINK_CAP_ACK). */
+export const NLM_F_CAPPED = 0x100;
+export const NLMSGERR_ATTR_MSG = 1;
+
+export const RTM_NEWLINK = 16;
+export const RTM_DELLINK = 17;
+export const RTM_GETLINK = 18;
+export const RTM_SETLINK = 19;
+export const RTM_NEWQDISC = 36;
+export const RTM_DELQDISC = 37;
+export const RTM_GETQDISC = 38;
+export const RTM_NEWTFILTER = 44;
+export const RTM_GETTFILTER = 46;
+
+export const IFLA_ADDRESS = 1;
+export const IFLA_IFNAME = 3;
+export const IFLA_MTU = 4;
+export const IFLA_LINKINFO = 18;
+export const IFLA_CARRIER = 33;
+export const IFLA_INFO_KIND = 1;
+export const IFLA_INFO_DATA = 2;
+export const IFLA_TUN_TYPE = 3;
+export const IFLA_TUN_VNET_HDR = 5;
+export const IFLA_TUN_PERSIST = 6;
+export const IFLA_TUN_MULTI_QUEUE = 7;
+export const IFLA_TUN_NUM_QUEUES = 8;
+
+export const IFF_UP = 0x1;
+export const IFF_LOWER_UP = 0x10000;
+
+export const TCA_KIND = 1;
+export const TCA_OPTIONS = 2;
+export const TC_H_INGRESS = 0xfffffff1;
+export const INGRESS_HANDLE = 0xffff0000;
+export const ETH_P_ALL = 0x0003;
+export const TCA_U32_SEL = 5;
+export const TCA_U32_ACT = 7;
+export const TC_U32_TERMINAL = 1;
+export const TCA_MATCHALL_ACT = 2;
+export const TCA_ACT_KIND = 1;
+export const TCA_ACT_OPTIONS = 2;
+export const TCA_MIRRED_PARMS = 2;
+export const TCA_EGRESS_REDIR = 1;
+export const TC_ACT_STOLEN = 4;
+/** Filter priority used for redirects (as upstream: 1). */
+export const REDIRECT_PRIO = 1;
+
+/** A reply that does not parse. The adapter reports it as `EIO`. */
+export class NetlinkCodecError extends Error {
+  override readonly name = 'NetlinkCodecError';
+}
+
+/** One netlink message: header fields and its payload (a view into the input). */
+export interface NlMsg {
+  type: number;
+  flags: number;
+  seq: number;
+  pid: number;
+  payload: Buffer;
+}
+
+const align4 = (n: number): number => (n + 3) & ~3;
+
+// ---- attributes ----
+
+/** An rtattr: 4-byte header (len excludes padding), data, zero padding to 4 bytes. */
+export function attr(type: number, data: Buffer): Buffer {
+  const len = 4 + data.length;
+  const b = Buffer.alloc(align4(len));
+  b.writeUInt16LE(len, 0);
+  b.writeUInt16LE(type, 2);
+  data.copy(b, 4);
+  return b;
+}
+/** A u32 attribute (host order). */
+export const attrU32 = (type: number, v: number): Buffer => {
+  const d = Buffer.alloc(4);
+  d.writeUInt32LE(v >>> 0, 0);
+  return attr(type, d);
+};
+/** A NUL-terminated string attribute. */
+export const attrStr = (type: number, s: string): Buffer => attr(type, Buffer.concat([Buffer.from(s), Buffer.alloc(1)]));
+/** A nested attribute holding `children`. */
+export const attrNested = (type: number, children: readonly Buffer[]): Buffer => attr(type, Buffer.concat(children));
+
+/**
+ * Parse the attributes in `buf` into a map type → data (nested flag bits masked off; the last
+ * occurrence wins). Throws on an attribute that overruns the buffer.
+ */
+export function parseAttrs(buf: Buffer): Map<number, Buffer> {
+  const out = new Map<number, Buffer>();
+  for (const [type, data] of attrList(buf)) out.set(type, data);
+  return out;
+}
+
+/** Parse attributes in order (for lists such as action tables). */
+export function attrList(buf: Buffer): Array<[number, Buffer]> {
+  const out: Array<[number, Buffer]> = [];
+  let off = 0;
+  while (off + 4 <= buf.length) {
+    const len = buf.readUInt16LE(off);
+    const type = buf.readUInt16LE(off + 2) & 0x3fff;
+    if (len < 4 || off + len > buf.length) throw new NetlinkCodecError(`rtattr ${type} at ${off}: bad length ${len}`);
+    out.push([type, buf.subarray(off + 4, off + len)]);
+    off += align4(len);
+  }
+  return out;
+}
+
+const cstr = (b: Buffer): string => {
+  const z = b.indexOf(0);
+  return b.subarray(0, z < 0 ? b.length : z).toString();
+};
+const u8 = (b: Buffer | undefined): number | undefined => (b && b.length >= 1 ? b.readUInt8(0) : undefined);
+const u32 = (b: Buffer | undefined): number | undefined => (b && b.length >= 4 ? b.readUInt32LE(0) : undefined);
+
+// ---- messages ----
+
+/** Encode one request message: header + fixed body + attributes. */
+export function encodeMessage(type: number, flags: number, seq: number, body: Buffer, attrs: readonly Buffer[] = []): Buffer {
+  const payload = Buffer.concat([body, ...attrs]);
+  const b = Buffer.alloc(NLMSG_HDRLEN + payload.length);
+  b.writeUInt32LE(b.length, 0);
+  b.writeUInt16LE(type, 4);
+  b.writeUInt16LE(flags, 6);
+  b.writeUInt32LE(seq >>> 0, 8);
+  b.writeUInt32LE(0, 12);
+  payload.copy(b, NLMSG_HDRLEN);
+  return b;
+}
+
+/** Split one received datagram into messages. Throws on truncation. */
+export function parseMessages(buf: Buffer): NlMsg[] {
+  const out: NlMsg[] = [];
+  let off = 0;
+  while (off < buf.length) {
+    if (off + NLMSG_HDRLEN > buf.length) throw new NetlinkCodecError(`truncated nlmsghdr at ${off}`);
+    const len = buf.readUInt32LE(off);
+    if (len < NLMSG_HDRLEN || off + len > buf.length) throw new NetlinkCodecError(`nlmsghdr at ${off}: bad length ${len}`);
+    out.push({
+      type: buf.readUInt16LE(off + 4),
+      flags: buf.readUInt16LE(off + 6),
+      seq: buf.readUInt32LE(off + 8),
+      pid: buf.readUInt32LE(off + 12),
+      payload: buf.subarray(off + NLMSG_HDRLEN, off + len),
+    });
+    off += align4(len);
+  }
+  return out;
+}
+
+/** A decoded NLMSG_ERROR (or the status of an NLMSG_DONE): errno is positive, 0 for an ack. */
+export interface NlStatus {
+  errno: number;
+  extack: string;
+}
+
+/** Decode an NLMSG_ERROR / NLMSG_DONE payload, including the extended-ack message text. */
+export function decodeStatus(msg: NlMsg): NlStatus {
+  const p = msg.payload;
+  if (msg.type === NLMSG_DONE && p.length < 4) return { errno: 0, extack: '' };
+  if (p.length < 4) throw new NetlinkCodecError(`NLMSG_ERROR payload too short (${p.length})`);
+  const raw = p.readInt32LE(0);
+  const errno = raw === 0 ? 0 : -raw;
+  let extack = '';
+  if (msg.flags & NLM_F_ACK_TLVS) {
+    let tlvOff = 4;
+    if (msg.type === NLMSG_ERROR) {
+      if (p.length < 4 + NLMSG_HDRLEN) throw new NetlinkCodecError('NLMSG_ERROR without the echoed header');
+      const echoedLen = p.readUInt32LE(4);
+      tlvOff += msg.flags & NLM_F_CAPPED ? NLMSG_HDRLEN : align4(echoedLen);
+    }
+    if (tlvOff > p.length) throw new NetlinkCodecError('extack TLVs out of bounds');
+    const m = parseAttrs(p.subarray(tlvOff)).get(NLMSGERR_ATTR_MSG);
+    if (m) extack = cstr(m);
+  }
+  return { errno, extack };
+}
+
+/** Thrown by {@link collectReply} for a kernel error reply. */
+export class KernelError extends Error {
+  override readonly name = 'KernelError';
+  constructor(
+    readonly errno: number,
+    readonly extack: string,
+  ) {
+    super(`kernel error ${errno}${extack ? `: ${extack}` : ''}`);
+  }
+}
+
+/**
+ * Turn the datagrams of one transaction into its data messages: drops messages of another
+ * seq, throws {@link KernelError} for a non-zero NLMSG_ERROR/NLMSG_DONE status.
+ */
+export function collectReply(datagrams: readonly Buffer[], seq: number): NlMsg[] {
+  const data: NlMsg[] = [];
+  for (const d of datagrams) {
+    for (const m of parseMessages(d)) {
+      if (m.seq !== seq || m.type === NLMSG_NOOP) continue;
+      if (m.type === NLMSG_ERROR || m.type === NLMSG_DONE) {
+        const st = decodeStatus(m);
+        if (st.errno !== 0) throw new KernelError(st.errno, st.extack);
+        continue;
+      }
+      data.push(m);
+    }
+  }
+  return data;
+}
+
+// ---- ifinfomsg / links ----
+
+/** ifinfomsg: family, pad, type, index, flags, change (16 bytes). */
+export function encodeIfinfomsg(index = 0, flags = 0, change = 0): Buffer {
+  const b = Buffer.alloc(16);
+  b.writeInt32LE(index, 4);
+  b.writeUInt32LE(flags >>> 0, 8);
+  b.writeUInt32LE(change >>> 0, 12);
+  return b;
+}
+
+/** Lower-case colon-separated MAC of a byte string (`""` for none). */
+export const formatMac = (b: Buffer | undefined): string =>
+  b ? [...b].map((x) => x.toString(16).padStart(2, '0')).join(':') : '';
+
+/** Parse `aa:bb:cc:dd:ee:ff` (case-insensitive); `null` if malformed. */
+export function parseMac(s: string): Buffer | null {
+  if (!/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(s)) return null;
+  return Buffer.from(s.split(':').map((x) => parseInt(x, 16)));
+}
+
+/** Decode an RTM_NEWLINK message into a {@link LinkInfo}. */
+export function decodeLink(msg: NlMsg): LinkInfo {
+  if (msg.type !== RTM_NEWLINK) throw new NetlinkCodecError(`expected RTM_NEWLINK, got type ${msg.type}`);
+  const p = msg.payload;
+  if (p.length < 16) throw new NetlinkCodecError(`ifinfomsg too short (${p.length})`);
+  const index = p.readInt32LE(4);
+  const flags = p.readUInt32LE(8);
+  const a = parseAttrs(p.subarray(16));
+  const nameAttr = a.get(IFLA_IFNAME);
+  const mtu = u32(a.get(IFLA_MTU));
+  if (!nameAttr || mtu === undefined) throw new NetlinkCodecError(`link ${index} without IFLA_IFNAME/IFLA_MTU`);
+  const info: LinkInfo = {
+    index,
+    name: cstr(nameAttr),
+    mtu,
+    mac: formatMac(a.get(IFLA_ADDRESS)),
+    flags: { up: (flags & IFF_UP) !== 0, lowerUp: (flags & IFF_LOWER_UP) !== 0 },
+    kind: '',
+  };
+  const li = a.get(IFLA_LINKINFO);
+  if (li) {
+    const lia = parseAttrs(li);
+    const kind = lia.get(IFLA_INFO_KIND);
+    info.kind = kind ? cstr(kind) : '';
+    const data = lia.get(IFLA_INFO_DATA);
+    if (info.kind === 'tun' && data) info.tun = decodeTunInfo(parseAttrs(data), u8(a.get(IFLA_CARRIER)) === 1);
+  }
+  return info;
+}
+
+/**
+ * IFLA_TUN_* → {@link TunInfo}. The kernel reports IFLA_TUN_NUM_QUEUES only for multi-queue
+ * devices; a single-queue tap has its queue attached exactly when it has carrier (tun turns
+ * carrier on at attach and off when the last queue detaches), so numQueues = carrier ? 1 : 0.
+ */
+function decodeTunInfo(d: Map<number, Buffer>, carrier: boolean): TunInfo {
+  const multiQueue = u8(d.get(IFLA_TUN_MULTI_QUEUE)) === 1;
+  return {
+    mode: u8(d.get(IFLA_TUN_TYPE)) === 1 ? 'tun' : 'tap',
+    multiQueue,
+    persist: u8(d.get(IFLA_TUN_PERSIST)) === 1,
+    vnetHdr: u8(d.get(IFLA_TUN_VNET_HDR)) === 1,
+    numQueues: u32(d.get(IFLA_TUN_NUM_QUEUES)) ?? (multiQueue ? 0 : carrier ? 1 : 0),
+  };
+}
+
+// ---- tcmsg / qdiscs / filters ----
+
+/** tcmsg: family, pad[3], ifindex, handle, parent, info (20 bytes). */
+export function encodeTcmsg(ifindex: number, handle: number, parent: number, info = 0): Buffer {
+  const b = Buffer.alloc(20);
+  b.writeInt32LE(ifindex, 4);
+  b.writeUInt32LE(handle >>> 0, 8);
+  b.writeUInt32LE(parent >>> 0, 12);
+  b.writeUInt32LE(info >>> 0, 16);
+  return b;
+}
+
+/** A decoded qdisc or filter message. */
+export interface TcEntry {
+  ifindex: number;
+  handle: number;
+  parent: number;
+  info: number;
+  kind: string;
+  attrs: Map<number, Buffer>;
+}
+
+/** Decode a tcmsg-based message (RTM_NEWQDISC, RTM_NEWTFILTER). */
+export function decodeTc(msg: NlMsg): TcEntry {
+  const p = msg.payload;
+  if (p.length < 20) throw new NetlinkCodecError(`tcmsg too short (${p.length})`);
+  const attrs = parseAttrs(p.subarray(20));
+  const kind = attrs.get(TCA_KIND);
+  return {
+    ifindex: p.readInt32LE(4),
+    handle: p.readUInt32LE(8),
+    parent: p.readUInt32LE(12),
+    info: p.readUInt32LE(16),
+    kind: kind ? cstr(kind) : '',
+    attrs,
+  };
+}
+
+/** Body and attributes of the ingress qdisc (parent ffff:fff1, handle ffff:, kind "ingress"). */
+export function ingressQdisc(ifindex: number): { body: Buffer; attrs: Buffer[] } {
+  return {
+    body: encodeTcmsg(ifindex, INGRESS_HANDLE, TC_H_INGRESS),
+    attrs: [attrStr(TCA_KIND, 'ingress'), attrNested(TCA_OPTIONS, [])],
+  };
+}
+
+/** The tc_mirred action parameters: egress redirect to `toIndex`, TC_ACT_STOLEN. */
+export function mirredParms(toIndex: number): Buffer {
+  const b = Buffer.alloc(28); // tc_gen (index, capab, action, refcnt, bindcnt) + eaction + ifindex
+  b.writeInt32LE(TC_ACT_STOLEN, 8);
+  b.writeInt32LE(TCA_EGRESS_REDIR, 20);
+  b.writeUInt32LE(toIndex >>> 0, 24);
+  return b;
+}
+
+/**
+ * The filter upstream installs: u32, match-all key (mask 0 / value 0), TC_U32_TERMINAL,
+ * protocol ETH_P_ALL, priority 1, parent ffff:, action mirred egress redirect → `toIndex`.
+ */
+export function u32RedirectFilter(fromIndex: number, toIndex: number): { body: Buffer; attrs: Buffer[] } {
+  const sel = Buffer.alloc(16 + 16); // tc_u32_sel + one zero tc_u32_key
+  sel.writeUInt8(TC_U32_TERMINAL, 0);
+  sel.writeUInt8(1, 2); // nkeys
+  const action = attrNested(1, [
+    attrStr(TCA_ACT_KIND, 'mirred'),
+    attrNested(TCA_ACT_OPTIONS, [attr(TCA_MIRRED_PARMS, mirredParms(toIndex))]),
+  ]);
+  const protoBE = ((ETH_P_ALL & 0xff) << 8) | (ETH_P_ALL >> 8);
+  return {
+    body: encodeTcmsg(fromIndex, 0, INGRESS_HANDLE, ((REDIRECT_PRIO << 16) | protoBE) >>> 0),
+    attrs: [attrStr(TCA_KIND, 'u32'), attrNested(TCA_OPTIONS, [attr(TCA_U32_SEL, sel), attrNested(TCA_U32_ACT, [action])])],
+  };
+}
+
+/**
+ * The mirred egress-redirect targets (ifindexes) of one filter (u32 or matchall); `[]` for a
+ * filter without actions (e.g. the u32 hash-table node the kernel also dumps).
+ */
+export function decodeRedirectTargets(f: TcEntry): number[] {
+  const opts = f.attrs.get(TCA_OPTIONS);
+  if (!opts) return [];
+  const actType = f.kind === 'u32' ? TCA_U32_ACT : f.kind === 'matchall' ? TCA_MATCHALL_ACT : -1;
+  const table = parseAttrs(opts).get(actType);
+  if (!table) return [];
+  const out: number[] = [];
+  for (const [, act] of attrList(table)) {
+    const a = parseAttrs(act);
+    const kind = a.get(TCA_ACT_KIND);
+    const o = a.get(TCA_ACT_OPTIONS);
+    if (!kind || cstr(kind) !== 'mirred' || !o) continue;
+    const parms = parseAttrs(o).get(TCA_MIRRED_PARMS);
+    if (!parms || parms.length < 28) throw new NetlinkCodecError('mirred action without tc_mirred parameters');
+    if (parms.readInt32LE(20) === TCA_EGRESS_REDIR) out.push(parms.readUInt32LE(24));
+  }
+  return out;
+}

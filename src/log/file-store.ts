@@ -1,0 +1,269 @@
+/**
+ * The on-disk log store: `<dir>/log.jsonl` and `<dir>/checkpoint.json` (docs/log-format.md).
+ * The directory must be ours and not group/other-writable; files are 0600 regular files opened
+ * with O_NOFOLLOW; checkpoints are replaced atomically (temp file + fsync + rename + fsync dir).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { LogFormatError } from './errors.js';
+import { decodeHeader, encodeHeader, newHeader } from './codec.js';
+import { LogEngine, type LogMedium, type LogStoreOptions } from './log-engine.js';
+
+const { O_RDONLY, O_RDWR, O_WRONLY, O_CREAT, O_EXCL, O_APPEND, O_NOFOLLOW, O_DIRECTORY, O_NONBLOCK } = fs.constants;
+
+/** File names inside the store directory. */
+export const LOG_FILE = 'log.jsonl';
+export const CHECKPOINT_FILE = 'checkpoint.json';
+const TMP_SUFFIX = '.tmp';
+
+/** Options of {@link FileLogStore}. */
+export interface FileLogStoreOptions extends LogStoreOptions {
+  /** Replaces `fs.fdatasyncSync` for the log (tests count calls). */
+  fdatasync?: (fd: number) => void;
+  /** Replaces `fs.fsyncSync` for the checkpoint temp file and the directory. */
+  fsync?: (fd: number) => void;
+}
+
+function errno(e: unknown): string | undefined {
+  return (e as NodeJS.ErrnoException | null)?.code;
+}
+
+function unsafe(file: string, why: string): LogFormatError {
+  return new LogFormatError(file, 'unsafe-file', `${file}: refused: ${why}`);
+}
+
+/** Refuse anything that is not a `kind` owned by us and not writable by group/other. */
+function checkStat(st: fs.Stats, file: string, kind: 'directory' | 'file'): void {
+  if (kind === 'directory' ? !st.isDirectory() : !st.isFile()) throw unsafe(file, `not a ${kind === 'file' ? 'regular file' : 'directory'}`);
+  const uid = process.getuid?.();
+  if (uid !== undefined && st.uid !== uid) throw unsafe(file, `owned by uid ${st.uid}, not ${uid}`);
+  if (st.mode & 0o022) throw unsafe(file, `mode ${(st.mode & 0o777).toString(8)} is group/other-writable`);
+}
+
+/** Open with O_NOFOLLOW, mapping a symlink to `unsafe-file`; checks the result with fstat. */
+function openChecked(file: string, flags: number, kind: 'directory' | 'file', mode = 0o600): number {
+  let fd: number;
+  try {
+    // O_NONBLOCK: opening a FIFO planted in our place must not hang (no effect on regular files).
+    fd = fs.openSync(file, flags | O_NOFOLLOW | O_NONBLOCK, mode);
+  } catch (e) {
+    if (errno(e) === 'ELOOP') throw unsafe(file, 'is a symbolic link');
+    if (errno(e) === 'EISDIR' && kind === 'file') throw unsafe(file, 'not a regular file (a directory)');
+    if (errno(e) === 'ENOTDIR' && kind === 'directory') throw unsafe(file, 'not a directory');
+    throw e;
+  }
+  try {
+    checkStat(fs.fstatSync(fd), file, kind);
+  } catch (e) {
+    fs.closeSync(fd);
+    throw e;
+  }
+  return fd;
+}
+
+function openDir(dir: string): number {
+  try {
+    return openChecked(dir, O_RDONLY | O_DIRECTORY, 'directory');
+  } catch (e) {
+    if (errno(e) === 'ENOENT') throw new LogFormatError(dir, 'empty', `${dir}: no log store (directory does not exist)`);
+    throw e;
+  }
+}
+
+function writeAll(fd: number, bytes: Buffer): void {
+  let off = 0;
+  while (off < bytes.length) off += fs.writeSync(fd, bytes, off, bytes.length - off);
+}
+
+function readAllFd(fd: number): Buffer {
+  const size = fs.fstatSync(fd).size;
+  const buf = Buffer.allocUnsafe(size);
+  let got = 0;
+  while (got < size) {
+    const n = fs.readSync(fd, buf, got, size - got, got);
+    if (n === 0) break;
+    got += n;
+  }
+  return buf.subarray(0, got);
+}
+
+function unlinkIfPresent(file: string): void {
+  try {
+    fs.unlinkSync(file);
+  } catch (e) {
+    if (errno(e) !== 'ENOENT') throw e;
+  }
+}
+
+class FileMedium implements LogMedium {
+  readonly logName: string;
+  readonly checkpointName: string;
+  #closed = false;
+  readonly #fdatasync: (fd: number) => void;
+  readonly #fsync: (fd: number) => void;
+
+  constructor(
+    readonly dir: string,
+    readonly dirFd: number,
+    readonly fd: number,
+    opts: FileLogStoreOptions,
+  ) {
+    this.logName = path.join(dir, LOG_FILE);
+    this.checkpointName = path.join(dir, CHECKPOINT_FILE);
+    this.#fdatasync = opts.fdatasync ?? fs.fdatasyncSync;
+    this.#fsync = opts.fsync ?? fs.fsyncSync;
+  }
+
+  size(): number {
+    return fs.fstatSync(this.fd).size;
+  }
+
+  readAt(pos: number, len: number): Buffer {
+    const buf = Buffer.allocUnsafe(len);
+    let got = 0;
+    while (got < len) {
+      const n = fs.readSync(this.fd, buf, got, len - got, pos + got);
+      if (n === 0) break;
+      got += n;
+    }
+    return got === len ? buf : buf.subarray(0, got);
+  }
+
+  write(bytes: Buffer): void {
+    writeAll(this.fd, bytes); // O_APPEND: one write(2) in the normal case
+  }
+
+  truncate(length: number): void {
+    fs.ftruncateSync(this.fd, length);
+  }
+
+  datasync(): void {
+    this.#fdatasync(this.fd);
+  }
+
+  readCheckpoint(): Buffer | null {
+    let fd: number;
+    try {
+      fd = openChecked(this.checkpointName, O_RDONLY, 'file');
+    } catch (e) {
+      if (errno(e) === 'ENOENT') return null;
+      throw e;
+    }
+    try {
+      return readAllFd(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  writeCheckpoint(bytes: Buffer): void {
+    const tmp = this.checkpointName + TMP_SUFFIX;
+    unlinkIfPresent(tmp); // left over by a crash in the middle of a previous checkpoint
+    const fd = openChecked(tmp, O_WRONLY | O_CREAT | O_EXCL, 'file');
+    try {
+      writeAll(fd, bytes);
+      this.#fsync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, this.checkpointName);
+    this.#fsync(this.dirFd);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    fs.closeSync(this.fd);
+    fs.closeSync(this.dirFd);
+  }
+}
+
+/**
+ * The durable log store on disk. Create a new store with {@link FileLogStore.create}, open an
+ * existing one with {@link FileLogStore.open}.
+ */
+export class FileLogStore extends LogEngine {
+  /** The store directory. */
+  readonly dir: string;
+
+  private constructor(medium: FileMedium, opts: FileLogStoreOptions) {
+    super(medium, opts);
+    this.dir = medium.dir;
+  }
+
+  /**
+   * Create a store in `dir` (created 0700 if missing). The header is written to a temp file,
+   * fsynced and linked into place, so a crash never leaves a half-created log. An existing log
+   * that is empty or holds only a partial header is re-initialised; an existing valid log is
+   * `LogFormatError('exists')`; a foreign or damaged file is never overwritten.
+   */
+  static create(dir: string, meta: Record<string, unknown>, opts: Omit<FileLogStoreOptions, 'readOnly'> = {}): FileLogStore {
+    const d = path.resolve(dir);
+    fs.mkdirSync(d, { recursive: true, mode: 0o700 });
+    const dirFd = openDir(d);
+    const fsync = opts.fsync ?? fs.fsyncSync;
+    try {
+      const logPath = path.join(d, LOG_FILE);
+      let existing: number | null = null;
+      try {
+        existing = openChecked(logPath, O_RDONLY, 'file');
+      } catch (e) {
+        if (errno(e) !== 'ENOENT') throw e;
+      }
+      if (existing !== null) {
+        try {
+          decodeHeader(readAllFd(existing), logPath);
+          throw new LogFormatError(logPath, 'exists', `${logPath}: a log store already exists (open it instead)`);
+        } catch (e) {
+          if (!(e instanceof LogFormatError && e.reason === 'empty')) throw e;
+          fs.unlinkSync(logPath); // never completely created: re-initialise
+        } finally {
+          fs.closeSync(existing);
+        }
+      }
+      // Any checkpoint here belongs to no log (there is none, or it never got a header).
+      unlinkIfPresent(path.join(d, CHECKPOINT_FILE));
+      const tmp = logPath + TMP_SUFFIX;
+      unlinkIfPresent(tmp);
+      const fd = openChecked(tmp, O_WRONLY | O_CREAT | O_EXCL, 'file');
+      try {
+        writeAll(fd, encodeHeader(newHeader(meta)));
+        fsync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+      try {
+        fs.linkSync(tmp, logPath); // fails (EEXIST) rather than replace a log created meanwhile
+      } catch (e) {
+        if (errno(e) === 'EEXIST') throw new LogFormatError(logPath, 'exists', `${logPath}: a log store already exists`);
+        throw e;
+      } finally {
+        fs.unlinkSync(tmp);
+      }
+      fsync(dirFd);
+    } finally {
+      fs.closeSync(dirFd);
+    }
+    return FileLogStore.open(d, opts);
+  }
+
+  /**
+   * Open the store in `dir`. Verifies the header and the last record (not the whole log: `read()`
+   * verifies what it returns); a torn tail is reported by `read()` and, unless `readOnly`,
+   * truncated away. A missing or never-completed log is `LogFormatError('empty')`.
+   */
+  static open(dir: string, opts: FileLogStoreOptions = {}): FileLogStore {
+    const d = path.resolve(dir);
+    const dirFd = openDir(d);
+    const logPath = path.join(d, LOG_FILE);
+    let fd: number;
+    try {
+      fd = openChecked(logPath, opts.readOnly ? O_RDONLY : O_RDWR | O_APPEND, 'file');
+    } catch (e) {
+      fs.closeSync(dirFd);
+      if (errno(e) === 'ENOENT') throw new LogFormatError(logPath, 'empty', `${logPath}: no log file`);
+      throw e;
+    }
+    return new FileLogStore(new FileMedium(d, dirFd, fd, opts), opts);
+  }
+}

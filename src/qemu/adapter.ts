@@ -1,0 +1,345 @@
+/**
+ * The real hypervisor adapter: QEMU over QMP (see {@link HypervisorAdapter}).
+ *
+ * One QMP connection, opened lazily and reopened after it drops (a restarted adapter, or a
+ * reconnect after a transport error). Free slots are found by asking QEMU, so bookkeeping
+ * survives adapter restarts; slots being plugged by this adapter are reserved in memory meanwhile.
+ */
+import fs from 'node:fs';
+import {
+  HypervisorError,
+  type ColdPlugResult,
+  type DeviceProbe,
+  type HotplugResult,
+  type HypervisorAdapter,
+  type HypervisorErrorKind,
+  type NicSpec,
+} from '../adapters/hypervisor.js';
+import { coldplugArgs, fdNumbers } from './coldplug.js';
+import { deviceAddArgs, devicePlacement, isNotFound, netdevAddArgs, occupiedSlots, passFds, peripheralIds, releaseFdNames, unplugSequence } from './hotplug.js';
+import { netdevIds } from './info-network.js';
+import { checkFds, checkId, checkNic } from './nic-spec.js';
+import { QmpClient, QmpError } from './qmp-client.js';
+import { closeFd, dupFd, isOpenFd, SyscallError } from './scm-rights.js';
+import { attachTapQueues } from './tun-queue.js';
+import { firstFreeSlot, pciPathOf, rootPortTopology, slotKey, type Slot } from './topology.js';
+
+/** Options of {@link QemuHypervisorAdapter}. */
+export interface QemuAdapterOptions {
+  /** The QMP unix socket (one client at a time: give the adapter its own). */
+  qmpPath: string;
+  /** Hot-pluggable slots, in allocation order. Default: root ports rp0..rp3 at pcie.0 slots 3..6. */
+  slots?: readonly Slot[];
+  /** Per-command timeout (ms). Default 5000. */
+  commandTimeoutMs?: number;
+  /** Connect + greeting timeout (ms). Default 2000. */
+  connectTimeoutMs?: number;
+  /** How long to wait for DEVICE_DELETED (ms). Default 5000. */
+  unplugTimeoutMs?: number;
+  /** Is vhost-net usable? Default: `/dev/vhost-net` exists. */
+  vhostAvailable?: () => boolean;
+  /** First child-side fd number for cold plug. Default 3. */
+  coldplugFdBase?: number;
+}
+
+/** Last timings, for reports and benches (ms). */
+export interface QemuAdapterTimings {
+  hotplugMs?: number;
+  unplugMs?: number;
+  deviceDeletedMs?: number;
+}
+
+function toHypervisorError(op: string, e: unknown): HypervisorError {
+  if (e instanceof HypervisorError) return e;
+  if (e instanceof SyscallError) return new HypervisorError({ kind: 'invalid', op, message: `${op}: fds: ${e.message}` });
+  if (e instanceof QmpError) {
+    const kind: HypervisorErrorKind = e.kind === 'command' ? 'command-failed' : e.kind === 'timeout' ? 'timeout' : 'disconnected';
+    return new HypervisorError({ kind, op: e.command || op, message: `${op}: ${e.message}`, qmpClass: e.qmpClass });
+  }
+  return new HypervisorError({ kind: 'disconnected', op, message: `${op}: ${(e as Error)?.message ?? String(e)}` });
+}
+
+/** QEMU over QMP. */
+export class QemuHypervisorAdapter implements HypervisorAdapter {
+  private readonly opts: Required<Omit<QemuAdapterOptions, 'slots'>> & { slots: readonly Slot[] };
+  private client: QmpClient | undefined;
+  private connecting: Promise<QmpClient> | undefined;
+  private closed = false;
+  /** Slots reserved by hot plugs in flight (`bus:addr`). */
+  private readonly reserved = new Set<string>();
+  /** Device ids whose unplug was requested and did not complete. */
+  private readonly pendingUnplug = new Set<string>();
+  /**
+   * Netdev ids this adapter deleted. QEMU keeps a deleted netdev's name (and `info network`
+   * line) while its NIC still exists — e.g. a stuck unplug — although the tap is released.
+   */
+  private readonly deletedNetdevs = new Set<string>();
+  /** Cold plug: dup'd fds we own, in child-position order, and the next position / slot. */
+  private readonly coldFds: number[] = [];
+  private nextColdFd: number;
+  private nextColdSlot = 0;
+  /** Timings of the last operations. */
+  readonly timings: QemuAdapterTimings = {};
+
+  constructor(options: QemuAdapterOptions) {
+    if (typeof options?.qmpPath !== 'string' || options.qmpPath === '') {
+      throw new HypervisorError({ kind: 'invalid', op: 'constructor', message: 'qmpPath: must be a non-empty socket path' });
+    }
+    const slots = options.slots ?? rootPortTopology().slots;
+    if (slots.length === 0) throw new HypervisorError({ kind: 'invalid', op: 'constructor', message: 'slots: must not be empty' });
+    const base = options.coldplugFdBase ?? 3;
+    if (!Number.isInteger(base) || base < 3) throw new HypervisorError({ kind: 'invalid', op: 'constructor', message: `coldplugFdBase: must be an integer >= 3, got ${base}` });
+    for (const [k, v] of [['commandTimeoutMs', options.commandTimeoutMs], ['connectTimeoutMs', options.connectTimeoutMs], ['unplugTimeoutMs', options.unplugTimeoutMs]] as const) {
+      if (v !== undefined && (!Number.isFinite(v) || v <= 0)) throw new HypervisorError({ kind: 'invalid', op: 'constructor', message: `${k}: must be a positive number of ms, got ${v}` });
+    }
+    this.opts = {
+      qmpPath: options.qmpPath,
+      slots,
+      commandTimeoutMs: options.commandTimeoutMs ?? 5000,
+      connectTimeoutMs: options.connectTimeoutMs ?? 2000,
+      unplugTimeoutMs: options.unplugTimeoutMs ?? 5000,
+      vhostAvailable: options.vhostAvailable ?? (() => fs.existsSync('/dev/vhost-net')),
+      coldplugFdBase: base,
+    };
+    this.nextColdFd = base;
+  }
+
+  async hotplug(nic: NicSpec, fds: readonly number[]): Promise<HotplugResult> {
+    const op = 'hotplug';
+    checkNic(op, nic);
+    checkFds(op, fds, nic.queues, true, isOpenFd);
+    this.checkVhost(op, nic);
+    const t0 = performance.now();
+    const client = await this.connect(op);
+    let slot: Slot | undefined;
+    try {
+      const used = await occupiedSlots(client, this.opts.slots);
+      for (const r of this.reserved) used.add(r);
+      slot = firstFreeSlot(this.opts.slots, used);
+      if (!slot) throw new HypervisorError({ kind: 'no-slot', op, message: `hotplug: no free hot-pluggable slot among ${this.opts.slots.length}` });
+      this.reserved.add(slotKey(slot.bus, slot.addr));
+      if (nic.queues > 1) attachTapQueues(fds); // QEMU 7.2 aborts on a still-detached queue
+      const names = await passFds(client, fds, 'fd');
+      try {
+        await client.execute('netdev_add', netdevAddArgs(nic, names));
+        this.deletedNetdevs.delete(nic.netdevId);
+      } catch (e) {
+        await releaseFdNames(client, names);
+        throw e;
+      }
+      try {
+        await client.execute('device_add', deviceAddArgs(nic, slot));
+      } catch (e) {
+        // Undo the netdev_add (releases QEMU's tap fds). If QEMU is gone, so is the netdev.
+        await client.execute('netdev_del', { id: nic.netdevId }).then(
+          () => this.deletedNetdevs.add(nic.netdevId),
+          () => undefined,
+        );
+        throw e;
+      }
+      this.pendingUnplug.delete(nic.deviceId);
+      this.timings.hotplugMs = performance.now() - t0;
+      return { pciPath: pciPathOf(slot) };
+    } catch (e) {
+      throw toHypervisorError(op, e);
+    } finally {
+      if (slot) this.reserved.delete(slotKey(slot.bus, slot.addr));
+    }
+  }
+
+  async hotunplug(nic: Pick<NicSpec, 'netdevId' | 'deviceId'>): Promise<void> {
+    const op = 'hotunplug';
+    checkId(op, 'netdevId', nic?.netdevId);
+    checkId(op, 'deviceId', nic?.deviceId);
+    const t0 = performance.now();
+    const client = await this.connect(op);
+    let outcome;
+    try {
+      outcome = await unplugSequence(client, nic, this.opts.unplugTimeoutMs);
+    } catch (e) {
+      throw toHypervisorError(op, e);
+    }
+    this.timings.unplugMs = performance.now() - t0;
+    this.deletedNetdevs.add(nic.netdevId); // deleted now, or already gone
+    if (outcome.deleteMs !== undefined) this.timings.deviceDeletedMs = outcome.deleteMs;
+    if (outcome.stuck) {
+      this.pendingUnplug.add(nic.deviceId);
+      throw new HypervisorError({
+        kind: 'unplug-stuck',
+        op: 'device_del',
+        message: `hotunplug: ${outcome.stuckReason ?? 'unplug did not complete'}; netdev ${nic.netdevId} ${outcome.netdevDeleted ? 'deleted' : 'was already gone'}`,
+      });
+    }
+    this.pendingUnplug.delete(nic.deviceId);
+  }
+
+  async coldplug(nic: NicSpec, fds: readonly number[]): Promise<ColdPlugResult> {
+    const op = 'coldplug';
+    checkNic(op, nic);
+    checkFds(op, fds, nic.queues, false, isOpenFd);
+    this.checkVhost(op, nic);
+    const slot = this.opts.slots[this.nextColdSlot];
+    if (!slot) throw new HypervisorError({ kind: 'no-slot', op, message: `coldplug: all ${this.opts.slots.length} slots already used by cold plugs` });
+    const dups: number[] = [];
+    try {
+      for (const fd of fds) dups.push(dupFd(fd));
+    } catch (e) {
+      for (const d of dups) closeFd(d);
+      throw new HypervisorError({ kind: 'invalid', op, message: `coldplug: fds: could not duplicate: ${(e as Error).message}` });
+    }
+    const numbers = fdNumbers(this.nextColdFd, dups.length);
+    this.nextColdFd += dups.length;
+    this.nextColdSlot++;
+    this.coldFds.push(...dups);
+    return { args: coldplugArgs(nic, numbers, slot), inheritFds: dups };
+  }
+
+  /**
+   * All cold-plug fds this adapter owns, in child-position order (pass as the launcher's
+   * `inheritFds`, so they land at `coldplugFdBase`, +1, …).
+   */
+  coldplugInheritFds(): number[] {
+    return [...this.coldFds];
+  }
+
+  /** Close the cold-plug fds this adapter owns (after QEMU started with them, or to abandon them). */
+  releaseColdplugFds(): void {
+    for (const fd of this.coldFds.splice(0)) {
+      try {
+        closeFd(fd);
+      } catch {
+        /* already closed */
+      }
+    }
+  }
+
+  /** Read-only. A VMM that cannot be reached has no devices: `{present: false}`. */
+  async probeDevice(deviceId: string): Promise<DeviceProbe> {
+    const op = 'probeDevice';
+    checkId(op, 'deviceId', deviceId);
+    return this.probe(op, { present: false }, async (client) => {
+      const ids = await peripheralIds(client);
+      if (!ids.includes(deviceId)) {
+        this.pendingUnplug.delete(deviceId);
+        return { present: false };
+      }
+      const probe: DeviceProbe = { present: true };
+      try {
+        const p = await devicePlacement(client, deviceId);
+        if (p.pciPath) probe.pciPath = p.pciPath;
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+        return { present: false }; // removed between the two calls
+      }
+      // QEMU offers no read-only "unplug pending" query; we know it only if we asked for it.
+      if (this.pendingUnplug.has(deviceId)) probe.unplugPending = true;
+      return probe;
+    });
+  }
+
+  /**
+   * Read-only: parses HMP `info network` (QEMU 7.2 has no QMP query listing netdevs). A netdev
+   * this adapter deleted while its NIC lingers (stuck unplug) is still listed by QEMU but its tap
+   * is released: reported absent. A fresh adapter cannot know that and reports it present; a
+   * following hotunplug then skips the netdev_del (DeviceNotFound).
+   */
+  async probeNetdev(netdevId: string): Promise<boolean> {
+    const op = 'probeNetdev';
+    checkId(op, 'netdevId', netdevId);
+    return this.probe(op, false, async (client) => {
+      const text = await client.execute('human-monitor-command', { 'command-line': 'info network' });
+      const listed = netdevIds(typeof text === 'string' ? text : '').has(netdevId);
+      if (!listed) this.deletedNetdevs.delete(netdevId);
+      return listed && !this.deletedNetdevs.has(netdevId);
+    });
+  }
+
+  async alive(): Promise<boolean> {
+    if (this.closed) return false;
+    let client: QmpClient;
+    try {
+      client = await this.connect('alive');
+    } catch (e) {
+      if (e instanceof HypervisorError && e.kind === 'disconnected') return false;
+      throw e;
+    }
+    try {
+      await client.execute('query-status');
+      return true;
+    } catch (e) {
+      const he = toHypervisorError('alive', e);
+      if (he.kind === 'disconnected') return false;
+      throw he;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.client?.close();
+    this.client = undefined;
+    this.releaseColdplugFds();
+  }
+
+  /**
+   * Run a read-only probe. A VMM that cannot be reached (socket gone or refused, also after one
+   * reconnect when the connection dropped mid-probe) has no devices: `absent` is returned.
+   */
+  private async probe<T>(op: string, absent: T, fn: (client: QmpClient) => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      let client: QmpClient;
+      try {
+        client = await this.connect(op);
+      } catch (e) {
+        if (!this.closed && e instanceof HypervisorError && e.kind === 'disconnected') return absent;
+        throw e;
+      }
+      try {
+        return await fn(client);
+      } catch (e) {
+        const he = toHypervisorError(op, e);
+        if (he.kind === 'disconnected' && attempt === 0 && !this.closed) continue;
+        throw he;
+      }
+    }
+  }
+
+  private checkVhost(op: string, nic: NicSpec): void {
+    if (nic.vhost && !this.opts.vhostAvailable()) {
+      throw new HypervisorError({ kind: 'vhost-unavailable', op, message: `${op}: vhost requested but /dev/vhost-net is unavailable (QEMU 7.2 would abort)` });
+    }
+  }
+
+  private async connect(op: string): Promise<QmpClient> {
+    if (this.closed) throw new HypervisorError({ kind: 'disconnected', op, message: `${op}: adapter closed` });
+    if (this.client?.connected) return this.client;
+    this.connecting ??= QmpClient.connect(this.opts.qmpPath, {
+      connectTimeoutMs: this.opts.connectTimeoutMs,
+      commandTimeoutMs: this.opts.commandTimeoutMs,
+    }).then(
+      (c) => {
+        this.connecting = undefined;
+        if (this.closed) {
+          c.close();
+          throw new HypervisorError({ kind: 'disconnected', op, message: `${op}: adapter closed` });
+        }
+        this.client = c;
+        c.onClose(() => {
+          if (this.client === c) this.client = undefined;
+        });
+        return c;
+      },
+      (e: unknown) => {
+        this.connecting = undefined;
+        throw e;
+      },
+    );
+    try {
+      return await this.connecting;
+    } catch (e) {
+      if (e instanceof HypervisorError) throw e;
+      const he = toHypervisorError(op, e);
+      // Could not reach QEMU at all (no socket, refused, no greeting): it is not there.
+      throw new HypervisorError({ kind: he.kind === 'timeout' ? 'timeout' : 'disconnected', op, message: he.message });
+    }
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * The QMP sequences of hot plug and hot unplug of a tap-backed virtio-net NIC, over a
+ * {@link QmpClient}. Errors are {@link QmpError}s; the adapter maps them to `HypervisorError`s.
+ */
+import type { NicSpec } from '../adapters/hypervisor.js';
+import { vectorsFor } from './nic-spec.js';
+import { QmpError, type QmpClient } from './qmp-client.js';
+import { hex2, slotKey, type Slot } from './topology.js';
+
+/** `netdev_add` arguments: by fd names only (never `ifname=`). */
+export function netdevAddArgs(nic: Pick<NicSpec, 'netdevId' | 'vhost'>, fdNames: readonly string[]): Record<string, unknown> {
+  const a: Record<string, unknown> = { type: 'tap', id: nic.netdevId, fds: fdNames.join(':') };
+  // QEMU opens /dev/vhost-net itself when vhost is on and no vhostfds are given.
+  if (nic.vhost) a['vhost'] = true;
+  return a;
+}
+
+/** `device_add` arguments for `slot`. */
+export function deviceAddArgs(nic: Pick<NicSpec, 'netdevId' | 'deviceId' | 'mac' | 'queues'>, slot: Slot): Record<string, unknown> {
+  const a: Record<string, unknown> = {
+    id: nic.deviceId,
+    driver: 'virtio-net-pci',
+    romfile: '',
+    bus: slot.bus,
+    addr: `0x${slot.addr.toString(16)}`,
+    mac: nic.mac,
+    netdev: nic.netdevId,
+  };
+  if (nic.queues > 1) {
+    a['mq'] = 'on';
+    a['vectors'] = vectorsFor(nic.queues);
+  }
+  return a;
+}
+
+/** Is this QMP error "the thing does not exist"? */
+export function isNotFound(e: unknown): boolean {
+  return e instanceof QmpError && e.kind === 'command' && e.qmpClass === 'DeviceNotFound';
+}
+
+/** Is this the answer to a second device_del while one is pending? */
+export function isUnplugPending(e: unknown): boolean {
+  return e instanceof QmpError && e.kind === 'command' && /already in the process of unplug/i.test(e.desc);
+}
+
+/** The ids under `/machine/peripheral`. */
+export async function peripheralIds(client: QmpClient): Promise<string[]> {
+  const list = (await client.execute('qom-list', { path: '/machine/peripheral' })) as { name: string; type: string }[];
+  return list.filter((p) => p.type.startsWith('child<')).map((p) => p.name);
+}
+
+/** Where a device sits: its bus id, its slot, and its bus's parent device slot (PCI path). */
+export interface DevicePlacement {
+  bus: string;
+  addr: number;
+  /** `bridgeSlot/devSlot`, when the bus belongs to a device on the root bus. */
+  pciPath?: string;
+}
+
+/** Ask QEMU where `/machine/peripheral/<id>` sits (qom-get parent_bus + addr; addr is a devfn). */
+export async function devicePlacement(client: QmpClient, id: string): Promise<DevicePlacement> {
+  const dev = `/machine/peripheral/${id}`;
+  const [busPath, devfn] = (await Promise.all([
+    client.execute('qom-get', { path: dev, property: 'parent_bus' }),
+    client.execute('qom-get', { path: dev, property: 'addr' }).catch((e: unknown) => {
+      if (e instanceof QmpError && e.kind === 'command') return undefined; // not a PCI device
+      throw e;
+    }),
+  ])) as [string, number | undefined];
+  const bus = busPath.slice(busPath.lastIndexOf('/') + 1);
+  const addr = typeof devfn === 'number' ? devfn >> 3 : -1;
+  const parentDev = busPath.slice(0, busPath.lastIndexOf('/'));
+  const out: DevicePlacement = { bus, addr };
+  if (addr >= 0 && parentDev.startsWith('/machine/')) {
+    try {
+      const bridgeDevfn = await client.execute('qom-get', { path: parentDev, property: 'addr' });
+      if (typeof bridgeDevfn === 'number') out.pciPath = `${hex2(bridgeDevfn >> 3)}/${hex2(addr)}`;
+    } catch (e) {
+      if (!(e instanceof QmpError && e.kind === 'command')) throw e;
+    }
+  }
+  return out;
+}
+
+/**
+ * The occupied positions (`bus:addr` keys) on the buses of `slots`, asked from QEMU — so slot
+ * bookkeeping survives adapter restarts.
+ */
+export async function occupiedSlots(client: QmpClient, slots: readonly Slot[]): Promise<Set<string>> {
+  const buses = new Set(slots.map((s) => s.bus));
+  const ids = (await peripheralIds(client)).filter((id) => !buses.has(id));
+  const used = new Set<string>();
+  await Promise.all(
+    ids.map(async (id) => {
+      const dev = `/machine/peripheral/${id}`;
+      let busPath: unknown;
+      try {
+        busPath = await client.execute('qom-get', { path: dev, property: 'parent_bus' });
+      } catch (e) {
+        if (isNotFound(e)) return; // removed meanwhile
+        throw e;
+      }
+      if (typeof busPath !== 'string') return;
+      const bus = busPath.slice(busPath.lastIndexOf('/') + 1);
+      if (!buses.has(bus)) return;
+      const devfn = await client.execute('qom-get', { path: dev, property: 'addr' }).catch(() => undefined);
+      if (typeof devfn === 'number') used.add(slotKey(bus, devfn >> 3));
+    }),
+  );
+  return used;
+}
+
+/** Pass `fds` with getfd; on failure release the names already passed. Returns the names. */
+export async function passFds(client: QmpClient, fds: readonly number[], prefix = 'fd'): Promise<string[]> {
+  const names: string[] = [];
+  try {
+    for (const fd of fds) names.push(await client.passFd(fd, prefix));
+    return names;
+  } catch (e) {
+    await releaseFdNames(client, names);
+    throw e;
+  }
+}
+
+/** `closefd` each name, ignoring errors (names consumed by netdev_add are already gone). */
+export async function releaseFdNames(client: QmpClient, names: readonly string[]): Promise<void> {
+  await Promise.all(names.map((fdname) => client.execute('closefd', { fdname }).catch(() => undefined)));
+}
+
+/** Outcome of {@link unplugSequence}. */
+export interface UnplugOutcome {
+  /** The device existed when device_del was sent. */
+  devicePresent: boolean;
+  /** The device removal did not complete (timeout or already pending). */
+  stuck: boolean;
+  /** Why it is stuck. */
+  stuckReason?: string;
+  /** The netdev existed and was deleted. */
+  netdevDeleted: boolean;
+  /** ms from device_del to DEVICE_DELETED (when it came). */
+  deleteMs?: number;
+}
+
+/**
+ * device_del (after subscribing to DEVICE_DELETED with `data.device === deviceId`), wait at most
+ * `timeoutMs`, then netdev_del — also when stuck, so the tap is released. Missing device/netdev
+ * are skipped. QMP transport errors propagate.
+ */
+export async function unplugSequence(client: QmpClient, ids: { deviceId: string; netdevId: string }, timeoutMs: number): Promise<UnplugOutcome> {
+  const sub = client.subscribe('DEVICE_DELETED', (e) => e.data['device'] === ids.deviceId);
+  const out: UnplugOutcome = { devicePresent: true, stuck: false, netdevDeleted: false };
+  try {
+    const t0 = performance.now();
+    try {
+      await client.execute('device_del', { id: ids.deviceId });
+      try {
+        await sub.next(timeoutMs);
+        out.deleteMs = performance.now() - t0;
+      } catch (e) {
+        if (!(e instanceof QmpError && e.kind === 'timeout')) throw e;
+        out.stuck = true;
+        out.stuckReason = `DEVICE_DELETED for ${ids.deviceId} did not arrive within ${timeoutMs} ms`;
+      }
+    } catch (e) {
+      if (isNotFound(e)) out.devicePresent = false;
+      else if (isUnplugPending(e)) {
+        out.stuck = true;
+        out.stuckReason = `device ${ids.deviceId} is already in the process of unplug`;
+      } else throw e;
+    }
+  } finally {
+    sub.cancel();
+  }
+  try {
+    await client.execute('netdev_del', { id: ids.netdevId });
+    out.netdevDeleted = true;
+  } catch (e) {
+    if (!isNotFound(e)) throw e;
+  }
+  return out;
+}

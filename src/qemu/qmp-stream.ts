@@ -1,0 +1,174 @@
+/**
+ * A pure, incremental parser of the QMP byte stream (QEMU → client).
+ *
+ * QMP sends one JSON object per line (`\r\n`-terminated). Reads may split a line anywhere (even
+ * inside a multi-byte UTF-8 character) or merge several lines; {@link feedQmpStream} takes the
+ * parser state and a chunk and returns the new state plus the complete messages. A line that is not
+ * a QMP message, or an unterminated frame longer than the limit, yields a typed
+ * {@link QmpStreamError} — the stream cannot be trusted after that, so the caller should close it.
+ */
+
+/** The greeting QEMU sends when a client connects. */
+export interface QmpGreeting {
+  kind: 'greeting';
+  version: unknown;
+  capabilities: unknown;
+}
+
+/** A successful answer to a command. */
+export interface QmpReturn {
+  kind: 'return';
+  id?: string;
+  value: unknown;
+}
+
+/** A failed answer to a command (`{"error":{"class":…,"desc":…}}`). */
+export interface QmpErrorReply {
+  kind: 'error';
+  id?: string;
+  errorClass: string;
+  desc: string;
+}
+
+/** An asynchronous event. */
+export interface QmpEvent {
+  kind: 'event';
+  event: string;
+  data: Record<string, unknown>;
+  timestamp?: { seconds: number; microseconds: number };
+}
+
+/** Any message QEMU can send. */
+export type QmpMessage = QmpGreeting | QmpReturn | QmpErrorReply | QmpEvent;
+
+/** Why the stream cannot be parsed. */
+export type QmpStreamErrorReason = 'garbled' | 'not-a-message' | 'oversized';
+
+/** The stream is corrupt: a non-JSON line, a JSON line that is not a QMP message, or a frame too large. */
+export class QmpStreamError extends Error {
+  override readonly name = 'QmpStreamError';
+  constructor(
+    readonly reason: QmpStreamErrorReason,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Parser state: the bytes of the current, not yet terminated, line. Immutable. */
+export interface QmpStreamState {
+  readonly pending: Uint8Array;
+  readonly maxFrame: number;
+}
+
+/** Result of feeding one chunk. Stops at the first error (`error` set, later bytes dropped). */
+export interface QmpFeedResult {
+  state: QmpStreamState;
+  messages: QmpMessage[];
+  error?: QmpStreamError;
+}
+
+/** Default frame limit: 1 MiB (QMP answers for our commands are a few hundred bytes). */
+export const DEFAULT_MAX_FRAME = 1 << 20;
+
+/** A fresh parser state. `maxFrame` (bytes, ≥ 2) bounds one line. */
+export function createQmpStream(maxFrame: number = DEFAULT_MAX_FRAME): QmpStreamState {
+  if (!Number.isInteger(maxFrame) || maxFrame < 2) {
+    throw new RangeError(`maxFrame: must be an integer >= 2, got ${String(maxFrame)}`);
+  }
+  return { pending: new Uint8Array(0), maxFrame };
+}
+
+const NL = 0x0a;
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** Feed one chunk. Pure: `state` is not modified. */
+export function feedQmpStream(state: QmpStreamState, chunk: Uint8Array): QmpFeedResult {
+  const messages: QmpMessage[] = [];
+  let buf = concat(state.pending, chunk);
+  let start = 0;
+  for (;;) {
+    const nl = buf.indexOf(NL, start);
+    if (nl < 0) break;
+    if (nl - start > state.maxFrame) {
+      return fail(state, messages, new QmpStreamError('oversized', `QMP frame of ${nl - start} bytes exceeds the limit of ${state.maxFrame}`));
+    }
+    const line = buf.subarray(start, nl);
+    start = nl + 1;
+    const parsed = parseLine(line);
+    if (parsed === null) continue;
+    if (parsed instanceof QmpStreamError) return fail(state, messages, parsed);
+    messages.push(parsed);
+  }
+  buf = buf.subarray(start);
+  if (buf.length > state.maxFrame) {
+    return fail(state, messages, new QmpStreamError('oversized', `unterminated QMP frame exceeds the limit of ${state.maxFrame} bytes`));
+  }
+  return { state: { pending: buf.slice(), maxFrame: state.maxFrame }, messages };
+}
+
+function fail(state: QmpStreamState, messages: QmpMessage[], error: QmpStreamError): QmpFeedResult {
+  return { state: { pending: new Uint8Array(0), maxFrame: state.maxFrame }, messages, error };
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  if (a.length === 0) return b;
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}
+
+/** One line → message, null for a blank line, or an error. */
+function parseLine(line: Uint8Array): QmpMessage | QmpStreamError | null {
+  let text: string;
+  try {
+    text = decoder.decode(line);
+  } catch {
+    return new QmpStreamError('garbled', 'QMP line is not valid UTF-8');
+  }
+  text = text.trim();
+  if (text === '') return null;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return new QmpStreamError('garbled', `QMP line is not JSON: ${snippet(text)}`);
+  }
+  return classify(json, text);
+}
+
+/** Classify a parsed JSON value as a QMP message. Exported for tests. */
+export function classify(json: unknown, text = JSON.stringify(json) ?? ''): QmpMessage | QmpStreamError {
+  if (!isObject(json)) return new QmpStreamError('not-a-message', `QMP line is not an object: ${snippet(text)}`);
+  const id = typeof json['id'] === 'string' ? json['id'] : undefined;
+  if ('QMP' in json && isObject(json['QMP'])) {
+    const q = json['QMP'];
+    return { kind: 'greeting', version: q['version'], capabilities: q['capabilities'] };
+  }
+  if ('return' in json) return id === undefined ? { kind: 'return', value: json['return'] } : { kind: 'return', id, value: json['return'] };
+  if ('error' in json && isObject(json['error'])) {
+    const e = json['error'];
+    const errorClass = typeof e['class'] === 'string' ? e['class'] : 'GenericError';
+    const desc = typeof e['desc'] === 'string' ? e['desc'] : '';
+    return id === undefined ? { kind: 'error', errorClass, desc } : { kind: 'error', id, errorClass, desc };
+  }
+  if (typeof json['event'] === 'string') {
+    const data = isObject(json['data']) ? json['data'] : {};
+    const ts = json['timestamp'];
+    const msg: QmpEvent = { kind: 'event', event: json['event'], data };
+    if (isObject(ts) && typeof ts['seconds'] === 'number' && typeof ts['microseconds'] === 'number') {
+      msg.timestamp = { seconds: ts['seconds'], microseconds: ts['microseconds'] };
+    }
+    return msg;
+  }
+  return new QmpStreamError('not-a-message', `QMP object is neither greeting, return, error nor event: ${snippet(text)}`);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function snippet(s: string): string {
+  return JSON.stringify(s.length > 120 ? s.slice(0, 120) + '…' : s);
+}

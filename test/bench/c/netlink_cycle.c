@@ -1,0 +1,73 @@
+/* Baseline for test/bench/netlink.ts: the adapter's syscalls in plain C.
+ * usage: netlink_cycle cycle N NAME   -> N lines: ms per (create 1 queue + get + mtu + up + down + delete)
+ *        netlink_cycle light N NAME   -> N lines: us per (RTM_GETLINK + RTM_SETLINK mtu) on an existing link
+ * Runs in the caller's netns (the bench uses `ip netns exec`). */
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static int nl;
+static unsigned seq = 1;
+static char rbuf[65536];
+
+static double now_ms(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1e3 + t.tv_nsec / 1e6; }
+
+static void addattr(struct nlmsghdr *n, int type, const void *d, int len) {
+  struct rtattr *a = (struct rtattr *)((char *)n + NLMSG_ALIGN(n->nlmsg_len));
+  a->rta_type = type; a->rta_len = RTA_LENGTH(len); memcpy(RTA_DATA(a), d, len);
+  n->nlmsg_len = NLMSG_ALIGN(n->nlmsg_len) + RTA_ALIGN(a->rta_len);
+}
+
+/* send, then recv until a message with our seq (data for GET, NLMSG_ERROR otherwise) */
+static int talk(int type, int flags, unsigned iflags, unsigned change, const char *name, int mtu) {
+  char buf[512]; memset(buf, 0, sizeof buf);
+  struct nlmsghdr *n = (struct nlmsghdr *)buf;
+  n->nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg)); n->nlmsg_type = type;
+  n->nlmsg_flags = NLM_F_REQUEST | flags; n->nlmsg_seq = ++seq;
+  struct ifinfomsg *ifi = NLMSG_DATA(n); ifi->ifi_flags = iflags; ifi->ifi_change = change;
+  addattr(n, IFLA_IFNAME, name, strlen(name) + 1);
+  if (mtu) addattr(n, IFLA_MTU, &mtu, 4);
+  if (send(nl, buf, n->nlmsg_len, 0) < 0) return -1;
+  for (;;) {
+    int r = recv(nl, rbuf, sizeof rbuf, 0);
+    if (r < 0) return -1;
+    struct nlmsghdr *h = (struct nlmsghdr *)rbuf;
+    if (h->nlmsg_seq != seq) continue;
+    if (h->nlmsg_type == NLMSG_ERROR) return ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+    return 0;
+  }
+}
+
+int main(int argc, char **argv) {
+  if (argc < 4) return 2;
+  int n = atoi(argv[2]); const char *name = argv[3];
+  nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  int one = 1; setsockopt(nl, SOL_NETLINK, NETLINK_EXT_ACK, &one, 4); setsockopt(nl, SOL_NETLINK, NETLINK_CAP_ACK, &one, 4);
+  for (int i = 0; i < n; i++) {
+    double t0 = now_ms();
+    if (!strcmp(argv[1], "cycle")) {
+      int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+      struct ifreq ifr; memset(&ifr, 0, sizeof ifr); strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+      ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_TUN_EXCL;
+      if (fd < 0 || ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETPERSIST, 1) < 0) { perror("tun"); return 1; }
+      if (talk(RTM_GETLINK, 0, 0, 0, name, 0) || talk(RTM_SETLINK, NLM_F_ACK, 0, 0, name, 1400) ||
+          talk(RTM_SETLINK, NLM_F_ACK, IFF_UP, IFF_UP, name, 0) || talk(RTM_SETLINK, NLM_F_ACK, 0, IFF_UP, name, 0)) { fprintf(stderr, "nl\n"); return 1; }
+      close(fd);
+      if (talk(RTM_DELLINK, NLM_F_ACK, 0, 0, name, 0)) { fprintf(stderr, "del\n"); return 1; }
+      printf("%.4f\n", now_ms() - t0);
+    } else {
+      if (talk(RTM_GETLINK, 0, 0, 0, name, 0) || talk(RTM_SETLINK, NLM_F_ACK, 0, 0, name, 1400 + (i & 1))) { fprintf(stderr, "nl\n"); return 1; }
+      printf("%.4f\n", (now_ms() - t0) * 1000);
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,73 @@
+import * as net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createWebSocketReceiver } from '@statelyai/inspect';
+import { command } from '../../src/cli/commands/inspect.js';
+import { UsageError } from '../../src/cli/command.js';
+import { captureInspection, readStoreDir, replayIntoInspector, startWebSocketInspection } from '../../src/inspect/index.js';
+import { sampleStore, type SampleStore } from './sample-store.js';
+
+let sample: SampleStore | null = null;
+afterEach(() => {
+  sample?.remove();
+  sample = null;
+});
+
+const io = () => {
+  const text: string[] = [];
+  return { text, io: { out: (t: string) => void text.push(t), err: (t: string) => void text.push(t), isTTY: false, env: {} } };
+};
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+describe('tapstate inspect', () => {
+  it('--json prints the replayed inspection steps of a store, read-only', async () => {
+    sample = await sampleStore();
+    const before = readStoreDir(sample.dir);
+    const cap = io();
+    expect(await command.run({ store: sample.dir, json: true }, [], cap.io)).toBe(0);
+    const steps = cap.text.join('').trim().split('\n').map((l) => JSON.parse(l) as { actor: string; type: string; value?: unknown });
+    const expected = captureInspection();
+    replayIntoInspector(before.records, expected.inspect);
+    expect(steps).toEqual(JSON.parse(JSON.stringify(expected.steps)));
+    expect(steps.filter((s) => s.actor === 'ep1' && s.type === '@xstate.snapshot').at(-2)?.value).toBe('attached');
+    expect(readStoreDir(sample.dir)).toEqual(before); // nothing written
+  });
+
+  it('refuses a bad port or a missing store as usage errors', async () => {
+    await expect(command.run({ store: '/nonexistent', port: 70000 }, [], io().io)).rejects.toThrow(UsageError);
+    await expect(command.run({}, [], io().io)).rejects.toThrow(/--store DIR is required/);
+  });
+
+  it('streams a replay to a WebSocket client through the local relay', async () => {
+    sample = await sampleStore();
+    const port = await freePort();
+    const ws = startWebSocketInspection(port);
+    try {
+      await ws.connected;
+      const received: Array<{ type: string; sessionId?: string; snapshot?: { value?: unknown } }> = [];
+      const receiver = createWebSocketReceiver({ server: `ws://localhost:${port}` });
+      receiver.subscribe((e) => void received.push(e as never));
+      await new Promise((r) => setTimeout(r, 300)); // let the receiver connect
+      replayIntoInspector(readStoreDir(sample.dir).records, ws.inspect);
+      const deadline = Date.now() + 10_000;
+      while (!received.some((e) => e.type === '@xstate.snapshot' && e.snapshot?.value === 'detached') && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
+      const values = received.filter((e) => e.type === '@xstate.snapshot').map((e) => e.snapshot?.value);
+      expect(values).toContain('hotAttached');
+      expect(values).toContain('attached');
+      expect(values).toContain('detached');
+      expect(received.some((e) => e.type === '@xstate.actor')).toBe(true);
+    } finally {
+      ws.stop();
+    }
+  });
+});
