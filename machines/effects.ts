@@ -32,14 +32,6 @@ export type EffectSrc = keyof EffectTypes;
 export type EffectInput<S extends EffectSrc> = EffectTypes[S][0];
 export type EffectOutput<S extends EffectSrc> = EffectTypes[S][1];
 
-/** Effects that undo or tear down: recovery re-runs them (they are idempotent) instead of rolling back. */
-export const TEARDOWN_EFFECTS: ReadonlySet<EffectSrc> = new Set<EffectSrc>([
-  'netlink.setUp',
-  'netlink.deleteLink',
-  'netlink.deleteIngressQdisc',
-  'hypervisor.hotunplug',
-]);
-
 /**
  * An effect failure as it travels in `xstate.error.actor.<id>` events and in the log: plain
  * JSON, never an Error object.

@@ -92,7 +92,20 @@ const targetOf = (t: TeardownStep | End): string => (ENDS.includes(t as End) ? `
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Generated = any;
 
-function route(reduce: Reduce, after: TeardownStep | null): Generated {
+function route(reduceOnce: Reduce, after: TeardownStep | null): Generated {
+  // XState evaluates the guards in order and then the chosen actions with the same context and
+  // event objects: compute the resulting context once per (context, event). Pure memoisation.
+  let lastC: EndpointContext | undefined;
+  let lastE: AnyEventObject | undefined;
+  let lastR: EndpointContext | undefined;
+  const reduce: Reduce = (c, e) => {
+    if (c !== lastC || e !== lastE) {
+      lastR = reduceOnce(c, e);
+      lastC = c;
+      lastE = e;
+    }
+    return lastR!;
+  };
   return [...TEARDOWN_STEPS, ...ENDS].map((t) => ({
     guard: ({ context, event }: { context: EndpointContext; event: AnyEventObject }) => nextTeardown(reduce(context, event), after) === t,
     target: targetOf(t),

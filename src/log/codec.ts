@@ -26,7 +26,7 @@ export const FRAME_OVERHEAD = 10;
 const HEADER_MAGIC = Buffer.from(`{"k":"header","format":"${LOG_FORMAT}"`, 'latin1');
 /** Spans longer than this are decoded line by line (V8's string length limit is ~2^29). */
 const MAX_TEXT = 1 << 28;
-const RECORD_KINDS = new Set(['create', 'event', 'intent', 'note']);
+const RECORD_KINDS = new Set(['create', 'event', 'intent', 'note', 'snapshot']);
 
 /** A record handed to `append()` is invalid: names the field and the rule. Nothing was written. */
 export class LogRecordError extends Error {
@@ -175,7 +175,7 @@ function stampProblem(v: unknown): ShapeProblem | null {
 /** Why `v` is not a valid {@link LogRecord}, or null. */
 export function recordProblem(v: unknown): ShapeProblem | null {
   if (!isObject(v)) return { field: '', rule: 'must be an object' };
-  if (typeof v.k !== 'string' || !RECORD_KINDS.has(v.k)) return { field: 'k', rule: 'must be one of create|event|intent|note' };
+  if (typeof v.k !== 'string' || !RECORD_KINDS.has(v.k)) return { field: 'k', rule: 'must be one of create|event|intent|note|snapshot' };
   if (!isPosInt(v.seq)) return { field: 'seq', rule: 'must be a positive integer' };
   if (typeof v.ts !== 'number' || !Number.isFinite(v.ts)) return { field: 'ts', rule: 'must be a finite number' };
   if (!isNonEmptyString(v.ep)) return { field: 'ep', rule: 'must be a non-empty string' };
@@ -195,6 +195,10 @@ export function recordProblem(v: unknown): ShapeProblem | null {
       if (v.input === undefined) return { field: 'input', rule: 'is required (use null for none)' };
       if (!isPosInt(v.attempt)) return { field: 'attempt', rule: 'must be a positive integer' };
       return null;
+    case 'snapshot':
+      if (!isObject(v.snapshot) || v.snapshot.value === undefined || !isObject(v.snapshot.context) || typeof v.snapshot.status !== 'string')
+        return { field: 'snapshot', rule: 'must be {value, context (object), status (string)}' };
+      return stampProblem(v.state);
     default: // note
       if (typeof v.note !== 'string') return { field: 'note', rule: 'must be a string' };
       if (v.data !== undefined && !isObject(v.data)) return { field: 'data', rule: 'must be an object when present' };

@@ -74,7 +74,18 @@ export interface NoteRecord extends Base {
   data?: Record<string, unknown>;
 }
 
-export type LogRecord = CreateRecord | EventRecord | IntentRecord | NoteRecord;
+/**
+ * A settled endpoint's whole snapshot, appended when an operation settles: a per-endpoint
+ * checkpoint inside the log. Opening restores the endpoint from its latest one and replays only
+ * what follows; `verify` replays everything and checks each one against the replay.
+ */
+export interface SnapshotRecord extends Base {
+  k: 'snapshot';
+  snapshot: { value: unknown; context: unknown; status: string };
+  state: StateStamp;
+}
+
+export type LogRecord = CreateRecord | EventRecord | IntentRecord | NoteRecord | SnapshotRecord;
 
 /** A record together with where it sits in the file. */
 export interface PositionedRecord {

@@ -3,7 +3,7 @@
  * adapters' typed errors into plain {@link EffectFailure}s for the machine and the log.
  * Teardown effects that find their object already gone succeed with `absent: true`.
  */
-import { TEARDOWN_EFFECTS, type EffectFailure, type EffectSrc, type NicInput } from '../../machines/index.js';
+import type { EffectFailure, EffectSrc, NicInput } from '../../machines/index.js';
 import { NetlinkError, type NetlinkAdapter } from '../adapters/netlink.js';
 import { HypervisorError, type HypervisorAdapter } from '../adapters/hypervisor.js';
 import { SimulatedCrash } from '../adapters/faults.js';
@@ -60,10 +60,13 @@ export function toFailure(e: unknown): EffectFailure {
   return { name: 'Error', message: String(e) };
 }
 
-/** Run one effect. Resolves with its output; rejects with the adapter's error (or SimulatedCrash). */
-export async function runEffect(endpoint: string, src: EffectSrc, input: any, a: Adapters, fds: FdTable): Promise<unknown> {
+/**
+ * Run one effect. Resolves with its output; rejects with the adapter's error (or SimulatedCrash).
+ * `teardown`: the effect removes something (its phase, not its src, decides: `netlink.setUp`
+ * brings a tap up in an attach and down in a teardown); a teardown finding its object gone succeeds.
+ */
+export async function runEffect(endpoint: string, src: EffectSrc, input: any, a: Adapters, fds: FdTable, teardown: boolean): Promise<unknown> {
   const nl = a.netlink;
-  const teardown = TEARDOWN_EFFECTS.has(src);
   try {
     switch (src) {
       case 'netlink.createTap': {

@@ -10,7 +10,7 @@
  * - An attach interrupted between two steps (no intent pending) is rolled back the same way,
  *   without probing: the next step never ran.
  */
-import { TEARDOWN_EFFECTS, type EffectFailure, type EndpointContext, type PendingEffect, type Progress } from '../../machines/index.js';
+import { type EffectFailure, type EndpointContext, type PendingEffect, type Progress } from '../../machines/index.js';
 import type { Adapters } from './effects.js';
 
 export type Reconciliation =
@@ -48,7 +48,7 @@ export async function observeWorld(c: EndpointContext, a: Adapters): Promise<Par
 
 /** Decide the fate of an interrupted effect. `ran`: its intent was logged (it may have run). */
 export async function reconcile(c: EndpointContext, effect: PendingEffect, ran: boolean, a: Adapters): Promise<Reconciliation> {
-  if (!TEARDOWN_EFFECTS.has(effect.src)) {
+  if (effect.phase !== 'teardown') {
     const observed = ran ? await observeWorld(c, a) : {};
     const { netnsGone: _n, vmmGone: _v, ...progress } = observed;
     return {

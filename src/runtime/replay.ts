@@ -4,7 +4,7 @@
  */
 import { crc32 } from 'node:zlib';
 import { initialTransition, transition, type SnapshotFrom } from 'xstate';
-import { endpointMachine, pendingEffect, stateName, type EndpointContext, type EndpointInput } from '../../machines/index.js';
+import { endpointMachine, initialContext, pendingEffect, stateName, type EndpointContext, type EndpointInput } from '../../machines/index.js';
 import type { CheckpointEndpoint, EventRecord, IntentRecord, LogRecord, StateStamp } from '../log/records.js';
 import { NonDeterminismError } from './errors.js';
 
@@ -39,6 +39,35 @@ export function checkStamp(rec: { seq: number; ep: string; state: StateStamp }, 
   if (got.v !== rec.state.v || got.h !== rec.state.h) throw new NonDeterminismError(rec.seq, rec.ep, rec.state, got);
 }
 
+/**
+ * The records of a tail that fast replay must apply: for each endpoint, only those from its
+ * latest snapshot record on (the snapshot itself restores it). Order is kept.
+ */
+export function fastReplayPlan(records: readonly LogRecord[]): LogRecord[] {
+  const lastSnapshot = new Map<string, number>();
+  records.forEach((r, i) => {
+    if (r.k === 'snapshot') lastSnapshot.set(r.ep, i);
+  });
+  return records.filter((r, i) => i >= (lastSnapshot.get(r.ep) ?? -1));
+}
+
+/**
+ * Fast replay of a create record: the initial state runs no actions, so its snapshot is the
+ * resolved initial context; the recorded stamp is still checked.
+ */
+export function fromCreateRecord(rec: LogRecord & { k: 'create' }): ReplayedEndpoint {
+  const snapshot = endpointMachine.resolveState({ value: 'created', context: initialContext(rec.input as EndpointInput) });
+  checkStamp(rec, snapshot);
+  return { id: rec.ep, snapshot, pending: null, lastSeq: rec.seq, replayed: 1 };
+}
+
+/** Restore an endpoint from a snapshot record (fast replay). */
+export function fromSnapshotRecord(rec: LogRecord & { k: 'snapshot' }): ReplayedEndpoint {
+  const snapshot = restoreSnapshot(rec.snapshot);
+  checkStamp(rec, snapshot);
+  return { id: rec.ep, snapshot, pending: null, lastSeq: rec.seq, replayed: 1 };
+}
+
 /** Apply one record to an endpoint (or create it). Pure. */
 export function applyRecord(ep: ReplayedEndpoint | undefined, rec: LogRecord): ReplayedEndpoint | undefined {
   switch (rec.k) {
@@ -63,5 +92,12 @@ export function applyRecord(ep: ReplayedEndpoint | undefined, rec: LogRecord): R
     }
     case 'note':
       return ep && { ...ep, lastSeq: rec.seq };
+    case 'snapshot': {
+      // verify mode: the recorded snapshot must be exactly what replay produced
+      if (!ep) throw new NonDeterminismError(rec.seq, rec.ep, 'a snapshot of an endpoint never created', null);
+      const replayed = { value: ep.snapshot.value, context: ep.snapshot.context, status: ep.snapshot.status };
+      if (JSON.stringify(replayed) !== JSON.stringify(rec.snapshot)) throw new NonDeterminismError(rec.seq, rec.ep, rec.snapshot, replayed);
+      return { ...ep, lastSeq: rec.seq, replayed: ep.replayed + 1 };
+    }
   }
 }

@@ -32,7 +32,7 @@ import {
 import { InspectionMirror, type InspectOption } from './inspection.js';
 import { reconcile } from './recovery.js';
 import { parsePersistNetwork, toPersistNetwork, type PersistNetworkV1, type PersistNetworkV2, type PersistShape } from '../persist/persist-json.js';
-import { applyRecord, createFromInput, restoreSnapshot, stampOf, type EndpointSnapshot, type ReplayedEndpoint } from './replay.js';
+import { applyRecord, createFromInput, fastReplayPlan, fromCreateRecord, fromSnapshotRecord, restoreSnapshot, stampOf, type EndpointSnapshot, type ReplayedEndpoint } from './replay.js';
 
 /** The sandbox an endpoint store serves (kept in the log header's `meta.sandbox`). */
 export interface SandboxConfig {
@@ -69,6 +69,8 @@ export interface TapstoreOptions {
   clock?: () => number;
   /** Called as recovery goes through the endpoints that need it. */
   onRecoveryProgress?: (done: number, total: number) => void;
+  /** How many endpoints recovery works on at once (default 16). */
+  recoveryConcurrency?: number;
 }
 
 /** What a caller sees of an endpoint. */
@@ -127,6 +129,30 @@ interface Slot extends ReplayedEndpoint {
 
 type RecordBody = LogRecord extends infer R ? (R extends LogRecord ? Omit<R, 'seq' | 'ts'> : never) : never;
 
+/**
+ * A slot restored from a checkpoint, resolved into a machine snapshot only when first used:
+ * opening a large store touches only the endpoints it must.
+ */
+function lazySlot(id: string, e: Checkpoint['endpoints'][string]): Slot {
+  let snap: EndpointSnapshot | undefined;
+  const slot = { id, pending: e.pending, lastSeq: e.lastSeq, replayed: 0, busy: false, raw: e.snapshot } as Slot & { raw?: Checkpoint['endpoints'][string]['snapshot'] };
+  Object.defineProperty(slot, 'snapshot', {
+    enumerable: true,
+    get: () => (snap ??= restoreSnapshot(e.snapshot)),
+    set: (v: EndpointSnapshot) => {
+      snap = v;
+      delete slot.raw;
+    },
+  });
+  return slot;
+}
+
+/** Is the endpoint in an effect state (without resolving a lazy slot)? */
+function inEffect(s: Slot): boolean {
+  const raw = (s as Slot & { raw?: { value: unknown; context: unknown } }).raw;
+  return raw ? pendingEffect(raw.value, raw.context as EndpointContext) !== null : pendingEffect(s.snapshot.value, s.snapshot.context) !== null;
+}
+
 const isOutcome = (type: string): boolean => type.startsWith('xstate.done.actor.') || type.startsWith('xstate.error.actor.');
 
 export class Tapstore {
@@ -136,6 +162,8 @@ export class Tapstore {
   private closed = false;
   private dead = false;
   private readonly inflight = new Set<Promise<unknown>>();
+  /** Group commit: callers waiting for the next fdatasync. */
+  private syncWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
   private readonly fds: FdTable;
   private readonly mirror: InspectionMirror | null;
   private readonly clock: () => number;
@@ -159,15 +187,27 @@ export class Tapstore {
     const sandbox = (read.header.meta as { sandbox?: SandboxConfig }).sandbox ?? { netnsPath: '', netnsCreated: true, vcpus: 1, vhost: false };
     const store = new Tapstore(opts, sandbox);
     if (cp) {
-      for (const [id, e] of Object.entries(cp.endpoints))
-        store.slots.set(id, { id, snapshot: restoreSnapshot(e.snapshot), pending: e.pending, lastSeq: e.lastSeq, replayed: 0, busy: false });
+      for (const [id, e] of Object.entries(cp.endpoints)) store.slots.set(id, lazySlot(id, e));
       store.seq = cp.seq;
     }
-    for (const { record } of read.records) {
-      const next = applyRecord(store.slots.get(record.ep), record);
+    const records = read.records.map((r) => r.record);
+    // fast: each endpoint from its latest snapshot record; verify: every record, checked
+    for (const record of opts.verify ? records : fastReplayPlan(records)) {
+      const next = opts.verify
+        ? applyRecord(store.slots.get(record.ep), record)
+        : record.k === 'snapshot'
+          ? fromSnapshotRecord(record)
+          : record.k === 'create'
+            ? fromCreateRecord(record)
+            : applyRecord(store.slots.get(record.ep), record);
       if (next) store.slots.set(record.ep, { ...next, busy: false });
-      store.seq = record.seq;
     }
+    if (records.length) store.seq = records[records.length - 1]!.seq;
+    // endpoints in creation order (the checkpoint's, then the tail's creates)
+    const order = [...(cp ? Object.keys(cp.endpoints) : []), ...records.filter((r) => r.k === 'create').map((r) => r.ep)];
+    const slots = new Map(store.slots);
+    store.slots.clear();
+    for (const id of order) if (slots.has(id)) store.slots.set(id, slots.get(id)!);
     store.recovery = { torn: read.torn, fromCheckpoint: cp !== null, replayed: read.records.length, endpoints: [] };
     if (store.mirror) for (const s of store.slots.values()) store.mirror.restore(s.id, s.snapshot);
     if (opts.recover ?? true) store.recovery.endpoints = await store.recover();
@@ -192,6 +232,29 @@ export class Tapstore {
     return recs;
   }
 
+  /**
+   * Make everything appended so far durable. Group commit: operations running concurrently (many
+   * endpoints, recovery) that ask in the same turn of the event loop share one fdatasync.
+   */
+  private durable(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.syncWaiters.push({ resolve, reject });
+      if (this.syncWaiters.length > 1) return;
+      setImmediate(() => {
+        const waiters = this.syncWaiters;
+        this.syncWaiters = [];
+        try {
+          if (this.dead) throw new SimulatedCrash('store used after a crash');
+          this.opts.log.sync();
+          for (const w of waiters) w.resolve();
+        } catch (e) {
+          this.dead = true;
+          for (const w of waiters) w.reject(e);
+        }
+      });
+    });
+  }
+
   /** Apply an event to an endpoint: transition, journal, then make it the endpoint's state. */
   private apply(slot: Slot, event: { type: string; [k: string]: unknown }, extra: { ms?: number; reconciled?: Record<string, unknown> } = {}): void {
     const [next] = transition(endpointMachine, slot.snapshot, event as never);
@@ -202,6 +265,13 @@ export class Tapstore {
     this.mirror?.send(slot.id, event);
   }
 
+  /** A per-endpoint checkpoint in the log: opening restores from it instead of replaying the history. */
+  private snapshotRecord(slot: Slot): void {
+    const s = slot.snapshot;
+    const [rec] = this.append([{ k: 'snapshot', ep: slot.id, snapshot: { value: s.value, context: s.context, status: s.status }, state: stampOf(s) }], false);
+    slot.lastSeq = rec!.seq;
+  }
+
   /** Run effects until the endpoint settles. The first intent is made durable when `durable`. */
   private async drive(slot: Slot, durable: boolean): Promise<void> {
     const everyEffect = this.opts.durability === 'effect';
@@ -209,14 +279,16 @@ export class Tapstore {
       const eff = pendingEffect(slot.snapshot.value, slot.snapshot.context);
       if (!eff) break;
       const attempt = slot.pending && slot.pending.id === eff.id ? slot.pending.attempt + 1 : 1;
-      const [intent] = this.append([{ k: 'intent', ep: slot.id, id: eff.id, src: eff.src, input: eff.input, attempt }], durable || everyEffect);
-      durable = false;
+      const [intent] = this.append([{ k: 'intent', ep: slot.id, id: eff.id, src: eff.src, input: eff.input, attempt }], false);
       slot.pending = intent as IntentRecord;
       slot.lastSeq = intent!.seq;
+      // write-ahead: the intent (and the command before it) is durable before the effect runs
+      if (durable || everyEffect) await this.durable();
+      durable = false;
       const t0 = performance.now();
       let event: { type: string; output?: unknown; error?: unknown };
       try {
-        event = { type: `xstate.done.actor.${eff.id}`, output: await runEffect(slot.id, eff.src, eff.input, this.opts.adapters, this.fds) };
+        event = { type: `xstate.done.actor.${eff.id}`, output: await runEffect(slot.id, eff.src, eff.input, this.opts.adapters, this.fds, eff.phase === 'teardown') };
       } catch (e) {
         if (e instanceof SimulatedCrash) {
           this.dead = true;
@@ -230,6 +302,7 @@ export class Tapstore {
     }
     // settled: no queue fd of ours outlives the operation
     await this.fds.release(slot.id);
+    this.snapshotRecord(slot);
     if (everyEffect) this.opts.log.sync();
   }
 
@@ -248,8 +321,10 @@ export class Tapstore {
   checkpoint(): void {
     if (this.closed || this.dead) return;
     const endpoints: Checkpoint['endpoints'] = {};
-    for (const s of this.slots.values())
-      endpoints[s.id] = { snapshot: { value: s.snapshot.value, context: s.snapshot.context, status: s.snapshot.status }, pending: s.pending, lastSeq: s.lastSeq };
+    for (const s of this.slots.values()) {
+      const raw = (s as Slot & { raw?: Checkpoint['endpoints'][string]['snapshot'] }).raw;
+      endpoints[s.id] = { snapshot: raw ?? { value: s.snapshot.value, context: s.snapshot.context, status: s.snapshot.status }, pending: s.pending, lastSeq: s.lastSeq };
+    }
     this.opts.log.writeCheckpoint({ format: LOG_FORMAT, version: LOG_VERSION, seq: this.seq, offset: this.opts.log.end, endpoints });
     this.sinceCheckpoint = 0;
   }
@@ -431,56 +506,78 @@ export class Tapstore {
    * interrupted teardown is finished. Safe to run again after a crash during it.
    */
   async recover(): Promise<RecoveredEndpoint[]> {
-    const todo = [...this.slots.values()].filter((s) => !s.busy && pendingEffect(s.snapshot.value, s.snapshot.context));
-    const report: RecoveredEndpoint[] = [];
-    let n = 0;
-    for (const slot of todo) {
-      const eff = pendingEffect(slot.snapshot.value, slot.snapshot.context)!;
-      const ran = slot.pending !== null && slot.pending.id === eff.id;
-      const t0 = performance.now();
-      const entry: RecoveredEndpoint = {
-        id: slot.id,
-        effect: eff.id,
-        src: eff.src,
-        ran,
-        action: eff.phase === 'teardown' ? 'rolled-forward' : 'rolled-back',
-        observed: {},
-        finalState: '',
-        ms: 0,
-      };
-      slot.busy = true;
-      try {
-        const r = await reconcile(slot.snapshot.context, eff, ran, this.opts.adapters);
-        entry.observed = r.observed;
-        this.append([{ k: 'note', ep: slot.id, note: 'recovery', data: { effect: eff.id, ran, decision: r.kind, observed: r.observed } }], true);
-        if (r.kind === 'event') this.apply(slot, r.event, { reconciled: r.observed });
-        await this.drive(slot, true);
-        const err = slot.snapshot.context.error;
-        if (err && eff.phase !== 'teardown' && err.cause.name !== 'Interrupted') entry.error = err.message;
-        else if (stateName(slot.snapshot.value) === 'dirty' && err) entry.error = err.message;
-      } catch (e) {
-        if (e instanceof SimulatedCrash) throw e;
-        entry.action = 'failed';
-        entry.error = e instanceof Error ? e.message : String(e);
-      } finally {
-        slot.busy = false;
+    const todo = [...this.slots.values()].filter((s) => !s.busy && inEffect(s));
+    const report: RecoveredEndpoint[] = new Array(todo.length);
+    let done = 0;
+    let next = 0;
+    let crash: unknown = null;
+    const worker = async (): Promise<void> => {
+      while (next < todo.length && crash === null) {
+        const i = next++;
+        try {
+          report[i] = await this.recoverOne(todo[i]!);
+        } catch (e) {
+          crash = e; // a SimulatedCrash: this process is dead
+          return;
+        }
+        this.opts.onRecoveryProgress?.(++done, todo.length);
       }
-      entry.finalState = stateName(slot.snapshot.value);
-      entry.ms = Number((performance.now() - t0).toFixed(3));
-      report.push(entry);
-      this.opts.onRecoveryProgress?.(++n, todo.length);
-    }
+    };
+    const width = Math.max(1, Math.min(this.opts.recoveryConcurrency ?? 16, todo.length));
+    await Promise.all(Array.from({ length: width }, worker));
+    if (crash !== null) throw crash;
     this.maybeCheckpoint();
     return report;
   }
 
+  private async recoverOne(slot: Slot): Promise<RecoveredEndpoint> {
+    const eff = pendingEffect(slot.snapshot.value, slot.snapshot.context)!;
+    const ran = slot.pending !== null && slot.pending.id === eff.id;
+    const t0 = performance.now();
+    const entry: RecoveredEndpoint = {
+      id: slot.id,
+      effect: eff.id,
+      src: eff.src,
+      ran,
+      action: eff.phase === 'teardown' ? 'rolled-forward' : 'rolled-back',
+      observed: {},
+      finalState: '',
+      ms: 0,
+    };
+    slot.busy = true;
+    try {
+      const r = await reconcile(slot.snapshot.context, eff, ran, this.opts.adapters);
+      entry.observed = r.observed;
+      // informational: the next intent (if any) is made durable and syncs it too
+      this.append([{ k: 'note', ep: slot.id, note: 'recovery', data: { effect: eff.id, ran, decision: r.kind, observed: r.observed } }], false);
+      if (r.kind === 'event') this.apply(slot, r.event, { reconciled: r.observed });
+      await this.drive(slot, true);
+      const err = slot.snapshot.context.error;
+      if (err && eff.phase !== 'teardown' && err.cause.name !== 'Interrupted') entry.error = err.message;
+      else if (stateName(slot.snapshot.value) === 'dirty' && err) entry.error = err.message;
+    } catch (e) {
+      if (e instanceof SimulatedCrash) throw e;
+      entry.action = 'failed';
+      entry.error = e instanceof Error ? e.message : String(e);
+    } finally {
+      slot.busy = false;
+    }
+    entry.finalState = stateName(slot.snapshot.value);
+    entry.ms = Number((performance.now() - t0).toFixed(3));
+    return entry;
+  }
+
   // ---------------------------------------------------------------- lifecycle
 
-  /** Wait for running commands, write a checkpoint, close the log. Adapters stay the caller's. */
+  /**
+   * Wait for running commands, close the log. Adapters stay the caller's. No checkpoint is
+   * written here: settled endpoints have snapshot records in the log and a checkpoint is written
+   * every `checkpointEvery` records, so the tail an open replays stays bounded either way.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     await Promise.allSettled([...this.inflight]);
-    if (!this.dead) this.checkpoint();
+    if (!this.dead) this.maybeCheckpoint();
     this.closed = true;
     this.mirror?.stop();
     for (const s of this.slots.values()) await this.fds.release(s.id).catch(() => {});

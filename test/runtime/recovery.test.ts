@@ -85,6 +85,20 @@ describe('crash recovery (in-memory world)', () => {
     await s2.close();
   });
 
+  it('rolls back an interrupted forward setUp (same src as the teardown setDown) without going on to hotplug', async () => {
+    const w = memoryWorld();
+    const s1 = await w.open({ faults: crashOn('setUp', 'crash-after') });
+    s1.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    await expect(s1.hotAttach('ep0')).rejects.toBeInstanceOf(SimulatedCrash);
+    w.crash();
+    const before = w.hypervisor.commands().length;
+    const s2 = await w.open();
+    expect(s2.recovery.endpoints).toMatchObject([{ effect: 'hotAttach.setUp', action: 'rolled-back', finalState: 'created', observed: { tap: true, up: true } }]);
+    expect(w.hypervisor.commands().slice(before).filter((c) => c.startsWith('device_add') || c.startsWith('netdev_add'))).toEqual([]);
+    expect(w.taps()).toEqual([]);
+    await s2.close();
+  });
+
   it('refuses commands on an endpoint in doubt until recovery ran', async () => {
     const w = memoryWorld();
     const s1 = await w.open({ faults: crashOn('setMtu', 'crash-before') });

@@ -1,0 +1,132 @@
+/**
+ * Command-line parsing for `tapstate`: a {@link CommandSpec} becomes a `node:util` parseArgs
+ * configuration; values are checked (required, integers) and `--help` text is rendered from the
+ * same spec. Pure: no I/O.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { UsageError, type CommandSpec, type OptionSpec } from './command.js';
+
+/** Options every subcommand accepts. */
+export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
+  help: { type: 'boolean', description: 'Show this help and exit.' },
+  verbose: { type: 'boolean', description: 'On error, print the details (fields, cause, stack).' },
+};
+
+/** The parsed command line of one subcommand. */
+export interface ParsedArgs {
+  opts: Record<string, string | boolean | number | undefined>;
+  positionals: string[];
+  help: boolean;
+  verbose: boolean;
+}
+
+const INTEGER_RE = /^-?\d+$/;
+
+/**
+ * Parse `argv` (the arguments after the subcommand name) against `spec`. Unknown flags, missing
+ * values, missing required flags/positionals, extra positionals and malformed integers are
+ * {@link UsageError}s naming the flag. `--help` short-circuits every check.
+ */
+export function parseCommandArgs(spec: CommandSpec, argv: readonly string[]): ParsedArgs {
+  const all = { ...spec.options, ...GLOBAL_OPTIONS };
+  const options: NonNullable<ParseArgsConfig['options']> = {};
+  for (const [name, o] of Object.entries(all)) options[name] = { type: o.type };
+  let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
+  try {
+    parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true }) as typeof parsed;
+  } catch (e) {
+    throw new UsageError(cleanParseMessage((e as Error).message));
+  }
+  const help = parsed.values.help === true;
+  const verbose = parsed.values.verbose === true;
+  const opts: ParsedArgs['opts'] = {};
+  if (help) return { opts, positionals: parsed.positionals, help, verbose };
+  for (const [name, o] of Object.entries(spec.options)) {
+    let v: string | boolean | number | undefined = parsed.values[name];
+    if (v === undefined) v = o.default;
+    if (v === undefined) {
+      if (o.required) throw new UsageError(`missing required option --${name}${o.placeholder ? ` ${o.placeholder}` : ''}`);
+      opts[name] = undefined;
+      continue;
+    }
+    if (o.type === 'string' && typeof v === 'string') {
+      if (v === '' && o.required) throw new UsageError(`--${name}: must not be empty`);
+      if (o.integer) {
+        if (!INTEGER_RE.test(v.trim())) throw new UsageError(`--${name}: must be an integer (got ${JSON.stringify(v)})`);
+        const n = Number(v.trim());
+        if (!Number.isSafeInteger(n)) throw new UsageError(`--${name}: integer out of range (got ${v})`);
+        v = n;
+      }
+    }
+    opts[name] = v;
+  }
+  const pos = spec.positionals ?? [];
+  const required = pos.filter((p) => p.required).length;
+  if (parsed.positionals.length < required) {
+    const missing = pos[parsed.positionals.length]!;
+    throw new UsageError(`missing argument ${missing.name}`);
+  }
+  if (parsed.positionals.length > pos.length) {
+    throw new UsageError(`unexpected argument ${JSON.stringify(parsed.positionals[pos.length])}`);
+  }
+  return { opts, positionals: parsed.positionals, help, verbose };
+}
+
+/** parseArgs' messages are multi-line and mention internals: one clear line instead. */
+function cleanParseMessage(msg: string): string {
+  const amb = /Option '(--[^' ]+)[^']*' argument is ambiguous/.exec(msg);
+  if (amb) return `option ${amb[1]}: a value starting with "-" must be written ${amb[1]}=VALUE`;
+  const first = (msg.split(/\.\s*To specify/)[0] ?? msg).replace(/\s*\n\s*/g, ' ');
+  return first.replace(/^Unknown option '(.+)'$/, 'unknown option $1').replace(/^Option '(.+?)' argument missing$/, 'option $1 needs a value');
+}
+
+function optionLabel(name: string, o: OptionSpec): string {
+  return o.type === 'boolean' ? `--${name}` : `--${name} ${o.placeholder ?? 'VALUE'}`;
+}
+
+/** The one-line synopsis: `tapstate add --store DIR --idx N [--mac MAC]`. */
+export function synopsis(spec: CommandSpec): string {
+  const parts = [`tapstate ${spec.name}`];
+  for (const [name, o] of Object.entries(spec.options)) {
+    const l = optionLabel(name, o);
+    parts.push(o.required ? l : `[${l}]`);
+  }
+  for (const p of spec.positionals ?? []) parts.push(p.required ? p.name : `[${p.name}]`);
+  return parts.join(' ');
+}
+
+/** The `--help` text of one subcommand. */
+export function renderHelp(spec: CommandSpec): string {
+  const lines = [`Usage: ${synopsis(spec)}`, '', spec.summary, ''];
+  const rows: Array<[string, string]> = [];
+  for (const p of spec.positionals ?? []) rows.push([p.name, p.description]);
+  for (const [name, o] of Object.entries({ ...spec.options, ...GLOBAL_OPTIONS })) {
+    const extra = o.required ? ' (required)' : o.default !== undefined ? ` (default: ${String(o.default)})` : '';
+    rows.push([optionLabel(name, o), o.description + extra]);
+  }
+  const w = Math.max(...rows.map((r) => r[0].length));
+  lines.push('Options:');
+  for (const [l, d] of rows) lines.push(`  ${l.padEnd(w)}  ${d}`);
+  if (spec.examples?.length) {
+    lines.push('', 'Examples:');
+    for (const e of spec.examples) lines.push(`  ${e}`);
+  }
+  lines.push('', 'Exit status: 0 success, 1 operation error, 2 usage error.');
+  return lines.join('\n') + '\n';
+}
+
+/** The top-level help: every subcommand with its summary. */
+export function renderCommandList(commands: readonly CommandSpec[]): string {
+  const w = Math.max(...commands.map((c) => c.name.length));
+  const lines = [
+    'Usage: tapstate <command> [options]   (tapstate <command> --help for its options)',
+    '',
+    'Run the lifecycle of a VM\'s TAP network endpoints, crash-safely, from a store directory.',
+    '',
+    'Commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`),
+    '',
+    'Exit status: 0 success, 1 operation error, 2 usage error. See docs/cli.md.',
+  ];
+  return lines.join('\n') + '\n';
+}

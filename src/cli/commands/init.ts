@@ -1,0 +1,69 @@
+/** `tapstate init`: create a store for one sandbox. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { FileLogStore, LOG_FILE } from '../../log/index.js';
+import { MAX_QUEUES } from '../../../machines/index.js';
+import type { SandboxConfig } from '../../runtime/tapstore.js';
+import { UsageError, type CommandSpec } from '../command.js';
+import { StoreLock } from '../store-lock.js';
+import { STORE } from './common.js';
+
+/** The store exists already. */
+export class StoreExistsError extends Error {
+  override readonly name = 'StoreExistsError';
+  constructor(readonly store: string) {
+    super(`a tapstate store exists already at ${store} (use it, or choose another --store)`);
+  }
+}
+
+/** The sandbox's network namespace path does not exist. */
+export class NetnsMissingError extends Error {
+  override readonly name = 'NetnsMissingError';
+  constructor(readonly netns: string) {
+    super(`--netns ${netns}: no such network namespace (create it first, e.g. ip netns add NAME → /run/netns/NAME)`);
+  }
+}
+
+export const command: CommandSpec = {
+  name: 'init',
+  summary: 'Create a store for one sandbox (its netns, vCPUs, vhost and QMP socket).',
+  options: {
+    store: STORE,
+    netns: { type: 'string', placeholder: 'PATH', required: true, description: 'Absolute path of the sandbox network namespace (/run/netns/NAME, /proc/PID/ns/net).' },
+    'netns-created': { type: 'boolean', description: 'The runtime created the netns (upstream NetNsCreated): detach then deletes the tap.' },
+    qmp: { type: 'string', placeholder: 'SOCKET', description: 'QMP unix socket of the QEMU to hot-plug into (without it, hot-attach is refused).' },
+    vcpus: { type: 'string', placeholder: 'N', integer: true, default: '1', description: 'vCPUs: one tap queue per vCPU (1..256).' },
+    'no-vhost': { type: 'boolean', description: 'Never ask for vhost-net (default: use it when /dev/vhost-net exists).' },
+  },
+  examples: [
+    'tapstate init --store /run/tapstate/sb1 --netns /run/netns/sb1 --netns-created --qmp /run/sb1/qmp.sock --vcpus 2',
+  ],
+  async run(opts, _pos, io) {
+    const store = path.resolve(String(opts.store));
+    const netns = String(opts.netns);
+    if (!netns.startsWith('/')) throw new UsageError(`--netns: must be an absolute path (got ${JSON.stringify(netns)})`);
+    const vcpus = opts.vcpus as number;
+    if (vcpus < 1 || vcpus > MAX_QUEUES) throw new UsageError(`--vcpus: must be between 1 and ${MAX_QUEUES} (got ${vcpus})`);
+    let qmp: string | undefined;
+    if (typeof opts.qmp === 'string') {
+      if (opts.qmp === '') throw new UsageError('--qmp: must not be empty');
+      qmp = path.resolve(opts.qmp);
+    }
+    if (fs.existsSync(path.join(store, LOG_FILE))) throw new StoreExistsError(store);
+    if (io.env.TAPSTATE_ADAPTERS !== 'memory' && !fs.existsSync(netns)) throw new NetnsMissingError(netns);
+    const vhost = !opts['no-vhost'] && fs.existsSync('/dev/vhost-net');
+    const sandbox: SandboxConfig = { netnsPath: netns, netnsCreated: opts['netns-created'] === true, vcpus, vhost, ...(qmp ? { qmp } : {}) };
+    fs.mkdirSync(store, { recursive: true, mode: 0o700 });
+    const lock = StoreLock.acquire(store);
+    try {
+      FileLogStore.create(store, { sandbox }).close();
+    } finally {
+      lock.release();
+    }
+    io.out(
+      `initialised store ${store}: netns ${netns}${sandbox.netnsCreated ? ' (ours)' : ' (not ours: detach leaves the tap to its owner)'}, ` +
+        `${vcpus} vCPU(s), vhost ${vhost ? 'on' : 'off'}, ${qmp ? `QMP ${qmp}` : 'no VMM (cold attach only)'}\n`,
+    );
+    return 0;
+  },
+};

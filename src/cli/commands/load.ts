@@ -1,0 +1,55 @@
+/** `tapstate load FILE`: import an upstream persist.json Network section (upstream load()). */
+import * as fs from 'node:fs';
+import type { CommandSpec } from '../command.js';
+import { openWriter } from '../open-store.js';
+import { STORE } from './common.js';
+
+/** The file to load could not be read or is not JSON. */
+export class LoadFileError extends Error {
+  override readonly name = 'LoadFileError';
+  constructor(
+    readonly file: string,
+    reason: string,
+  ) {
+    super(`${file}: ${reason}`);
+  }
+}
+
+/** Read FILE: a Network section, or a whole persist.json with a `Network` key. */
+export function readNetworkDoc(file: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new LoadFileError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new LoadFileError(file, `not JSON (${(e as Error).message})`);
+  }
+  if (doc && typeof doc === 'object' && !Array.isArray(doc) && 'Network' in doc) return (doc as { Network: unknown }).Network;
+  return doc;
+}
+
+export const command: CommandSpec = {
+  name: 'load',
+  summary: 'Import an upstream persist.json Network section: its tuntap endpoints are adopted as hot-attached.',
+  positionals: [{ name: 'FILE', description: 'persist.json, or its "Network" object alone.', required: true }],
+  options: { store: STORE },
+  examples: ['tapstate load --store /run/tapstate/sb1 /run/vc/sbs/sb1/persist.json'],
+  async run(opts, pos, io) {
+    const doc = readNetworkDoc(pos[0]!);
+    const s = await openWriter(String(opts.store), { io });
+    try {
+      const r = await s.store.load(doc);
+      for (const v of r.endpoints) io.out(`${v.id}: ${v.state}, tap ${v.tapName}, mac ${v.mac}\n`);
+      for (const k of r.skipped) io.err(`tapstate: skipped Endpoints[${k.index}] of type ${k.type} (not a tuntap endpoint)\n`);
+      if (!r.endpoints.length) io.out('no tuntap endpoints in the document\n');
+      return 0;
+    } finally {
+      await s.close();
+    }
+  },
+};

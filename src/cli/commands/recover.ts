@@ -1,0 +1,41 @@
+/** `tapstate recover`: replay, reconcile against the world, finish or undo interrupted effects. */
+import type { CommandSpec } from '../command.js';
+import { openWriter } from '../open-store.js';
+import { recoveryText } from '../output.js';
+import { JSON_OUT, STORE } from './common.js';
+
+/** Recovery could not settle every endpoint. */
+export class RecoveryIncompleteError extends Error {
+  override readonly name = 'RecoveryIncompleteError';
+  constructor(readonly endpoints: string[]) {
+    super(`recovery failed for ${endpoints.join(', ')}: fix the cause and run tapstate recover again`);
+  }
+}
+
+export const command: CommandSpec = {
+  name: 'recover',
+  summary: 'Replay the log, probe the kernel and QEMU, roll back interrupted attaches and finish interrupted detaches.',
+  options: { store: STORE, json: JSON_OUT },
+  examples: ['tapstate recover --store /run/tapstate/sb1', 'tapstate recover --store /run/tapstate/sb1 --json'],
+  async run(opts, _pos, io) {
+    const t0 = performance.now();
+    const progress = io.isTTY
+      ? (done: number, total: number) => {
+          io.err(`\rrecovering ${done}/${total}${done === total ? '\n' : ''}`);
+        }
+      : undefined;
+    const s = await openWriter(String(opts.store), { io, onRecoveryProgress: progress, announceRecovery: false });
+    try {
+      const r = s.store.recovery;
+      const views = s.store.list();
+      const inDoubt = views.filter((v) => v.status === 'in-doubt').map((v) => v.id);
+      if (opts.json) io.out(JSON.stringify({ ...r, ms: Number((performance.now() - t0).toFixed(3)), inDoubt }, null, 2) + '\n');
+      else io.out(recoveryText(r));
+      const failed = r.endpoints.filter((e) => e.action === 'failed').map((e) => e.id);
+      if (failed.length || inDoubt.length) throw new RecoveryIncompleteError([...new Set([...failed, ...inDoubt])]);
+      return 0;
+    } finally {
+      await s.close();
+    }
+  },
+};

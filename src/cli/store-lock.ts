@@ -1,0 +1,125 @@
+/**
+ * One writer per store: an advisory `flock(2)` (LOCK_EX | LOCK_NB) on `<store>/lock`, taken
+ * through koffi. The kernel drops the lock when its holder's file description closes — also when
+ * the holder is killed with SIGKILL — so a stale lock never blocks recovery. The file holds the
+ * holder's pid, so a second writer is told who holds it.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createRequire } from 'node:module';
+
+/** The lock file inside the store directory. */
+export const LOCK_FILE = 'lock';
+
+/** Another live process holds the store's write lock. */
+export class StoreLockedError extends Error {
+  override readonly name = 'StoreLockedError';
+  constructor(
+    readonly store: string,
+    /** The holder's pid (0 when it had not written it yet). */
+    readonly pid: number,
+  ) {
+    super(`store locked by pid ${pid || '?'} (${store}): one writer at a time; wait for it or stop it`);
+  }
+}
+
+interface Flock {
+  flock(fd: number, op: number): number;
+  errno(): number;
+}
+
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+const LOCK_UN = 8;
+const EWOULDBLOCK = 11;
+const EINTR = 4;
+
+let bound: Flock | undefined;
+function flockBinding(): Flock {
+  if (!bound) {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const koffi = createRequire(import.meta.url)('koffi') as any;
+    const lib = koffi.load('libc.so.6');
+    bound = { flock: lib.func('int flock(int fd, int operation)'), errno: () => koffi.errno() as number };
+  }
+  return bound;
+}
+
+function readPid(fd: number): number {
+  const buf = Buffer.alloc(32);
+  const n = fs.readSync(fd, buf, 0, buf.length, 0);
+  const pid = Number.parseInt(buf.subarray(0, n).toString('utf8').trim(), 10);
+  return Number.isSafeInteger(pid) && pid > 0 ? pid : 0;
+}
+
+/** A held store lock. */
+export class StoreLock {
+  private released = false;
+  private constructor(
+    private readonly fd: number,
+    /** The lock file. */
+    readonly file: string,
+  ) {}
+
+  /**
+   * Take the write lock of the store in `dir` without waiting. Throws {@link StoreLockedError}
+   * when another process holds it. The file is opened close-on-exec (Node's default), so child
+   * processes never inherit the lock.
+   */
+  static acquire(dir: string): StoreLock {
+    const file = path.join(dir, LOCK_FILE);
+    const { O_RDWR, O_CREAT, O_NOFOLLOW } = fs.constants;
+    const fd = fs.openSync(file, O_RDWR | O_CREAT | O_NOFOLLOW, 0o600);
+    try {
+      const st = fs.fstatSync(fd);
+      if (!st.isFile()) throw new Error(`${file}: not a regular file`);
+      const lib = flockBinding();
+      for (;;) {
+        if (lib.flock(fd, LOCK_EX | LOCK_NB) === 0) break;
+        const err = lib.errno();
+        if (err === EINTR) continue;
+        if (err === EWOULDBLOCK) {
+          // the holder may be between flock() and writing its pid: look twice
+          let pid = readPid(fd);
+          for (let i = 0; i < 20 && pid === 0; i++) {
+            Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+            pid = readPid(fd);
+          }
+          throw new StoreLockedError(dir, pid);
+        }
+        throw new Error(`flock ${file}: errno ${err}`);
+      }
+      fs.ftruncateSync(fd, 0);
+      fs.writeSync(fd, `${process.pid}\n`, 0);
+      return new StoreLock(fd, file);
+    } catch (e) {
+      fs.closeSync(fd);
+      throw e;
+    }
+  }
+
+  /** The pid written in a store's lock file (the current or last writer), 0 if none. */
+  static holderPid(dir: string): number {
+    try {
+      const fd = fs.openSync(path.join(dir, LOCK_FILE), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+      try {
+        return readPid(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+    } catch {
+      return 0;
+    }
+  }
+
+  /** Drop the lock (idempotent). The file stays: it is part of the store. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    try {
+      flockBinding().flock(this.fd, LOCK_UN);
+    } finally {
+      fs.closeSync(this.fd);
+    }
+  }
+}
