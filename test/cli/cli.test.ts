@@ -188,12 +188,15 @@ describe('status, log, save, load, recover', () => {
     const exited = new Promise<number | null>((r) => c.on('close', (code) => r(code)));
     await new Promise((r) => setTimeout(r, 600));
     cli(['hot-attach', '--store', store, '--endpoint', 'ep0']);
-    for (let i = 0; i < 50 && !out.includes('xstate.done.actor.hotAttach.hotplug'); i++) await new Promise((r) => setTimeout(r, 50));
+    // the hot-attach ends with its outcome and the settled endpoint's snapshot record
+    for (let i = 0; i < 50 && !out.includes('"k":"snapshot"'); i++) await new Promise((r) => setTimeout(r, 50));
     c.kill('SIGINT');
     expect(await exited).toBe(0);
     const recs = out.trim().split('\n').map((l) => JSON.parse(l));
     expect(recs.map((r) => r.seq)).toEqual(recs.map((_, i) => i + 1));
-    expect(recs.length).toBe(10);
+    expect(recs.length).toBe(11);
+    expect(recs[9]).toMatchObject({ k: 'event', event: { type: 'xstate.done.actor.hotAttach.hotplug' } });
+    expect(recs[10]).toMatchObject({ k: 'snapshot', ep: 'ep0', state: { v: 'hotAttached' } });
   });
   it('save prints the persist.json Network object; load imports one', () => {
     cli(['add', '--store', store, '--idx', '0', '--mac', '02:00:00:00:00:01']);
@@ -252,7 +255,7 @@ describe('missing, foreign and corrupt stores', () => {
   it('a corrupt record in the middle: LogCorruptError naming the offset, nothing changed', () => {
     cli(['add', '--store', store, '--idx', '0']);
     cli(['add', '--store', store, '--idx', '1']);
-    fs.rmSync(path.join(store, 'checkpoint.json'));
+    fs.rmSync(path.join(store, 'checkpoint.json'), { force: true }); // replay must read the damaged record
     const file = path.join(store, 'log.jsonl');
     const lines = fs.readFileSync(file, 'utf8').split('\n');
     lines[1] = lines[1]!.replace('"idx":0', '"idx":9');

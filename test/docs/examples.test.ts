@@ -40,11 +40,18 @@ export function extractExamples(file: string, text: string): Example[] {
   return out;
 }
 
+const EXPORTS = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, unknown> }).exports;
+
 /** Point `'tapstate'` imports at the sources and relative imports at docs/. */
 export function rewriteImports(code: string): string {
   const target = (spec: string): string => {
-    if (spec === 'tapstate') return pathToFileURL(path.join(ROOT, 'src', 'index.ts')).href;
-    if (spec === 'tapstate/machines') return pathToFileURL(path.join(ROOT, 'machines', 'index.ts')).href;
+    // every subpath of package.json "exports" ('tapstate', 'tapstate/memory', …) → its source file
+    if (spec === 'tapstate' || spec.startsWith('tapstate/')) {
+      const key = spec === 'tapstate' ? '.' : `./${spec.slice('tapstate/'.length)}`;
+      const exp = (EXPORTS[key] as { import?: string } | undefined)?.import;
+      if (!exp) throw new Error(`docs example imports ${spec}, which package.json does not export`);
+      return pathToFileURL(path.join(ROOT, exp.replace(/^\.\/dist\//, '').replace(/\.js$/, '.ts'))).href;
+    }
     if (spec.startsWith('./') || spec.startsWith('../')) return pathToFileURL(path.resolve(DOCS, spec.replace(/\.js$/, '.ts'))).href;
     return spec;
   };
