@@ -89,7 +89,7 @@ async function realDemo(): Promise<void> {
     for (let i = 0; i < 1000 && !fs.readFileSync(log).subarray(from).toString().includes('"id":"hotAttach.setUp"'); i++) await sleep(2);
     await sleep(100);
     child.kill('SIGKILL');
-    say(`    killed pid ${child.pid} with SIGKILL (${(await exited) ?? 'it had already exited'}) while it was setting the tap up`);
+    say(`    killed pid ${child.pid} (${(await exited) === "SIGKILL" ? "died of SIGKILL" : "it had already exited"}) while it was setting the tap up`);
     showLinks(ns);
     tapstate(['status', '--store', store]);
 
