@@ -2,19 +2,42 @@
  * The real Linux {@link NetlinkAdapter}: rtnetlink over koffi → libc, /dev/net/tun ioctls, and
  * setns() windows that hold only the socket()/open() calls that bind an fd to a netns.
  *
- * Threading: short calls (GETLINK, SETLINK MTU/MAC, dumps) run synchronously on the main
- * thread (~20 µs in the kernel); calls that wait in the kernel (DELLINK, up/down, qdisc/filter
- * changes, TUNSETIFF, closing queue fds) run on a {@link WorkerPool}, each on its own socket, so
- * concurrent teardowns overlap in the kernel and the event loop stays free.
+ * Threading, by how long the kernel may keep the calling thread:
+ * - quick (GETLINK, SETLINK MTU/MAC, dumps; ~5–20 µs): synchronously on the main thread, through
+ *   a hot path with reusable buffers ({@link NlWriter}, {@link exchangeOne}) and an in-place
+ *   decoder;
+ * - short (TUNSETIFF/TUNSETPERSIST, up/down, closing queue fds; ~40–250 µs, they wait for an
+ *   expedited RCU grace period at most): on the main thread while no worker job is in flight and
+ *   less than {@link INLINE_BUDGET_MS} of such calls ran in this event-loop turn, otherwise on
+ *   a worker — so a burst (64 teardowns at once) never holds the event loop for long;
+ * - slow (DELLINK ~16 ms, qdisc/filter changes, destroying a tap on rollback): always on a
+ *   {@link WorkerPool}, each on its own socket, so concurrent teardowns overlap in the kernel.
+ *
+ * Namespace paths are revalidated per call: pinned paths (`/run/netns/NAME`) by one poll() of
+ * the mount table ({@link MountEvents}), other paths by stat().
  */
 import { statSync } from 'node:fs';
 import { constants } from 'node:os';
 import { NetlinkError, type CreateTapRequest, type CreatedTap, type LinkInfo, type NetlinkAdapter, type RedirectRequest } from '../adapters/netlink.js';
 import { libc, type Libc } from './libc.js';
 import { inNetns, openNetns } from './netns.js';
-import { openRouteSocket, transactSync, type ReplyMode, type SyscallFailure } from './netlink-socket.js';
-import { KernelError, NetlinkCodecError, NLM_F_REQUEST, collectReply, encodeMessage, parseMac, type NlMsg } from './rtnetlink-codec.js';
-import { MAX_IFNAME_BYTES, O_CLOEXEC, O_RDWR, tapFlags, tunUnpersistSync } from './tun-ioctl.js';
+import { exchangeOne, openRouteSocket, transactSync, ReplyMode, type SyscallFailure } from './netlink-socket.js';
+import {
+  KernelError,
+  NetlinkCodecError,
+  NLMSG_ERROR,
+  NLM_F_REQUEST,
+  RTM_NEWLINK,
+  collectReply,
+  decodeLinkAt,
+  decodeStatus,
+  encodeMessage,
+  parseMac,
+  type NlMsg,
+} from './rtnetlink-codec.js';
+import { MAX_IFNAME_BYTES, O_CLOEXEC, O_RDWR, tapFlags, tunAttachSync, tunUnpersistSync } from './tun-ioctl.js';
+import { MountEvents, isMountPinned } from './mount-events.js';
+import { NlWriter } from './nl-writer.js';
 import { WorkerPool } from './worker.js';
 import type { OpContext, Transport } from './transport.js';
 import * as links from './link-ops.js';
@@ -31,11 +54,24 @@ export interface LinuxNetlinkAdapterOptions {
 const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno as Record<string, number>).map(([k, v]) => [v, k]));
 const errnoName = (n: number): string => ERRNO_NAMES.get(n) ?? `E${n}`;
 
+/**
+ * Main-thread time (ms) that short-but-blocking calls (TUNSETIFF, up/down, close of queue fds)
+ * may take per event-loop turn before further ones go to worker threads.
+ */
+export const INLINE_BUDGET_MS = 1;
+
+/** Where an ack-only change runs: see the threading notes of {@link LinuxNetlinkAdapter}. */
+type Where = 'short' | 'slow';
+
 /** Sockets cached for one netns path, valid while the path keeps its (dev, ino). */
 interface NetnsEntry {
   path: string;
   dev: number;
   ino: number;
+  /** Revalidated by mount-table generation instead of stat() ({@link isMountPinned}). */
+  pinned: boolean;
+  /** Mount-table generation at the last validation. */
+  gen: number;
   /** Open netns fd ( -1 for the caller's own netns). */
   nsFd: number;
   idle: number[];
@@ -49,6 +85,15 @@ function isFailure<T>(x: T | SyscallFailure): x is SyscallFailure {
 /** Validate an interface name like the kernel's dev_valid_name (≤ 15 bytes, never truncated). */
 function nameProblem(name: string): string | null {
   if (typeof name !== 'string' || name.length === 0) return 'name: must be a non-empty string';
+  // Fast path: printable ASCII without "/" and ":" (the usual case), checked without a regex.
+  if (name.length <= MAX_IFNAME_BYTES && name !== '.' && name !== '..') {
+    let ok = true;
+    for (let i = 0; i < name.length && ok; i++) {
+      const c = name.charCodeAt(i);
+      ok = c > 0x20 && c < 0x7f && c !== 0x2f && c !== 0x3a;
+    }
+    if (ok) return null;
+  }
   if (Buffer.byteLength(name) > MAX_IFNAME_BYTES) return `name: ${Buffer.byteLength(name)} bytes, at most ${MAX_IFNAME_BYTES} (IFNAMSIZ-1)`;
   if (name === '.' || name === '..') return 'name: "." and ".." are not valid interface names';
   if (/[/:\s\0]/.test(name)) return 'name: must not contain "/", ":", NUL or whitespace';
@@ -74,10 +119,18 @@ export class LinuxNetlinkAdapter implements NetlinkAdapter, Transport {
   private homeFd = -1;
   private seq = Math.floor(Math.random() * 0x7fffffff);
   private readonly rbuf = Buffer.allocUnsafe(131072);
+  private readonly w = new NlWriter();
+  private readonly pfd = Buffer.alloc(8);
+  private readonly ifr = Buffer.alloc(40);
+  private readonly mounts: MountEvents;
+  /** Main-thread ms spent in short calls during this event-loop turn. */
+  private inlineSpent = 0;
+  private inlineResetScheduled = false;
 
   constructor(opts: LinuxNetlinkAdapterOptions = {}) {
     this.timeoutMs = opts.receiveTimeoutMs ?? 5000;
     this.pool = new WorkerPool(opts.maxThreads ?? 8);
+    this.mounts = new MountEvents(this.l);
   }
 
   // ---- errors ----
@@ -113,14 +166,22 @@ export class LinuxNetlinkAdapter implements NetlinkAdapter, Transport {
     return this.homeFd;
   }
 
-  /** The cached entry for `ctx.netns`, revalidated against the path's current (dev, ino). */
+  /**
+   * The cached entry for `ctx.netns`, revalidated: a pinned path while the mount table is
+   * unchanged is still what it was; otherwise the path's current (dev, ino) must match.
+   */
   private entry(ctx: OpContext): NetnsEntry {
     const path = ctx.netns;
+    const cached = this.netns.get(path);
     if (path === '') {
-      let e = this.netns.get('');
-      if (!e) this.netns.set('', (e = { path, dev: 0, ino: 0, nsFd: -1, idle: [], live: true }));
+      if (cached) return cached;
+      const e: NetnsEntry = { path, dev: 0, ino: 0, pinned: false, gen: -1, nsFd: -1, idle: [], live: true };
+      this.netns.set('', e);
       return e;
     }
+    // Read the generation before validating: a change racing with the stat() below bumps it.
+    const gen = cached && !cached.pinned ? -1 : this.mounts.generation();
+    if (cached && cached.pinned && gen >= 0 && cached.gen === gen) return cached;
     let st: { dev: number; ino: number };
     try {
       st = statSync(path);
@@ -129,12 +190,15 @@ export class LinuxNetlinkAdapter implements NetlinkAdapter, Transport {
       const code = (err as NodeJS.ErrnoException).code ?? 'ENOENT';
       throw this.fail(ctx, (constants.errno as Record<string, number>)[code] ?? 2, `stat ${path}`);
     }
-    const cached = this.netns.get(path);
-    if (cached && cached.dev === st.dev && cached.ino === st.ino) return cached;
+    if (cached && cached.dev === st.dev && cached.ino === st.ino) {
+      cached.gen = gen;
+      return cached;
+    }
     this.evict(path);
     const fd = openNetns(this.l, path);
     if (typeof fd !== 'number') throw this.fail(ctx, fd.errno, fd.check ?? fd.stage);
-    const e: NetnsEntry = { path, dev: st.dev, ino: st.ino, nsFd: fd, idle: [], live: true };
+    const pinned = isMountPinned(this.l, path);
+    const e: NetnsEntry = { path, dev: st.dev, ino: st.ino, pinned, gen: pinned ? gen : -1, nsFd: fd, idle: [], live: true };
     this.netns.set(path, e);
     return e;
   }
@@ -202,18 +266,116 @@ export class LinuxNetlinkAdapter implements NetlinkAdapter, Transport {
     return this.fail(ctx, 5, err instanceof Error ? err.message : String(err));
   }
 
-  private async index(ctx: OpContext, name: string): Promise<number> {
-    return (await links.getLink(this, ctx, name)).index;
+  // ---- the hot path: one request, one reply message ----
+
+  /**
+   * Run the request `fill` writes, in `e`'s netns, synchronously on this thread; returns the
+   * link of a GET reply, `undefined` for an ack. Kernel errors become {@link NetlinkError}s.
+   */
+  private exchange(ctx: OpContext, e: NetnsEntry, fill: (w: NlWriter, seq: number) => void, mode: ReplyMode): LinkInfo | undefined {
+    const fd = this.acquire(ctx, e);
+    const seq = (this.seq = (this.seq + 1) >>> 0 || 1);
+    let healthy = false;
+    try {
+      fill(this.w, seq);
+      const r = exchangeOne(this.l, fd, this.w.buf, this.w.finish(), seq, this.timeoutMs, this.rbuf, this.pfd);
+      if (!r.ok) throw this.fail(ctx, r.errno, r.stage);
+      healthy = true;
+      const rb = this.rbuf;
+      if (r.type === NLMSG_ERROR) {
+        if (r.len < 20) throw new NetlinkCodecError(`NLMSG_ERROR payload too short (${r.len - 16})`);
+        if (rb.readInt32LE(r.off + 16) !== 0) {
+          const st = decodeStatus({ type: r.type, flags: r.flags, seq, pid: 0, payload: rb.subarray(r.off + 16, r.off + r.len) });
+          throw new KernelError(st.errno, st.extack);
+        }
+        if (mode === ReplyMode.Get) throw new NetlinkCodecError('GET answered by an ack without data');
+        return undefined;
+      }
+      if (mode !== ReplyMode.Get) throw new NetlinkCodecError(`expected an ack, got message type ${r.type}`);
+      if (r.type !== RTM_NEWLINK) throw new NetlinkCodecError(`expected RTM_NEWLINK, got type ${r.type}`);
+      return decodeLinkAt(rb, r.off + 16, r.off + r.len, ctx.link);
+    } catch (err) {
+      throw this.wrap(ctx, err);
+    } finally {
+      this.release(e, fd, healthy);
+    }
+  }
+
+  /** Whether a short call may run on the main thread now (no worker busy, budget left). */
+  private mayInline(): boolean {
+    return this.inlineSpent < INLINE_BUDGET_MS && !this.pool.busy();
+  }
+
+  /** Account main-thread time of a short call to this event-loop turn. */
+  private charge(t0: number): void {
+    this.inlineSpent += performance.now() - t0;
+    if (!this.inlineResetScheduled) {
+      this.inlineResetScheduled = true;
+      setImmediate(() => {
+        this.inlineSpent = 0;
+        this.inlineResetScheduled = false;
+      });
+    }
+  }
+
+  /** An ack-only request: a short one inline when {@link mayInline}, otherwise on a worker. */
+  private async change(ctx: OpContext, fill: (w: NlWriter, seq: number) => void, where: Where): Promise<void> {
+    const e = this.entry(ctx);
+    if (where === 'short' && this.mayInline()) {
+      const t0 = performance.now();
+      try {
+        this.exchange(ctx, e, fill, ReplyMode.Ack);
+      } finally {
+        this.charge(t0);
+      }
+      return;
+    }
+    const fd = this.acquire(ctx, e);
+    const seq = (this.seq = (this.seq + 1) >>> 0 || 1);
+    fill(this.w, seq);
+    const req = this.w.copy();
+    let healthy = false;
+    try {
+      const r = await this.pool.run({ kind: 'nl', fd, req, seq, mode: ReplyMode.Ack, timeoutMs: this.timeoutMs });
+      if (!r.ok) throw this.fail(ctx, r.errno, r.stage);
+      healthy = true;
+      collectReply(
+        r.datagrams.map((d) => Buffer.from(d.buffer, d.byteOffset, d.byteLength)),
+        seq,
+      );
+    } catch (err) {
+      throw this.wrap(ctx, err);
+    } finally {
+      this.release(e, fd, healthy);
+    }
+  }
+
+  private getLinkSync(ctx: OpContext, name: string): LinkInfo {
+    return this.exchange(ctx, this.entry(ctx), (w, seq) => links.writeGetLink(w, seq, name), ReplyMode.Get) as LinkInfo;
+  }
+
+  /** Index of link `name` (SIOCGIFINDEX on a socket of the netns; `ENODEV` when missing). */
+  private index(ctx: OpContext, name: string): number {
+    const e = this.entry(ctx);
+    const fd = this.acquire(ctx, e);
+    try {
+      const r = links.ifindexSync(this.l, fd, name, this.ifr);
+      if (r < 0) throw this.fail(ctx, -r, 'ioctl(SIOCGIFINDEX)');
+      return r;
+    } finally {
+      this.release(e, fd, true);
+    }
   }
 
   // ---- NetlinkAdapter ----
 
   /**
-   * Per queue: open /dev/net/tun O_RDWR|O_CLOEXEC inside the netns, then (on a worker)
-   * TUNSETIFF IFF_TAP|IFF_NO_PI|IFF_VNET_HDR (+IFF_MULTI_QUEUE when queues > 1; +IFF_TUN_EXCL on
-   * the first queue: an existing link of that name → `EEXIST`, never adopted), TUNSETPERSIST 1 on
-   * the first fd. On any failure every fd opened is closed and a tap we created is destroyed
-   * (persist cleared, last fd closed).
+   * Per queue: open /dev/net/tun O_RDWR|O_CLOEXEC inside the netns, then TUNSETIFF
+   * IFF_TAP|IFF_NO_PI|IFF_VNET_HDR (+IFF_MULTI_QUEUE when queues > 1; +IFF_TUN_EXCL on the first
+   * queue: an existing link of that name → `EEXIST`, never adopted), TUNSETPERSIST 1 on the
+   * first fd (a short call: inline or on a worker), then SIOCGIFINDEX for the index. On any
+   * failure every fd opened is closed (on a worker: destroying the device waits for RCU) and a
+   * tap we created is destroyed (persist cleared, last fd closed).
    */
   async createTap(req: CreateTapRequest): Promise<CreatedTap> {
     const ctx: OpContext = { op: 'createTap', link: typeof req.name === 'string' ? req.name : '', netns: req.netns };
@@ -241,7 +403,14 @@ export class LinuxNetlinkAdapter implements NetlinkAdapter, Transport {
     }
     let r;
     try {
-      r = await this.pool.run({ kind: 'tun', fds, name: req.name, flags: tapFlags(req.queues) });
+      if (this.mayInline()) {
+        const t0 = performance.now();
+        try {
+          r = tunAttachSync(this.l, fds, req.name, tapFlags(req.queues));
+        } finally {
+          this.charge(t0);
+        }
+      } else r = await this.pool.run({ kind: 'tun', fds, name: req.name, flags: tapFlags(req.queues) });
     } catch (err) {
       await closeAll();
       throw this.wrap(ctx, err);
@@ -256,7 +425,7 @@ export class LinuxNetlinkAdapter implements NetlinkAdapter, Transport {
         : this.fail(ctx, r.errno, `${r.stage}${r.queue >= 0 ? ` on queue ${r.queue}` : ''}`);
     }
     try {
-      const index = await this.index(ctx, req.name);
+      const index = this.index(ctx, req.name);
       for (const fd of fds) this.ownedFds.add(fd);
       return { index, fds };
     } catch (err) {
@@ -269,7 +438,7 @@ export class LinuxNetlinkAdapter implements NetlinkAdapter, Transport {
   async getLink(netns: string, name: string): Promise<LinkInfo> {
     const ctx = { op: 'getLink', link: name, netns };
     this.checkName(ctx, name);
-    return links.getLink(this, ctx, name);
+    return this.getLinkSync(ctx, name);
   }
 
   async listLinks(netns: string): Promise<LinkInfo[]> {
@@ -280,7 +449,7 @@ export class LinuxNetlinkAdapter implements NetlinkAdapter, Transport {
     const ctx = { op: 'setMtu', link: name, netns };
     this.checkName(ctx, name);
     if (!Number.isInteger(mtu) || mtu < 0 || mtu > 0xffffffff) throw this.invalid(ctx, `mtu: ${mtu} must be an unsigned 32-bit integer`);
-    await links.setMtu(this, ctx, name, mtu);
+    this.exchange(ctx, this.entry(ctx), (w, seq) => links.writeSetMtu(w, seq, name, mtu), ReplyMode.Ack);
   }
 
   async setMac(netns: string, name: string, mac: string): Promise<void> {
@@ -288,52 +457,54 @@ export class LinuxNetlinkAdapter implements NetlinkAdapter, Transport {
     this.checkName(ctx, name);
     const b = typeof mac === 'string' ? parseMac(mac) : null;
     if (!b) throw this.invalid(ctx, `mac: ${JSON.stringify(mac)} must be six hex bytes separated by ":"`);
-    await links.setMac(this, ctx, name, b);
+    this.exchange(ctx, this.entry(ctx), (w, seq) => links.writeSetMac(w, seq, name, b), ReplyMode.Ack);
   }
 
+  /** Up/down is a short call: inline when allowed, otherwise on a worker (closing waits for RCU). */
   async setUp(netns: string, name: string, up: boolean): Promise<void> {
     const ctx = { op: 'setUp', link: name, netns };
     this.checkName(ctx, name);
-    await links.setUp(this, ctx, name, up);
+    await this.change(ctx, (w, seq) => links.writeSetUp(w, seq, name, up), 'short');
   }
 
+  /** Always on a worker: RTM_DELLINK waits ~16 ms in the kernel for RCU grace periods. */
   async deleteLink(netns: string, name: string): Promise<void> {
     const ctx = { op: 'deleteLink', link: name, netns };
     this.checkName(ctx, name);
-    await links.deleteLink(this, ctx, name);
+    await this.change(ctx, (w, seq) => links.writeDelLink(w, seq, name), 'slow');
   }
 
   async addIngressQdisc(netns: string, name: string): Promise<void> {
     const ctx = { op: 'addIngressQdisc', link: name, netns };
     this.checkName(ctx, name);
-    await tc.addIngressQdisc(this, ctx, await this.index(ctx, name));
+    await tc.addIngressQdisc(this, ctx, this.index(ctx, name));
   }
 
   async deleteIngressQdisc(netns: string, name: string): Promise<void> {
     const ctx = { op: 'deleteIngressQdisc', link: name, netns };
     this.checkName(ctx, name);
-    await tc.deleteIngressQdisc(this, ctx, await this.index(ctx, name));
+    await tc.deleteIngressQdisc(this, ctx, this.index(ctx, name));
   }
 
   async hasIngressQdisc(netns: string, name: string): Promise<boolean> {
     const ctx = { op: 'hasIngressQdisc', link: name, netns };
     this.checkName(ctx, name);
-    return tc.hasIngressQdisc(this, ctx, await this.index(ctx, name));
+    return tc.hasIngressQdisc(this, ctx, this.index(ctx, name));
   }
 
   async addRedirect(req: RedirectRequest): Promise<void> {
     const ctx = { op: 'addRedirect', link: req.from, netns: req.netns };
     this.checkName(ctx, req.from);
     this.checkName({ ...ctx, link: req.to }, req.to);
-    const from = await this.index(ctx, req.from);
-    const to = await this.index({ ...ctx, link: req.to }, req.to);
+    const from = this.index(ctx, req.from);
+    const to = this.index({ ...ctx, link: req.to }, req.to);
     await tc.addRedirect(this, ctx, from, to);
   }
 
   async listRedirects(netns: string, from: string): Promise<string[]> {
     const ctx = { op: 'listRedirects', link: from, netns };
     this.checkName(ctx, from);
-    const targets = await tc.listRedirectTargets(this, ctx, await this.index(ctx, from));
+    const targets = await tc.listRedirectTargets(this, ctx, this.index(ctx, from));
     if (targets.length === 0) return [];
     const byIndex = new Map((await links.listLinks(this, ctx)).map((l) => [l.index, l.name]));
     return targets.map((i) => byIndex.get(i) ?? `#${i}`);
@@ -346,7 +517,7 @@ export class LinuxNetlinkAdapter implements NetlinkAdapter, Transport {
       return null; // no link can have an invalid name
     }
     try {
-      return await links.getLink(this, ctx, name);
+      return this.getLinkSync(ctx, name);
     } catch (err) {
       if (err instanceof NetlinkError && err.errno === 'ENODEV') return null;
       throw err;
@@ -364,10 +535,21 @@ export class LinuxNetlinkAdapter implements NetlinkAdapter, Transport {
     throw this.fail({ op: 'netnsExists', link: '', netns }, fd.errno, fd.stage);
   }
 
-  /** Close queue fds returned by {@link createTap} (on a worker: detaching a queue waits for RCU). */
+  /**
+   * Close queue fds returned by {@link createTap}. A short call (detaching a queue waits for an
+   * expedited RCU grace period): inline when allowed, otherwise on a worker.
+   */
   async closeFds(fds: readonly number[]): Promise<void> {
     const mine = fds.filter((fd) => this.ownedFds.delete(fd));
-    if (mine.length) await this.pool.run({ kind: 'close', fds: mine });
+    if (!mine.length) return;
+    if (this.mayInline()) {
+      const t0 = performance.now();
+      try {
+        for (const fd of mine) this.l.close(fd);
+      } finally {
+        this.charge(t0);
+      }
+    } else await this.pool.run({ kind: 'close', fds: mine });
   }
 
   /** Close cached sockets and netns fds, and stop the worker threads. Queue fds stay the caller's. */
@@ -375,6 +557,7 @@ export class LinuxNetlinkAdapter implements NetlinkAdapter, Transport {
     for (const path of [...this.netns.keys()]) this.evict(path);
     if (this.homeFd >= 0) this.l.close(this.homeFd);
     this.homeFd = -1;
+    this.mounts.close();
     await this.pool.close();
   }
 }

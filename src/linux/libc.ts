@@ -20,6 +20,8 @@ export interface Libc {
   ioctl(fd: number, request: number, ...rest: unknown[]): number;
   setns(fd: number, nstype: number): number;
   fstatfs(fd: number, buf: Buffer): number;
+  /** statx(2) into a 256-byte buffer. */
+  statx(dirfd: number, path: string, flags: number, mask: number, buf: Buffer): number;
   /** The calling thread's errno. */
   errno(): number;
 }
@@ -38,6 +40,7 @@ export function bindLibc(koffi: any): Libc {
     ioctl: lib.func('int ioctl(int fd, unsigned long request, ...)'),
     setns: lib.func('int setns(int fd, int nstype)'),
     fstatfs: lib.func('int fstatfs(int fd, void *buf)'),
+    statx: lib.func('int statx(int dirfd, const char *path, int flags, unsigned int mask, void *buf)'),
     errno: () => koffi.errno() as number,
   };
 }

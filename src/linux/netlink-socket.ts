@@ -115,3 +115,72 @@ export function transactSync(
     if (done) return { ok: true, datagrams };
   }
 }
+
+/** The reply message of {@link exchangeOne}: it lies in `rbuf[off, off + len)` (header included). */
+export interface ExchangeOk {
+  ok: true;
+  off: number;
+  len: number;
+  type: number;
+  flags: number;
+}
+
+/**
+ * The main thread's hot path for a request answered by exactly one message (a GET of one
+ * object, or the ack/error of a change): one sendto() of `req[0, reqLen)`, then a non-blocking
+ * recvfrom() into the reusable `rbuf` — rtnetlink answers inside sendto(), so the reply is
+ * already queued — and poll() (with `pfd`, 8 reusable bytes) only on EAGAIN. Datagrams of other
+ * seqs (stale replies of an earlier timed-out request) are skipped. Nothing is copied: the
+ * reply stays in `rbuf` until the next call. Never throws for syscall failures; a garbled
+ * datagram returns EBADMSG (74).
+ */
+export function exchangeOne(
+  l: Libc,
+  fd: number,
+  req: Buffer,
+  reqLen: number,
+  seq: number,
+  timeoutMs: number,
+  rbuf: Buffer,
+  pfd: Buffer,
+): ExchangeOk | SyscallFailure {
+  const EINTR = 4;
+  const EAGAIN = 11;
+  let n: number;
+  do n = l.sendto(fd, req, reqLen, 0, null, 0);
+  while (n < 0 && l.errno() === EINTR);
+  if (n < 0) return { ok: false, errno: l.errno(), stage: 'sendto' };
+  let deadline = 0;
+  for (;;) {
+    const got = l.recvfrom(fd, rbuf, rbuf.length, 0x40 /* MSG_DONTWAIT */ | 0x20 /* MSG_TRUNC */, null, null);
+    if (got < 0) {
+      const e = l.errno();
+      if (e === EINTR) continue;
+      if (e !== EAGAIN) return { ok: false, errno: e, stage: 'recvfrom' };
+      const now = Date.now();
+      if (deadline === 0) deadline = now + timeoutMs;
+      const left = deadline - now;
+      if (left < 0) return { ok: false, errno: 110, stage: 'poll (receive timeout)' };
+      pfd.writeInt32LE(fd, 0);
+      pfd.writeInt16LE(1 /* POLLIN */, 4);
+      pfd.writeInt16LE(0, 6);
+      const pr = l.poll(pfd, 1, left);
+      if (pr < 0 && l.errno() !== EINTR) return { ok: false, errno: l.errno(), stage: 'poll' };
+      if (pr === 0) return { ok: false, errno: 110, stage: 'poll (receive timeout)' };
+      continue;
+    }
+    if (got > rbuf.length) return { ok: false, errno: 90 /* EMSGSIZE */, stage: 'recvfrom (reply truncated)' };
+    let off = 0;
+    while (off < got) {
+      if (off + 16 > got) return { ok: false, errno: 74, stage: `malformed reply: truncated nlmsghdr at ${off}` };
+      const len = ((rbuf[off] as number) | ((rbuf[off + 1] as number) << 8) | ((rbuf[off + 2] as number) << 16) | ((rbuf[off + 3] as number) << 24)) >>> 0;
+      if (len < 16 || off + len > got) return { ok: false, errno: 74, stage: `malformed reply: nlmsghdr at ${off}: bad length ${len}` };
+      const type = (rbuf[off + 4] as number) | ((rbuf[off + 5] as number) << 8);
+      const mseq = ((rbuf[off + 8] as number) | ((rbuf[off + 9] as number) << 8) | ((rbuf[off + 10] as number) << 16) | ((rbuf[off + 11] as number) << 24)) >>> 0;
+      if (mseq === seq && type !== 1 /* NLMSG_NOOP */) {
+        return { ok: true, off, len, type, flags: (rbuf[off + 6] as number) | ((rbuf[off + 7] as number) << 8) };
+      }
+      off += (len + 3) & ~3;
+    }
+  }
+}

@@ -131,8 +131,6 @@ const cstr = (b: Buffer): string => {
   const z = b.indexOf(0);
   return b.subarray(0, z < 0 ? b.length : z).toString();
 };
-const u8 = (b: Buffer | undefined): number | undefined => (b && b.length >= 1 ? b.readUInt8(0) : undefined);
-const u32 = (b: Buffer | undefined): number | undefined => (b && b.length >= 4 ? b.readUInt32LE(0) : undefined);
 
 // ---- messages ----
 
@@ -253,29 +251,111 @@ export function parseMac(s: string): Buffer | null {
 export function decodeLink(msg: NlMsg): LinkInfo {
   if (msg.type !== RTM_NEWLINK) throw new NetlinkCodecError(`expected RTM_NEWLINK, got type ${msg.type}`);
   const p = msg.payload;
-  if (p.length < 16) throw new NetlinkCodecError(`ifinfomsg too short (${p.length})`);
-  const index = p.readInt32LE(4);
-  const flags = p.readUInt32LE(8);
-  const a = parseAttrs(p.subarray(16));
-  const nameAttr = a.get(IFLA_IFNAME);
-  const mtu = u32(a.get(IFLA_MTU));
-  if (!nameAttr || mtu === undefined) throw new NetlinkCodecError(`link ${index} without IFLA_IFNAME/IFLA_MTU`);
+  return decodeLinkAt(p, 0, p.length);
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/**
+ * A NUL-terminated string attribute's text (data in `buf[start, end)`). When the bytes spell
+ * the ASCII string `known` (the name the request asked for, the kind "tun"), `known` itself is
+ * returned instead of decoding a new string.
+ */
+function cstrAt(buf: Buffer, start: number, end: number, known?: string): string {
+  let z = start;
+  while (z < end && buf[z] !== 0) z++;
+  if (known !== undefined && known.length === z - start) {
+    let same = true;
+    for (let i = 0; i < known.length && same; i++) same = buf[start + i] === known.charCodeAt(i);
+    if (same) return known;
+  }
+  return buf.toString('utf8', start, z);
+}
+
+/** The last MAC decoded, to reuse its string when the same six bytes come again. */
+const lastMac = { bytes: Buffer.alloc(6), text: '00:00:00:00:00:00' };
+
+function macAt(buf: Buffer, d: number): string {
+  const m = lastMac.bytes;
+  if (m[0] === buf[d] && m[1] === buf[d + 1] && m[2] === buf[d + 2] && m[3] === buf[d + 3] && m[4] === buf[d + 4] && m[5] === buf[d + 5])
+    return lastMac.text;
+  buf.copy(m, 0, d, d + 6);
+  lastMac.text = `${HEX[buf[d] as number]}:${HEX[buf[d + 1] as number]}:${HEX[buf[d + 2] as number]}:${HEX[buf[d + 3] as number]}:${HEX[buf[d + 4] as number]}:${HEX[buf[d + 5] as number]}`;
+  return lastMac.text;
+}
+
+/**
+ * Decode the ifinfomsg payload in `buf[start, end)` (an RTM_NEWLINK message without its
+ * nlmsghdr) into a {@link LinkInfo}, reading the few attributes it needs in place: no
+ * attribute map, no sub-buffers (a tap's reply carries ~40 attributes, mostly statistics).
+ * `expectName` (the name asked for) is reused as the name when the bytes match it.
+ * Same rules as {@link parseAttrs}: an attribute overrunning the payload is a
+ * {@link NetlinkCodecError}; for repeated attributes the last one wins.
+ */
+export function decodeLinkAt(buf: Buffer, start: number, end: number, expectName?: string): LinkInfo {
+  if (start < 0 || end > buf.length || start > end) throw new NetlinkCodecError(`payload [${start}, ${end}) outside the buffer`);
+  if (end - start < 16) throw new NetlinkCodecError(`ifinfomsg too short (${end - start})`);
+  const index = buf.readInt32LE(start + 4);
+  const flags = buf.readUInt32LE(start + 8);
+  let name: string | undefined;
+  let mtu: number | undefined;
+  let mac = '';
+  let carrier = false;
+  let liStart = -1;
+  let liEnd = -1;
+  let off = start + 16;
+  // Plain indexing: Buffer#readUInt16LE costs ~10x more per call and a reply has ~40 attributes.
+  while (off + 4 <= end) {
+    const len = (buf[off] as number) | ((buf[off + 1] as number) << 8);
+    const type = ((buf[off + 2] as number) | ((buf[off + 3] as number) << 8)) & 0x3fff;
+    if (len < 4 || off + len > end) throw new NetlinkCodecError(`rtattr ${type} at ${off - start - 16}: bad length ${len}`);
+    const d = off + 4;
+    const de = off + len;
+    switch (type) {
+      case IFLA_IFNAME:
+        name = cstrAt(buf, d, de, expectName);
+        break;
+      case IFLA_MTU:
+        mtu = de - d >= 4 ? buf.readUInt32LE(d) : undefined;
+        break;
+      case IFLA_ADDRESS:
+        mac = de - d === 6 ? macAt(buf, d) : formatMac(buf.subarray(d, de));
+        break;
+      case IFLA_CARRIER:
+        carrier = de > d && buf[d] === 1;
+        break;
+      case IFLA_LINKINFO:
+        liStart = d;
+        liEnd = de;
+        break;
+    }
+    off += (len + 3) & ~3;
+  }
+  if (name === undefined || mtu === undefined) throw new NetlinkCodecError(`link ${index} without IFLA_IFNAME/IFLA_MTU`);
+  let kind = '';
+  let tun: TunInfo | undefined;
+  if (liStart >= 0) {
+    let dataStart = -1;
+    let dataEnd = -1;
+    for (let o = liStart; o + 4 <= liEnd; ) {
+      const len = (buf[o] as number) | ((buf[o + 1] as number) << 8);
+      const type = ((buf[o + 2] as number) | ((buf[o + 3] as number) << 8)) & 0x3fff;
+      if (len < 4 || o + len > liEnd) throw new NetlinkCodecError(`IFLA_LINKINFO: rtattr ${type} at ${o - liStart}: bad length ${len}`);
+      if (type === IFLA_INFO_KIND) kind = cstrAt(buf, o + 4, o + len, 'tun');
+      else if (type === IFLA_INFO_DATA) (dataStart = o + 4), (dataEnd = o + len);
+      o += (len + 3) & ~3;
+    }
+    if (kind === 'tun' && dataStart >= 0) tun = decodeTunInfo(buf, dataStart, dataEnd, carrier);
+  }
   const info: LinkInfo = {
     index,
-    name: cstr(nameAttr),
+    name,
     mtu,
-    mac: formatMac(a.get(IFLA_ADDRESS)),
+    mac,
     flags: { up: (flags & IFF_UP) !== 0, lowerUp: (flags & IFF_LOWER_UP) !== 0 },
-    kind: '',
+    kind,
   };
-  const li = a.get(IFLA_LINKINFO);
-  if (li) {
-    const lia = parseAttrs(li);
-    const kind = lia.get(IFLA_INFO_KIND);
-    info.kind = kind ? cstr(kind) : '';
-    const data = lia.get(IFLA_INFO_DATA);
-    if (info.kind === 'tun' && data) info.tun = decodeTunInfo(parseAttrs(data), u8(a.get(IFLA_CARRIER)) === 1);
-  }
+  if (tun) info.tun = tun;
   return info;
 }
 
@@ -284,14 +364,30 @@ export function decodeLink(msg: NlMsg): LinkInfo {
  * devices; a single-queue tap has its queue attached exactly when it has carrier (tun turns
  * carrier on at attach and off when the last queue detaches), so numQueues = carrier ? 1 : 0.
  */
-function decodeTunInfo(d: Map<number, Buffer>, carrier: boolean): TunInfo {
-  const multiQueue = u8(d.get(IFLA_TUN_MULTI_QUEUE)) === 1;
+function decodeTunInfo(buf: Buffer, start: number, end: number, carrier: boolean): TunInfo {
+  let type = 0;
+  let multiQueue = false;
+  let persist = false;
+  let vnetHdr = false;
+  let numQueues: number | undefined;
+  for (let o = start; o + 4 <= end; ) {
+    const len = (buf[o] as number) | ((buf[o + 1] as number) << 8);
+    const t = ((buf[o + 2] as number) | ((buf[o + 3] as number) << 8)) & 0x3fff;
+    if (len < 4 || o + len > end) throw new NetlinkCodecError(`IFLA_INFO_DATA: rtattr ${t} at ${o - start}: bad length ${len}`);
+    const b = len > 4 ? buf[o + 4] : undefined;
+    if (t === IFLA_TUN_TYPE) type = b ?? 0;
+    else if (t === IFLA_TUN_MULTI_QUEUE) multiQueue = b === 1;
+    else if (t === IFLA_TUN_PERSIST) persist = b === 1;
+    else if (t === IFLA_TUN_VNET_HDR) vnetHdr = b === 1;
+    else if (t === IFLA_TUN_NUM_QUEUES) numQueues = len >= 8 ? buf.readUInt32LE(o + 4) : undefined;
+    o += (len + 3) & ~3;
+  }
   return {
-    mode: u8(d.get(IFLA_TUN_TYPE)) === 1 ? 'tun' : 'tap',
+    mode: type === 1 ? 'tun' : 'tap',
     multiQueue,
-    persist: u8(d.get(IFLA_TUN_PERSIST)) === 1,
-    vnetHdr: u8(d.get(IFLA_TUN_VNET_HDR)) === 1,
-    numQueues: u32(d.get(IFLA_TUN_NUM_QUEUES)) ?? (multiQueue ? 0 : carrier ? 1 : 0),
+    persist,
+    vnetHdr,
+    numQueues: numQueues ?? (multiQueue ? 0 : carrier ? 1 : 0),
   };
 }
 

@@ -7,7 +7,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { NetlinkError } from '../../src/adapters/netlink.js';
 import { LinuxNetlinkAdapter } from '../../src/linux/index.js';
 import { expectNetlinkError } from '../adapters/netlink.contract.js';
-import { ipShow, makeNetns, requireRoot, tunFdCount, type TestNetns } from './fixture.js';
+import { addPlainLink, ipShow, makeNetns, requireRoot, tunFdCount, type TestNetns } from './fixture.js';
 
 beforeAll(() => requireRoot());
 
@@ -71,6 +71,61 @@ describe('LinuxNetlinkAdapter kernel edge cases', () => {
     } finally {
       execFileSync('ip', ['netns', 'del', ns.name]);
     }
+  });
+
+  it('a netns re-created under the same path is used at once, never the old one kept alive by our sockets', async () => {
+    addPlainLink(ns, 'old0');
+    expect((await a.listLinks(ns.path)).map((l) => l.name).sort()).toEqual(['lo', 'old0']);
+    expect((await a.getLink(ns.path, 'old0')).name).toBe('old0');
+    // no adapter call in between: the cached sockets still sit in the old namespace
+    ns.remove();
+    execFileSync('ip', ['netns', 'add', ns.name]);
+    try {
+      await expectNetlinkError(a.getLink(ns.path, 'old0'), { op: 'getLink', netns: ns.path, errno: 'ENODEV' });
+      const { fds } = await a.createTap({ netns: ns.path, name: 'new0', queues: 1 });
+      await a.closeFds(fds);
+      expect(execFileSync('ip', ['-n', ns.name, '-o', 'link', 'show', 'new0']).toString()).toMatch(/new0/);
+      expect((await a.listLinks(ns.path)).map((l) => l.name).sort()).toEqual(['lo', 'new0']);
+    } finally {
+      execFileSync('ip', ['netns', 'del', ns.name]);
+    }
+  });
+
+  it('a netns reached through a symlink (revalidated by stat) is re-resolved after delete + re-create', async () => {
+    const dir = mkdtempSync(join('/tmp', `tst-${process.pid}-nslink-`));
+    const link = join(dir, 'ns');
+    symlinkSync(ns.path, link);
+    try {
+      addPlainLink(ns, 'old0');
+      expect((await a.getLink(link, 'old0')).name).toBe('old0');
+      ns.remove();
+      await expectNetlinkError(a.getLink(link, 'old0'), { op: 'getLink', netns: link, errno: 'ENOENT' });
+      execFileSync('ip', ['netns', 'add', ns.name]);
+      try {
+        await expectNetlinkError(a.getLink(link, 'old0'), { op: 'getLink', netns: link, errno: 'ENODEV' });
+        expect((await a.listLinks(link)).map((l) => l.name)).toEqual(['lo']);
+      } finally {
+        execFileSync('ip', ['netns', 'del', ns.name]);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('short calls keep working when a burst spills them over to the workers', async () => {
+    const names = Array.from({ length: 24 }, (_, i) => `s${i}`);
+    const fdss = await Promise.all(names.map((n) => a.createTap({ netns: ns.path, name: n, queues: 2 })));
+    await Promise.all(names.map((n) => a.setUp(ns.path, n, true)));
+    for (const n of names) expect((await a.getLink(ns.path, n)).flags.up).toBe(true);
+    await Promise.all(fdss.map((c) => a.closeFds(c.fds)));
+    await Promise.all(names.map((n) => a.setUp(ns.path, n, false)));
+    const links = await a.listLinks(ns.path);
+    for (const n of names) {
+      const l = links.find((x) => x.name === n);
+      expect(l?.flags.up).toBe(false);
+      expect(l?.tun?.numQueues).toBe(0);
+    }
+    expect(tunFdCount()).toBe(0);
   });
 
   it('the kernel extended-ack text is carried on the error', async () => {
