@@ -97,6 +97,9 @@ export const STEPS: Record<Step, StepSpec> = {
     done: (c) =>
       edit(c, (d) => {
         d.progress.tap = true;
+        // upstream tuntapNetwork: TAPIface.HardAddr := the endpoint properties' MAC (the guest's);
+        // a cold attach takes the original link's MAC instead (getOrigLink)
+        if (c.op === 'hotAttach') d.hardAddr = c.mac;
       }),
     message: (_c, e) => `Could not create TAP interface: ${e.message}`,
   },

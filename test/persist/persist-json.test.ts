@@ -60,6 +60,21 @@ describe('persist.json Network section', () => {
     await store.close();
   });
 
+  it("save after a hot-attach persists the guest MAC as TAPIface.HardAddr (upstream tuntapNetwork)", async () => {
+    const w = memoryWorld();
+    const store = await w.open();
+    store.createEndpoint({ idx: 2, ifName: 'tap9', mac: '02:00:00:00:00:09' });
+    expect(JSON.stringify(store.save())).toContain('"TAPIface":{"Name":"tap2_kata","HardAddr":"","Addrs":null}');
+    await store.hotAttach('ep2');
+    expect(store.save()).toEqual({
+      NetNsPath: NETNS,
+      NetmonPID: 0,
+      NetNsCreated: true,
+      Endpoints: [{ Type: 'tuntap', Tuntap: { TuntapInterface: { Name: 'tap9', TAPIface: { Name: 'tap2_kata', HardAddr: '02:00:00:00:00:09', Addrs: null } } } }],
+    });
+    await store.close();
+  });
+
   it('a bad document changes nothing', async () => {
     const w = memoryWorld();
     const store = await w.open();
