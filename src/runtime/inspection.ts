@@ -3,7 +3,7 @@
  * that receives exactly the events the runtime journals, so `@statelyai/inspect` (or any
  * `inspect` observer) sees the real lifecycle. The same mirror replays a saved log.
  */
-import { createActor, fromPromise, type AnyActorRef, type InspectionEvent, type Observer } from 'xstate';
+import { SimulatedClock, createActor, fromPromise, type AnyActorRef, type InspectionEvent, type Observer } from 'xstate';
 import { endpointMachine, type EndpointInput } from '../../machines/index.js';
 import type { EndpointSnapshot } from './replay.js';
 
@@ -17,11 +17,13 @@ export const inspectableMachine = endpointMachine.provide({
 
 export class InspectionMirror {
   private readonly actors = new Map<string, AnyActorRef>();
+  /** The mirror never waits on real time: no timer of the machine may fire by itself. */
+  private readonly clock = new SimulatedClock();
   constructor(private readonly inspect: InspectOption) {}
 
   /** A new endpoint (from its input). */
   create(id: string, input: EndpointInput): void {
-    const a = createActor(inspectableMachine, { input, inspect: this.inspect, id });
+    const a = createActor(inspectableMachine, { input, inspect: this.inspect, id, clock: this.clock });
     this.actors.set(id, a);
     a.start();
   }
@@ -30,7 +32,7 @@ export class InspectionMirror {
   restore(id: string, snapshot: EndpointSnapshot): void {
     const persisted = { status: snapshot.status, value: snapshot.value, context: snapshot.context, historyValue: {}, children: {} };
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    const a = createActor(inspectableMachine, { snapshot: persisted, inspect: this.inspect, id } as any);
+    const a = createActor(inspectableMachine, { snapshot: persisted, inspect: this.inspect, id, clock: this.clock } as any);
     this.actors.set(id, a);
     a.start();
   }
