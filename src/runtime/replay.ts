@@ -61,13 +61,6 @@ export function fromCreateRecord(rec: LogRecord & { k: 'create' }): ReplayedEndp
   return { id: rec.ep, snapshot, pending: null, lastSeq: rec.seq, replayed: 1 };
 }
 
-/** Restore an endpoint from a snapshot record (fast replay). */
-export function fromSnapshotRecord(rec: LogRecord & { k: 'snapshot' }): ReplayedEndpoint {
-  const snapshot = restoreSnapshot(rec.snapshot);
-  checkStamp(rec, snapshot);
-  return { id: rec.ep, snapshot, pending: null, lastSeq: rec.seq, replayed: 1 };
-}
-
 /** Apply one record to an endpoint (or create it). Pure. */
 export function applyRecord(ep: ReplayedEndpoint | undefined, rec: LogRecord): ReplayedEndpoint | undefined {
   switch (rec.k) {

@@ -32,7 +32,7 @@ import {
 import { InspectionMirror, type InspectOption } from './inspection.js';
 import { reconcile } from './recovery.js';
 import { parsePersistNetwork, toPersistNetwork, type PersistNetworkV1, type PersistNetworkV2, type PersistShape } from '../persist/persist-json.js';
-import { applyRecord, createFromInput, fastReplayPlan, fromCreateRecord, fromSnapshotRecord, restoreSnapshot, stampOf, type EndpointSnapshot, type ReplayedEndpoint } from './replay.js';
+import { applyRecord, createFromInput, fastReplayPlan, fromCreateRecord, restoreSnapshot, stampOf, type EndpointSnapshot, type ReplayedEndpoint } from './replay.js';
 
 /** The sandbox an endpoint store serves (kept in the log header's `meta.sandbox`). */
 export interface SandboxConfig {
@@ -135,7 +135,9 @@ type RecordBody = LogRecord extends infer R ? (R extends LogRecord ? Omit<R, 'se
  */
 function lazySlot(id: string, e: Checkpoint['endpoints'][string]): Slot {
   let snap: EndpointSnapshot | undefined;
-  const slot = { id, pending: e.pending, lastSeq: e.lastSeq, replayed: 0, busy: false, raw: e.snapshot } as Slot & { raw?: Checkpoint['endpoints'][string]['snapshot'] };
+  const slot = { id, pending: e.pending, lastSeq: e.lastSeq, replayed: 0, busy: false } as Slot & { raw?: Checkpoint['endpoints'][string]['snapshot'] };
+  // `raw` is not enumerable: a spread copy of the slot carries the resolved snapshot, never a stale raw form
+  Object.defineProperty(slot, 'raw', { value: e.snapshot, enumerable: false, configurable: true, writable: true });
   Object.defineProperty(slot, 'snapshot', {
     enumerable: true,
     get: () => (snap ??= restoreSnapshot(e.snapshot)),
@@ -196,11 +198,12 @@ export class Tapstore {
       const next = opts.verify
         ? applyRecord(store.slots.get(record.ep), record)
         : record.k === 'snapshot'
-          ? fromSnapshotRecord(record)
+          ? // a settled endpoint: restored lazily, like a checkpoint entry (the record's crc covers it)
+            lazySlot(record.ep, { snapshot: record.snapshot, pending: null, lastSeq: record.seq })
           : record.k === 'create'
             ? fromCreateRecord(record)
             : applyRecord(store.slots.get(record.ep), record);
-      if (next) store.slots.set(record.ep, { ...next, busy: false });
+      if (next) store.slots.set(record.ep, 'busy' in next ? (next as Slot) : { ...next, busy: false });
     }
     if (records.length) store.seq = records[records.length - 1]!.seq;
     // endpoints in creation order (the checkpoint's, then the tail's creates)

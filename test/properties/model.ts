@@ -18,9 +18,12 @@ export type Fault = 'ok' | 'fail' | 'crash-before' | 'crash-after' | 'stuck';
 export interface Scenario {
   netnsCreated: boolean;
   endpoints: number;
-  commands: Array<{ ep: number; cmd: EndpointCommand['type'] }>;
+  /** `together`: runs concurrently with the previous command (another endpoint's, usually). */
+  commands: Array<{ ep: number; cmd: EndpointCommand['type']; together: boolean }>;
   /** Fault for the n-th adapter call (beyond the array: ok). */
   faults: Fault[];
+  /** Checkpoint interval in records: small values make every reopen restore from a checkpoint. */
+  checkpointEvery: number;
   /** Crash at the n-th appended record (1-based), if any. */
   logCrash: { at: number; how: 'crash-before' | 'crash-after' | 'torn' } | null;
 }
@@ -40,10 +43,12 @@ export const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
     fc.record({
       ep: fc.integer({ min: 0, max: 1 }),
       cmd: fc.constantFrom<EndpointCommand['type']>('HOT_ATTACH', 'ATTACH', 'HOT_DETACH', 'DETACH', 'CLEANUP', 'HOT_ATTACH'),
+      together: fc.boolean(),
     }),
     { maxLength: 8 },
   ),
   faults: fc.array(fault, { maxLength: 40 }),
+  checkpointEvery: fc.constantFrom(1, 2, 7, 1000),
   logCrash: fc.option(fc.record({ at: fc.integer({ min: 1, max: 40 }), how: fc.constantFrom('crash-before', 'crash-after', 'torn') as fc.Arbitrary<'crash-before' | 'crash-after' | 'torn'> }), { nil: null }),
 });
 
@@ -83,7 +88,7 @@ export async function runScenario(sc: Scenario): Promise<void> {
   const openSurviving = async (): Promise<Tapstore> => {
     for (let attempt = 0; attempt < 20; attempt++) {
       try {
-        return await w.open({ faults: plan, hook });
+        return await w.open({ faults: plan, hook, checkpointEvery: sc.checkpointEvery });
       } catch (e) {
         if (!(e instanceof SimulatedCrash)) throw e;
         crashes.push(`open: ${e.message}`);
@@ -104,19 +109,26 @@ export async function runScenario(sc: Scenario): Promise<void> {
     }
   }
   const ids = () => store.list().map((v) => v.id);
-  for (const { ep, cmd } of sc.commands) {
-    const id = ids()[ep];
-    if (!id) continue;
-    try {
-      await store.send(id, { type: cmd });
-    } catch (e) {
-      if (e instanceof SimulatedCrash) {
-        crashes.push(`${cmd} ${id}: ${e.message}`);
-        w.crash();
-        store = await openSurviving();
-      }
-      // operation errors, invalid commands, in-doubt refusals: the scenario goes on
+  // batches of commands that run concurrently (so checkpoints can catch endpoints mid-effect)
+  const batches: Array<Array<{ ep: number; cmd: EndpointCommand['type'] }>> = [];
+  for (const c of sc.commands) {
+    if (c.together && batches.length) batches[batches.length - 1]!.push(c);
+    else batches.push([c]);
+  }
+  for (const batch of batches) {
+    const results = await Promise.allSettled(
+      batch.map(({ ep, cmd }) => {
+        const id = ids()[ep];
+        return id ? store.send(id, { type: cmd }) : Promise.resolve(null);
+      }),
+    );
+    const crash = results.find((r) => r.status === 'rejected' && r.reason instanceof SimulatedCrash) as PromiseRejectedResult | undefined;
+    if (crash) {
+      crashes.push(`${batch.map((b) => b.cmd).join('+')}: ${(crash.reason as Error).message}`);
+      w.crash();
+      store = await openSurviving();
     }
+    // operation errors, invalid commands, busy or in-doubt refusals: the scenario goes on
   }
   // final teardown, no more faults; the VM is stopped at the end (cold-plugged NICs go with it)
   faultsOn = false;
