@@ -286,6 +286,13 @@ export interface PendingEffect {
   phase: 'hotAttach' | 'attach' | 'teardown';
 }
 
+/** Whether a state value is one of the effect states (without needing the context). */
+export function isEffectState(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const [phase, step] = Object.entries(value as Record<string, unknown>)[0] ?? [];
+  return (phase === 'hotAttach' || phase === 'attach' || phase === 'teardown') && typeof step === 'string' && step in STEPS;
+}
+
 /** Which effect an endpoint in state `value` with context `c` is running, or null when settled. */
 export function pendingEffect(value: unknown, c: EndpointContext): PendingEffect | null {
   if (typeof value !== 'object' || value === null) return null;

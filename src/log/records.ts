@@ -98,7 +98,11 @@ export interface PositionedRecord {
 
 /** A persisted endpoint at a checkpoint. */
 export interface CheckpointEndpoint {
-  /** `{ value, context, status }` of the machine snapshot (no children). */
+  /**
+   * `{ value, context, status }` of the machine snapshot (no children). The runtime writes
+   * `context` as an embedded JSON string, so that opening a large store parses only the contexts
+   * of the endpoints it touches; a context object is read too.
+   */
   snapshot: { value: unknown; context: unknown; status: string };
   /** The intent the endpoint was waiting on at checkpoint time, if any. */
   pending: IntentRecord | null;

@@ -31,7 +31,8 @@ export function createFromInput(input: EndpointInput): EndpointSnapshot {
 }
 
 export function restoreSnapshot(cp: CheckpointEndpoint['snapshot']): EndpointSnapshot {
-  return endpointMachine.resolveState({ value: cp.value as never, context: cp.context as EndpointContext });
+  const context = (typeof cp.context === 'string' ? JSON.parse(cp.context) : cp.context) as EndpointContext;
+  return endpointMachine.resolveState({ value: cp.value as never, context });
 }
 
 export function checkStamp(rec: { seq: number; ep: string; state: StateStamp }, s: EndpointSnapshot): void {

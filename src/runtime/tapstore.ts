@@ -8,6 +8,7 @@ import { transition } from 'xstate';
 import {
   COMMAND_TYPES,
   endpointMachine,
+  isEffectState,
   pendingEffect,
   resolveEndpointInput,
   stateName,
@@ -151,8 +152,8 @@ function lazySlot(id: string, e: Checkpoint['endpoints'][string]): Slot {
 
 /** Is the endpoint in an effect state (without resolving a lazy slot)? */
 function inEffect(s: Slot): boolean {
-  const raw = (s as Slot & { raw?: { value: unknown; context: unknown } }).raw;
-  return raw ? pendingEffect(raw.value, raw.context as EndpointContext) !== null : pendingEffect(s.snapshot.value, s.snapshot.context) !== null;
+  const raw = (s as Slot & { raw?: { value: unknown } }).raw;
+  return isEffectState(raw ? raw.value : s.snapshot.value);
 }
 
 const isOutcome = (type: string): boolean => type.startsWith('xstate.done.actor.') || type.startsWith('xstate.error.actor.');
@@ -326,7 +327,11 @@ export class Tapstore {
     const endpoints: Checkpoint['endpoints'] = {};
     for (const s of this.slots.values()) {
       const raw = (s as Slot & { raw?: Checkpoint['endpoints'][string]['snapshot'] }).raw;
-      endpoints[s.id] = { snapshot: raw ?? { value: s.snapshot.value, context: s.snapshot.context, status: s.snapshot.status }, pending: s.pending, lastSeq: s.lastSeq };
+      // contexts as embedded JSON strings: an open parses only those it touches
+      const snapshot = raw
+        ? { ...raw, context: typeof raw.context === 'string' ? raw.context : JSON.stringify(raw.context) }
+        : { value: s.snapshot.value, context: JSON.stringify(s.snapshot.context), status: s.snapshot.status };
+      endpoints[s.id] = { snapshot, pending: s.pending, lastSeq: s.lastSeq };
     }
     this.opts.log.writeCheckpoint({ format: LOG_FORMAT, version: LOG_VERSION, seq: this.seq, offset: this.opts.log.end, endpoints });
     this.sinceCheckpoint = 0;
