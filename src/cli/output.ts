@@ -50,26 +50,11 @@ export function shellQuote(arg: string): string {
 /** Version of the `status --json` document. Bumped only on incompatible changes. */
 export const STATUS_JSON_VERSION = 1;
 
-/** One endpoint in `status --json`. */
-export interface StatusEndpointJson {
-  id: string;
-  idx: number;
-  state: string;
-  status: EndpointView['status'];
-  name: string;
-  tapName: string;
-  mac: string;
-  hardAddr: string;
-  mtu: number;
-  queues: number;
-  netnsPath: string;
-  pciPath: string;
-  progress: EndpointView['progress'];
-  pendingEffect: EndpointView['pendingEffect'];
-  error: { op: string; step: string; message: string } | null;
-  warnings: string[];
-  lastSeq: number;
-}
+/** One endpoint in `status --json`: the view's fields, with `error` narrowed to its stable part. */
+export type StatusEndpointJson = Pick<
+  EndpointView,
+  'id' | 'idx' | 'state' | 'status' | 'name' | 'tapName' | 'mac' | 'hardAddr' | 'mtu' | 'queues' | 'netnsPath' | 'pciPath' | 'progress' | 'pendingEffect' | 'warnings' | 'lastSeq'
+> & { error: { op: string; step: string; message: string } | null };
 
 /** The `status --json` document. */
 export interface StatusJson {

@@ -237,10 +237,14 @@ export class LinuxNetlinkAdapter implements NetlinkAdapter, Transport {
     mode: ReplyMode,
     offThread: boolean,
   ): Promise<NlMsg[]> {
-    const e = this.entry(ctx);
-    const fd = this.acquire(ctx, e);
     const seq = (this.seq = (this.seq + 1) >>> 0 || 1);
     const req = encodeMessage(msg.type, msg.flags | NLM_F_REQUEST, seq, msg.body, msg.attrs ?? []);
+    return this.transact(ctx, this.entry(ctx), req, seq, mode, offThread);
+  }
+
+  /** Send `req` on a socket of the netns (inline or on a worker) and collect its reply. */
+  private async transact(ctx: OpContext, e: NetnsEntry, req: Buffer, seq: number, mode: ReplyMode, offThread: boolean): Promise<NlMsg[]> {
+    const fd = this.acquire(ctx, e);
     let healthy = false;
     try {
       const r = offThread
@@ -258,6 +262,7 @@ export class LinuxNetlinkAdapter implements NetlinkAdapter, Transport {
       this.release(e, fd, healthy);
     }
   }
+
 
   private wrap(ctx: OpContext, err: unknown): Error {
     if (err instanceof NetlinkError) return err;
@@ -330,25 +335,11 @@ export class LinuxNetlinkAdapter implements NetlinkAdapter, Transport {
       }
       return;
     }
-    const fd = this.acquire(ctx, e);
     const seq = (this.seq = (this.seq + 1) >>> 0 || 1);
     fill(this.w, seq);
-    const req = this.w.copy();
-    let healthy = false;
-    try {
-      const r = await this.pool.run({ kind: 'nl', fd, req, seq, mode: ReplyMode.Ack, timeoutMs: this.timeoutMs });
-      if (!r.ok) throw this.fail(ctx, r.errno, r.stage);
-      healthy = true;
-      collectReply(
-        r.datagrams.map((d) => Buffer.from(d.buffer, d.byteOffset, d.byteLength)),
-        seq,
-      );
-    } catch (err) {
-      throw this.wrap(ctx, err);
-    } finally {
-      this.release(e, fd, healthy);
-    }
+    await this.transact(ctx, e, this.w.copy(), seq, ReplyMode.Ack, true);
   }
+
 
   private getLinkSync(ctx: OpContext, name: string): LinkInfo {
     return this.exchange(ctx, this.entry(ctx), (w, seq) => links.writeGetLink(w, seq, name), ReplyMode.Get) as LinkInfo;
