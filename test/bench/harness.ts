@@ -2,6 +2,10 @@
  * The benchmark line format (`npm run bench -- [SUITE] --json`): one JSON object per case,
  * ours and baseline measured side by side in the same run; ratio = ours / baseline.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { crc32 } from 'node:zlib';
+
 export interface BenchResult {
   suite: string;
   case: string;
@@ -34,4 +38,24 @@ export function formatHuman(r: BenchResult): string {
   return `${r.suite.padEnd(9)} ${r.case.padEnd(38)} ours ${r.ours.toFixed(3).padStart(10)} ${r.unit}  ${r.baseline_name} ${r.baseline
     .toFixed(3)
     .padStart(10)} ${r.unit}  ratio ${r.ratio.toFixed(3)}${r.target ? ` (target ${r.target})` : ''}${extra}`;
+}
+
+/**
+ * The baseline of the opening/recovery benches: read a store's files — the log, verifying every
+ * record's crc32, and the checkpoint, checksummed whole — what any reader of the store must do.
+ * Returns the number of log records.
+ */
+export function readAndChecksumStore(dir: string): number {
+  const cp = path.join(dir, 'checkpoint.json');
+  if (fs.existsSync(cp)) crc32(fs.readFileSync(cp));
+  const buf = fs.readFileSync(path.join(dir, 'log.jsonl'));
+  let start = 0;
+  let n = 0;
+  for (let i = buf.indexOf(10); i !== -1; i = buf.indexOf(10, start)) {
+    const want = parseInt(buf.toString('latin1', start, start + 8), 16);
+    if (crc32(buf.subarray(start + 9, i)) !== want) throw new Error(`bad record at ${start}`);
+    n++;
+    start = i + 1;
+  }
+  return n;
 }

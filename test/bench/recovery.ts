@@ -3,7 +3,7 @@
  * `tapstate recover`, in-process (openWriter → FileLogStore + Tapstore.open with recovery →
  * close, exactly what the CLI runs, minus node start-up) on a store of 1,000 endpoints (700
  * settled hot-attached, 300 interrupted in the middle of a hot-attach), with the in-memory
- * probes (TAPSTATE_ADAPTERS=memory). Baseline: reading that log file and checksumming it (crc32).
+ * probes (TAPSTATE_ADAPTERS=memory). Baseline: reading the store's log (crc32 of every record) and checkpoint.
  * Extra: the real probe cost per in-doubt endpoint (what recovery asks the world: netns exists,
  * the tap by name, QEMU alive, device and netdev by id), measured on the real kernel and a real
  * QEMU when available.
@@ -11,9 +11,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as zlib from 'node:zlib';
 import { execFileSync } from 'node:child_process';
-import { result, median, type BenchSuite } from './harness.js';
+import { result, median, readAndChecksumStore, type BenchSuite } from './harness.js';
 import { MemoryHypervisor, MemoryKernel } from '../../src/adapters/memory/index.js';
 import { FileLogStore } from '../../src/log/index.js';
 import { Tapstore } from '../../src/runtime/tapstore.js';
@@ -113,25 +112,6 @@ async function realProbeCost(): Promise<Record<string, number | string>> {
   }
 }
 
-/**
- * The baseline: read the store's files — the log, verifying every record's crc32, and the
- * checkpoint, checksummed whole — what any reader of the store must at least do.
- */
-function readAndVerify(file: string): number {
-  const cp = path.join(path.dirname(file), 'checkpoint.json');
-  if (fs.existsSync(cp)) zlib.crc32(fs.readFileSync(cp));
-  const buf = fs.readFileSync(file);
-  let start = 0;
-  let n = 0;
-  for (let i = buf.indexOf(10); i !== -1; i = buf.indexOf(10, start)) {
-    const want = parseInt(buf.toString('latin1', start, start + 8), 16);
-    if (zlib.crc32(buf.subarray(start + 9, i)) !== want) throw new Error(`bad record at ${start}`);
-    n++;
-    start = i + 1;
-  }
-  return n;
-}
-
 /** Time `tapstate recover`'s code path on a copy of `master`, and the baseline, interleaved. */
 async function measure(tmp: string, master: string, runs: number, inDoubt: number): Promise<{ ours: number; base: number }> {
   const io: CliIO = { out: () => {}, err: () => {}, isTTY: false, env: { TAPSTATE_ADAPTERS: 'memory' } };
@@ -147,7 +127,7 @@ async function measure(tmp: string, master: string, runs: number, inDoubt: numbe
     ours.push(performance.now() - t0);
     if (recovered !== inDoubt) throw new Error(`expected ${inDoubt} recovered endpoints, got ${recovered}`);
     const t1 = performance.now();
-    readAndVerify(path.join(master, 'log.jsonl'));
+    readAndChecksumStore(master);
     base.push(performance.now() - t1);
     fs.rmSync(dir, { recursive: true, force: true });
   }
