@@ -165,9 +165,18 @@ export class WorkerPool {
       p.resolve(res);
       this.pump();
     };
-    const w = waitAsync(ctl, CTL_DONE, 0);
-    if (w.async) void w.value.then(finish);
-    else finish();
+    // A wake-up is not a result: the previous job's `notify(DONE)` can land after we already saw
+    // its DONE = 1 synchronously and dispatched this job. Finish only once DONE really is 1.
+    const wait = (): void => {
+      const w = waitAsync(ctl, CTL_DONE, 0);
+      if (w.async) void w.value.then(check);
+      else check();
+    };
+    const check = (): void => {
+      if (Atomics.load(ctl, CTL_DONE) === 1) finish();
+      else wait();
+    };
+    wait();
   }
 
   private spawn(): Slot {

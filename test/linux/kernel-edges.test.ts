@@ -128,6 +128,21 @@ describe('LinuxNetlinkAdapter kernel edge cases', () => {
     expect(tunFdCount()).toBe(0);
   });
 
+  it('the worker hand-off never takes a late wake-up for a result (bursts of up/down, repeated)', async () => {
+    // regression: a previous job's late Atomics.notify woke the next job's waiter, which then
+    // read its own request bytes as the "result" (EIO "worker result: Expected ',' …")
+    for (let round = 0; round < 8; round++) {
+      const names = Array.from({ length: 16 }, (_, i) => `w${round}x${i}`);
+      const created = await Promise.all(names.map((n) => a.createTap({ netns: ns.path, name: n, queues: 2 })));
+      await Promise.all(names.map((n) => a.setUp(ns.path, n, true)));
+      await Promise.all(created.map((c) => a.closeFds(c.fds)));
+      await Promise.all(names.map((n) => a.setUp(ns.path, n, false)));
+      await Promise.all(names.map((n) => a.deleteLink(ns.path, n)));
+    }
+    expect((await a.listLinks(ns.path)).map((l) => l.name)).toEqual(['lo']);
+    expect(tunFdCount()).toBe(0);
+  });
+
   it('the kernel extended-ack text is carried on the error', async () => {
     const { fds } = await a.createTap({ netns: ns.path, name: 't0', queues: 1 });
     const e = await expectNetlinkError(a.setMtu(ns.path, 't0', 65522), { op: 'setMtu', link: 't0', netns: ns.path, errno: 'EINVAL' });
