@@ -4,12 +4,19 @@
  * The runtime (`src/runtime/effects.ts`) maps each `src` to an adapter call.
  */
 
+/** What the VMM needs to build a virtio-net NIC backed by a TAP (the hypervisor adapter's `NicSpec`). */
 export interface NicInput {
+  /** QEMU netdev id. */
   netdevId: string;
+  /** QEMU device id (`virtio-…`). */
   deviceId: string;
+  /** Guest MAC, lower-case colon-separated. */
   mac: string;
+  /** Queue count; equals the number of fds passed. mq/vectors (2N+2) when > 1. */
   queues: number;
+  /** The tap's name (for the `ifname=` cold-plug form when no fds are given). */
   tapName: string;
+  /** Ask for vhost-net. Refused with a typed error when `/dev/vhost-net` is unavailable. */
   vhost: boolean;
 }
 

@@ -5,21 +5,10 @@
  * against both.
  */
 
-/** What the VMM needs to build a virtio-net NIC backed by a TAP. */
-export interface NicSpec {
-  /** QEMU netdev id. */
-  netdevId: string;
-  /** QEMU device id (`virtio-…`). */
-  deviceId: string;
-  /** Guest MAC, lower-case colon-separated. */
-  mac: string;
-  /** Queue count; equals the number of fds passed. mq/vectors (2N+2) when > 1. */
-  queues: number;
-  /** The tap's name (for the `ifname=` cold-plug form when no fds are given). */
-  tapName: string;
-  /** Ask for vhost-net. Refused with a typed error when `/dev/vhost-net` is unavailable. */
-  vhost: boolean;
-}
+import type { NicInput } from '../../machines/effects.js';
+
+/** What the VMM needs to build a virtio-net NIC backed by a TAP: the machine's effect input. */
+export type NicSpec = NicInput;
 
 export interface HotplugResult {
   /** PCI path `bridgeSlot/devSlot` (upstream's PciPath string), e.g. `02/00`. */
