@@ -222,6 +222,8 @@ export function checkpointProblem(v: unknown): ShapeProblem | null {
   if (!Number.isSafeInteger(v.seq) || (v.seq as number) < 0) return { field: 'seq', rule: 'must be a non-negative integer' };
   if (!Number.isSafeInteger(v.offset) || (v.offset as number) < 0) return { field: 'offset', rule: 'must be a non-negative integer' };
   if (!isObject(v.endpoints)) return { field: 'endpoints', rule: 'must be an object' };
+  if (v.retired !== undefined && (!Number.isSafeInteger(v.retired) || (v.retired as number) < 0))
+    return { field: 'retired', rule: 'must be a non-negative integer when present' };
   for (const [ep, e] of Object.entries(v.endpoints)) {
     const f = `endpoints[${JSON.stringify(ep)}]`;
     if (!isObject(e)) return { field: f, rule: 'must be an object' };

@@ -118,5 +118,8 @@ export interface Checkpoint {
   seq: number;
   /** Byte offset just after that record (where replay of the tail starts). */
   offset: number;
+  /** The live endpoints (a detached endpoint is retired: it is not here). */
   endpoints: Record<string, CheckpointEndpoint>;
+  /** Optional: how many endpoints were retired (detached) over the store's life. */
+  retired?: number;
 }

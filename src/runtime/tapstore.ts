@@ -150,6 +150,12 @@ function lazySlot(id: string, e: Checkpoint['endpoints'][string]): Slot {
   return slot;
 }
 
+/** Has the endpoint reached its final state (without resolving a lazy slot)? */
+function isDone(s: Slot): boolean {
+  const raw = (s as Slot & { raw?: { status: string } }).raw;
+  return (raw ? raw.status : s.snapshot.status) === 'done';
+}
+
 /** Is the endpoint in an effect state (without resolving a lazy slot)? */
 function inEffect(s: Slot): boolean {
   const raw = (s as Slot & { raw?: { value: unknown } }).raw;
@@ -162,6 +168,8 @@ export class Tapstore {
   private readonly slots = new Map<string, Slot>();
   private seq = 0;
   private sinceCheckpoint = 0;
+  /** Endpoints retired (detached) since the store was created (kept in the checkpoint). */
+  private retiredCount = 0;
   private closed = false;
   private dead = false;
   private readonly inflight = new Set<Promise<unknown>>();
@@ -192,6 +200,7 @@ export class Tapstore {
     if (cp) {
       for (const [id, e] of Object.entries(cp.endpoints)) store.slots.set(id, lazySlot(id, e));
       store.seq = cp.seq;
+      store.retiredCount = cp.retired ?? 0;
     }
     const records = read.records.map((r) => r.record);
     // fast: each endpoint from its latest snapshot record; verify: every record, checked
@@ -205,13 +214,22 @@ export class Tapstore {
             ? fromCreateRecord(record)
             : applyRecord(store.slots.get(record.ep), record);
       if (next) store.slots.set(record.ep, 'busy' in next ? (next as Slot) : { ...next, busy: false });
+      if (record.k === 'snapshot' && record.snapshot.status === 'done') store.retire(record.ep);
     }
     if (records.length) store.seq = records[records.length - 1]!.seq;
     // endpoints in creation order (the checkpoint's, then the tail's creates)
-    const order = [...(cp ? Object.keys(cp.endpoints) : []), ...records.filter((r) => r.k === 'create').map((r) => r.ep)];
+    // (an id created again after its endpoint retired counts from its latest create)
+    const order = new Set<string>(cp ? Object.keys(cp.endpoints) : []);
+    for (const r of records)
+      if (r.k === 'create') {
+        order.delete(r.ep);
+        order.add(r.ep);
+      }
     const slots = new Map(store.slots);
     store.slots.clear();
     for (const id of order) if (slots.has(id)) store.slots.set(id, slots.get(id)!);
+    // detached but its snapshot record never written (a crash right before it): retired as well
+    for (const s of [...store.slots.values()]) if (isDone(s)) store.retire(s.id);
     store.recovery = { torn: read.torn, fromCheckpoint: cp !== null, replayed: read.records.length, endpoints: [] };
     if (store.mirror) for (const s of store.slots.values()) store.mirror.restore(s.id, s.snapshot);
     if (opts.recover ?? true) store.recovery.endpoints = await store.recover();
@@ -274,6 +292,14 @@ export class Tapstore {
     const s = slot.snapshot;
     const [rec] = this.append([{ k: 'snapshot', ep: slot.id, snapshot: { value: s.value, context: s.context, status: s.status }, state: stampOf(s) }], false);
     slot.lastSeq = rec!.seq;
+    // a detached endpoint (final state) retires: it leaves the live set and the checkpoint; its
+    // history stays readable in the log until retention removes it
+    if (s.status === 'done') this.retire(slot.id);
+  }
+
+  private retire(id: string): void {
+    this.slots.delete(id);
+    this.retiredCount++;
   }
 
   /** Run effects until the endpoint settles. The first intent is made durable when `durable`. */
@@ -333,7 +359,7 @@ export class Tapstore {
         : { value: s.snapshot.value, context: JSON.stringify(s.snapshot.context), status: s.snapshot.status };
       endpoints[s.id] = { snapshot, pending: s.pending, lastSeq: s.lastSeq };
     }
-    this.opts.log.writeCheckpoint({ format: LOG_FORMAT, version: LOG_VERSION, seq: this.seq, offset: this.opts.log.end, endpoints });
+    this.opts.log.writeCheckpoint({ format: LOG_FORMAT, version: LOG_VERSION, seq: this.seq, offset: this.opts.log.end, endpoints, retired: this.retiredCount });
     this.sinceCheckpoint = 0;
   }
 
@@ -432,6 +458,10 @@ export class Tapstore {
   /** The raw machine snapshot of an endpoint (for tests and tools). */
   snapshotOf(id: string): EndpointSnapshot {
     return this.slot(id).snapshot;
+  }
+  /** How many endpoints were detached and retired over the store's life (they are not in {@link list}). */
+  get retired(): number {
+    return this.retiredCount;
   }
   /** Queue fds this process still holds (0 whenever every endpoint is settled). */
   get heldFds(): number {
