@@ -18,7 +18,7 @@ import {
   type Progress,
 } from '../../machines/index.js';
 import { SimulatedCrash } from '../adapters/faults.js';
-import { LOG_FORMAT, LOG_VERSION, type Checkpoint, type IntentRecord, type LogRecord } from '../log/records.js';
+import { LOG_FORMAT, LOG_VERSION_SINGLE, type Checkpoint, type CheckpointEndpoint, type IntentRecord, type LogRecord } from '../log/records.js';
 import type { LogStore, TornTail } from '../log/store.js';
 import { runEffect, toFailure, FdTable, type Adapters } from './effects.js';
 import {
@@ -150,6 +150,9 @@ function lazySlot(id: string, e: Checkpoint['endpoints'][string]): Slot {
   return slot;
 }
 
+/** An endpoint at a checkpoint is settled: no effect pending, not in an effect state. */
+const settledAtCheckpoint = (e: CheckpointEndpoint): boolean => e.pending === null && !isEffectState(e.snapshot.value);
+
 /** Has the endpoint reached its final state (without resolving a lazy slot)? */
 function isDone(s: Slot): boolean {
   const raw = (s as Slot & { raw?: { status: string } }).raw;
@@ -193,8 +196,12 @@ export class Tapstore {
 
   /** Open a store: replay its log (from the checkpoint) without calling any adapter, then recover. */
   static async open(opts: TapstoreOptions): Promise<Tapstore> {
-    const cp = opts.verify ? null : opts.log.readCheckpoint();
-    const read = opts.log.read(cp ? cp.offset : undefined);
+    // verify: the whole retained history, from the state before its first record
+    const hist = opts.verify ? opts.log.history() : null;
+    const cp = hist ? hist.base : opts.log.readCheckpoint();
+    const read = hist
+      ? { header: opts.log.read(opts.log.end).header, torn: opts.log.read(opts.log.end).torn, records: [...hist.records] }
+      : opts.log.read(cp ? cp.offset : undefined);
     const sandbox = (read.header.meta as { sandbox?: SandboxConfig }).sandbox ?? { netnsPath: '', netnsCreated: true, vcpus: 1, vhost: false };
     const store = new Tapstore(opts, sandbox);
     if (cp) {
@@ -230,7 +237,7 @@ export class Tapstore {
     for (const id of order) if (slots.has(id)) store.slots.set(id, slots.get(id)!);
     // detached but its snapshot record never written (a crash right before it): retired as well
     for (const s of [...store.slots.values()]) if (isDone(s)) store.retire(s.id);
-    store.recovery = { torn: read.torn, fromCheckpoint: cp !== null, replayed: read.records.length, endpoints: [] };
+    store.recovery = { torn: read.torn, fromCheckpoint: cp !== null && !opts.verify, replayed: read.records.length, endpoints: [] };
     if (store.mirror) for (const s of store.slots.values()) store.mirror.restore(s.id, s.snapshot);
     if (opts.recover ?? true) store.recovery.endpoints = await store.recover();
     return store;
@@ -359,8 +366,17 @@ export class Tapstore {
         : { value: s.snapshot.value, context: JSON.stringify(s.snapshot.context), status: s.snapshot.status };
       endpoints[s.id] = { snapshot, pending: s.pending, lastSeq: s.lastSeq };
     }
-    this.opts.log.writeCheckpoint({ format: LOG_FORMAT, version: LOG_VERSION, seq: this.seq, offset: this.opts.log.end, endpoints, retired: this.retiredCount });
+    const cp: Checkpoint = { format: LOG_FORMAT, version: LOG_VERSION_SINGLE, seq: this.seq, offset: this.opts.log.end, endpoints, retired: this.retiredCount };
+    this.opts.log.writeCheckpoint(cp);
     this.sinceCheckpoint = 0;
+    // bounded history: rotate a full segment, remove what retention no longer wants
+    try {
+      this.opts.log.maintain(cp, settledAtCheckpoint);
+    } catch (e) {
+      this.dead = true;
+      if (e instanceof SimulatedCrash) this.fds.forgetAll();
+      throw e;
+    }
   }
 
   // ---------------------------------------------------------------- endpoints
