@@ -1,7 +1,8 @@
 /** `tapstate init`: create a store for one sandbox. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FileLogStore, LOG_FILE } from '../../log/index.js';
+import { DEFAULT_RETENTION, FileLogStore, LOG_FILE, writeRetentionFile } from '../../log/index.js';
+import { RETENTION_OPTIONS, describePolicy, policyFromFlags } from './retention-options.js';
 import { MAX_QUEUES } from '../../../machines/index.js';
 import type { SandboxConfig } from '../../runtime/tapstore.js';
 import { UsageError, type CommandSpec } from '../command.js';
@@ -34,6 +35,7 @@ export const command: CommandSpec = {
     qmp: { type: 'string', placeholder: 'SOCKET', description: 'QMP unix socket of the QEMU to hot-plug into (without it, hot-attach is refused).' },
     vcpus: { type: 'string', placeholder: 'N', integer: true, default: '1', description: 'vCPUs: one tap queue per vCPU (1..256).' },
     'no-vhost': { type: 'boolean', description: 'Never ask for vhost-net (default: use it when /dev/vhost-net exists).' },
+    ...RETENTION_OPTIONS,
   },
   examples: [
     'tapstate init --store /run/tapstate/sb1 --netns /run/netns/sb1 --netns-created --qmp /run/sb1/qmp.sock --vcpus 2',
@@ -49,6 +51,7 @@ export const command: CommandSpec = {
       if (opts.qmp === '') throw new UsageError('--qmp: must not be empty');
       qmp = path.resolve(opts.qmp);
     }
+    const retention = policyFromFlags(opts, { ...DEFAULT_RETENTION });
     if (fs.existsSync(path.join(store, LOG_FILE))) throw new StoreExistsError(store);
     if (io.env.TAPSTATE_ADAPTERS !== 'memory' && !fs.existsSync(netns)) throw new NetnsMissingError(netns);
     const vhost = !opts['no-vhost'] && fs.existsSync('/dev/vhost-net');
@@ -57,12 +60,13 @@ export const command: CommandSpec = {
     const lock = StoreLock.acquire(store);
     try {
       FileLogStore.create(store, { sandbox }).close();
+      writeRetentionFile(store, retention);
     } finally {
       lock.release();
     }
     io.out(
       `initialised store ${store}: netns ${netns}${sandbox.netnsCreated ? ' (ours)' : ' (not ours: detach leaves the tap to its owner)'}, ` +
-        `${vcpus} vCPU(s), vhost ${vhost ? 'on' : 'off'}, ${qmp ? `QMP ${qmp}` : 'no VMM (cold attach only)'}\n`,
+        `${vcpus} vCPU(s), vhost ${vhost ? 'on' : 'off'}, ${qmp ? `QMP ${qmp}` : 'no VMM (cold attach only)'}; history: ${describePolicy(retention)}\n`,
     );
     return 0;
   },

@@ -25,14 +25,14 @@ export const command: CommandSpec = {
     const log = readStoreDir(store);
     if (opts.json) {
       const cap = captureInspection();
-      replayIntoInspector(log.records, cap.inspect);
+      replayIntoInspector(log.records, cap.inspect, log.base);
       for (const s of cap.steps) io.out(JSON.stringify(s) + '\n');
       return 0;
     }
     const ws = startWebSocketInspection(port);
     try {
       await ws.connected;
-      const final = replayIntoInspector(log.records, ws.inspect);
+      const final = replayIntoInspector(log.records, ws.inspect, log.base);
       for (const f of final) io.out(`${f.id}\t${f.state}${f.inDoubt ? `\t(in doubt: ${f.inDoubt})` : ''}\n`);
       io.out(`replayed ${log.records.length} records; inspection events on ${ws.url} (viewer: http://localhost:${port}); Ctrl-C to stop\n`);
       await new Promise<void>((resolve) => {

@@ -1,6 +1,6 @@
 /** `tapstate view --store DIR --out FILE.html`: the offline, self-contained page of a store. */
 import * as fs from 'node:fs';
-import { storeViewPage } from '../../view/index.js';
+import { DEFAULT_VIEW_RECORDS, storeViewPage } from '../../view/index.js';
 import { UsageError, type CommandSpec } from '../command.js';
 
 export const command: CommandSpec = {
@@ -9,14 +9,19 @@ export const command: CommandSpec = {
   options: {
     store: { type: 'string', description: 'Store directory (opened read-only)', placeholder: 'DIR', required: true },
     out: { type: 'string', description: 'HTML file to write', placeholder: 'FILE.html', required: true },
+    last: { type: 'string', integer: true, placeholder: 'N', default: String(DEFAULT_VIEW_RECORDS), description: 'Timelines of the newest N records (memory bounded whatever the history).' },
+    all: { type: 'boolean', description: 'Timelines of every retained record (memory grows with the history).' },
+    archive: { type: 'boolean', description: 'With --all: archived segments (--keep-history) too.' },
   },
-  examples: ['tapstate view --store /run/tapstate/sandbox1 --out sandbox1.html'],
+  examples: ['tapstate view --store /run/tapstate/sandbox1 --out sandbox1.html', 'tapstate view --store /run/tapstate/sandbox1 --out all.html --all'],
   async run(opts, _positionals, io) {
     const store = opts.store;
     const out = opts.out;
     if (typeof store !== 'string' || store === '') throw new UsageError('--store DIR is required');
     if (typeof out !== 'string' || out === '') throw new UsageError('--out FILE.html is required');
-    const html = storeViewPage(store);
+    const last = opts.last === undefined ? DEFAULT_VIEW_RECORDS : Number(opts.last);
+    if (!Number.isSafeInteger(last) || last < 1) throw new UsageError(`--last: must be a positive integer (got ${String(opts.last)})`);
+    const html = await storeViewPage(store, new Date(), { last, all: opts.all === true, archive: opts.archive === true });
     fs.writeFileSync(out, html, { mode: 0o644 });
     io.out(`wrote ${out} (${Buffer.byteLength(html)} bytes)\n`);
     return 0;
