@@ -172,6 +172,11 @@ export class LogEngine implements LogStore {
     return this.#end;
   }
 
+  get segmentFull(): boolean {
+    this.#alive();
+    return this.#end - this.#start >= this.#retention.segmentBytes;
+  }
+
   /** seq the next appended record must have. */
   get nextSeq(): number {
     this.#alive();

@@ -68,6 +68,8 @@ export interface LogStore {
   sync(): void;
   /** Offset just after the last record written. */
   readonly end: number;
+  /** The active segment has reached the retention policy's `segmentBytes`: a checkpoint now lets it rotate. */
+  readonly segmentFull: boolean;
   readCheckpoint(): Checkpoint | null;
   /** Atomically replace the checkpoint (the log is synced first). */
   writeCheckpoint(cp: Checkpoint): void;

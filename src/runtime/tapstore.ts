@@ -351,7 +351,8 @@ export class Tapstore {
   }
 
   private maybeCheckpoint(): void {
-    if (this.sinceCheckpoint >= (this.opts.checkpointEvery ?? 1000)) this.checkpoint();
+    // every N records, or as soon as the active segment is full (so that it rotates)
+    if (this.sinceCheckpoint >= (this.opts.checkpointEvery ?? 1000) || (this.sinceCheckpoint > 0 && this.opts.log.segmentFull)) this.checkpoint();
   }
 
   /** Write a checkpoint now: every endpoint's snapshot and pending intent, and the log position. */
