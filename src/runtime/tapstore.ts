@@ -221,8 +221,10 @@ export class Tapstore {
             ? fromCreateRecord(record)
             : applyRecord(store.slots.get(record.ep), record);
       if (next) store.slots.set(record.ep, 'busy' in next ? (next as Slot) : { ...next, busy: false });
-      if (record.k === 'snapshot' && record.snapshot.status === 'done') store.retire(record.ep);
+      if (record.k === 'snapshot' && record.snapshot.status === 'done') store.slots.delete(record.ep);
     }
+    // every retirement in the tail counts (fast replay skips the earlier lives of a reused id)
+    for (const r of records) if (r.k === 'snapshot' && r.snapshot.status === 'done') store.retiredCount++;
     if (records.length) store.seq = records[records.length - 1]!.seq;
     // endpoints in creation order (the checkpoint's, then the tail's creates)
     // (an id created again after its endpoint retired counts from its latest create)

@@ -65,6 +65,23 @@ describe('Tapstore with the in-memory adapters', () => {
     }
   });
 
+  it('counts every retirement of a reused id in the replayed tail (fast replay skips the earlier lives)', async () => {
+    const w = memoryWorld();
+    const store = await w.open();
+    for (let i = 0; i < 3; i++) {
+      store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+      await store.hotAttach('ep0');
+      await store.hotDetach('ep0');
+    }
+    expect(store.retired).toBe(3);
+    await store.close();
+    for (const verify of [false, true]) {
+      const again = await Tapstore.open({ log: MemoryLogStore.open(w.medium, { readOnly: true }), adapters: { netlink: null as never, hypervisor: null as never }, recover: false, verify });
+      expect(again.retired).toBe(3);
+      expect(again.list()).toEqual([]);
+    }
+  });
+
   it('an endpoint detached right before its snapshot record (crash) is retired when the store reopens', async () => {
     const w = memoryWorld();
     let arm = false;
