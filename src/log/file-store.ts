@@ -197,14 +197,14 @@ class FileMedium implements LogMedium {
   }
 
   listSealed(where: SealedDir): string[] {
-    let names: string[];
-    try {
-      names = fs.readdirSync(path.join(this.dir, where));
-    } catch (e) {
-      if (errno(e) === 'ENOENT') return [];
-      throw e;
-    }
-    return names.filter((n) => segmentFirstSeq(n) !== null).sort();
+    // the sub-directory must be ours like the store's (a symlink or a foreign one is refused)
+    const fd = openSubdir(path.join(this.dir, where), false);
+    if (fd === null) return [];
+    fs.closeSync(fd);
+    return fs
+      .readdirSync(path.join(this.dir, where))
+      .filter((n) => segmentFirstSeq(n) !== null)
+      .sort();
   }
 
   openSealed(where: SealedDir, name: string): SealedFile {
