@@ -12,7 +12,10 @@ export interface NicInput {
   deviceId: string;
   /** Guest MAC, lower-case colon-separated. */
   mac: string;
-  /** Queue count; equals the number of fds passed. mq/vectors (2N+2) when > 1. */
+  /**
+   * Queue count: one fd per queue (one when 0). mq=on, vectors=2N+2 when > 0 (upstream, so also
+   * for one vCPU); 0 when the hypervisor has no multi-queue support.
+   */
   queues: number;
   /** The tap's name (for the `ifname=` cold-plug form when no fds are given). */
   tapName: string;

@@ -112,7 +112,8 @@ export const STEPS: Record<Step, StepSpec> = {
         // upstream setupTCFiltering: the tap record takes the original link's MAC
         if (out.mac) d.hardAddr = out.mac;
       }),
-    message: (c, e) => `LinkByName() failed for ${c.name}: ${e.message}`,
+    // upstream getLinkByName formats the expected link type into it: "tuntap name"
+    message: (c, e) => `LinkByName() failed for tuntap name ${c.name}: ${e.message}`,
   },
   setMtu: {
     src: 'netlink.setMtu',
@@ -127,8 +128,9 @@ export const STEPS: Record<Step, StepSpec> = {
       edit(c, (d) => {
         d.progress.up = true;
       }),
-    // upstream formats this one with TuntapInterface.Name, not the tap's name
-    message: (c, e) => `Could not enable TAP ${c.name}: ${e.message}`,
+    // upstream: hot attach (tuntapNetwork) formats it with TuntapInterface.Name, cold attach
+    // (setupTCFiltering) with the tap's own name, NetPair.TAPIface.Name = tap<idx>_kata
+    message: (c, e) => `Could not enable TAP ${c.op === 'attach' ? c.tapName : c.name}: ${e.message}`,
   },
   hotplug: {
     src: 'hypervisor.hotplug',

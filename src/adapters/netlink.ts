@@ -42,7 +42,10 @@ export interface CreateTapRequest {
   netns: string;
   /** At most 15 bytes (IFNAMSIZ-1); longer names are rejected, never truncated. */
   name: string;
-  /** One queue per vCPU, ≥ 1. IFF_MULTI_QUEUE is set when queues > 1. */
+  /**
+   * One queue per vCPU; IFF_MULTI_QUEUE is set whenever queues > 0 (upstream createLink). 0: the
+   * hypervisor has no multi-queue support — one fd, no IFF_MULTI_QUEUE.
+   */
   queues: number;
 }
 
@@ -64,8 +67,8 @@ export interface RedirectRequest {
 
 export interface NetlinkAdapter {
   /**
-   * Create a persistent multi-queue TAP (IFF_TAP|IFF_NO_PI|IFF_VNET_HDR, +IFF_MULTI_QUEUE when
-   * queues > 1), one open fd per queue. A link of that name that already exists is an error
+   * Create a persistent TAP (IFF_TAP|IFF_NO_PI|IFF_VNET_HDR, +IFF_MULTI_QUEUE when queues > 0),
+   * one open fd per queue (one when queues = 0). A link of that name that already exists is an error
    * (`EEXIST`): a leftover from a crash is never silently adopted.
    */
   createTap(req: CreateTapRequest): Promise<CreatedTap>;

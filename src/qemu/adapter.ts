@@ -118,7 +118,7 @@ export class QemuHypervisorAdapter implements HypervisorAdapter {
       slot = firstFreeSlot(this.opts.slots, used);
       if (!slot) throw new HypervisorError({ kind: 'no-slot', op, message: `hotplug: no free hot-pluggable slot among ${this.opts.slots.length}` });
       this.reserved.add(slotKey(slot.bus, slot.addr));
-      if (nic.queues > 1) attachTapQueues(fds); // QEMU 7.2 aborts on a still-detached queue
+      if (nic.queues > 0) attachTapQueues(fds); // IFF_MULTI_QUEUE: QEMU 7.2 aborts on a still-detached queue
       const names = await passFds(client, fds, 'fd');
       try {
         await client.execute('netdev_add', netdevAddArgs(nic, names));

@@ -7,7 +7,7 @@
  * form (QEMU must then run in the tap's netns).
  */
 import type { NicSpec } from '../adapters/hypervisor.js';
-import { vectorsFor } from './nic-spec.js';
+import { multiQueue, vectorsFor } from './nic-spec.js';
 
 /** Where the cold-plugged device goes. Omit to let QEMU choose (pcie.0, not hot-unpluggable). */
 export interface ColdplugPlacement {
@@ -27,7 +27,9 @@ export function coldplugArgs(nic: NicSpec, fdNumbers: readonly number[], placeme
   // With vhost, QEMU opens /dev/vhost-net itself (one per queue); we never pass vhostfds.
   if (nic.vhost) netdev.push('vhost=on');
   const device = [`driver=virtio-net-pci`, `netdev=${nic.netdevId}`, `mac=${nic.mac}`, 'disable-modern=false'];
-  if (nic.queues > 1) device.push('mq=on', `vectors=${vectorsFor(nic.queues)}`);
+  // upstream (govmm): mq=on,vectors=2N+2 whenever fds are passed and queues > 0. The ifname= form
+  // is tapstate's (QEMU opens the tap itself): mq only with more than one queue.
+  if (fdNumbers.length > 0 ? multiQueue(nic.queues) : nic.queues > 1) device.push('mq=on', `vectors=${vectorsFor(nic.queues)}`);
   device.push('romfile=', `id=${nic.deviceId}`);
   if (placement) device.push(`bus=${placement.bus}`, `addr=${placement.addr.toString(16)}`);
   return ['-netdev', netdev.join(','), '-device', device.join(',')];

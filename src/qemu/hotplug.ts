@@ -3,7 +3,7 @@
  * {@link QmpClient}. Errors are {@link QmpError}s; the adapter maps them to `HypervisorError`s.
  */
 import type { NicSpec } from '../adapters/hypervisor.js';
-import { vectorsFor } from './nic-spec.js';
+import { multiQueue, vectorsFor } from './nic-spec.js';
 import { QmpError, type QmpClient } from './qmp-client.js';
 import { hex2, slotKey, type Slot } from './topology.js';
 
@@ -26,7 +26,7 @@ export function deviceAddArgs(nic: Pick<NicSpec, 'netdevId' | 'deviceId' | 'mac'
     mac: nic.mac,
     netdev: nic.netdevId,
   };
-  if (nic.queues > 1) {
+  if (multiQueue(nic.queues)) {
     a['mq'] = 'on';
     a['vectors'] = vectorsFor(nic.queues);
   }

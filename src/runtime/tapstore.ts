@@ -45,6 +45,8 @@ export interface SandboxConfig {
   vcpus: number;
   /** Ask for vhost-net. */
   vhost: boolean;
+  /** The hypervisor reports multi-queue support (default true, as QEMU does); false: queues = 0. */
+  multiQueue?: boolean;
   /** QMP socket of the VMM, when a real one is used. */
   qmp?: string;
 }
@@ -357,6 +359,7 @@ export class Tapstore {
       netnsCreated: this.sandbox.netnsCreated,
       vcpus: this.sandbox.vcpus,
       vhost: this.sandbox.vhost,
+      ...(this.sandbox.multiQueue === false ? { multiQueue: false } : {}),
       ...input,
       id: input.id ?? this.freeId(input.idx),
     };

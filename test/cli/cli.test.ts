@@ -126,7 +126,7 @@ describe('operations', () => {
     cli(['add', '--store', store, '--idx', '1']);
     const at = cli(['attach', '--store', store, '--endpoint', 'ep1']);
     expect(at.code).toBe(1);
-    expect(at.stderr).toMatch(/^tapstate: EndpointOperationError: LinkByName\(\) failed for eth1: /);
+    expect(at.stderr).toMatch(/^tapstate: EndpointOperationError: LinkByName\(\) failed for tuntap name eth1: /);
     expect(JSON.parse(cli(['status', '--store', store, '--json']).stdout).endpoints[1]).toMatchObject({ state: 'created', status: 'settled' });
     const de = cli(['detach', '--store', store, '--endpoint', 'ep1']);
     expect(de.code).toBe(0);

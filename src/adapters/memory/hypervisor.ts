@@ -252,7 +252,7 @@ export class MemoryHypervisor implements HypervisorAdapter {
         ? `tap,id=${nic.netdevId},fds=${numbers.join(':')}`
         : `tap,id=${nic.netdevId},ifname=${nic.tapName},script=no,downscript=no`;
     const device = [`driver=virtio-net-pci`, `netdev=${nic.netdevId}`, `mac=${nic.mac}`, 'disable-modern=false'];
-    if (nic.queues > 1) device.push('mq=on', `vectors=${2 * nic.queues + 2}`);
+    if (fds.length > 0 ? nic.queues > 0 : nic.queues > 1) device.push('mq=on', `vectors=${2 * nic.queues + 2}`);
     device.push('romfile=', `id=${nic.deviceId}`);
     return { args: ['-netdev', netdev, '-device', device.join(',')], inheritFds: copies };
   }
@@ -294,11 +294,12 @@ export class MemoryHypervisor implements HypervisorAdapter {
       bad('mac', 'must be six lower-case colon-separated hex octets');
     }
     if ((parseInt(nic.mac.slice(0, 2), 16) & 1) !== 0) bad('mac', 'must be unicast');
-    if (!Number.isInteger(nic.queues) || nic.queues < 1) bad('queues', 'must be an integer ≥ 1');
+    if (!Number.isInteger(nic.queues) || nic.queues < 0) bad('queues', 'must be an integer ≥ 0');
     if (!Array.isArray(fds) || !fds.every((fd) => Number.isInteger(fd) && fd >= 0)) bad('fds', 'must be non-negative integers');
-    if (op === 'hotplug' && fds.length !== nic.queues) bad('fds', `must hold one fd per queue (${nic.queues}), got ${fds.length}`);
-    if (op === 'coldplug' && fds.length !== 0 && fds.length !== nic.queues) {
-      bad('fds', `must hold one fd per queue (${nic.queues}) or none (ifname= form), got ${fds.length}`);
+    const want = Math.max(1, nic.queues);
+    if (op === 'hotplug' && fds.length !== want) bad('fds', `must hold one fd per queue (${want}), got ${fds.length}`);
+    if (op === 'coldplug' && fds.length !== 0 && fds.length !== want) {
+      bad('fds', `must hold one fd per queue (${want}) or none (ifname= form), got ${fds.length}`);
     }
     if (op === 'coldplug' && fds.length === 0 && (typeof nic.tapName !== 'string' || nic.tapName.length === 0)) {
       bad('tapName', 'must be set when no fds are given');

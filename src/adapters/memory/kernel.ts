@@ -302,8 +302,8 @@ export class MemoryKernel implements NetlinkAdapter {
     const { netns, name, queues } = req;
     const problem = nameProblem(name);
     if (problem) throw this._err(op, netns, typeof name === 'string' ? name : '', 'EINVAL', `${op}: ${problem}`, 0);
-    if (!Number.isInteger(queues) || queues < 1 || queues > MAX_QUEUES) {
-      throw this._err(op, netns, name, 'EINVAL', `${op}: queues must be an integer in 1..${MAX_QUEUES}, got ${queues}`, 0);
+    if (!Number.isInteger(queues) || queues < 0 || queues > MAX_QUEUES) {
+      throw this._err(op, netns, name, 'EINVAL', `${op}: queues must be an integer in 0..${MAX_QUEUES}, got ${queues}`, 0);
     }
     const ns = this._ns(op, netns, name);
     if (ns.links.has(name)) throw this._err(op, netns, name, 'EEXIST');
@@ -314,13 +314,13 @@ export class MemoryKernel implements NetlinkAdapter {
       mac: this._nextMac(),
       up: false,
       kind: 'tun',
-      tun: { multiQueue: queues > 1, persist: true, vnetHdr: true, queues: new Set() },
+      tun: { multiQueue: queues > 0, persist: true, vnetHdr: true, queues: new Set() },
       ingress: false,
       redirects: [],
     };
     ns.links.set(name, link);
     const fds: number[] = [];
-    for (let q = 0; q < queues; q++) {
+    for (let q = 0; q < Math.max(1, queues); q++) {
       const file: QueueFile = { netns: ns, link, fds: new Set() };
       link.tun!.queues.add(file);
       fds.push(this._open('self', file));
