@@ -35,6 +35,12 @@ export interface EndpointInput {
   /** Ask the hypervisor for vhost-net. */
   vhost?: boolean;
   model?: InterworkingModel;
+  /**
+   * Loaded from upstream's persist.json: an empty MAC (`TAPIface.HardAddr: ""`, an endpoint never
+   * attached) is accepted, as upstream does. A cold attach takes the original link's MAC; a hot
+   * attach without a MAC fails at hotplug (and rolls back).
+   */
+  fromPersist?: boolean;
 }
 
 /** Bad input: names the field and the rule it broke. Nothing was created or logged. */
@@ -140,8 +146,8 @@ export function resolveEndpointInput(input: EndpointInput): ResolvedEndpoint {
     if (p) bad('hwAddr', 'unicast-mac', `hwAddr "${input.hwAddr}" ${p}`);
   }
   const mac = normaliseMac(input.mac ?? '') || hwAddr;
-  if (mac === '') bad('mac', 'required', 'mac is required when hwAddr is empty: the guest NIC needs a MAC');
-  const macP = macProblem(mac);
+  if (mac === '' && input.fromPersist !== true) bad('mac', 'required', 'mac is required when hwAddr is empty: the guest NIC needs a MAC');
+  const macP = mac === '' ? null : macProblem(mac);
   if (macP) bad('mac', 'unicast-mac', `mac "${input.mac}" ${macP}`);
   const mtu = input.mtu ?? DEFAULT_MTU;
   const mtuP = mtuProblem(mtu);

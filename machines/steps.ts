@@ -184,7 +184,8 @@ export const STEPS: Record<Step, StepSpec> = {
   },
   unplug: {
     src: 'hypervisor.hotunplug',
-    input: (c) => ({ netdevId: c.netdevId, deviceId: c.deviceId }),
+    // a taken-over NIC (deviceId unknown): found by its MAC, upstream's TAPIface.HardAddr
+    input: (c) => (c.deviceId === '' ? { netdevId: c.netdevId, deviceId: '', mac: c.hardAddr } : { netdevId: c.netdevId, deviceId: c.deviceId }),
     done: (c) =>
       edit(c, (d) => {
         d.progress.plugged = false;

@@ -14,7 +14,10 @@ import {
   type HypervisorAdapter,
   type HypervisorErrorKind,
   type NicSpec,
+  type UnplugSpec,
+  pickTakeover,
 } from '../adapters/hypervisor.js';
+import { findNicsByMac } from './find-nic.js';
 import { coldplugArgs, fdNumbers } from './coldplug.js';
 import { deviceAddArgs, devicePlacement, isNotFound, netdevAddArgs, occupiedSlots, passFds, peripheralIds, releaseFdNames, unplugSequence } from './hotplug.js';
 import { netdevIds } from './info-network.js';
@@ -147,14 +150,32 @@ export class QemuHypervisorAdapter implements HypervisorAdapter {
     }
   }
 
-  async hotunplug(nic: Pick<NicSpec, 'netdevId' | 'deviceId'>): Promise<void> {
+  async hotunplug(spec: UnplugSpec): Promise<void> {
     const op = 'hotunplug';
-    checkId(op, 'netdevId', nic?.netdevId);
-    checkId(op, 'deviceId', nic?.deviceId);
+    checkId(op, 'netdevId', spec?.netdevId);
+    const takeover = spec.deviceId === '';
+    if (takeover) {
+      if (typeof spec.mac !== 'string' || !/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(spec.mac))
+        throw new HypervisorError({ kind: 'invalid', op, message: `${op}: mac must be a MAC when deviceId is unknown (""), got ${JSON.stringify(spec.mac)}` });
+    } else checkId(op, 'deviceId', spec?.deviceId);
     const t0 = performance.now();
     const client = await this.connect(op);
+    let nic: { netdevId: string; deviceId: string } = spec;
     let outcome;
     try {
+      if (takeover) {
+        // a NIC upstream's runtime plugged: found by its MAC, cross-checked with its netdev
+        const found = pickTakeover(op, spec.mac!, await findNicsByMac(client, spec.mac!), spec.netdevId);
+        if (!found) {
+          // no device with that MAC: only its netdev may be left
+          await client.execute('netdev_del', { id: spec.netdevId }).catch((e: unknown) => {
+            if (!isNotFound(e)) throw e;
+          });
+          this.deletedNetdevs.add(spec.netdevId);
+          return;
+        }
+        nic = found;
+      }
       outcome = await unplugSequence(client, nic, this.opts.unplugTimeoutMs);
     } catch (e) {
       throw toHypervisorError(op, e);

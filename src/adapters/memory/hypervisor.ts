@@ -23,6 +23,8 @@ import {
   type HypervisorAdapter,
   type HypervisorErrorKind,
   type NicSpec,
+  type UnplugSpec,
+  pickTakeover,
 } from '../hypervisor.js';
 import { NetlinkError } from '../netlink.js';
 import type { MemoryKernel } from './kernel.js';
@@ -206,12 +208,21 @@ export class MemoryHypervisor implements HypervisorAdapter {
     return { pciPath: dev.pciPath };
   }
 
-  async hotunplug(nic: Pick<NicSpec, 'netdevId' | 'deviceId'>): Promise<void> {
+  async hotunplug(spec: UnplugSpec): Promise<void> {
     const op = 'hotunplug';
-    if (typeof nic?.netdevId !== 'string' || typeof nic.deviceId !== 'string') {
+    if (typeof spec?.netdevId !== 'string' || typeof spec.deviceId !== 'string') {
       throw this._error('invalid', op, 'netdevId and deviceId must be strings');
     }
+    if (spec.deviceId === '' && typeof spec.mac !== 'string') throw this._error('invalid', op, 'mac must be a string when deviceId is unknown ("")');
     this._requireAlive(op);
+    let nic: { netdevId: string; deviceId: string } = spec;
+    if (spec.deviceId === '') {
+      // a taken-over NIC: found by its MAC, cross-checked with its netdev (like qom-list + qom-get)
+      const mac = spec.mac!.toLowerCase();
+      const found = pickTakeover(op, mac, [...this._devices.values()].filter((d) => d.mac === mac).map((d) => ({ deviceId: d.id, netdevId: d.netdevId })), spec.netdevId);
+      this._commands.push(`find-nic ${mac}`);
+      nic = found ?? { netdevId: spec.netdevId, deviceId: '' };
+    }
     const dev = this._devices.get(nic.deviceId);
     let stuck: string | null = null;
     if (dev) {
