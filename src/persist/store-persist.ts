@@ -65,10 +65,12 @@ export async function loadPlan(doc: unknown, sandbox: SandboxDefaults, deps: Loa
     if (deps.idxInUse(e.idx)) throw new DuplicateEndpointError('idx', e.idx);
     inputs.push({ input, tapExists: false });
   }
-  // never attached (no tap in the netns): the endpoint must not come back as hot-attached
+  // never attached (no tap in the netns): the endpoint must not come back as hot-attached. A
+  // link of that name that is not a TAP-mode tuntap is not ours: never adopted, so never deleted
   for (const i of inputs) {
     const ns = i.input.netnsPath;
-    i.tapExists = (ns === '' || (await deps.netlink.netnsExists(ns))) && (await deps.netlink.probeLink(ns, `tap${i.input.idx}_kata`)) !== null;
+    const link = ns === '' || (await deps.netlink.netnsExists(ns)) ? await deps.netlink.probeLink(ns, `tap${i.input.idx}_kata`) : null;
+    i.tapExists = link !== null && link.kind === 'tun' && link.tun?.mode === 'tap';
   }
   return { net, inputs, skipped: net.skipped.map((s) => ({ index: s.index, type: s.type })) };
 }

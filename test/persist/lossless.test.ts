@@ -176,6 +176,19 @@ describe('save → load works for every state', () => {
   });
 });
 
+describe('hostile documents', () => {
+  it('a link named tap<idx>_kata that is not a TAP-mode tuntap is never adopted, so never deleted', async () => {
+    const w = memoryWorld();
+    w.kernel.addDummyLink(NETNS, 'tap0_kata', { mtu: 1500, mac: '02:00:00:00:00:0d' });
+    const store = await w.open();
+    const r = await store.load({ NetNsPath: NETNS, NetmonPID: 0, NetNsCreated: true, Endpoints: [tuntap(0, 'eth0', '02:00:00:00:00:01')] });
+    expect(r.endpoints).toMatchObject([{ state: 'created', progress: { tap: false } }]);
+    await store.detach('ep0');
+    expect((await w.kernel.getLink(NETNS, 'tap0_kata')).kind).toBe('dummy');
+    await store.close();
+  });
+});
+
 describe('malformed documents are refused: typed error naming the JSON path, store unchanged', () => {
   const base = () => ({ NetNsPath: NETNS, NetmonPID: 0, NetNsCreated: true, Endpoints: [tuntap(0, 'eth0', '02:00:00:00:00:01')] as unknown[] });
   it.each([
