@@ -13,11 +13,17 @@ export interface LinkFlags {
   up: boolean;
   /** IFF_LOWER_UP / carrier. */
   lowerUp: boolean;
+  /** IFF_LOOPBACK: set (true) only on a loopback device. */
+  loopback?: true;
 }
 
 /** TUN/TAP details reported by IFLA_LINKINFO / IFLA_INFO_DATA (IFLA_TUN_*). */
 export interface TunInfo {
-  mode: 'tap' | 'tun';
+  /**
+   * IFLA_TUN_TYPE: `tun` (IFF_TUN), `tap` (IFF_TAP), `undetermined` when the kernel did not say
+   * (upstream's mode 0: `Network device mode not determined correctly. Mount sysfs in caller`).
+   */
+  mode: 'tap' | 'tun' | 'undetermined';
   multiQueue: boolean;
   persist: boolean;
   vnetHdr: boolean;

@@ -60,6 +60,11 @@ export interface AddLinkOptions {
   mtu?: number;
   mac?: string;
   up?: boolean;
+  /**
+   * Make it a tun/tap device someone else created (kind `tun`, persistent, no queue attached) in
+   * this mode; `undetermined` models a kernel that does not report IFLA_TUN_TYPE.
+   */
+  tunMode?: 'tun' | 'tap' | 'undetermined';
 }
 
 /** Loopback MTU, as the kernel sets it. */
@@ -73,6 +78,8 @@ const MAX_QUEUES = 256;
 const MAX_NAME_BYTES = 15;
 
 interface TunState {
+  /** IFLA_TUN_TYPE as reported (taps created by createTap: `tap`). */
+  mode?: 'tun' | 'tap' | 'undetermined';
   multiQueue: boolean;
   persist: boolean;
   vnetHdr: boolean;
@@ -207,10 +214,11 @@ export class MemoryKernel implements NetlinkAdapter {
       mtu,
       mac,
       up: opts.up ?? false,
-      kind: opts.kind ?? 'dummy',
+      kind: opts.tunMode ? 'tun' : (opts.kind ?? 'dummy'),
       ingress: false,
       redirects: [],
     };
+    if (opts.tunMode) link.tun = { mode: opts.tunMode, multiQueue: false, persist: true, vnetHdr: false, queues: new Set() };
     ns.links.set(name, link);
     return this._info(link);
   }
@@ -520,12 +528,12 @@ export class MemoryKernel implements NetlinkAdapter {
       name: link.name,
       mtu: link.mtu,
       mac: link.mac,
-      flags: { up: link.up, lowerUp: link.up && carrier },
+      flags: { up: link.up, lowerUp: link.up && carrier, ...(link.name === 'lo' && link.kind === '' ? { loopback: true as const } : {}) },
       kind: link.kind,
     };
     if (link.tun) {
       info.tun = {
-        mode: 'tap',
+        mode: link.tun.mode ?? 'tap',
         multiQueue: link.tun.multiQueue,
         persist: link.tun.persist,
         vnetHdr: link.tun.vnetHdr,
