@@ -25,7 +25,7 @@ export interface NicInput {
 
 /** Effect `src` → [input, output]. */
 export interface EffectTypes {
-  'netlink.createTap': [{ netns: string; name: string; queues: number }, { index: number; queues: number }];
+  'netlink.createTap': [{ netns: string; name: string; queues: number; vhost?: true }, { index: number; queues: number }];
   'netlink.getLink': [{ netns: string; name: string }, { index: number; mtu: number; mac: string }];
   'netlink.setMtu': [{ netns: string; name: string; mtu: number }, Record<string, never>];
   'netlink.setUp': [{ netns: string; name: string; up: boolean }, { absent?: boolean }];

@@ -93,7 +93,9 @@ const edit = (c: EndpointContext, recipe: (d: EndpointContext) => void): Endpoin
 export const STEPS: Record<Step, StepSpec> = {
   createTap: {
     src: 'netlink.createTap',
-    input: (c) => ({ netns: c.netnsPath, name: c.tapName, queues: c.queues }),
+    // vhost: the effect also opens one /dev/vhost-net fd per queue (only said when on, so the
+    // intents of stores without vhost stay as they were)
+    input: (c) => (c.vhost ? { netns: c.netnsPath, name: c.tapName, queues: c.queues, vhost: true } : { netns: c.netnsPath, name: c.tapName, queues: c.queues }),
     done: (c) =>
       edit(c, (d) => {
         d.progress.tap = true;
@@ -101,7 +103,8 @@ export const STEPS: Record<Step, StepSpec> = {
         // a cold attach takes the original link's MAC instead (getOrigLink)
         if (c.op === 'hotAttach') d.hardAddr = c.mac;
       }),
-    message: (_c, e) => `Could not create TAP interface: ${e.message}`,
+    // upstream setupTCFiltering: `Could not setup vhost fds %s : %s` with NetPair.VirtIface.Name
+    message: (c, e) => (e.name === 'VhostSetupError' ? `Could not setup vhost fds ${c.name} : ${e.message}` : `Could not create TAP interface: ${e.message}`),
   },
   getOrigLink: {
     src: 'netlink.getLink',

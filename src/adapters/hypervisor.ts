@@ -78,8 +78,11 @@ export interface HypervisorAdapter {
    * Hot-plug: pass the queue fds (getfd + SCM_RIGHTS), netdev_add, device_add on a free
    * hot-pluggable slot. A failed device_add undoes the netdev_add. The caller keeps ownership of
    * `fds` and closes its copies afterwards whatever the outcome (QEMU holds its own).
+   * `vhostFds` (vhost on): one open `/dev/vhost-net` fd per queue, passed with `getfd` and given
+   * as `vhostfds` (the caller keeps and closes its copies the same way); without them a vhost NIC
+   * needs `/dev/vhost-net` (else `vhost-unavailable`).
    */
-  hotplug(nic: NicSpec, fds: readonly number[]): Promise<HotplugResult>;
+  hotplug(nic: NicSpec, fds: readonly number[], vhostFds?: readonly number[]): Promise<HotplugResult>;
   /**
    * Hot-unplug: device_del (subscribe to DEVICE_DELETED first), wait with a timeout, then
    * netdev_del. Idempotent: a missing device or netdev is skipped. A stuck unplug is a
@@ -88,7 +91,7 @@ export interface HypervisorAdapter {
    */
   hotunplug(nic: UnplugSpec): Promise<void>;
   /** Cold plug: the arguments (and fds) to start the VMM with. No VMM call. */
-  coldplug(nic: NicSpec, fds: readonly number[]): Promise<ColdPlugResult>;
+  coldplug(nic: NicSpec, fds: readonly number[], vhostFds?: readonly number[]): Promise<ColdPlugResult>;
   /** Probe: is a device with this id present? */
   probeDevice(deviceId: string): Promise<DeviceProbe>;
   /** Probe: is a netdev with this id present? */

@@ -104,7 +104,13 @@ export interface NetlinkAdapter {
   probeLink(netns: string, name: string): Promise<LinkInfo | null>;
   /** Probe: does this network namespace still exist (the path opens and is a netns)? */
   netnsExists(netns: string): Promise<boolean>;
-  /** Close queue fds we own (idempotent for fds already closed by us). */
+  /**
+   * Open `/dev/vhost-net` O_RDWR|O_CLOEXEC `count` times (upstream createVhostFds: one per queue).
+   * All-or-nothing: on a failure the fds already opened are closed and the error (`ENOENT` when
+   * the device is absent) is thrown. The caller owns the fds like queue fds (closeFds).
+   */
+  openVhostFds(count: number): Promise<number[]>;
+  /** Close queue (and vhost) fds we own (idempotent for fds already closed by us). */
   closeFds(fds: readonly number[]): Promise<void>;
   /** Release cached sockets/threads. */
   close(): Promise<void>;

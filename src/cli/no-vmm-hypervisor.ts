@@ -43,8 +43,8 @@ export class NoVmmHypervisor implements HypervisorAdapter {
  */
 export class ColdplugByName implements HypervisorAdapter {
   constructor(private readonly inner: HypervisorAdapter) {}
-  hotplug(nic: NicSpec, fds: readonly number[]): Promise<HotplugResult> {
-    return this.inner.hotplug(nic, fds);
+  hotplug(nic: NicSpec, fds: readonly number[], vhostFds?: readonly number[]): Promise<HotplugResult> {
+    return this.inner.hotplug(nic, fds, vhostFds);
   }
   hotunplug(nic: UnplugSpec): Promise<void> {
     return this.inner.hotunplug(nic);

@@ -530,6 +530,29 @@ export class LinuxNetlinkAdapter implements NetlinkAdapter, Transport {
    * Close queue fds returned by {@link createTap}. A short call (detaching a queue waits for an
    * expedited RCU grace period): inline when allowed, otherwise on a worker.
    */
+  /**
+   * open("/dev/vhost-net", O_RDWR|O_CLOEXEC) `count` times (the device is not namespaced). On a
+   * failure the fds already opened are closed: `ENOENT` when the device is absent.
+   */
+  async openVhostFds(count: number): Promise<number[]> {
+    const ctx: OpContext = { op: 'openVhostFds', link: '', netns: '' };
+    if (!Number.isInteger(count) || count < 1 || count > 256) throw this.invalid(ctx, `count: ${count} must be an integer in 1..256`);
+    const fds: number[] = [];
+    for (let i = 0; i < count; i++) {
+      let fd: number;
+      do fd = this.l.open('/dev/vhost-net', O_RDWR | O_CLOEXEC);
+      while (fd < 0 && this.l.errno() === 4);
+      if (fd < 0) {
+        const errno = this.l.errno();
+        for (const f of fds) this.l.close(f);
+        throw this.fail(ctx, errno, 'open(/dev/vhost-net)');
+      }
+      fds.push(fd);
+    }
+    for (const fd of fds) this.ownedFds.add(fd);
+    return fds;
+  }
+
   async closeFds(fds: readonly number[]): Promise<void> {
     const mine = fds.filter((fd) => this.ownedFds.delete(fd));
     if (!mine.length) return;

@@ -34,7 +34,7 @@ export interface LoadDeps {
 /** The sandbox defaults a loaded endpoint takes. */
 interface SandboxDefaults {
   vcpus: number;
-  vhost: boolean;
+  vhost?: boolean;
   multiQueue?: boolean;
 }
 
@@ -57,7 +57,7 @@ export async function loadPlan(doc: unknown, sandbox: SandboxDefaults, deps: Loa
       netnsPath: net.netnsPath,
       netnsCreated: net.netnsCreated,
       vcpus: sandbox.vcpus,
-      vhost: sandbox.vhost,
+      vhost: sandbox.vhost ?? false,
       ...(sandbox.multiQueue === false ? { multiQueue: false } : {}),
       fromPersist: true,
     };

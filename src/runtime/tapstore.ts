@@ -32,6 +32,7 @@ import {
 } from './errors.js';
 import { InspectionMirror, type InspectOption } from './inspection.js';
 import { reconcile } from './recovery.js';
+import { vhostNetPresent } from './vhost-default.js';
 import { type PersistNetworkV1, type PersistNetworkV2, type PersistShape } from '../persist/persist-json.js';
 import { networkOfRecord, type PersistedNetwork } from '../persist/persisted-network.js';
 import { loadPlan, loadRecords, saveDocument, type LoadResult } from '../persist/store-persist.js';
@@ -45,8 +46,11 @@ export interface SandboxConfig {
   netnsCreated: boolean;
   /** NumVCPUs: queues per tap. */
   vcpus: number;
-  /** Ask for vhost-net. */
-  vhost: boolean;
+  /**
+   * Ask for vhost-net: one /dev/vhost-net fd per queue, passed as `vhostfds`. Default (absent):
+   * on when /dev/vhost-net exists, off otherwise (upstream: always on).
+   */
+  vhost?: boolean;
   /** The hypervisor reports multi-queue support (default true, as QEMU does); false: queues = 0. */
   multiQueue?: boolean;
   /** QMP socket of the VMM, when a real one is used. */
@@ -182,7 +186,7 @@ export class Tapstore {
   private network: PersistedNetwork | null = null;
 
   private constructor(private readonly opts: TapstoreOptions, sandbox: SandboxConfig) {
-    this.sandbox = sandbox;
+    this.sandbox = sandbox.vhost === undefined ? { ...sandbox, vhost: vhostNetPresent() } : sandbox;
     this.fds = new FdTable(opts.adapters.netlink);
     this.mirror = opts.inspect ? new InspectionMirror(opts.inspect) : null;
     this.clock = opts.clock ?? Date.now;

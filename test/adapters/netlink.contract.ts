@@ -107,6 +107,29 @@ export function netlinkContract(name: string, makeHarness: () => Promise<Netlink
       return h.openTapFdCount ? h.openTapFdCount() : undefined;
     }
 
+    describe('openVhostFds', () => {
+      // /dev/vhost-net is absent on the reference machine and in the default memory model:
+      // both implementations must refuse it the same typed way; the present case is modelled in
+      // test/runtime/vhost.test.ts
+      it('absent /dev/vhost-net: NetlinkError ENOENT, nothing opened; a bad count is EINVAL', async () => {
+        const before = await fdCount();
+        let fds: number[] | undefined;
+        try {
+          fds = await a.openVhostFds(2);
+        } catch (e) {
+          expect(e).toBeInstanceOf(NetlinkError);
+          expect((e as NetlinkError).op).toBe('openVhostFds');
+          expect((e as NetlinkError).errno).toBe('ENOENT');
+        }
+        if (fds) {
+          expect(fds).toHaveLength(2);
+          await a.closeFds(fds);
+        }
+        if (before !== undefined) expect(await fdCount()).toBe(before);
+        await expect(a.openVhostFds(0)).rejects.toMatchObject({ errno: 'EINVAL' });
+      });
+    });
+
     describe('createTap', () => {
       it.each([0, 1, 4])('creates a persistent vnet_hdr tap with %i queue(s), one fd per queue (one for 0)', async (queues) => {
         const before = await fdCount();

@@ -218,6 +218,20 @@ const ROWS: Record<number, () => Promise<void> | void> = {
     expect(await store.attach('ep0')).toMatchObject({ state: 'attached', hardAddr: '02:aa:bb:cc:dd:01' });
     await store.close();
   },
+  21: async () => {
+    const { vhostNetPresent } = await import('../../src/runtime/vhost-default.js');
+    const w = memoryWorld({ vhost: undefined });
+    const store = await w.open();
+    expect(store.sandbox.vhost).toBe(vhostNetPresent()); // absent here: off
+    await store.close();
+    const on = memoryWorld({ vhost: true }, { vhostNet: true });
+    const s = await on.open();
+    s.createEndpoint({ idx: 0, mac: MAC });
+    await s.hotAttach('ep0');
+    expect(on.hypervisor.netdevs()[0]!.vhostFds).toHaveLength(2);
+    expect(s.heldFds).toBe(0);
+    await s.close();
+  },
 };
 
 describe('docs/divergences.md, row by row', () => {

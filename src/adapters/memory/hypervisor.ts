@@ -44,8 +44,10 @@ export interface MemoryNetdev {
   id: string;
   queues: number;
   vhost: boolean;
-  /** The hypervisor's own copies of the queue fds (kernel fd numbers when a kernel is given). */
+  /** The hypervisor's own copies of the queue fds, then of the vhost fds (kernel fd numbers when a kernel is given). */
   fds: number[];
+  /** The vhost fds among `fds`. */
+  vhostFds?: number[];
 }
 
 /** A device as the model sees it. */
@@ -181,11 +183,12 @@ export class MemoryHypervisor implements HypervisorAdapter {
 
   // ---------------------------------------------------------------- HypervisorAdapter
 
-  async hotplug(nic: NicSpec, fds: readonly number[]): Promise<HotplugResult> {
+  async hotplug(nic: NicSpec, fds: readonly number[], vhostFds: readonly number[] = []): Promise<HotplugResult> {
     const op = 'hotplug';
     this._validate(op, nic, fds);
+    this._validateVhost(op, nic, fds, vhostFds);
     this._requireAlive(op);
-    if (nic.vhost && !this.vhostAvailable) {
+    if (nic.vhost && !this.vhostAvailable && vhostFds.length === 0) {
       throw this._error('vhost-unavailable', op, `vhost requested for ${nic.netdevId} but /dev/vhost-net is unavailable`);
     }
     if (this._netdevs.has(nic.netdevId)) {
@@ -200,9 +203,9 @@ export class MemoryHypervisor implements HypervisorAdapter {
     if (slot === undefined) {
       throw this._error('no-slot', op, `no free hot-pluggable slot among ${this.slots} root ports`);
     }
-    const copies = this._dup(fds);
+    const copies = this._dup([...fds, ...vhostFds]);
     this._commands.push(`netdev_add ${nic.netdevId}`, `device_add ${nic.deviceId}`);
-    this._netdevs.set(nic.netdevId, { id: nic.netdevId, queues: nic.queues, vhost: nic.vhost, fds: copies });
+    this._netdevs.set(nic.netdevId, { id: nic.netdevId, queues: nic.queues, vhost: nic.vhost, fds: copies, vhostFds: copies.slice(fds.length) });
     const dev = this._device(nic, slot, false);
     this._devices.set(nic.deviceId, dev);
     return { pciPath: dev.pciPath };
@@ -246,22 +249,25 @@ export class MemoryHypervisor implements HypervisorAdapter {
     if (stuck !== null) throw this._error('unplug-stuck', 'device_del', stuck, stuck.includes('already') ? 'GenericError' : '');
   }
 
-  async coldplug(nic: NicSpec, fds: readonly number[]): Promise<ColdPlugResult> {
+  async coldplug(nic: NicSpec, fds: readonly number[], vhostFds: readonly number[] = []): Promise<ColdPlugResult> {
     const op = 'coldplug';
     this._validate(op, nic, fds);
-    if (nic.vhost && !this.vhostAvailable) {
+    this._validateVhost(op, nic, fds, vhostFds);
+    if (nic.vhost && !this.vhostAvailable && vhostFds.length === 0) {
       throw this._error('vhost-unavailable', op, `vhost requested for ${nic.netdevId} but /dev/vhost-net is unavailable`);
     }
-    const copies = this._dup(fds);
+    const copies = this._dup([...fds, ...vhostFds]);
     const previous = this._staged.get(nic.netdevId);
     if (previous) this._release(previous.fds);
     this._staged.set(nic.netdevId, { nic: { ...nic }, fds: copies });
 
     const numbers = copies.map((_, i) => 3 + i);
-    const netdev =
+    let netdev =
       fds.length > 0
-        ? `tap,id=${nic.netdevId},fds=${numbers.join(':')}`
+        ? `tap,id=${nic.netdevId},fds=${numbers.slice(0, fds.length).join(':')}`
         : `tap,id=${nic.netdevId},ifname=${nic.tapName},script=no,downscript=no`;
+    if (nic.vhost) netdev += ',vhost=on';
+    if (vhostFds.length > 0) netdev += `,vhostfds=${numbers.slice(fds.length).join(':')}`;
     const device = [`driver=virtio-net-pci`, `netdev=${nic.netdevId}`, `mac=${nic.mac}`, 'disable-modern=false'];
     if (fds.length > 0 ? nic.queues > 0 : nic.queues > 1) device.push('mq=on', `vectors=${2 * nic.queues + 2}`);
     device.push('romfile=', `id=${nic.deviceId}`);
@@ -317,6 +323,12 @@ export class MemoryHypervisor implements HypervisorAdapter {
     }
   }
 
+  private _validateVhost(op: string, nic: NicSpec, fds: readonly number[], vhostFds: readonly number[]): void {
+    if (!Array.isArray(vhostFds) || vhostFds.length === 0) return;
+    if (!nic.vhost) throw this._error('invalid', op, `${op}: vhostFds given but vhost is off`);
+    if (vhostFds.length !== fds.length) throw this._error('invalid', op, `${op}: vhostFds must hold one fd per queue fd (${fds.length}), got ${vhostFds.length}`);
+  }
+
   private _requireAlive(op: string): void {
     if (!this._alive) throw this._error('disconnected', op, `${op}: the VMM is gone (QMP connection closed)`);
   }
@@ -346,7 +358,7 @@ export class MemoryHypervisor implements HypervisorAdapter {
   private _dup(fds: readonly number[]): number[] {
     if (!this._kernel) return [...fds];
     const k = this._kernel;
-    const dead = fds.filter((fd) => !k.fdAlive(fd));
+    const dead = fds.filter((fd) => !k.fdAlive(fd) && !k.isVhostFd(fd));
     if (dead.length > 0) {
       throw this._error('command-failed', 'getfd', `fds ${dead.join(', ')} are closed or not attached to a tap`, 'GenericError');
     }

@@ -51,6 +51,8 @@ export interface KernelSnapshot {
 export interface MemoryKernelOptions {
   /** First fd number handed out (default 100). Fd numbers are never reused. */
   firstFd?: number;
+  /** Whether `/dev/vhost-net` exists (default false, like the reference machine). */
+  vhostNet?: boolean;
 }
 
 /** Options of {@link MemoryKernel.addLink}. */
@@ -110,8 +112,10 @@ interface Netns {
   links: Map<string, Link>;
 }
 
-/** An open file description on /dev/net/tun: one queue; shared by dup'd fds. */
+/** An open file description on /dev/net/tun (one queue) or /dev/vhost-net; shared by dup'd fds. */
 interface QueueFile {
+  /** An fd of /dev/vhost-net (never attached to a link). */
+  vhost?: true;
   netns: Netns;
   /** `null` once detached (tap or netns deleted). */
   link: Link | null;
@@ -156,8 +160,12 @@ export class MemoryKernel implements NetlinkAdapter {
   private _macCounter = 0;
   private _closed = 0;
 
+  /** Whether `/dev/vhost-net` exists. */
+  readonly vhostNet: boolean;
+
   constructor(opts: MemoryKernelOptions = {}) {
     this._nextFd = opts.firstFd ?? 100;
+    this.vhostNet = opts.vhostNet ?? false;
     this._namespaces.set('', this._newNetns(''));
   }
 
@@ -422,6 +430,19 @@ export class MemoryKernel implements NetlinkAdapter {
 
   async netnsExists(netns: string): Promise<boolean> {
     return this._namespaces.has(netns);
+  }
+
+  async openVhostFds(count: number): Promise<number[]> {
+    const op = 'openVhostFds';
+    if (!Number.isInteger(count) || count < 1 || count > MAX_QUEUES) throw this._err(op, '', '', 'EINVAL', `${op}: count must be an integer in 1..${MAX_QUEUES}, got ${count}`, 0);
+    if (!this.vhostNet) throw this._err(op, '', '/dev/vhost-net', 'ENOENT', `${op}: open /dev/vhost-net: ENOENT`);
+    const host = this._namespaces.get('')!;
+    return Array.from({ length: count }, () => this._open('self', { vhost: true, netns: host, link: null, fds: new Set() }));
+  }
+
+  /** Whether `fd` is an open /dev/vhost-net fd. */
+  isVhostFd(fd: number): boolean {
+    return this._fds.get(fd)?.file.vhost === true;
   }
 
   async closeFds(fds: readonly number[]): Promise<void> {

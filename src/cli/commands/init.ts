@@ -7,6 +7,7 @@ import type { SandboxConfig } from '../../runtime/tapstore.js';
 import { UsageError, type CommandSpec } from '../command.js';
 import { StoreLock } from '../store-lock.js';
 import { STORE } from './common.js';
+import { vhostNetPresent } from '../../runtime/vhost-default.js';
 
 /** The store exists already. */
 export class StoreExistsError extends Error {
@@ -51,7 +52,10 @@ export const command: CommandSpec = {
     }
     if (fs.existsSync(path.join(store, LOG_FILE))) throw new StoreExistsError(store);
     if (io.env.TAPSTATE_ADAPTERS !== 'memory' && !fs.existsSync(netns)) throw new NetnsMissingError(netns);
-    const vhost = !opts['no-vhost'] && fs.existsSync('/dev/vhost-net');
+    // upstream's default is vhost on (DisableVhostNet false); here only when the device exists
+    const present = vhostNetPresent();
+    const vhost = !opts['no-vhost'] && present;
+    const why = opts['no-vhost'] ? '--no-vhost' : present ? '/dev/vhost-net present' : "/dev/vhost-net absent; upstream's default is on";
     const sandbox: SandboxConfig = { netnsPath: netns, netnsCreated: opts['netns-created'] === true, vcpus, vhost, ...(qmp ? { qmp } : {}) };
     fs.mkdirSync(store, { recursive: true, mode: 0o700 });
     const lock = StoreLock.acquire(store);
@@ -62,7 +66,7 @@ export const command: CommandSpec = {
     }
     io.out(
       `initialised store ${store}: netns ${netns}${sandbox.netnsCreated ? ' (ours)' : ' (not ours: detach leaves the tap to its owner)'}, ` +
-        `${vcpus} vCPU(s), vhost ${vhost ? 'on' : 'off'}, ${qmp ? `QMP ${qmp}` : 'no VMM (cold attach only)'}\n`,
+        `${vcpus} vCPU(s), vhost ${vhost ? 'on' : 'off'} (${why}), ${qmp ? `QMP ${qmp}` : 'no VMM (cold attach only)'}\n`,
     );
     return 0;
   },
