@@ -63,7 +63,10 @@ export class FdTable {
   }
 }
 
-/** Opening `/dev/vhost-net` failed (upstream: `Could not setup vhost fds %s : %s`); the tap was removed again. */
+/**
+ * Opening `/dev/vhost-net` failed (upstream: `Could not setup vhost fds %s : %s`). The tap was
+ * created: the failure carries `observed: {tap: true}` and the rollback deletes it.
+ */
 export class VhostSetupError extends Error {
   override readonly name = 'VhostSetupError';
   constructor(readonly reason: unknown) {
@@ -77,6 +80,8 @@ const isAbsent = (e: unknown): boolean =>
 
 /** Convert any thrown value into the JSON failure the machine and the log carry. */
 export function toFailure(e: unknown): EffectFailure {
+  // createTap made the tap before the vhost fds failed: the rollback must remove it
+  if (e instanceof VhostSetupError) return { name: e.name, message: e.message, observed: { tap: true } };
   if (e instanceof NetlinkError) return { name: e.name, message: e.message, errno: e.errno };
   if (e instanceof HypervisorError) return { name: e.name, message: e.message, kind: e.kind };
   if (e instanceof Error) return { name: e.name, message: e.message };
@@ -101,9 +106,8 @@ export async function runEffect(endpoint: string, src: EffectSrc, input: any, a:
             fds.putVhost(endpoint, await nl.openVhostFds(created.fds.length));
           } catch (e) {
             if (e instanceof SimulatedCrash) throw e;
-            // undo the tap: the step failed as a whole
+            // the tap exists: the failure says so, and the machine's journaled rollback removes it
             await fds.release(endpoint);
-            await nl.deleteLink(input.netns, input.name).catch(() => {});
             throw new VhostSetupError(e);
           }
         }
