@@ -513,16 +513,16 @@ export class Tapstore {
       idxInUse: (idx) => [...this.slots.values()].some((s) => s.snapshot.context.idx === idx && s.snapshot.status !== 'done'),
       netlink: this.opts.adapters.netlink,
     });
-    // the kept document first (durable with the first command, or now when there is none)
+    // the kept document first, then the endpoints (durable with the first ADOPT, or at the end)
     const [note, network] = loadRecords(this.network, plan);
     this.append([note], false);
     this.network = network;
-    if (!plan.inputs.length) await this.durable();
     const endpoints: EndpointView[] = [];
     for (const { input, tapExists } of plan.inputs) {
       const v = this.createEndpoint(input);
       endpoints.push(tapExists ? await this.send(v.id, { type: 'ADOPT', takeover: true }) : v);
     }
+    if (!plan.inputs.some((i) => i.tapExists)) await this.durable();
     return { endpoints, skipped: plan.skipped };
   }
 
