@@ -150,6 +150,25 @@ describe('operations', () => {
   });
 });
 
+describe('vhost and scan', () => {
+  it("init says why vhost is on or off; --vhost forces upstream's default; both flags are a usage error", () => {
+    const dir = path.join(tmp, `v${n++}`);
+    const r = cli(['init', '--store', dir, '--netns', '/run/netns/x', '--vhost']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/vhost on \(--vhost; \/dev\/vhost-net absent\)/);
+    const off = cli(['init', '--store', path.join(tmp, `v${n++}`), '--netns', '/run/netns/x']);
+    expect(off.stdout).toMatch(/vhost off \(\/dev\/vhost-net absent; upstream's default is on\)/);
+    rejects(['init', '--store', path.join(tmp, `v${n++}`), '--netns', '/run/netns/x', '--vhost', '--no-vhost'], 2, /--vhost and --no-vhost: give at most one/, path.join(tmp, 'none'));
+  });
+  it('scan --json (memory: a netns holding only lo), --dry-run writes nothing', () => {
+    const before = snapshot(store);
+    const r = cli(['scan', '--store', store, '--dry-run', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ netns: '/run/netns/sandbox-x', dryRun: true, entries: [{ name: 'lo', action: 'loopback' }] });
+    expect(snapshot(store)).toEqual(before);
+  });
+});
+
 describe('status, log, save, load, recover', () => {
   it('status: aligned table and stable --json', () => {
     cli(['add', '--store', store, '--idx', '0', '--mac', '02:00:00:00:00:01']);

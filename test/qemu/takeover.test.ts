@@ -108,4 +108,29 @@ describe("taking over a NIC upstream's runtime plugged (real kernel + real QEMU,
     const log = fs.readFileSync(path.join(store, 'log.jsonl'), 'utf8');
     expect(log).toContain(`"src":"hypervisor.hotunplug","input":{"netdevId":"br${idx}_kata","deviceId":"","mac":"${mac}"}`);
   });
+
+  it('a NIC carrying the MAC on another netdev is not ours: hot-detach refuses to unplug it, exit 1, it stays', async () => {
+    const w = (world = new E2eWorld({ qemu: true, vcpus: 1 }));
+    const q = await w.qemu();
+    const mac = '5a:94:ef:e4:0c:ef';
+    // the tap upstream created, and a NIC with the same MAC that someone else plugged on another tap
+    await w.netlink.closeFds((await w.netlink.createTap({ netns: w.netns.path, name: 'tap0_kata', queues: 1 })).fds);
+    const other = await w.netlink.createTap({ netns: w.netns.path, name: 'othertap', queues: 1 });
+    await q.control.execute('getfd', { fdname: 'x0' }, { fds: [other.fds[0]!] });
+    await q.control.execute('netdev_add', { type: 'tap', id: 'someone', fds: 'x0' });
+    await q.control.execute('device_add', { id: 'nic9', driver: 'virtio-net-pci', romfile: '', bus: 'rp0', addr: '0x0', mac, netdev: 'someone' });
+    await w.netlink.closeFds(other.fds);
+    const file = path.join(w.dir, 'persist.json');
+    fs.writeFileSync(file, JSON.stringify({ NetNsPath: w.netns.path, NetmonPID: 0, NetNsCreated: true, Endpoints: [{ Type: 'tuntap', Tuntap: { TuntapInterface: { Name: 'eth0', TAPIface: { Name: 'tap0_kata', HardAddr: mac, Addrs: null } } } }] }));
+    const store = path.join(w.dir, 'cli-store');
+    expect(cli(['init', '--store', store, '--netns', w.netns.path, '--netns-created', '--qmp', q.qmpPath, '--vcpus', '1']).code).toBe(0);
+    expect(cli(['load', '--store', store, file]).stdout).toMatch(/^ep0: hotAttached/m);
+    const r = cli(['hot-detach', '--store', store, '--endpoint', 'ep0']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/cannot be taken over: device nic9 is backed by netdev someone, not br0_kata/);
+    expect(await virtioNets(q)).toEqual(['nic9']);
+    expect(await listedNetdevs(q.control)).toContain('someone');
+    // its own tap was removed all the same (unplug first, then the tap: the teardown goes on)
+    expect(w.link('tap0_kata')).toBeNull();
+  });
 });
