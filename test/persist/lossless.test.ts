@@ -242,6 +242,27 @@ describe('taking over an upstream-plugged NIC (in memory; real QEMU: test/qemu/t
     await store.close();
   });
 
+  it.each(['crash-before', 'crash-after'] as const)('a crash (%s) in the unplug of a taken-over NIC: recovery finishes it (probed by netdev, found by MAC again)', async (how) => {
+    const w = await worldWithTaps();
+    const { fds } = await w.kernel.createTap({ netns: NETNS, name: 'tap0_kata', queues: 2 });
+    await w.hypervisor.hotplug({ netdevId: 'br0_kata', deviceId: 'virtio-1b4e28ba-2fa1-11d2-883f-0016d3cca427', mac: '5a:94:ef:e4:0c:ee', queues: 2, tapName: 'tap0_kata', vhost: false }, fds);
+    await w.kernel.closeFds(fds);
+    const s0 = await w.open();
+    await s0.load({ NetNsPath: NETNS, NetmonPID: 0, NetNsCreated: true, Endpoints: [tuntap(0, 'tap0', '5a:94:ef:e4:0c:ee')] });
+    await s0.close();
+    const s1 = await w.open({ faults: (c) => (c.method === 'hotunplug' ? how : 'ok') });
+    await expect(s1.hotDetach('ep0')).rejects.toThrow(/simulated crash/);
+    w.crash();
+    const s2 = await w.open();
+    expect(s2.recovery.endpoints).toMatchObject([{ id: 'ep0', effect: 'teardown.unplug', action: 'rolled-forward' }]);
+    expect(s2.get('ep0').state).toBe('detached');
+    expect(w.hypervisor.devices()).toEqual([]);
+    expect(w.hypervisor.netdevs()).toEqual([]);
+    expect(w.taps()).toEqual([]);
+    expect(w.kernel.openFdCount()).toBe(0);
+    await s2.close();
+  });
+
   it('a NIC with that MAC but another netdev is not ours: left alone, the endpoint ends dirty', async () => {
     const w = await worldWithTaps(0);
     const other = await w.kernel.createTap({ netns: NETNS, name: 'other', queues: 1 });
