@@ -137,4 +137,6 @@ export interface Checkpoint {
   endpoints: Record<string, CheckpointEndpoint>;
   /** Optional: how many endpoints were retired (detached) over the store's life. */
   retired?: number;
+  /** What the store keeps of the persist.json documents it loaded (src/persist/persisted-network.ts), when any. */
+  network?: unknown;
 }

@@ -5,6 +5,7 @@
  * checks them). Works on any window of the log: the last N records are enough.
  */
 import type { IntentRecord, LogRecord } from '../log/records.js';
+import { NETWORK_EP } from '../persist/persisted-network.js';
 
 /** One line of an endpoint's timeline. */
 export interface TimelineEntry {
@@ -66,6 +67,7 @@ export class TimelineBuilder {
     const out = this.#out;
     const intents = this.#intents;
     const state = rec.k === 'create' || rec.k === 'event' || rec.k === 'snapshot' ? rec.state.v : undefined;
+    if (rec.ep === NETWORK_EP) return; // the loaded persist.json documents: not an endpoint
     let tl = out.get(rec.ep);
     if (!tl || rec.k === 'create') {
       // a create starts the endpoint (an id reused after its endpoint retired starts over)
