@@ -392,26 +392,26 @@ export class LogEngine implements LogStore {
     const firstBase = unique.length ? null : (this.#header.base ?? null);
     const self = this;
     let base: Checkpoint | null = firstBase;
-    const opened = unique.map((f) => ({ ...f, file: m.openSealed(f.where, f.name) }));
-    try {
-      if (opened.length) {
-        const h = readHeader(opened[0]!.file.readAt, opened[0]!.file.size(), opened[0]!.file.name);
-        base = h.header.base ?? null;
+    if (unique.length) {
+      // the state before the oldest retained record: its segment's base (one file open at a time)
+      const f = m.openSealed(unique[0]!.where, unique[0]!.name);
+      try {
+        base = readHeader(f.readAt, f.size(), f.name).header.base ?? null;
+      } finally {
+        f.close();
       }
-    } catch (e) {
-      for (const o of opened) o.file.close();
-      throw e;
     }
     function* records(): Generator<PositionedRecord> {
       let prevLast: number | null = null;
-      try {
-        for (const o of opened) {
-          const seg = sealedRecords(o.file, from, prevLast);
+      for (const u of unique) {
+        const f = m.openSealed(u.where, u.name);
+        try {
+          const seg = sealedRecords(f, from, prevLast);
           for (const r of seg.records) yield r;
           prevLast = seg.lastSeq();
+        } finally {
+          f.close();
         }
-      } finally {
-        for (const o of opened) o.file.close();
       }
       if (prevLast !== null && prevLast !== self.#startSeq)
         throw new LogCorruptError(m.logName, 0, 'sequence-gap', `the sealed segments end at seq ${prevLast}, the active segment starts at ${self.#startSeq + 1}`);
