@@ -79,7 +79,7 @@ export async function makeAdapters(sandbox: SandboxConfig, env: NodeJS.ProcessEn
     netlink = new LinuxNetlinkAdapter();
     if (sandbox.qmp) {
       const { QemuHypervisorAdapter } = await import('../qemu/adapter.js');
-      hypervisor = new ColdplugByName(new QemuHypervisorAdapter({ qmpPath: sandbox.qmp }));
+      hypervisor = new ColdplugByName(new QemuHypervisorAdapter({ qmpPath: sandbox.qmp, ...(sandbox.hotplugBuses ? { hotplugBuses: sandbox.hotplugBuses } : {}) }));
     } else hypervisor = new NoVmmHypervisor();
   }
   const delay = Number(env.TAPSTATE_TEST_EFFECT_DELAY_MS ?? 0);

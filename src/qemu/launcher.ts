@@ -17,8 +17,8 @@ import { rootPortTopology, type Topology } from './topology.js';
 export interface LaunchOptions {
   /** The QEMU binary. Default `qemu-system-x86_64`. */
   binary?: string;
-  /** The hot-plug topology. Default 4 root ports. */
-  topology?: Topology;
+  /** The hot-plug topology. Default 4 root ports; `null`: none (give your own in `extraArgs`). */
+  topology?: Topology | null;
   /**
    * Turn ACPI PCI hotplug off (`ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off`) so that
    * native PCIe/SHPC unplug completes without a guest. Default true.
@@ -96,12 +96,12 @@ export async function launchQemu(opts: LaunchOptions = {}): Promise<QemuInstance
   fs.mkdirSync(dir, { recursive: true });
   const qmpPath = path.join(dir, 'qmp.sock');
   const controlPath = path.join(dir, 'control.sock');
-  const topology = opts.topology ?? rootPortTopology();
+  const topology = opts.topology === undefined ? rootPortTopology() : opts.topology;
   const argv = [
     ...baseArgs(opts.acpiHotplugOff ?? true, { machine: opts.machine ?? 'q35', accel: opts.accel ?? defaultAccel() }),
     '-qmp', `unix:${qmpPath},server=on,wait=off`,
     '-qmp', `unix:${controlPath},server=on,wait=off`,
-    ...topology.args,
+    ...(topology?.args ?? []),
     ...(opts.extraArgs ?? []),
   ];
   const inherit = opts.inheritFds ?? [];

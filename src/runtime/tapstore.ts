@@ -47,6 +47,8 @@ export interface SandboxConfig {
   vhost: boolean;
   /** QMP socket of the VMM, when a real one is used. */
   qmp?: string;
+  /** Hot plug only onto these root ports / bridges (QEMU ids); absent: any QEMU has. */
+  hotplugBuses?: string[];
 }
 
 export interface TapstoreOptions {
