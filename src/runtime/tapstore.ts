@@ -18,6 +18,7 @@ import {
   type Progress,
 } from '../../machines/index.js';
 import { SimulatedCrash } from '../adapters/faults.js';
+import { tracedAdapters } from './debug-log.js';
 import { LOG_FORMAT, LOG_VERSION, type Checkpoint, type IntentRecord, type LogRecord } from '../log/records.js';
 import type { LogStore, TornTail } from '../log/store.js';
 import { runEffect, toFailure, FdTable, type Adapters } from './effects.js';
@@ -177,9 +178,13 @@ export class Tapstore {
   /** What opening found and did. */
   recovery: RecoveryReport;
 
-  private constructor(private readonly opts: TapstoreOptions, sandbox: SandboxConfig) {
+  private readonly opts: TapstoreOptions;
+
+  private constructor(opts: TapstoreOptions, sandbox: SandboxConfig) {
+    // NODE_DEBUG=tapstate: every adapter call logged (src/runtime/debug-log.ts)
+    this.opts = { ...opts, adapters: tracedAdapters(opts.adapters) };
     this.sandbox = sandbox;
-    this.fds = new FdTable(opts.adapters.netlink);
+    this.fds = new FdTable(this.opts.adapters.netlink);
     this.mirror = opts.inspect ? new InspectionMirror(opts.inspect) : null;
     this.clock = opts.clock ?? Date.now;
     this.recovery = { torn: null, fromCheckpoint: false, replayed: 0, endpoints: [] };
