@@ -138,6 +138,8 @@ export interface WriterOptions {
   onRecoveryProgress?: (done: number, total: number) => void;
   /** Print the "recovered first" line on stderr when opening recovered something (default true). */
   announceRecovery?: boolean;
+  /** Wait this long for the write lock (ms, default 0: fail at once). */
+  lockTimeoutMs?: number;
 }
 
 /**
@@ -146,7 +148,7 @@ export interface WriterOptions {
  */
 export async function openWriter(dir: string, opts: WriterOptions): Promise<StoreSession> {
   const d = checkStore(dir);
-  const lock = StoreLock.acquire(d);
+  const lock = StoreLock.acquire(d, opts.lockTimeoutMs ?? 0);
   let log: FileLogStore | undefined;
   let adapters: Adapters | undefined;
   try {

@@ -6,7 +6,7 @@ import { MAX_QUEUES } from '../../../machines/index.js';
 import type { SandboxConfig } from '../../runtime/tapstore.js';
 import { UsageError, type CommandSpec } from '../command.js';
 import { StoreLock } from '../store-lock.js';
-import { STORE } from './common.js';
+import { LOCK_TIMEOUT, STORE, lockTimeout, printJson } from './common.js';
 
 /** A QEMU id (as `device_add {bus}` takes it). */
 const QEMU_ID_RE = /^[A-Za-z][A-Za-z0-9._-]{0,127}$/;
@@ -37,6 +37,7 @@ export const command: CommandSpec = {
     qmp: { type: 'string', placeholder: 'SOCKET', description: 'QMP unix socket of the QEMU to hot-plug into (without it, hot-attach is refused).' },
     vcpus: { type: 'string', placeholder: 'N', integer: true, default: '1', description: 'vCPUs: one tap queue per vCPU (1..256).' },
     'hotplug-bus': { type: 'string', placeholder: 'ID[,ID…]', description: 'Hot plug only onto these QEMU root ports / PCI bridges (ids; default: any QEMU has). Needs --qmp.' },
+    'lock-timeout': LOCK_TIMEOUT,
     'no-vhost': { type: 'boolean', description: 'Never ask for vhost-net (default: use it when /dev/vhost-net exists).' },
   },
   examples: [
@@ -46,6 +47,7 @@ export const command: CommandSpec = {
     const store = path.resolve(String(opts.store));
     const netns = String(opts.netns);
     if (!netns.startsWith('/')) throw new UsageError(`--netns: must be an absolute path (got ${JSON.stringify(netns)})`);
+    const lockMs = lockTimeout(opts);
     const vcpus = opts.vcpus as number;
     if (vcpus < 1 || vcpus > MAX_QUEUES) throw new UsageError(`--vcpus: must be between 1 and ${MAX_QUEUES} (got ${vcpus})`);
     let qmp: string | undefined;
@@ -66,11 +68,15 @@ export const command: CommandSpec = {
     const vhost = !opts['no-vhost'] && fs.existsSync('/dev/vhost-net');
     const sandbox: SandboxConfig = { netnsPath: netns, netnsCreated: opts['netns-created'] === true, vcpus, vhost, ...(qmp ? { qmp } : {}), ...(hotplugBuses ? { hotplugBuses } : {}) };
     fs.mkdirSync(store, { recursive: true, mode: 0o700 });
-    const lock = StoreLock.acquire(store);
+    const lock = StoreLock.acquire(store, lockMs);
     try {
       FileLogStore.create(store, { sandbox }).close();
     } finally {
       lock.release();
+    }
+    if (opts.json) {
+      printJson(io, { version: 1, store, sandbox });
+      return 0;
     }
     io.out(
       `initialised store ${store}: netns ${netns}${sandbox.netnsCreated ? ' (ours)' : ' (not ours: detach leaves the tap to its owner)'}, ` +
