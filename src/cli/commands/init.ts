@@ -7,6 +7,7 @@ import type { SandboxConfig } from '../../runtime/tapstore.js';
 import { UsageError, type CommandSpec } from '../command.js';
 import { StoreLock } from '../store-lock.js';
 import { LOCK_TIMEOUT, STORE, lockTimeout, printJson } from './common.js';
+import { vhostNetPresent } from '../../runtime/vhost-default.js';
 
 /** A QEMU id (as `device_add {bus}` takes it). */
 const QEMU_ID_RE = /^[A-Za-z][A-Za-z0-9._-]{0,127}$/;
@@ -39,6 +40,10 @@ export const command: CommandSpec = {
     'hotplug-bus': { type: 'string', placeholder: 'ID[,ID…]', description: 'Hot plug only onto these QEMU root ports / PCI bridges (ids; default: any QEMU has). Needs --qmp.' },
     'lock-timeout': LOCK_TIMEOUT,
     'no-vhost': { type: 'boolean', description: 'Never ask for vhost-net (default: use it when /dev/vhost-net exists).' },
+    vhost: {
+      type: 'boolean',
+      description: "Always ask for vhost-net, as upstream does, even without /dev/vhost-net (attaches then fail with upstream's \"Could not setup vhost fds\").",
+    },
   },
   examples: [
     'tapstate init --store /run/tapstate/sb1 --netns /run/netns/sb1 --netns-created --qmp /run/sb1/qmp.sock --vcpus 2',
@@ -65,7 +70,11 @@ export const command: CommandSpec = {
     }
     if (fs.existsSync(path.join(store, LOG_FILE))) throw new StoreExistsError(store);
     if (io.env.TAPSTATE_ADAPTERS !== 'memory' && !fs.existsSync(netns)) throw new NetnsMissingError(netns);
-    const vhost = !opts['no-vhost'] && fs.existsSync('/dev/vhost-net');
+    // upstream's default is vhost on (DisableVhostNet false); here only when the device exists
+    if (opts['no-vhost'] && opts.vhost) throw new UsageError('--vhost and --no-vhost: give at most one');
+    const present = vhostNetPresent();
+    const vhost = opts.vhost === true || (!opts['no-vhost'] && present);
+    const why = opts['no-vhost'] ? '--no-vhost' : opts.vhost ? `--vhost${present ? '' : '; /dev/vhost-net absent'}` : present ? '/dev/vhost-net present' : "/dev/vhost-net absent; upstream's default is on";
     const sandbox: SandboxConfig = { netnsPath: netns, netnsCreated: opts['netns-created'] === true, vcpus, vhost, ...(qmp ? { qmp } : {}), ...(hotplugBuses ? { hotplugBuses } : {}) };
     fs.mkdirSync(store, { recursive: true, mode: 0o700 });
     const lock = StoreLock.acquire(store, lockMs);
@@ -80,7 +89,7 @@ export const command: CommandSpec = {
     }
     io.out(
       `initialised store ${store}: netns ${netns}${sandbox.netnsCreated ? ' (ours)' : ' (not ours: detach leaves the tap to its owner)'}, ` +
-        `${vcpus} vCPU(s), vhost ${vhost ? 'on' : 'off'}, ${qmp ? `QMP ${qmp}` : 'no VMM (cold attach only)'}${hotplugBuses ? `, hot plug onto ${hotplugBuses.join(',')}` : ''}\n`,
+        `${vcpus} vCPU(s), vhost ${vhost ? 'on' : 'off'} (${why}), ${qmp ? `QMP ${qmp}` : 'no VMM (cold attach only)'}${hotplugBuses ? `, hot plug onto ${hotplugBuses.join(',')}` : ''}\n`,
     );
     return 0;
   },
