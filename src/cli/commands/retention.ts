@@ -19,7 +19,8 @@ export const command: CommandSpec = {
     const dir = checkStore(String(opts.store));
     const current = readRetentionFile(dir) ?? { ...DEFAULT_RETENTION };
     if (!hasRetentionFlags(opts)) {
-      io.out(`store ${dir}: ${describePolicy(current)}\n`);
+      if (opts.json) io.out(JSON.stringify({ version: 1, store: dir, retention: current }, null, 2) + '\n');
+      else io.out(`store ${dir}: ${describePolicy(current)}\n`);
       return 0;
     }
     const next = policyFromFlags(opts, current);
@@ -29,7 +30,8 @@ export const command: CommandSpec = {
     } finally {
       lock.release();
     }
-    io.out(`store ${dir}: ${describePolicy(next)}\n`);
+    if (opts.json) io.out(JSON.stringify({ version: 1, store: dir, retention: next }, null, 2) + '\n');
+    else io.out(`store ${dir}: ${describePolicy(next)}\n`);
     return 0;
   },
 };
