@@ -1,5 +1,7 @@
 /** The API's handlers, in the order of the route table ({@link routes}). */
-import { createRequire } from 'node:module';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { EndpointCommand } from '../../machines/index.js';
 import { EndpointOperationError } from '../runtime/errors.js';
 import type { EndpointView } from '../runtime/tapstore.js';
@@ -10,7 +12,14 @@ import { validKey, type StoredReply } from './idempotency.js';
 import type { Reply, RequestContext, Route } from './routes.js';
 import * as v from './validate.js';
 
-const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string };
+/** This package's version: the nearest package.json above this module (src/ or dist/src/). */
+const pkg = ((): { version: string } => {
+  for (let dir = path.dirname(fileURLToPath(import.meta.url)); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    const f = path.join(dir, 'package.json');
+    if (fs.existsSync(f)) return JSON.parse(fs.readFileSync(f, 'utf8')) as { version: string };
+  }
+  return { version: 'unknown' };
+})();
 
 const ok = (body: unknown, status = 200): Reply => ({ status, body });
 

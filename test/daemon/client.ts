@@ -1,0 +1,68 @@
+/** A minimal client of the daemon's API for tests: one request per connection (no agent). */
+import * as http from 'node:http';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Daemon, type DaemonOptions } from '../../src/daemon/server.js';
+
+export interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: any;
+}
+
+export function request(socketPath: string, method: string, p: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+    const req = http.request(
+      {
+        socketPath,
+        method,
+        path: p,
+        agent: false,
+        headers: { ...(text !== undefined ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) } : {}), ...headers },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const raw = Buffer.concat(chunks).toString('utf8');
+          let parsed: unknown = raw;
+          try {
+            parsed = raw ? JSON.parse(raw) : null;
+          } catch {
+            /* not JSON */
+          }
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    if (text !== undefined) req.write(text);
+    req.end();
+  });
+}
+
+/** An in-process daemon with the in-memory adapters in a fresh temp dir; `stop()` removes everything. */
+export async function memoryDaemon(opts: Partial<DaemonOptions> = {}, env: Record<string, string> = {}) {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `tapstate-daemon-${process.pid}-`));
+  const socketPath = path.join(tmp, 'api.sock');
+  const stateDir = path.join(tmp, 'state');
+  const daemon = await Daemon.start({ socketPath, stateDir, env: { ...process.env, TAPSTATE_ADAPTERS: 'memory', ...env }, ...opts });
+  const call = (method: string, p: string, body?: unknown, headers?: Record<string, string>) => request(socketPath, method, p, body, headers);
+  return {
+    tmp,
+    socketPath,
+    stateDir,
+    daemon,
+    call,
+    async stop() {
+      try {
+        await daemon.close();
+      } finally {
+        fs.rmSync(tmp, { recursive: true, force: true });
+      }
+    },
+  };
+}
