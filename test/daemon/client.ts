@@ -45,8 +45,8 @@ export function request(socketPath: string, method: string, p: string, body?: un
 }
 
 /** An in-process daemon with the in-memory adapters in a fresh temp dir; `stop()` removes everything. */
-export async function memoryDaemon(opts: Partial<DaemonOptions> = {}, env: Record<string, string> = {}) {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `tapstate-daemon-${process.pid}-`));
+export async function memoryDaemon(opts: Partial<DaemonOptions> = {}, env: Record<string, string> = {}, reuse?: string) {
+  const tmp = reuse ?? fs.mkdtempSync(path.join(os.tmpdir(), `tapstate-daemon-${process.pid}-`));
   const socketPath = path.join(tmp, 'api.sock');
   const stateDir = path.join(tmp, 'state');
   const daemon = await Daemon.start({ socketPath, stateDir, env: { ...process.env, TAPSTATE_ADAPTERS: 'memory', ...env }, ...opts });
@@ -57,12 +57,37 @@ export async function memoryDaemon(opts: Partial<DaemonOptions> = {}, env: Recor
     stateDir,
     daemon,
     call,
-    async stop() {
+    /** Close the daemon; `keep`: leave the state dir (to start another daemon on it). */
+    async stop(keep = false) {
       try {
         await daemon.close();
       } finally {
-        fs.rmSync(tmp, { recursive: true, force: true });
+        if (!keep) fs.rmSync(tmp, { recursive: true, force: true });
       }
     },
   };
+}
+
+/** Read `n` NDJSON lines of a stream, then hang up. */
+export function readEvents(socketPath: string, p: string, n: number): Promise<any[]> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ socketPath, path: p, agent: false }, (res) => {
+      if (res.headers['content-type'] !== 'application/x-ndjson') reject(new Error(`content-type ${res.headers['content-type']}`));
+      let buf = '';
+      const out: any[] = [];
+      res.on('data', (c: Buffer) => {
+        buf += c.toString();
+        let i;
+        while ((i = buf.indexOf('\n')) >= 0 && out.length < n) {
+          out.push(JSON.parse(buf.slice(0, i)));
+          buf = buf.slice(i + 1);
+        }
+        if (out.length >= n) {
+          req.destroy();
+          resolve(out);
+        }
+      });
+    });
+    req.on('error', (e) => ((e as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(e)));
+  });
 }

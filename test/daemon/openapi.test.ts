@@ -4,12 +4,11 @@
  * adapters) — every operation, success and error statuses — is documented and matches its schema.
  */
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { routes } from '../../src/daemon/handlers.js';
 import { check, refs, resolveRef } from './schema-check.js';
-import { memoryDaemon, type Reply } from './client.js';
+import { memoryDaemon, readEvents, type Reply } from './client.js';
 
 const spec = parse(fs.readFileSync('docs/api/openapi.yaml', 'utf8')) as any;
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'];
@@ -129,26 +128,3 @@ describe('docs/api/openapi.yaml', () => {
   });
 });
 
-/** Read `n` NDJSON lines of a stream, then hang up. */
-export function readEvents(socketPath: string, p: string, n: number): Promise<any[]> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ socketPath, path: p, agent: false }, (res) => {
-      if (res.headers['content-type'] !== 'application/x-ndjson') reject(new Error(`content-type ${res.headers['content-type']}`));
-      let buf = '';
-      const out: any[] = [];
-      res.on('data', (c: Buffer) => {
-        buf += c.toString();
-        let i;
-        while ((i = buf.indexOf('\n')) >= 0 && out.length < n) {
-          out.push(JSON.parse(buf.slice(0, i)));
-          buf = buf.slice(i + 1);
-        }
-        if (out.length >= n) {
-          req.destroy();
-          resolve(out);
-        }
-      });
-    });
-    req.on('error', (e) => ((e as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(e)));
-  });
-}
