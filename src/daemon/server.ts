@@ -124,6 +124,9 @@ export class Daemon {
     } finally {
       process.umask(old);
     }
+    // node:http starts its slow-request checks (headersTimeout, requestTimeout) on 'listening'; the
+    // net listener in front of it listens instead, so tell it
+    this.server.emit('listening');
     if (this.opts.gid !== undefined) fs.chownSync(p, -1 as unknown as number, this.opts.gid);
     fs.chmodSync(p, mode);
     this.log(`listening on ${p} (mode ${mode.toString(8)}${this.opts.gid !== undefined ? `, group ${this.opts.gid}` : ''})`);
