@@ -11,8 +11,8 @@ export interface DaemonProcess {
   socketPath: string;
   /** What it wrote on stderr so far. */
   stderr(): string;
-  /** Resolves when it is ready: health answers and no sandbox is still opening (recovering). */
-  ready(timeoutMs?: number): Promise<void>;
+  /** Resolves when health answers and (unless `untilRecovered` is false) no sandbox is still opening (recovering). */
+  ready(timeoutMs?: number, untilRecovered?: boolean): Promise<void>;
   kill9(): Promise<void>;
   /** SIGTERM and wait (SIGKILL after `timeoutMs`). */
   stop(timeoutMs?: number): Promise<void>;
@@ -31,12 +31,12 @@ export function startDaemon(socketPath: string, stateDir: string, env: Record<st
     pid: child.pid!,
     socketPath,
     stderr: () => err,
-    async ready(timeoutMs = 30_000) {
+    async ready(timeoutMs = 30_000, untilRecovered = true) {
       const end = Date.now() + timeoutMs;
       while (Date.now() < end) {
         if (!alive()) throw new Error(`tapstate serve exited (${child.exitCode ?? child.signalCode}): ${err}`);
         const r = await request(socketPath, 'GET', '/v1/health').catch(() => undefined);
-        if (r?.status === 200 && r.body.sandboxes.opening === 0) return;
+        if (r?.status === 200 && (!untilRecovered || r.body.sandboxes.opening === 0)) return;
         await sleep(20);
       }
       throw new Error(`tapstate serve not ready within ${timeoutMs} ms: ${err}`);
