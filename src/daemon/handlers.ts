@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { EndpointCommand } from '../../machines/index.js';
 import { EndpointOperationError } from '../runtime/errors.js';
 import type { EndpointView } from '../runtime/tapstore.js';
@@ -22,6 +23,11 @@ const pkg = ((): { version: string } => {
 })();
 
 const ok = (body: unknown, status = 200): Reply => ({ status, body });
+
+/** The daemon's event-loop delay, reported by health (since start, or since the last `?reset=1`). */
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+loopDelay.enable();
+const ms = (ns: number): number => Number((ns / 1e6).toFixed(3));
 
 async function open(ctx: RequestContext) {
   const sb = ctx.sandboxes.get(v.sandboxId(ctx.params.sandbox!));
@@ -136,7 +142,9 @@ export const routes: readonly Route[] = [
     handler: async (ctx) => {
       const count: Record<string, number> = { open: 0, opening: 0, closed: 0, error: 0 };
       for (const s of ctx.sandboxes.list()) count[s.state]!++;
-      return ok({ status: 'ok', sandboxes: count });
+      const eventLoop = { p50Ms: ms(loopDelay.percentile(50)), p99Ms: ms(loopDelay.percentile(99)), maxMs: ms(loopDelay.max) };
+      if (ctx.query.get('reset') === '1') loopDelay.reset();
+      return ok({ status: 'ok', sandboxes: count, eventLoop });
     },
   },
   {
