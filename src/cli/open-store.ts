@@ -64,8 +64,12 @@ function stretched<T extends object>(adapter: T, ms: number): T {
   });
 }
 
-/** Build the adapters a store's sandbox needs. The caller closes them. */
-export async function makeAdapters(sandbox: SandboxConfig, env: NodeJS.ProcessEnv): Promise<Adapters> {
+/**
+ * Build the adapters a store's sandbox needs. The caller closes them. `sharedNetlink` (the
+ * daemon: one Linux adapter, its sockets and worker threads, for every store) is used instead of
+ * a new Linux adapter; closing the returned adapters leaves it open.
+ */
+export async function makeAdapters(sandbox: SandboxConfig, env: NodeJS.ProcessEnv, sharedNetlink?: NetlinkAdapter): Promise<Adapters> {
   let netlink: NetlinkAdapter;
   let hypervisor: HypervisorAdapter;
   if (adapterKind(env) === 'memory') {
@@ -75,8 +79,11 @@ export async function makeAdapters(sandbox: SandboxConfig, env: NodeJS.ProcessEn
     netlink = kernel;
     hypervisor = new MemoryHypervisor({ kernel });
   } else {
-    const { LinuxNetlinkAdapter } = await import('../linux/adapter.js');
-    netlink = new LinuxNetlinkAdapter();
+    if (sharedNetlink) netlink = new Proxy(sharedNetlink, { get: (t, p) => (p === 'close' ? async () => {} : (Reflect.get(t, p) as unknown)) });
+    else {
+      const { LinuxNetlinkAdapter } = await import('../linux/adapter.js');
+      netlink = new LinuxNetlinkAdapter();
+    }
     if (sandbox.qmp) {
       const { QemuHypervisorAdapter } = await import('../qemu/adapter.js');
       hypervisor = new ColdplugByName(new QemuHypervisorAdapter({ qmpPath: sandbox.qmp }));
@@ -138,6 +145,8 @@ export interface WriterOptions {
   onRecoveryProgress?: (done: number, total: number) => void;
   /** Print the "recovered first" line on stderr when opening recovered something (default true). */
   announceRecovery?: boolean;
+  /** One Linux netlink adapter shared by every store of the process (see {@link makeAdapters}). */
+  sharedNetlink?: NetlinkAdapter;
 }
 
 /**
@@ -152,7 +161,7 @@ export async function openWriter(dir: string, opts: WriterOptions): Promise<Stor
   try {
     log = FileLogStore.open(d);
     const sandbox = sandboxOf(log.header.meta);
-    adapters = await makeAdapters(sandbox, opts.io.env);
+    adapters = await makeAdapters(sandbox, opts.io.env, opts.sharedNetlink);
     const openedEnd = log.end;
     const store = await Tapstore.open({ log, adapters, onRecoveryProgress: opts.onRecoveryProgress });
     const rec = store.recovery.endpoints;

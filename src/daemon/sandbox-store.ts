@@ -8,7 +8,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FileLogStore, LOG_FILE, type LogRecord } from '../log/index.js';
 import type { SandboxConfig, Tapstore } from '../runtime/tapstore.js';
-import { openWriter } from '../cli/open-store.js';
+import type { NetlinkAdapter } from '../adapters/netlink.js';
+import { adapterKind, openWriter } from '../cli/open-store.js';
 import { StoreLock } from '../cli/store-lock.js';
 
 export { StoreLockedError } from '../cli/store-lock.js';
@@ -45,9 +46,13 @@ export function createSandboxStore(dir: string, sandbox: SandboxConfig): void {
 
 const silent = { out: () => {}, err: () => {}, isTTY: false };
 
-/** Open `dir` for writing: lock, replay, recover. Throws StoreLockedError when another process holds it. */
-export async function openSandboxStore(dir: string, env: NodeJS.ProcessEnv): Promise<SandboxStore> {
-  const s = await openWriter(dir, { io: { ...silent, env }, announceRecovery: false });
+/**
+ * Open `dir` for writing: lock, replay, recover. Throws StoreLockedError when another process
+ * holds it. `sharedNetlink`: the daemon's one Linux adapter (its sockets and worker threads serve
+ * every sandbox; a store's close leaves it open).
+ */
+export async function openSandboxStore(dir: string, env: NodeJS.ProcessEnv, sharedNetlink?: NetlinkAdapter): Promise<SandboxStore> {
+  const s = await openWriter(dir, { io: { ...silent, env }, announceRecovery: false, ...(sharedNetlink ? { sharedNetlink } : {}) });
   const subscribers = new Set<(records: readonly LogRecord[]) => void>();
   // the live feed of the journal: every append the store makes goes through this one object
   const log = s.log as FileLogStore & { append: FileLogStore['append'] };
@@ -74,4 +79,11 @@ export async function openSandboxStore(dir: string, env: NodeJS.ProcessEnv): Pro
     },
     close: () => s.close(),
   };
+}
+
+/** The one Linux netlink adapter of a daemon (undefined with the in-memory adapters). The caller closes it. */
+export async function sharedNetlinkFor(env: NodeJS.ProcessEnv): Promise<NetlinkAdapter | undefined> {
+  if (adapterKind(env) !== 'real') return undefined;
+  const { LinuxNetlinkAdapter } = await import('../linux/adapter.js');
+  return new LinuxNetlinkAdapter();
 }

@@ -7,7 +7,8 @@ import * as path from 'node:path';
 import type { SandboxConfig } from '../runtime/tapstore.js';
 import { SandboxExistsError, SandboxNotEmptyError, SandboxNotFoundError, SandboxUnavailableError } from './errors.js';
 import { IdempotencyKeys } from './idempotency.js';
-import { createSandboxStore, isStoreDir, openSandboxStore, type SandboxStore } from './sandbox-store.js';
+import { createSandboxStore, isStoreDir, openSandboxStore, sharedNetlinkFor, type SandboxStore } from './sandbox-store.js';
+import type { NetlinkAdapter } from '../adapters/netlink.js';
 
 /** One sandbox: its store, opened (and recovered) once, and its idempotency keys. */
 export class Sandbox {
@@ -25,6 +26,7 @@ export class Sandbox {
     readonly id: string,
     readonly dir: string,
     private readonly env: NodeJS.ProcessEnv,
+    private readonly netlink: () => Promise<NetlinkAdapter | undefined>,
   ) {}
 
   get state(): 'open' | 'opening' | 'closed' | 'error' {
@@ -37,7 +39,7 @@ export class Sandbox {
   ready(): Promise<SandboxStore> {
     if (this.closing) return Promise.reject(new SandboxUnavailableError(this.id, 'it is being closed'));
     if (this.opened) return Promise.resolve(this.opened);
-    this.opening ??= openSandboxStore(this.dir, this.env).then(
+    this.opening ??= this.netlink().then((nl) => openSandboxStore(this.dir, this.env, nl)).then(
       (s) => {
         this.opened = s;
         this.keys = new IdempotencyKeys(this.dir);
@@ -71,6 +73,9 @@ const sameConfig = (a: SandboxConfig, b: SandboxConfig): boolean =>
 
 export class Sandboxes {
   private readonly map = new Map<string, Sandbox>();
+  /** One Linux adapter for every sandbox: one set of netlink sockets and worker threads, one inline budget. */
+  private netlink: Promise<NetlinkAdapter | undefined> | undefined;
+  private readonly sharedNetlink = () => (this.netlink ??= sharedNetlinkFor(this.env));
 
   constructor(
     readonly stateDir: string,
@@ -83,7 +88,7 @@ export class Sandboxes {
   async openAll(width = 8): Promise<void> {
     for (const name of fs.readdirSync(this.stateDir).sort()) {
       const dir = path.join(this.stateDir, name);
-      if (!this.map.has(name) && isStoreDir(dir)) this.map.set(name, new Sandbox(name, dir, this.env));
+      if (!this.map.has(name) && isStoreDir(dir)) this.map.set(name, new Sandbox(name, dir, this.env, this.sharedNetlink));
     }
     const todo = [...this.map.values()];
     let next = 0;
@@ -113,7 +118,7 @@ export class Sandboxes {
     }
     const dir = path.join(this.stateDir, id);
     if (!isStoreDir(dir)) createSandboxStore(dir, config);
-    const sb = new Sandbox(id, dir, this.env);
+    const sb = new Sandbox(id, dir, this.env, this.sharedNetlink);
     this.map.set(id, sb);
     const s = await sb.ready();
     if (!sameConfig(s.sandbox, config)) throw new SandboxExistsError(id);
@@ -133,5 +138,6 @@ export class Sandboxes {
 
   async close(): Promise<void> {
     await Promise.allSettled([...this.map.values()].map((s) => s.close()));
+    await (await this.netlink?.catch(() => undefined))?.close();
   }
 }
