@@ -4,12 +4,15 @@
  * same key waits for the running action, or gets the recorded reply, or — when the daemon died
  * between `start` and `done` — the outcome recovery settled on. A refusal that ran nothing
  * (busy, not possible now, unknown) is `forget`-ten, so the client may retry with the same key.
- * One line of JSON per record in `<store>/idempotency.jsonl`.
+ * One line of JSON per record in `<store>/idempotency.jsonl`, compacted when the store is opened
+ * (one `start` and one `done` line per key, the newest {@link MAX_KEYS} keys).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 export const IDEMPOTENCY_FILE = 'idempotency.jsonl';
+/** Keys kept when the file is compacted at open (the oldest are dropped first). */
+export const MAX_KEYS = 10_000;
 const KEY_RE = /^[\x21-\x7e]{1,128}$/;
 
 export interface StoredReply {
@@ -48,6 +51,24 @@ export class IdempotencyKeys {
         else if (r.phase === 'forget') this.entries.delete(r.k);
       }
     }
+    // compact: one line per live key (the newest MAX_KEYS), written aside and renamed over
+    const keep = [...this.entries.entries()].slice(-MAX_KEYS);
+    this.entries.clear();
+    const lines: string[] = [];
+    for (const [k, e] of keep) {
+      this.entries.set(k, e);
+      lines.push(JSON.stringify({ k, fp: e.fp, phase: 'start' }));
+      if (e.done) lines.push(JSON.stringify({ k, phase: 'done', status: e.done.status, body: e.done.body }));
+    }
+    const tmp = `${file}.tmp`;
+    const t = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC, 0o600);
+    try {
+      fs.writeSync(t, lines.length ? lines.join('\n') + '\n' : '');
+      fs.fdatasyncSync(t);
+    } finally {
+      fs.closeSync(t);
+    }
+    fs.renameSync(tmp, file);
     this.fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o600);
   }
 
