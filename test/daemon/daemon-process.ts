@@ -9,6 +9,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export interface DaemonProcess {
   pid: number;
   socketPath: string;
+  /** Resolves with the exit code and signal. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** What it wrote on stderr so far. */
   stderr(): string;
   /** Resolves when health answers and (unless `untilRecovered` is false) no sandbox is still opening (recovering). */
@@ -25,11 +27,12 @@ export function startDaemon(socketPath: string, stateDir: string, env: Record<st
   });
   let err = '';
   child.stderr!.on('data', (b: Buffer) => (err = (err + b.toString()).slice(-8192)));
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
   const alive = () => child.exitCode === null && child.signalCode === null;
   return {
     pid: child.pid!,
     socketPath,
+    exited,
     stderr: () => err,
     async ready(timeoutMs = 30_000, untilRecovered = true) {
       const end = Date.now() + timeoutMs;
