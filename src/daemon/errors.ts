@@ -132,3 +132,14 @@ export class FdHandoverError extends Error {
     super(`cannot hand over the queue fds of ${endpoint}: ${reason}`);
   }
 }
+
+/** The daemon cannot listen on its socket path. */
+export class SocketPathError extends Error {
+  override readonly name = 'SocketPathError';
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+  ) {
+    super(`--socket ${path}: ${reason}`);
+  }
+}

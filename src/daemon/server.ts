@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { PeerRejectedError } from './errors.js';
+import { PeerRejectedError, SocketPathError } from './errors.js';
 import { sendError, sendJson, readJson } from './http-io.js';
 import { peerAllowed, peerCred, socketFd, type PeerPolicy } from './peer-cred.js';
 import { routes } from './handlers.js';
@@ -65,11 +65,13 @@ export class Daemon {
     this.listener = net.createServer({ pauseOnConnect: true }, (socket) => this.admit(socket));
   }
 
-  /** Open every store (recovering it), then listen. */
+  /**
+   * Listen, then open (and recover) every store under the state dir. Health and version answer
+   * at once; a request for a sandbox waits until its store is recovered.
+   */
   static async start(opts: DaemonOptions): Promise<Daemon> {
     const d = new Daemon(opts);
     await d.listen();
-    // requests for a sandbox wait for its recovery; health and version answer at once
     await d.sandboxes.openAll();
     return d;
   }
@@ -107,8 +109,8 @@ export class Daemon {
     fs.mkdirSync(path.dirname(p), { recursive: true, mode: 0o755 });
     // a stale socket of a dead daemon: remove it (a live one answers, and we refuse to start)
     if (fs.existsSync(p)) {
-      if (!fs.lstatSync(p).isSocket()) throw new Error(`${p} exists and is not a socket`);
-      if (await answers(p)) throw new Error(`${p}: another daemon is listening there`);
+      if (!fs.lstatSync(p).isSocket()) throw new SocketPathError(p, 'exists and is not a socket');
+      if (await answers(p)) throw new SocketPathError(p, 'another daemon is listening there');
       fs.rmSync(p);
     }
     const mode = this.opts.gid !== undefined ? 0o660 : 0o600;

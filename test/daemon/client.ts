@@ -49,7 +49,13 @@ export async function memoryDaemon(opts: Partial<DaemonOptions> = {}, env: Recor
   const tmp = reuse ?? fs.mkdtempSync(path.join(os.tmpdir(), `tapstate-daemon-${process.pid}-`));
   const socketPath = path.join(tmp, 'api.sock');
   const stateDir = path.join(tmp, 'state');
-  const daemon = await Daemon.start({ socketPath, stateDir, env: { ...process.env, TAPSTATE_ADAPTERS: 'memory', ...env }, ...opts });
+  let daemon: Daemon;
+  try {
+    daemon = await Daemon.start({ socketPath, stateDir, env: { ...process.env, TAPSTATE_ADAPTERS: 'memory', ...env }, ...opts });
+  } catch (e) {
+    if (!reuse) fs.rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
   const call = (method: string, p: string, body?: unknown, headers?: Record<string, string>) => request(socketPath, method, p, body, headers);
   return {
     tmp,

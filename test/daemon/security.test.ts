@@ -164,7 +164,8 @@ describe('the daemon process', () => {
     requireRoot();
     const d = await daemon();
     // a second daemon on the same socket: refused
-    await expect(memoryDaemon({ socketPath: d.socketPath })).rejects.toThrow(/another daemon is listening/);
+    await expect(memoryDaemon({ socketPath: d.socketPath })).rejects.toThrow(/another daemon is listening there/);
+    await expect(memoryDaemon({ socketPath: d.socketPath })).rejects.toMatchObject({ name: 'SocketPathError', path: d.socketPath });
     const sock = path.join(d.tmp, 'child.sock');
     const start = () => {
       const c = spawn(process.execPath, [CLI, 'serve', '--socket', sock, '--state-dir', path.join(d.tmp, 'child-state')], { env: { ...process.env, TAPSTATE_ADAPTERS: 'memory' }, stdio: 'ignore' });
