@@ -72,7 +72,8 @@ export const suite: BenchSuite = async function* ({ quick }) {
   let hv: QemuHypervisorAdapter | undefined;
   const api = client(path.join(dir, 'api.sock'));
   try {
-    daemon = startDaemon(path.join(dir, 'api.sock'), path.join(dir, 'state'));
+    // a runtime keeps its connections: no idle cut-off while 64 QEMUs start
+    daemon = startDaemon(path.join(dir, 'api.sock'), path.join(dir, 'state'), {}, ['--idle-timeout-ms', '600000']);
     await daemon.ready();
 
     // ---- api-hot-attach-detach-vs-library
