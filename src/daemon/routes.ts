@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Sandboxes } from './sandboxes.js';
-import { MethodNotAllowedError, RouteNotFoundError } from './errors.js';
+import { MethodNotAllowedError, RequestFieldError, RouteNotFoundError } from './errors.js';
 
 /** What a handler gets. */
 export interface RequestContext {
@@ -32,7 +32,8 @@ export interface Route {
   handler(ctx: RequestContext): Promise<Reply>;
 }
 
-interface Compiled extends Route {
+interface Compiled {
+  route: Route;
   re: RegExp;
   names: string[];
 }
@@ -46,23 +47,29 @@ export class Router {
         names.push(n);
         return '([^/]+)';
       });
-      return { ...r, re: new RegExp(`^${src}$`), names };
+      return { route: r, re: new RegExp(`^${src}$`), names };
     });
   }
 
   /** The route and its decoded path parameters; RouteNotFoundError / MethodNotAllowedError otherwise. */
   match(method: string, pathname: string): { route: Route; params: Record<string, string> } {
     const allowed: string[] = [];
-    for (const r of this.compiled) {
-      const m = r.re.exec(pathname);
+    for (const { route, re, names } of this.compiled) {
+      const m = re.exec(pathname);
       if (!m) continue;
-      if (r.method !== method) {
-        allowed.push(r.method);
+      if (route.method !== method) {
+        allowed.push(route.method);
         continue;
       }
       const params: Record<string, string> = {};
-      r.names.forEach((n, i) => (params[n] = decodeURIComponent(m[i + 1]!)));
-      return { route: r, params };
+      names.forEach((n, i) => {
+        try {
+          params[n] = decodeURIComponent(m[i + 1]!);
+        } catch {
+          throw new RequestFieldError(n, 'encoding', `path segment ${JSON.stringify(m[i + 1])} is not valid percent-encoded UTF-8`);
+        }
+      });
+      return { route, params };
     }
     if (allowed.length) throw new MethodNotAllowedError(method, pathname, allowed);
     throw new RouteNotFoundError(method, pathname);

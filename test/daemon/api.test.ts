@@ -144,6 +144,9 @@ describe('bad bodies', () => {
     expect([r4.status, r4.body.error.field, r4.body.error.rule]).toEqual([400, 'colour', 'unknown']);
     const r5 = await d.call('PUT', '/v1/sandboxes/.hidden', CFG);
     expect([r5.status, r5.body.error.field]).toEqual([400, 'sandbox']);
+    // a path segment that is not valid percent-encoded UTF-8 is bad input, not a daemon failure
+    const r6 = await d.call('GET', '/v1/sandboxes/%E0%A4%A/endpoints');
+    expect([r6.status, r6.body.error.code, r6.body.error.field, r6.body.error.rule]).toEqual([400, 'request_field', 'sandbox', 'encoding']);
     // nothing was created
     expect((await d.call('GET', '/v1/sandboxes/sb/endpoints')).body.endpoints).toHaveLength(1);
   });
