@@ -33,14 +33,28 @@ export function isStoreDir(dir: string): boolean {
   return fs.existsSync(path.join(dir, LOG_FILE));
 }
 
-/** Create a store for `sandbox` in `dir` (the directory is created 0700). Fails if it exists. */
+/** Prefix of a store being created (renamed to its name once complete; never a valid sandbox id). */
+export const NEW_PREFIX = '.new-';
+
+/**
+ * Create a store for `sandbox` at `dir`: built in a sibling `.new-*` directory (0700) and renamed
+ * into place, so a crash never leaves a half-created store under the sandbox's name. Fails if
+ * `dir` exists and is not empty.
+ */
 export function createSandboxStore(dir: string, sandbox: SandboxConfig): void {
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const lock = StoreLock.acquire(dir);
+  const tmp = path.join(path.dirname(dir), `${NEW_PREFIX}${path.basename(dir)}-${process.pid}-${Date.now()}`);
+  fs.mkdirSync(tmp, { recursive: true, mode: 0o700 });
   try {
-    FileLogStore.create(dir, { sandbox }).close();
-  } finally {
-    lock.release();
+    const lock = StoreLock.acquire(tmp);
+    try {
+      FileLogStore.create(tmp, { sandbox }).close();
+    } finally {
+      lock.release();
+    }
+    fs.renameSync(tmp, dir);
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw e;
   }
 }
 

@@ -7,7 +7,8 @@ import * as path from 'node:path';
 import type { SandboxConfig } from '../runtime/tapstore.js';
 import { SandboxExistsError, SandboxNotEmptyError, SandboxNotFoundError, SandboxUnavailableError } from './errors.js';
 import { IdempotencyKeys } from './idempotency.js';
-import { createSandboxStore, isStoreDir, openSandboxStore, sharedNetlinkFor, type SandboxStore } from './sandbox-store.js';
+import { SANDBOX_ID_RE } from './validate.js';
+import { NEW_PREFIX, createSandboxStore, isStoreDir, openSandboxStore, sharedNetlinkFor, type SandboxStore } from './sandbox-store.js';
 import type { NetlinkAdapter } from '../adapters/netlink.js';
 
 /** One sandbox: its store, opened (and recovered) once, and its idempotency keys. */
@@ -68,6 +69,9 @@ export class Sandbox {
   }
 }
 
+/** Prefix of a deleted sandbox's directory while it is being removed (never a valid sandbox id). */
+const TRASH = '.trash-';
+
 const sameConfig = (a: SandboxConfig, b: SandboxConfig): boolean =>
   a.netnsPath === b.netnsPath && a.netnsCreated === b.netnsCreated && a.vcpus === b.vcpus && a.vhost === b.vhost && (a.qmp ?? '') === (b.qmp ?? '');
 
@@ -84,11 +88,15 @@ export class Sandboxes {
     fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   }
 
-  /** Find every store under the state dir and open (recover) them all, `width` at a time. */
+  /**
+   * Find every store under the state dir and open (recover) them all, `width` at a time. What a
+   * create or a delete interrupted by a crash left (a `.new-*` or `.trash-*` directory) is removed first.
+   */
   async openAll(width = 8): Promise<void> {
     for (const name of fs.readdirSync(this.stateDir).sort()) {
       const dir = path.join(this.stateDir, name);
-      if (!this.map.has(name) && isStoreDir(dir)) this.map.set(name, new Sandbox(name, dir, this.env, this.sharedNetlink));
+      if (name.startsWith(TRASH) || name.startsWith(NEW_PREFIX)) fs.rmSync(dir, { recursive: true, force: true });
+      else if (!this.map.has(name) && SANDBOX_ID_RE.test(name) && isStoreDir(dir)) this.map.set(name, new Sandbox(name, dir, this.env, this.sharedNetlink));
     }
     const todo = [...this.map.values()];
     let next = 0;
@@ -133,7 +141,11 @@ export class Sandboxes {
     if (live.length) throw new SandboxNotEmptyError(id, live.map((v) => v.id));
     this.map.delete(id);
     await sb.close();
-    fs.rmSync(sb.dir, { recursive: true, force: true });
+    // atomically out of the way first: a crash in the middle of removing it never leaves a
+    // half-removed store (a checkpoint without its log) under the sandbox's name
+    const trash = path.join(this.stateDir, `${TRASH}${id}-${process.pid}-${Date.now()}`);
+    fs.renameSync(sb.dir, trash);
+    fs.rmSync(trash, { recursive: true, force: true });
   }
 
   async close(): Promise<void> {

@@ -5,7 +5,7 @@ import { randomMac } from '../cli/commands/add.js';
 import type { SandboxConfig } from '../runtime/tapstore.js';
 import { RequestFieldError } from './errors.js';
 
-const SANDBOX_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+export const SANDBOX_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 export function sandboxId(id: string): string {
   if (!SANDBOX_ID_RE.test(id)) throw new RequestFieldError('sandbox', 'pattern', `must match ${SANDBOX_ID_RE.source} (got ${JSON.stringify(id)})`);

@@ -3,6 +3,7 @@
  * outlive their clients, the live events stream, a store locked by another process (423), and
  * bad bodies.
  */
+import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -128,6 +129,28 @@ describe('a store locked by another process', () => {
     lock.release();
     held = false;
     expect((await d.call('GET', '/v1/sandboxes/held')).status).toBe(200);
+  });
+});
+
+describe('deleting a sandbox', () => {
+  it('creates and deletes stores atomically (rename); what a crash mid-create or mid-delete left is removed at start, never served', async () => {
+    const d0 = await memoryDaemon();
+    const trash = path.join(d0.stateDir, '.trash-old-1-1');
+    createSandboxStore(trash, CFG); // a delete that was killed while removing the directory
+    const half = path.join(d0.stateDir, '.new-half-1-1');
+    fs.mkdirSync(half);
+    fs.writeFileSync(path.join(half, 'log.jsonl'), '0000'); // a create killed half-way
+    await d0.stop(true);
+    const d = await memoryDaemon({}, {}, d0.tmp);
+    cleanup.push(() => d.stop());
+    expect(fs.existsSync(trash)).toBe(false);
+    expect(fs.existsSync(half)).toBe(false);
+    expect((await d.call('GET', '/v1/sandboxes')).body.sandboxes).toEqual([]);
+    expect((await d.call('PUT', '/v1/sandboxes/gone', CFG)).status).toBe(201);
+    expect((await d.call('DELETE', '/v1/sandboxes/gone')).status).toBe(204);
+    expect(fs.readdirSync(d.stateDir)).toEqual([]);
+    // the same id again: a fresh store
+    expect((await d.call('PUT', '/v1/sandboxes/gone', CFG)).body.endpoints).toEqual([]);
   });
 });
 
