@@ -73,7 +73,14 @@ export async function openSandboxStore(dir: string, env: NodeJS.ProcessEnv, shar
   const append = log.append.bind(log);
   log.append = (records, durable) => {
     append(records, durable);
-    for (const fn of subscribers) fn(records);
+    // a subscriber (an events stream) must never fail the store's append
+    for (const fn of subscribers) {
+      try {
+        fn(records);
+      } catch {
+        subscribers.delete(fn);
+      }
+    }
   };
   return {
     dir: s.dir,
