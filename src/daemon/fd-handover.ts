@@ -4,8 +4,9 @@
  *
  * The daemon keeps no queue fd between operations. On request it opens fresh queues of the
  * persistent tap by name (open `/dev/net/tun` inside the sandbox netns, TUNSETIFF without
- * IFF_TUN_EXCL: attach to the existing tap), writes the whole HTTP response itself with the fds
- * attached to its first byte, closes its copies and closes the connection. The client reads the
+ * IFF_TUN_EXCL: attach to the existing tap) and, with vhost, as many /dev/vhost-net fds; it writes
+ * the whole HTTP response itself with the fds attached to its first byte, closes its copies and
+ * closes the connection. The client reads the
  * response with recvmsg (Go: `UnixConn.ReadMsgUnix` + `syscall.ParseUnixRights`).
  */
 import type { Socket } from 'node:net';
@@ -13,6 +14,8 @@ import { libc } from '../linux/libc.js';
 import { inNetns, openNetns } from '../linux/netns.js';
 import { O_CLOEXEC, O_RDWR, tapFlags } from '../linux/tun-ioctl.js';
 import { closeFd, sendWithFds } from '../qemu/scm-rights.js';
+import { coldplugArgs, fdNumbers } from '../qemu/coldplug.js';
+import type { NicSpec } from '../adapters/hypervisor.js';
 import { FdHandoverError } from './errors.js';
 import { socketFd } from './peer-cred.js';
 
@@ -63,15 +66,30 @@ export function openTapQueues(endpoint: string, netnsPath: string, tapName: stri
   }
 }
 
-/** `-netdev tap,…,ifname=…` → the `fds=3:4…` form (the client makes its VMM inherit the fds at 3, 4, …). */
-export function fdsArgs(ifnameArgs: readonly string[], count: number, base = 3): string[] {
-  return ifnameArgs.map((a, i) => {
-    if (i === 0 || ifnameArgs[i - 1] !== '-netdev') return a;
-    const parts = a.split(',').filter((p) => !/^(ifname|script|downscript|queues)=/.test(p));
-    const at = parts.findIndex((p) => p.startsWith('id='));
-    parts.splice(at + 1, 0, `fds=${Array.from({ length: count }, (_, k) => base + k).join(':')}`);
-    return parts.join(',');
-  });
+/** Open `count` /dev/vhost-net fds (the device is not namespaced). The caller owns them. */
+export function openVhostFds(endpoint: string, count: number): number[] {
+  const l = libc();
+  const fds: number[] = [];
+  for (let i = 0; i < count; i++) {
+    let fd: number;
+    do fd = l.open('/dev/vhost-net', O_RDWR | O_CLOEXEC);
+    while (fd < 0 && l.errno() === EINTR);
+    if (fd < 0) {
+      const errno = l.errno();
+      for (const f of fds) l.close(f);
+      throw new FdHandoverError(endpoint, `open /dev/vhost-net failed (errno ${errno})`);
+    }
+    fds.push(fd);
+  }
+  return fds;
+}
+
+/**
+ * The VMM arguments for fds the client makes its VMM inherit in order from 3: the `queues` tap
+ * queue fds, then (vhost) as many /dev/vhost-net fds — `-netdev tap,fds=3:4,vhost=on,vhostfds=5:6`.
+ */
+export function handoverArgs(nic: NicSpec, queues: number, vhostFds: number): string[] {
+  return coldplugArgs(nic, fdNumbers(3, queues), undefined, fdNumbers(3 + queues, vhostFds));
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -8,7 +8,8 @@ import { EndpointOperationError } from '../runtime/errors.js';
 import type { EndpointView } from '../runtime/tapstore.js';
 import { toApiError } from './api-error.js';
 import { FdHandoverError, IdempotencyKeyReusedError, OperationInterruptedError, RequestFieldError } from './errors.js';
-import { fdsArgs, openTapQueues, sendResponseWithFds } from './fd-handover.js';
+import { handoverArgs, openTapQueues, openVhostFds, sendResponseWithFds } from './fd-handover.js';
+import { closeFd } from '../qemu/scm-rights.js';
 import { validKey, type StoredReply } from './idempotency.js';
 import type { Reply, RequestContext, Route } from './routes.js';
 import * as v from './validate.js';
@@ -100,8 +101,19 @@ async function handOverFds(ctx: RequestContext): Promise<Reply> {
   const view = s.store.get(ctx.params.endpoint!);
   if (view.state !== 'attached') throw new FdHandoverError(view.id, `it is ${view.state}, not cold-attached (run the attach action first)`);
   if (ctx.adapters !== 'real') throw new FdHandoverError(view.id, 'the daemon runs with the in-memory adapters (no real tap)');
-  const fds = openTapQueues(view.id, view.netnsPath, view.tapName, view.queues);
-  await sendResponseWithFds(ctx.req.socket, { endpoint: view.id, tapName: view.tapName, fds: fds.length, args: fdsArgs(view.coldplugArgs, fds.length) }, fds);
+  const c = s.store.snapshotOf(view.id).context;
+  // the NIC the cold-plug step described (its MAC: the original link's, as upstream)
+  const nic = { netdevId: c.netdevId, deviceId: c.deviceId, mac: c.hardAddr || c.mac, queues: c.queues, tapName: c.tapName, vhost: c.vhost };
+  const queues = openTapQueues(view.id, view.netnsPath, view.tapName, c.queues);
+  let vhost: number[] = [];
+  try {
+    if (c.vhost) vhost = openVhostFds(view.id, c.queues);
+  } catch (e) {
+    for (const fd of queues) closeFd(fd);
+    throw e;
+  }
+  const body = { endpoint: view.id, tapName: view.tapName, fds: queues.length + vhost.length, queueFds: queues.length, vhostFds: vhost.length, args: handoverArgs(nic, queues.length, vhost.length) };
+  await sendResponseWithFds(ctx.req.socket, body, [...queues, ...vhost]);
   return undefined;
 }
 

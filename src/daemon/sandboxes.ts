@@ -8,6 +8,7 @@ import type { SandboxConfig } from '../runtime/tapstore.js';
 import { SandboxExistsError, SandboxNotEmptyError, SandboxNotFoundError, SandboxUnavailableError } from './errors.js';
 import { IdempotencyKeys } from './idempotency.js';
 import { SANDBOX_ID_RE } from './validate.js';
+import { vhostNetPresent } from '../runtime/vhost-default.js';
 import { NEW_PREFIX, createSandboxStore, isStoreDir, openSandboxStore, sharedNetlinkFor, type SandboxStore } from './sandbox-store.js';
 import type { NetlinkAdapter } from '../adapters/netlink.js';
 
@@ -73,7 +74,12 @@ export class Sandbox {
 const TRASH = '.trash-';
 
 const sameConfig = (a: SandboxConfig, b: SandboxConfig): boolean =>
-  a.netnsPath === b.netnsPath && a.netnsCreated === b.netnsCreated && a.vcpus === b.vcpus && a.vhost === b.vhost && (a.qmp ?? '') === (b.qmp ?? '');
+  a.netnsPath === b.netnsPath &&
+  a.netnsCreated === b.netnsCreated &&
+  a.vcpus === b.vcpus &&
+  (a.vhost ?? vhostNetPresent()) === (b.vhost ?? vhostNetPresent()) &&
+  (a.multiQueue ?? true) === (b.multiQueue ?? true) &&
+  (a.qmp ?? '') === (b.qmp ?? '');
 
 export class Sandboxes {
   private readonly map = new Map<string, Sandbox>();

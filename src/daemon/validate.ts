@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import { MAX_QUEUES, normaliseMac } from '../../machines/index.js';
 import { randomMac } from '../cli/commands/add.js';
+import { vhostNetPresent } from '../runtime/vhost-default.js';
 import type { SandboxConfig } from '../runtime/tapstore.js';
 import { RequestFieldError } from './errors.js';
 
@@ -41,7 +42,7 @@ function onlyKnown(o: Obj, known: readonly string[]): void {
  * (default false), `qmp` (absolute), `vcpus` (1..256, default 1), `vhost` (default: /dev/vhost-net exists).
  */
 export function sandboxConfig(o: Obj, realWorld: boolean): SandboxConfig {
-  onlyKnown(o, ['netnsPath', 'netnsCreated', 'qmp', 'vcpus', 'vhost']);
+  onlyKnown(o, ['netnsPath', 'netnsCreated', 'qmp', 'vcpus', 'vhost', 'multiQueue']);
   const netnsPath = optString(o, 'netnsPath');
   if (netnsPath === undefined) throw new RequestFieldError('netnsPath', 'required', 'is required');
   if (!netnsPath.startsWith('/')) throw new RequestFieldError('netnsPath', 'absolute', `must be an absolute path (got ${JSON.stringify(netnsPath)})`);
@@ -50,8 +51,16 @@ export function sandboxConfig(o: Obj, realWorld: boolean): SandboxConfig {
   if (qmp !== undefined && !qmp.startsWith('/')) throw new RequestFieldError('qmp', 'absolute', `must be an absolute path (got ${JSON.stringify(qmp)})`);
   const vcpus = optInt(o, 'vcpus') ?? 1;
   if (vcpus < 1 || vcpus > MAX_QUEUES) throw new RequestFieldError('vcpus', 'range', `must be between 1 and ${MAX_QUEUES} (got ${vcpus})`);
-  const vhost = optBool(o, 'vhost') ?? fs.existsSync('/dev/vhost-net');
-  return { netnsPath, netnsCreated: optBool(o, 'netnsCreated') ?? false, vcpus, vhost, ...(qmp !== undefined ? { qmp } : {}) };
+  const vhost = optBool(o, 'vhost') ?? vhostNetPresent();
+  const multiQueue = optBool(o, 'multiQueue');
+  return {
+    netnsPath,
+    netnsCreated: optBool(o, 'netnsCreated') ?? false,
+    vcpus,
+    vhost,
+    ...(multiQueue !== undefined ? { multiQueue } : {}),
+    ...(qmp !== undefined ? { qmp } : {}),
+  };
 }
 
 /** An endpoint to add: `idx` (required), `ifName`, `mac` (default: random locally-administered), `mtu`. The machine's rules check the values. */
