@@ -110,6 +110,21 @@ describe('events', () => {
     expect(recs[1]).toMatchObject({ k: 'intent', id: 'hotAttach.createTap' });
     expect(recs.map((r) => r.seq)).toEqual([2, 3, 4, 5]);
   });
+
+  it('a stream ends when its sandbox is deleted', async () => {
+    const d = await daemon();
+    const ended = new Promise<number>((resolve, reject) => {
+      const req = http.get({ socketPath: d.socketPath, path: '/v1/sandboxes/sb/events', agent: false }, (res) => {
+        let lines = 0;
+        res.on('data', (c: Buffer) => (lines += c.toString().split('\n').length - 1));
+        res.on('end', () => resolve(lines));
+      });
+      req.on('error', reject);
+    });
+    await sleep(50);
+    expect((await d.call('DELETE', '/v1/sandboxes/sb')).status).toBe(204);
+    expect(await ended).toBe(0);
+  });
 });
 
 describe('a store locked by another process', () => {
