@@ -127,7 +127,10 @@ const begin =
       if (goal) d.goal = goal;
       d.error = null;
       d.warnings = [];
-      d.leftToNetnsOwner = false;
+      // upstream's "netns not ours" rule belongs to Detach: a DETACH (also from `dirty`) decides
+      // it afresh, a CLEANUP keeps what the interrupted operation decided, anything else drops it
+      if (op === 'detach') d.leftToNetnsOwner = !c.netnsCreated && c.netnsPath !== '';
+      else if (op !== 'cleanup') d.leftToNetnsOwner = false;
       if (goal === 'detach') {
         // a cold-plugged NIC lives in the VMM's command line and goes with the VM
         d.progress.coldplugged = false;
@@ -180,16 +183,8 @@ const teardownStates: Generated = Object.fromEntries(
   }),
 );
 
-/** upstream Detach: `!netNsCreated && netNsPath != ""` → the netns owner's deletion removes the tap. */
-const netnsNotOurs = ({ context }: { context: EndpointContext }) => !context.netnsCreated && context.netnsPath !== '';
-
-const detachCommand: Generated = route(
-  (c, e) =>
-    produce(begin('detach', 'detach')(c, e), (d) => {
-      d.leftToNetnsOwner = netnsNotOurs({ context: c });
-    }),
-  null,
-);
+/** upstream Detach: `!netNsCreated && netNsPath != ""` → the netns owner's deletion removes the tap (see `begin`). */
+const detachCommand: Generated = route(begin('detach', 'detach'), null);
 const hotDetachCommand = route(begin('hotDetach', 'detach'), null);
 
 export const endpointMachine = setup({
@@ -246,7 +241,7 @@ export const endpointMachine = setup({
     dirty: {
       on: {
         CLEANUP: route(begin('cleanup', null), null),
-        DETACH: route(begin('detach', 'detach'), null),
+        DETACH: detachCommand,
         HOT_DETACH: hotDetachCommand,
       },
     },
