@@ -24,6 +24,8 @@ export interface NicInput {
 export interface EffectTypes {
   'netlink.createTap': [{ netns: string; name: string; queues: number }, { index: number; queues: number }];
   'netlink.getLink': [{ netns: string; name: string }, { index: number; mtu: number; mac: string }];
+  /** upstream getLinkByName(name, Tuntap): the link, only if it is a tun/tap in TAP mode. */
+  'netlink.getTap': [{ netns: string; name: string }, { index?: number; absent?: boolean }];
   'netlink.setMtu': [{ netns: string; name: string; mtu: number }, Record<string, never>];
   'netlink.setUp': [{ netns: string; name: string; up: boolean }, { absent?: boolean }];
   'netlink.deleteLink': [{ netns: string; name: string }, { absent?: boolean }];

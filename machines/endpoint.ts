@@ -5,7 +5,7 @@
  * journals them and feeds the outcome back as `xstate.done.actor.<id>` / `xstate.error.actor.<id>`.
  *
  * States: `created` → `hotAttach.*` → `hotAttached` | `attach.*` → `attached`;
- * `teardown.*` (unplug → removeTc → setDown → deleteTap, each only when needed) leads to
+ * `teardown.*` (unplug → removeTc → lookupTap → setDown → deleteTap, each only when needed) leads to
  * `detached` (final), back to `created` (a rolled-back attach) or to `dirty` (something is left
  * that a later `CLEANUP`/`DETACH` must remove).
  */
@@ -49,6 +49,7 @@ const actors = Object.fromEntries(
   (Object.keys({
     'netlink.createTap': 0,
     'netlink.getLink': 0,
+    'netlink.getTap': 0,
     'netlink.setMtu': 0,
     'netlink.setUp': 0,
     'netlink.deleteLink': 0,
@@ -78,6 +79,7 @@ export function initialContext(input: EndpointInput): EndpointContext {
     error: null,
     warnings: [],
     leftToNetnsOwner: false,
+    tapVerified: false,
   };
 }
 
@@ -127,6 +129,7 @@ const begin =
       if (goal) d.goal = goal;
       d.error = null;
       d.warnings = [];
+      d.tapVerified = false;
       // upstream's "netns not ours" rule belongs to Detach: a DETACH (also from `dirty`) decides
       // it afresh, a CLEANUP keeps what the interrupted operation decided, anything else drops it
       if (op === 'detach') d.leftToNetnsOwner = !c.netnsCreated && c.netnsPath !== '';

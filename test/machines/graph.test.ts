@@ -18,6 +18,7 @@ const COMMANDS = ['HOT_ATTACH', 'ATTACH', 'HOT_DETACH', 'DETACH', 'CLEANUP'].map
 const PRIMARY: Record<string, string> = {
   'netlink.createTap': 'createTap',
   'netlink.getLink': 'getLink',
+  'netlink.getTap': 'getLink',
   'netlink.setMtu': 'setMtu',
   'netlink.setUp': 'setUp',
   'netlink.deleteLink': 'deleteLink',

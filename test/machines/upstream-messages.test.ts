@@ -51,12 +51,33 @@ describe("upstream's error messages", () => {
     expect(stateName(s.value)).toBe('hotAttached');
     [s] = transition(endpointMachine, s, { type: 'HOT_DETACH' });
     [s] = transition(endpointMachine, s, { type: 'xstate.done.actor.teardown.unplug', output: {} } as never);
+    expect(stateName(s.value)).toBe('teardown.lookupTap');
+    [s] = transition(endpointMachine, s, { type: 'xstate.done.actor.teardown.lookupTap', output: { index: 7 } } as never);
     [s] = transition(endpointMachine, s, { type: 'xstate.error.actor.teardown.setDown', error: boom } as never);
     expect(stateName(s.value)).toBe('teardown.deleteTap');
     [s] = transition(endpointMachine, s, { type: 'xstate.error.actor.teardown.deleteTap', error: boom } as never);
     expect(stateName(s.value)).toBe('dirty');
     expect(s.context.warnings).toEqual(['Could not disable TAP tap4_kata: EINVAL', 'Could not remove TAP tap4_kata: EINVAL']);
     expect(s.context.error?.message).toBe('Could not disable TAP tap4_kata: EINVAL');
+  });
+
+  it.each([
+    ['Incorrect link type dummy, expecting tuntap'],
+    ['LinkByName() failed for tuntap name tap4_kata: getLink tap4_kata: EIO'],
+  ])('a tap lookup failing with "%s": "Could not get TAP interface: …", nothing set down or deleted, dirty', (cause) => {
+    let s = failAt('HOT_ATTACH', 'none');
+    [s] = transition(endpointMachine, s, { type: 'HOT_DETACH' });
+    [s] = transition(endpointMachine, s, { type: 'xstate.done.actor.teardown.unplug', output: {} } as never);
+    [s] = transition(endpointMachine, s, { type: 'xstate.error.actor.teardown.lookupTap', error: { name: 'NetlinkError', message: cause } } as never);
+    expect(stateName(s.value)).toBe('dirty');
+    expect(s.context.error?.message).toBe(`Could not get TAP interface: ${cause}`);
+    expect(s.context.progress).toMatchObject({ tap: true, plugged: false });
+    // CLEANUP looks again before touching anything
+    [s] = transition(endpointMachine, s, { type: 'CLEANUP' });
+    expect(stateName(s.value)).toBe('teardown.lookupTap');
+    [s] = transition(endpointMachine, s, { type: 'xstate.error.actor.teardown.lookupTap', error: { name: 'NetlinkError', message: cause } } as never);
+    expect(stateName(s.value)).toBe('dirty');
+    expect(s.context.error?.message).toBe(`Could not get TAP interface: ${cause}`);
   });
 
   it('model none: "Invalid internetworking model", nothing run', () => {

@@ -26,10 +26,12 @@ function stepsOf(family: Family, setup: 'hot-attach' | 'attach' | null): string[
   if (family === 'hot-attach') return ['hotAttach.createTap', 'hotAttach.setMtu', 'hotAttach.setUp', 'hotAttach.hotplug'];
   if (family === 'attach')
     return ['createTap', 'getOrigLink', 'setMtu', 'setUp', 'qdiscTap', 'qdiscOrig', 'redirectIn', 'redirectOut', 'coldplug'].map((s) => `attach.${s}`);
-  return setup === 'attach' ? ['teardown.removeTc', 'teardown.setDown', 'teardown.deleteTap'] : ['teardown.unplug', 'teardown.setDown', 'teardown.deleteTap'];
+  return setup === 'attach'
+    ? ['teardown.removeTc', 'teardown.lookupTap', 'teardown.setDown', 'teardown.deleteTap']
+    : ['teardown.unplug', 'teardown.lookupTap', 'teardown.setDown', 'teardown.deleteTap'];
 }
 
-const ALL_EFFECTS = new Set([...stepsOf('hot-attach', null), ...stepsOf('attach', null), 'teardown.unplug', 'teardown.removeTc', 'teardown.setDown', 'teardown.deleteTap']);
+const ALL_EFFECTS = new Set([...stepsOf('hot-attach', null), ...stepsOf('attach', null), 'teardown.unplug', 'teardown.removeTc', 'teardown.lookupTap', 'teardown.setDown', 'teardown.deleteTap']);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
