@@ -33,7 +33,7 @@ export interface EffectTypes {
   'netlink.deleteIngressQdisc': [{ netns: string; name: string }, { absent?: boolean }];
   'netlink.addRedirect': [{ netns: string; from: string; to: string }, Record<string, never>];
   'hypervisor.hotplug': [NicInput, { pciPath: string }];
-  'hypervisor.hotunplug': [{ netdevId: string; deviceId: string }, { vmmGone?: boolean }];
+  'hypervisor.hotunplug': [{ netdevId: string; deviceId: string; queues: number }, { vmmGone?: boolean }];
   'hypervisor.coldplug': [NicInput, { args: string[] }];
 }
 

@@ -192,7 +192,7 @@ export const STEPS: Record<Step, StepSpec> = {
   },
   unplug: {
     src: 'hypervisor.hotunplug',
-    input: (c) => ({ netdevId: c.netdevId, deviceId: c.deviceId }),
+    input: (c) => ({ netdevId: c.netdevId, deviceId: c.deviceId, queues: c.queues }),
     done: (c) =>
       edit(c, (d) => {
         d.progress.plugged = false;

@@ -10,6 +10,12 @@ import type { NicInput } from '../../machines/effects.js';
 /** What the VMM needs to build a virtio-net NIC backed by a TAP: the machine's effect input. */
 export type NicSpec = NicInput;
 
+/**
+ * What hot unplug needs: the ids, and the queue count, so that fds a hot plug passed under the
+ * names derived from the netdev id (and that no netdev took) are closed too.
+ */
+export type UnplugSpec = Pick<NicSpec, 'netdevId' | 'deviceId'> & { queues?: number };
+
 export interface HotplugResult {
   /** PCI path `bridgeSlot/devSlot` (upstream's PciPath string), e.g. `02/00`. */
   pciPath: string;
@@ -43,10 +49,11 @@ export interface HypervisorAdapter {
   hotplug(nic: NicSpec, fds: readonly number[]): Promise<HotplugResult>;
   /**
    * Hot-unplug: device_del (subscribe to DEVICE_DELETED first), wait with a timeout, then
-   * netdev_del. Idempotent: a missing device or netdev is skipped. A stuck unplug is a
+   * netdev_del, then release any fd a hot plug passed for this netdev (`queues` of them) that no
+   * netdev took. Idempotent: a missing device, netdev or fd is skipped. A stuck unplug is a
    * {@link HypervisorError} with kind `unplug-stuck` (the netdev is still deleted, releasing the tap).
    */
-  hotunplug(nic: Pick<NicSpec, 'netdevId' | 'deviceId'>): Promise<void>;
+  hotunplug(nic: UnplugSpec): Promise<void>;
   /** Cold plug: the arguments (and fds) to start the VMM with. No VMM call. */
   coldplug(nic: NicSpec, fds: readonly number[]): Promise<ColdPlugResult>;
   /** Probe: is a device with this id present? */

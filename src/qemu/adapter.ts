@@ -14,9 +14,23 @@ import {
   type HypervisorAdapter,
   type HypervisorErrorKind,
   type NicSpec,
+  type UnplugSpec,
 } from '../adapters/hypervisor.js';
 import { coldplugArgs, fdNumbers } from './coldplug.js';
-import { deviceAddArgs, devicePlacement, isNotFound, netdevAddArgs, occupiedSlots, passFds, peripheralIds, releaseFdNames, unplugSequence } from './hotplug.js';
+import {
+  closeFdNames,
+  deviceAddArgs,
+  devicePlacement,
+  fdNames,
+  isNotFound,
+  netdevAddArgs,
+  occupiedSlots,
+  passFds,
+  peripheralIds,
+  releaseFdNames,
+  unplugSequence,
+} from './hotplug.js';
+import { SimulatedCrash, type FaultPlan } from '../adapters/faults.js';
 import { netdevIds } from './info-network.js';
 import { checkFds, checkId, checkNic } from './nic-spec.js';
 import { QmpClient, QmpError } from './qmp-client.js';
@@ -40,6 +54,12 @@ export interface QemuAdapterOptions {
   vhostAvailable?: () => boolean;
   /** First child-side fd number for cold plug. Default 3. */
   coldplugFdBase?: number;
+  /**
+   * Test only: fault injection at the QMP command level (`method` is the QMP command, e.g.
+   * `getfd`), so a crash can land between two commands of one hot plug. A simulated crash is
+   * never cleaned up after: it propagates as is.
+   */
+  qmpFaults?: FaultPlan;
 }
 
 /** Last timings, for reports and benches (ms). */
@@ -59,9 +79,23 @@ function toHypervisorError(op: string, e: unknown): HypervisorError {
   return new HypervisorError({ kind: 'disconnected', op, message: `${op}: ${(e as Error)?.message ?? String(e)}` });
 }
 
+/** Consult `plan` before every QMP command of `client` (test only; see {@link QemuAdapterOptions.qmpFaults}). */
+function injectQmpFaults(client: QmpClient, plan: FaultPlan): void {
+  const execute = client.execute.bind(client);
+  let n = 0;
+  client.execute = async (command, args, opts) => {
+    const action = plan({ adapter: 'qmp', method: command, args: [args], n: n++ });
+    if (action === 'crash-before') throw new SimulatedCrash(`before qmp ${command}`);
+    if (typeof action === 'object') throw action.fail;
+    const result = await execute(command, args, opts);
+    if (action === 'crash-after') throw new SimulatedCrash(`after qmp ${command}`);
+    return result;
+  };
+}
+
 /** QEMU over QMP. */
 export class QemuHypervisorAdapter implements HypervisorAdapter {
-  private readonly opts: Required<Omit<QemuAdapterOptions, 'slots'>> & { slots: readonly Slot[] };
+  private readonly opts: Required<Omit<QemuAdapterOptions, 'slots' | 'qmpFaults'>> & { slots: readonly Slot[]; qmpFaults?: FaultPlan };
   private client: QmpClient | undefined;
   private connecting: Promise<QmpClient> | undefined;
   private closed = false;
@@ -100,6 +134,7 @@ export class QemuHypervisorAdapter implements HypervisorAdapter {
       unplugTimeoutMs: options.unplugTimeoutMs ?? 5000,
       vhostAvailable: options.vhostAvailable ?? (() => fs.existsSync('/dev/vhost-net')),
       coldplugFdBase: base,
+      ...(options.qmpFaults && { qmpFaults: options.qmpFaults }),
     };
     this.nextColdFd = base;
   }
@@ -119,17 +154,20 @@ export class QemuHypervisorAdapter implements HypervisorAdapter {
       if (!slot) throw new HypervisorError({ kind: 'no-slot', op, message: `hotplug: no free hot-pluggable slot among ${this.opts.slots.length}` });
       this.reserved.add(slotKey(slot.bus, slot.addr));
       if (nic.queues > 1) attachTapQueues(fds); // QEMU 7.2 aborts on a still-detached queue
-      const names = await passFds(client, fds, 'fd');
+      // names derived from the netdev: a crash between getfd and netdev_add leaves fds in QEMU
+      // that a later unplug (recovery's rollback) can closefd by name
+      const names = await passFds(client, fds, fdNames(nic.netdevId, fds.length));
       try {
         await client.execute('netdev_add', netdevAddArgs(nic, names));
         this.deletedNetdevs.delete(nic.netdevId);
       } catch (e) {
-        await releaseFdNames(client, names);
+        if (!(e instanceof SimulatedCrash)) await releaseFdNames(client, names);
         throw e;
       }
       try {
         await client.execute('device_add', deviceAddArgs(nic, slot));
       } catch (e) {
+        if (e instanceof SimulatedCrash) throw e;
         // Undo the netdev_add (releases QEMU's tap fds). If QEMU is gone, so is the netdev.
         await client.execute('netdev_del', { id: nic.netdevId }).then(
           () => this.deletedNetdevs.add(nic.netdevId),
@@ -141,22 +179,28 @@ export class QemuHypervisorAdapter implements HypervisorAdapter {
       this.timings.hotplugMs = performance.now() - t0;
       return { pciPath: pciPathOf(slot) };
     } catch (e) {
+      if (e instanceof SimulatedCrash) throw e;
       throw toHypervisorError(op, e);
     } finally {
       if (slot) this.reserved.delete(slotKey(slot.bus, slot.addr));
     }
   }
 
-  async hotunplug(nic: Pick<NicSpec, 'netdevId' | 'deviceId'>): Promise<void> {
+  async hotunplug(nic: UnplugSpec): Promise<void> {
     const op = 'hotunplug';
     checkId(op, 'netdevId', nic?.netdevId);
     checkId(op, 'deviceId', nic?.deviceId);
+    const queues = nic.queues ?? 0;
+    if (!Number.isInteger(queues) || queues < 0) throw new HypervisorError({ kind: 'invalid', op, message: `${op}: queues must be an integer >= 0, got ${queues}` });
     const t0 = performance.now();
     const client = await this.connect(op);
     let outcome;
     try {
       outcome = await unplugSequence(client, nic, this.opts.unplugTimeoutMs);
+      // fds passed by a hot plug that never reached netdev_add (a crash, a lost reply)
+      await closeFdNames(client, [...fdNames(nic.netdevId, queues), ...fdNames(nic.netdevId, queues, 'vhostfd')]);
     } catch (e) {
+      if (e instanceof SimulatedCrash) throw e;
       throw toHypervisorError(op, e);
     }
     this.timings.unplugMs = performance.now() - t0;
@@ -322,6 +366,7 @@ export class QemuHypervisorAdapter implements HypervisorAdapter {
           c.close();
           throw new HypervisorError({ kind: 'disconnected', op, message: `${op}: adapter closed` });
         }
+        if (this.opts.qmpFaults) injectQmpFaults(c, this.opts.qmpFaults);
         this.client = c;
         c.onClose(() => {
           if (this.client === c) this.client = undefined;

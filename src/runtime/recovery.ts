@@ -87,6 +87,9 @@ export async function reconcile(c: EndpointContext, effect: PendingEffect, ran: 
   if (effect.phase !== 'teardown') {
     const observed = ran ? await observeWorld(c, a, effect.step, pre) : {};
     const { netnsGone: _n, vmmGone: _v, ...progress } = observed;
+    // an interrupted hot plug may have passed queue fds (getfd) that no netdev took: a live VMM
+    // still holds them under the names derived from the netdev, and only the unplug closes them
+    if (ran && effect.step === 'hotplug' && !observed.vmmGone) progress.plugged = true;
     return {
       kind: 'event',
       event: {

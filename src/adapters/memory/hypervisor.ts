@@ -23,6 +23,7 @@ import {
   type HypervisorAdapter,
   type HypervisorErrorKind,
   type NicSpec,
+  type UnplugSpec,
 } from '../hypervisor.js';
 import { NetlinkError } from '../netlink.js';
 import type { MemoryKernel } from './kernel.js';
@@ -206,7 +207,7 @@ export class MemoryHypervisor implements HypervisorAdapter {
     return { pciPath: dev.pciPath };
   }
 
-  async hotunplug(nic: Pick<NicSpec, 'netdevId' | 'deviceId'>): Promise<void> {
+  async hotunplug(nic: UnplugSpec): Promise<void> {
     const op = 'hotunplug';
     if (typeof nic?.netdevId !== 'string' || typeof nic.deviceId !== 'string') {
       throw this._error('invalid', op, 'netdevId and deviceId must be strings');
