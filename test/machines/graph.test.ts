@@ -61,7 +61,9 @@ const serializeState = (s: EndpointSnapshot) => {
  * explored everywhere (no command is dropped in any state, a state may recur along a path).
  * One operation cannot loop (its steps only move forward), so these two bounds make it finite.
  */
-export const BOUNDS = { commands: 3, failures: 2 };
+export const BOUNDS = process.env.TAPSTATE_MUTATION ? { commands: 2, failures: 1 } : { commands: 3, failures: 2 };
+/** `npm run mutate` runs a lighter enumeration (vitest.mutation.config.ts): every mutant runs it. */
+const FULL = !process.env.TAPSTATE_MUTATION;
 
 /** A rest state and a command it accepted: `dirty(after detach) DETACH`. */
 const edgeName = (s: EndpointSnapshot, command: string) => `${stateName(s.value)}${s.context.op ? `(after ${s.context.op})` : ''} ${command}`;
@@ -108,9 +110,10 @@ describe('xstate/graph: every path within the bounds', () => {
       // no command is dropped: every (rest state, command) edge reachable within the bounds is on a path to the end,
       // among them DETACH from dirty and every command after a rolled-back attach
       expect([...reachable].filter((e) => !covered.has(e))).toEqual([]);
-      for (const e of ['dirty(after detach) DETACH', 'dirty(after hotAttach) DETACH', 'dirty(after attach) CLEANUP', 'created(after hotAttach) ATTACH', 'created(after attach) HOT_ATTACH', 'created(after attach) DETACH'])
-        expect(covered).toContain(e);
-      expect(paths.length).toBeGreaterThan(600);
+      if (FULL)
+        for (const e of ['dirty(after detach) DETACH', 'dirty(after hotAttach) DETACH', 'dirty(after attach) CLEANUP', 'created(after hotAttach) ATTACH', 'created(after attach) HOT_ATTACH', 'created(after attach) DETACH'])
+          expect(covered).toContain(e);
+      expect(paths.length).toBeGreaterThan(FULL ? 600 : 20);
       let driven = 0;
       for (const path of paths) {
         const w = memoryWorld({ netnsCreated });

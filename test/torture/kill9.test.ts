@@ -5,15 +5,25 @@
  * now and then, then run again), and the world is checked from outside after every trial:
  * nothing leaked and `tapstate status --json` agrees with the kernel and QEMU.
  *
- * Seeded: TORTURE_SEED (default: random, printed), TORTURE_TRIALS (default 60).
+ * Deterministic in CI: `npm test` runs the fixed seeds of {@link CI_SEEDS} (every seed that ever
+ * found a bug joins that list). Soak runs with random seeds: `npm run torture -- --trials N
+ * [--seed S]` (test/torture/soak.ts), which sets TORTURE_SEED and TORTURE_TRIALS (default 40
+ * per seed) and prints the seed of a failure.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TortureWorld, disagreements, prng, readRecords, requireRoot, runCli, startCli, type CliChild, type RunResult } from './world.js';
 
-const TRIALS = Number(process.env.TORTURE_TRIALS ?? 60);
-const SEED = Number(process.env.TORTURE_SEED ?? Math.floor(Math.random() * 2 ** 31));
+/**
+ * The seeds `npm test` runs. 1750443474: a fresh-machine run failed at trial 12 with "QEMU holds 1
+ * tun fds, the plugged endpoints need 0" (a kill between getfd and netdev_add; issue #10).
+ */
+export const CI_SEEDS: readonly number[] = [1750443474, 20261130];
+const TRIALS = Number(process.env.TORTURE_TRIALS ?? 40);
+const SEEDS: readonly number[] = process.env.TORTURE_SEED !== undefined ? [Number(process.env.TORTURE_SEED)] : CI_SEEDS;
+for (const s of SEEDS) if (!Number.isSafeInteger(s) || s < 0) throw new Error(`TORTURE_SEED must be a non-negative integer, got ${process.env.TORTURE_SEED}`);
+if (!Number.isInteger(TRIALS) || TRIALS < 1) throw new Error(`TORTURE_TRIALS must be a positive integer, got ${process.env.TORTURE_TRIALS}`);
 /** The test-only stretch of every adapter call (ms): kills land inside effects. */
 const STRETCH = 40;
 const ENDPOINTS = 4;
@@ -67,13 +77,14 @@ async function killAtIntent(child: CliChild, logFile: string, from: number, ep: 
   child.kill();
 }
 
-describe(`kill -9 torture (seed ${SEED}, ${TRIALS} trials)`, () => {
+describe.each(SEEDS.map((seed) => [seed]))(`kill -9 torture (seed %i, ${TRIALS} trials)`, (SEED) => {
   it(
     'every kill in every effect state is recovered with nothing leaked, and the store agrees with the world',
     async () => {
       // eslint-disable-next-line no-console
       console.log(`torture: TORTURE_SEED=${SEED} TORTURE_TRIALS=${TRIALS}`);
       const rnd = prng(SEED);
+      world.store = path.join(world.tmp, `store-${SEED}`); // one store per seed; the world ends empty after each
       const store = world.store;
       const logFile = path.join(store, 'log.jsonl');
       const qmp = world.qemu!.qmpPath;
