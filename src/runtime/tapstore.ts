@@ -283,7 +283,12 @@ export class Tapstore {
       const eff = pendingEffect(slot.snapshot.value, slot.snapshot.context);
       if (!eff) break;
       const attempt = slot.pending && slot.pending.id === eff.id ? slot.pending.attempt + 1 : 1;
-      const pre = await beforeEffect(slot.snapshot.context, eff, this.opts.adapters);
+      // what recovery must know of the world before the effect (only a simulated crash escapes)
+      const pre = await beforeEffect(slot.snapshot.context, eff, this.opts.adapters).catch((e: unknown) => {
+        this.dead = true;
+        this.fds.forgetAll();
+        throw e;
+      });
       const [intent] = this.append([{ k: 'intent', ep: slot.id, id: eff.id, src: eff.src, input: eff.input, attempt, ...(pre && { pre }) }], false);
       slot.pending = intent as IntentRecord;
       slot.lastSeq = intent!.seq;
