@@ -62,6 +62,8 @@ const serializeState = (s: EndpointSnapshot) => {
  * One operation cannot loop (its steps only move forward), so these two bounds make it finite.
  */
 export const BOUNDS = process.env.TAPSTATE_MUTATION ? { commands: 2, failures: 1 } : { commands: 3, failures: 2 };
+/** No path within the bounds is longer than this many events: a longer one means the machine loops. */
+const MAX_EVENTS = 60;
 /** `npm run mutate` runs a lighter enumeration (vitest.mutation.config.ts): every mutant runs it. */
 const FULL = !process.env.TAPSTATE_MUTATION;
 
@@ -84,6 +86,7 @@ export function enumeratePaths(input: EndpointInput, bounds = BOUNDS) {
       for (const e of edges) covered.add(e);
       return;
     }
+    if (steps.length >= MAX_EVENTS) throw new Error(`the machine loops: no end after ${MAX_EVENTS} events (${steps.map((x) => stateName(x.state.value)).slice(-6).join(' → ')})`);
     for (const event of eventsFor(s)) {
       const command = !event.type.startsWith('xstate.');
       const failure = event.type.startsWith('xstate.error.');
