@@ -26,6 +26,11 @@ const COVERAGE_TRIALS = 60;
 /** Kills per effect state and killed recoveries, over all seeds of this run. */
 const hits = new Map<string, number>();
 let allRecoverKills = 0;
+/**
+ * Targeted kills per operation family, over all seeds: each next targeted kill of a family moves
+ * to its next effect, so the seeds of one run together walk every effect state.
+ */
+const counters = new Map<string, number>();
 const SEEDS: readonly number[] = process.env.TORTURE_SEED !== undefined ? [Number(process.env.TORTURE_SEED)] : CI_SEEDS;
 for (const s of SEEDS) if (!Number.isSafeInteger(s) || s < 0) throw new Error(`TORTURE_SEED must be a non-negative integer, got ${process.env.TORTURE_SEED}`);
 if (!Number.isInteger(TRIALS) || TRIALS < 1) throw new Error(`TORTURE_TRIALS must be a positive integer, got ${process.env.TORTURE_TRIALS}`);
@@ -112,7 +117,6 @@ describe.each(SEEDS.map((seed) => [seed]))(`kill -9 torture (seed %i, ${TRIALS} 
       };
 
       const lastIntents = new Map<string, number>();
-      const counters = new Map<string, number>();
       let recoverKills = 0;
       let killed = 0;
       let completed = 0;
@@ -206,8 +210,8 @@ describe.each(SEEDS.map((seed) => [seed]))(`kill -9 torture (seed %i, ${TRIALS} 
       expect(end.qemuTunFds).toBe(0);
       expect(disagreements(await world.status(), end)).toEqual([]);
     },
-    // a trial takes 1-3 s on an idle host, up to ~8 s on a loaded 2-core one
-    TRIALS * 12_000 + 60_000,
+    // a trial takes 1-3 s on an idle host, and more than 13 s was seen on a 2-core host at load 18
+    TRIALS * 20_000 + 60_000,
   );
 });
 
