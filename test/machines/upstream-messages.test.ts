@@ -80,6 +80,34 @@ describe("upstream's error messages", () => {
     expect(s.context.error?.message).toBe(`Could not get TAP interface: ${cause}`);
   });
 
+  it('cold detach: "Could not remove the ingress qdisc of <orig>", recorded as the error and a warning; the tap still goes', () => {
+    let s = failAt('ATTACH', 'none');
+    expect(stateName(s.value)).toBe('attached');
+    [s] = transition(endpointMachine, s, { type: 'DETACH' });
+    expect(stateName(s.value)).toBe('teardown.removeTc');
+    [s] = transition(endpointMachine, s, { type: 'xstate.error.actor.teardown.removeTc', error: boom } as never);
+    expect(stateName(s.value)).toBe('teardown.lookupTap');
+    expect(s.context.error).toMatchObject({ op: 'detach', step: 'removeTc', message: 'Could not remove the ingress qdisc of tap0: EINVAL' });
+    [s] = transition(endpointMachine, s, { type: 'xstate.done.actor.teardown.lookupTap', output: { index: 7 } } as never);
+    [s] = transition(endpointMachine, s, { type: 'xstate.done.actor.teardown.setDown', output: {} } as never);
+    [s] = transition(endpointMachine, s, { type: 'xstate.done.actor.teardown.deleteTap', output: {} } as never);
+    // the qdisc is still ours and still there: dirty, and CLEANUP starts with it
+    expect(stateName(s.value)).toBe('dirty');
+    expect(s.context.progress).toMatchObject({ tap: false, tcOrig: true });
+    expect(s.context.warnings).toEqual(['Could not remove the ingress qdisc of tap0: EINVAL']);
+    [s] = transition(endpointMachine, s, { type: 'CLEANUP' });
+    expect(stateName(s.value)).toBe('teardown.removeTc');
+    expect(s.context).toMatchObject({ op: 'cleanup', error: null, warnings: [] });
+  });
+
+  it('a rollback keeps the attach failure as its error; later teardown failures are warnings', () => {
+    let s = failAt('HOT_ATTACH', 'hotplug');
+    expect(stateName(s.value)).toBe('teardown.unplug');
+    [s] = transition(endpointMachine, s, { type: 'xstate.error.actor.teardown.unplug', error: boom } as never);
+    expect(s.context.error).toMatchObject({ op: 'hotAttach', step: 'hotplug' });
+    expect(s.context.warnings).toEqual(['EINVAL']);
+  });
+
   it('model none: "Invalid internetworking model", nothing run', () => {
     let [s] = initialTransition(endpointMachine, { ...input, model: 'none' });
     const [next, actions] = transition(endpointMachine, s, { type: 'ATTACH' });
