@@ -7,7 +7,7 @@
  *
  * Deterministic in CI: `npm test` runs the fixed seeds of {@link CI_SEEDS} (every seed that ever
  * found a bug joins that list). Soak runs with random seeds: `npm run torture -- --trials N
- * [--seed S]` (test/torture/soak.ts), which sets TORTURE_SEED and TORTURE_TRIALS (default 30
+ * [--seed S]` (test/torture/soak.ts), which sets TORTURE_SEED and TORTURE_TRIALS (default 40
  * per seed) and prints the seed of a failure.
  */
 import * as fs from 'node:fs';
@@ -20,9 +20,9 @@ import { TortureWorld, disagreements, prng, readRecords, requireRoot, runCli, st
  * tun fds, the plugged endpoints need 0" (a kill between getfd and netdev_add; issue #10).
  */
 export const CI_SEEDS: readonly number[] = [1750443474, 20261130];
-const TRIALS = Number(process.env.TORTURE_TRIALS ?? 30);
+const TRIALS = Number(process.env.TORTURE_TRIALS ?? 40);
 /** Over this many trials (all seeds together), every effect state must have been hit by a kill. */
-const COVERAGE_TRIALS = 60;
+const COVERAGE_TRIALS = 80;
 /** Kills per effect state and killed recoveries, over all seeds of this run. */
 const hits = new Map<string, number>();
 let allRecoverKills = 0;

@@ -1,7 +1,7 @@
 /**
  * `npm run torture -- --trials N [--seed S] [--keep-going]`: the kill -9 torture with random
  * seeds, for soak runs (CI runs the fixed seeds of kill9.test.ts instead). Without `--seed`, the
- * trials are split into runs of at most 60, each with a fresh random seed, printed before it
+ * trials are split into runs of at most 80, each with a fresh random seed, printed before it
  * starts; a failing run prints the command that replays it. With `--seed`, one run of N trials.
  * Appends one JSON line per run to .tmp/torture-soak.jsonl. Exit 1 if any run failed.
  */
@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import { parseSoakArgs, randomSeed } from '../support/soak-args.js';
 
 /** Trials per seed: enough for the coverage check of kill9.test.ts (every effect state hit). */
-const PER_RUN = 60;
+const PER_RUN = 80;
 const args = parseSoakArgs(process.argv.slice(2), '--trials', PER_RUN);
 fs.mkdirSync('.tmp', { recursive: true });
 let left = args.count;
