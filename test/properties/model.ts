@@ -32,6 +32,8 @@ export interface Scenario {
   logCrash: { at: number; how: 'crash-before' | 'crash-after' | 'torn' } | null;
   /** Someone else put an ingress qdisc on the original link before the run (it must survive it). */
   foreignQdisc: boolean;
+  /** vhost: off; on with /dev/vhost-net (vhost fds counted and handed over like queue fds); on without it (every attach fails). */
+  vhost: 'off' | 'on' | 'absent';
 }
 
 const fault = fc.oneof(
@@ -55,6 +57,7 @@ export const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
   ),
   faults: fc.array(fault, { maxLength: 40 }),
   checkpointEvery: fc.constantFrom(1, 2, 7, 1000),
+  vhost: fc.constantFrom<Scenario['vhost']>('off', 'on', 'absent'),
   logCrash: fc.option(fc.record({ at: fc.integer({ min: 1, max: 40 }), how: fc.constantFrom('crash-before', 'crash-after', 'torn') as fc.Arbitrary<'crash-before' | 'crash-after' | 'torn'> }), { nil: null }),
   foreignQdisc: fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
 });
@@ -66,7 +69,7 @@ const injected = (method: string): Error =>
 
 /** Run one scenario; throws (with a description) when an invariant is broken. */
 export async function runScenario(sc: Scenario): Promise<void> {
-  const w = memoryWorld({ netnsCreated: sc.netnsCreated });
+  const w = memoryWorld({ netnsCreated: sc.netnsCreated, vhost: sc.vhost !== 'off' }, { vhostNet: sc.vhost === 'on' });
   if (sc.foreignQdisc) await w.kernel.addIngressQdisc(NETNS, 'eth0');
   // endpoint idx 0 has its original link (eth0) in the netns; idx 1 does not: its cold attach fails
   let calls = 0;
