@@ -1,0 +1,134 @@
+/**
+ * A real chain, as a runtime runs it: Debian's ptp + host-local, then tapstate-cni, in network
+ * namespaces the test creates (the plugins run in a "host" netns of ours). ADD → CHECK → traffic
+ * both ways → DEL, for spec 1.0.0 and 0.4.0 configs; idempotent DEL in every form.
+ */
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { addList, checkList, delList, invoke, pluginConf } from './driver.js';
+import { hostVethOf, makeCniWorld, requireCniEnvironment, traffic, type CniWorld } from './world.js';
+
+const clean = { ctrLinks: [], hostLinks: [], ctrQdiscs: [], stores: [], ipam: [] };
+let worlds: CniWorld[] = [];
+const world = (): CniWorld => {
+  const w = makeCniWorld();
+  worlds.push(w);
+  return w;
+};
+
+beforeAll(() => requireCniEnvironment());
+afterEach(() => {
+  const ws = worlds;
+  worlds = [];
+  for (const w of ws) w.cleanup();
+});
+
+describe('ptp + host-local → tapstate-cni', () => {
+  it('ADD → CHECK → traffic both ways → DEL (1.0.0); nothing left anywhere', async () => {
+    const w = world();
+    const list = w.conflist('1.0.0');
+    const rc = w.rc();
+    const result = await addList(w.rt, list, rc);
+    // prevResult kept, plus the tap (in the netns) and the VM interface (sandbox = container id)
+    expect(result.cniVersion).toBe('1.0.0');
+    const names = result.interfaces.map((i: { name: string }) => i.name);
+    expect(names.slice(1)).toEqual(['eth0', 'tap0_kata', 'tap0_kata']);
+    const [, eth0, tap, vm] = result.interfaces;
+    expect(tap.sandbox).toBe(w.ctrNsPath);
+    expect(vm.sandbox).toBe(rc.containerId);
+    expect(vm.mac).toBe(eth0.mac);
+    expect(tap.mac).toMatch(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
+    expect(tap.mac).not.toBe(eth0.mac);
+    // the CNI interface's IP copied to the VM interface
+    const ethIp = result.ips.find((i: { interface: number }) => i.interface === 1);
+    const vmIp = result.ips.find((i: { interface: number }) => i.interface === 3);
+    expect(vmIp).toEqual({ interface: 3, address: ethIp.address, gateway: ethIp.gateway });
+    expect(vmIp.address.startsWith(w.subnet.split('.').slice(0, 3).join('.'))).toBe(true);
+
+    await checkList(w.rt, list, rc, result);
+    expect(traffic(w, hostVethOf(result), 'tap0_kata')).toEqual({ vethToTap: true, tapToVeth: true });
+    await delList(w.rt, list, rc, result);
+    expect(w.leftovers()).toEqual(clean);
+  });
+
+  it('0.4.0 config: ips carry "version"; CHECK and DEL work', async () => {
+    const w = world();
+    const list = w.conflist('0.4.0');
+    const rc = w.rc();
+    const result = await addList(w.rt, list, rc);
+    expect(result.cniVersion).toBe('0.4.0');
+    const vmIp = result.ips.find((i: { interface: number }) => i.interface === 3);
+    expect(vmIp.version).toBe('4');
+    await checkList(w.rt, list, rc, result);
+    await delList(w.rt, list, rc, result);
+    expect(w.leftovers()).toEqual(clean);
+  });
+
+  it('tap name from CNI_ARGS (tc-redirect-tap\'s TC_REDIRECT_TAP_NAME), two queues: traffic on a multi-queue tap', async () => {
+    const w = world();
+    const list = w.conflist('1.0.0', { queues: 2 });
+    const rc = { ...w.rc(), args: 'IgnoreUnknown=1;TC_REDIRECT_TAP_NAME=vmtap7' };
+    const result = await addList(w.rt, list, rc);
+    expect(result.interfaces.slice(2).map((i: { name: string }) => i.name)).toEqual(['vmtap7', 'vmtap7']);
+    await checkList(w.rt, list, rc, result);
+    expect(traffic(w, hostVethOf(result), 'vmtap7', 2)).toEqual({ vethToTap: true, tapToVeth: true });
+    await delList(w.rt, list, rc, result);
+    expect(w.leftovers()).toEqual(clean);
+  });
+
+  it('CHECK fails with a clear msg when the kernel no longer matches the store', async () => {
+    const w = world();
+    const list = w.conflist();
+    const rc = w.rc();
+    const result = await addList(w.rt, list, rc);
+    const { execFileSync } = await import('node:child_process');
+    execFileSync('tc', ['-n', w.ctrNs, 'qdisc', 'del', 'dev', 'eth0', 'ingress']);
+    const inv = await invoke(w.rt, 'CHECK', pluginConf(list, 1, result), rc);
+    expect(inv.code).toBe(1);
+    expect(inv.json).toMatchObject({ cniVersion: '1.0.0', code: 101, msg: `${rc.containerId}/eth0: eth0 has no ingress qdisc` });
+    // and the traffic check sees it too (a negative control of the frame helper): veth → tap is cut
+    expect(traffic(w, hostVethOf(result), 'tap0_kata')).toEqual({ vethToTap: false, tapToVeth: true });
+    await delList(w.rt, list, rc, result);
+    expect(w.leftovers()).toEqual(clean);
+  });
+
+  it('DEL is idempotent: twice, without prevResult, with no store at all', async () => {
+    const w = world();
+    const list = w.conflist();
+    const rc = w.rc();
+    // never added
+    await delList(w.rt, list, rc, null);
+    const result = await addList(w.rt, list, rc);
+    // the runtime lost its cache: DEL without any prevResult still finds the tap through the store
+    await delList(w.rt, list, rc, null);
+    expect(w.leftovers()).toEqual(clean);
+    await delList(w.rt, list, rc, result);
+    await delList(w.rt, list, rc, null);
+    expect(w.leftovers()).toEqual(clean);
+  });
+
+  it('DEL after the netns is gone (with and without CNI_NETNS)', async () => {
+    const w = world();
+    const list = w.conflist();
+    const rc1 = w.rc();
+    const r1 = await addList(w.rt, list, rc1);
+    expect(r1.interfaces.length).toBe(4);
+    w.deleteCtrNs();
+    await delList(w.rt, list, rc1, r1);
+    await delList(w.rt, list, { ...rc1, netns: '' }, r1);
+    expect(w.leftovers()).toEqual(clean);
+  });
+
+  it('repeated ADD after a finished ADD returns the same attachment', async () => {
+    const w = world();
+    const list = w.conflist();
+    const rc = w.rc();
+    const result = await addList(w.rt, list, rc);
+    // tapstate-cni ADD again with ptp's result (a runtime retrying after losing the first answer)
+    const ptpResult = { ...result, interfaces: result.interfaces.slice(0, 2), ips: result.ips.filter((i: { interface: number }) => i.interface === 1) };
+    const again = await invoke(w.rt, 'ADD', pluginConf(list, 1, ptpResult), rc);
+    expect(again.code, again.stdout).toBe(0);
+    expect(again.json.interfaces[2]).toEqual(result.interfaces[2]);
+    await delList(w.rt, list, rc, result);
+    expect(w.leftovers()).toEqual(clean);
+  });
+});
