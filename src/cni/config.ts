@@ -8,7 +8,7 @@
  */
 import * as path from 'node:path';
 import { MAX_QUEUES, ifNameProblem } from '../../machines/index.js';
-import { CniConfigError, CniUnsupportedFieldError, CniVersionError } from './errors.js';
+import { CniConfigError, CniDecodeError, CniUnsupportedFieldError, CniVersionError } from './errors.js';
 import type { CniEnv } from './env.js';
 import { parsePrevResult, type CniResult } from './result.js';
 import { SUPPORTED_VERSIONS } from './version.js';
@@ -62,7 +62,7 @@ export function parseConfig(stdin: string, env: CniEnv): TapstateCniConfig {
   try {
     raw = JSON.parse(stdin);
   } catch (e) {
-    throw new CniConfigError('stdin', 'json', `the network configuration on stdin is not JSON: ${(e as Error).message}`);
+    throw new CniDecodeError(`the network configuration on stdin is not JSON: ${(e as Error).message}`);
   }
   if (!isObject(raw)) throw new CniConfigError('stdin', 'object', 'the network configuration on stdin must be a JSON object');
   const version = raw.cniVersion;

@@ -55,6 +55,14 @@ export class CniConfigError extends CniError {
   }
 }
 
+/** The configuration on stdin cannot be decoded (not JSON). Code 6. */
+export class CniDecodeError extends CniError {
+  override readonly name = 'CniDecodeError';
+  constructor(message: string) {
+    super(CNI_CODE.decode, message);
+  }
+}
+
 /** A bad or missing CNI_* environment variable: names it and the rule. Code 7. */
 export class CniEnvError extends CniError {
   override readonly name = 'CniEnvError';

@@ -132,3 +132,34 @@ describe('ptp + host-local → tapstate-cni', () => {
     expect(w.leftovers()).toEqual(clean);
   });
 });
+
+describe('GC (spec 1.1)', () => {
+  it('removes the attachments not in cni.dev/valid-attachments, keeps the others', async () => {
+    const w = world();
+    // Debian's ptp (1.1.1) speaks up to 1.0.0: the attachments are made with 1.0.0, GC is 1.1.0
+    const list = w.conflist('1.0.0');
+    const { execFileSync } = await import('node:child_process');
+    const links = (ns: string): string[] => (JSON.parse(execFileSync('ip', ['-n', ns, '-j', 'link', 'show']).toString()) as Array<{ ifname: string }>).map((l) => l.ifname);
+    // the second container gets a netns of its own (ours, removed below)
+    const ns2 = `${w.ctrNs}-2`;
+    execFileSync('ip', ['netns', 'add', ns2]);
+    try {
+      const keep = w.rc();
+      const drop = { ...w.rc(), netns: `/run/netns/${ns2}` };
+      const rKeep = await addList(w.rt, list, keep);
+      await addList(w.rt, list, drop);
+      const gcConf = { ...pluginConf(list, 1, undefined), cniVersion: '1.1.0', 'cni.dev/valid-attachments': [{ containerID: keep.containerId, ifname: 'eth0' }] };
+      const gc = await invoke(w.rt, 'GC', gcConf, { containerId: '', netns: '', ifName: '' });
+      expect(gc.code, gc.stdout).toBe(0);
+      expect(w.leftovers().stores).toEqual([keep.containerId]);
+      expect(links(ns2)).not.toContain('tap0_kata');
+      expect(links(w.ctrNs)).toContain('tap0_kata');
+      await checkList(w.rt, list, keep, rKeep);
+      await delList(w.rt, list, keep, rKeep);
+      await delList(w.rt, list, drop, null);
+      expect(w.leftovers()).toEqual(clean);
+    } finally {
+      execFileSync('ip', ['netns', 'del', ns2]);
+    }
+  });
+});
