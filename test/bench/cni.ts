@@ -13,6 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { LinuxNetlinkAdapter } from '../../src/linux/index.js';
+import { runPlugin as runInProcess } from '../../src/cni/index.js';
 import { median, result, type BenchSuite } from './harness.js';
 
 const PLUGIN = resolve('dist/src/cni/main.js');
@@ -68,6 +69,15 @@ export const suite: BenchSuite = async function* ({ quick }) {
       await a.deleteLink(ns, 'tap0_kata');
       return performance.now() - t0;
     };
+    /** The same plugin code called in this process: what the invocations cost without starting Node. */
+    const inProcess = async (i: number): Promise<number> => {
+      const t0 = performance.now();
+      for (const command of ['ADD', 'DEL']) {
+        const o = await runInProcess({ ...env(i), CNI_COMMAND: command }, JSON.stringify(conf));
+        if (o.exitCode !== 0) throw new Error(`cni bench: in-process ${command} failed: ${o.stdout}`);
+      }
+      return performance.now() - t0;
+    };
     const nodeStart = async (): Promise<number> => {
       const t0 = performance.now();
       execFileSync(process.execPath, ['-e', '']);
@@ -76,6 +86,7 @@ export const suite: BenchSuite = async function* ({ quick }) {
 
     for (let i = 0; i < 2; i++) {
       await plugin(-1 - i);
+      await inProcess(-10 - i);
       await direct();
     }
     const rounds = quick ? 5 : 25;
@@ -84,6 +95,7 @@ export const suite: BenchSuite = async function* ({ quick }) {
     const dels: number[] = [];
     const base: number[] = [];
     const starts: number[] = [];
+    const inproc: number[] = [];
     for (let i = 0; i < rounds; i++) {
       const go = async (): Promise<void> => {
         const r = await plugin(i);
@@ -99,6 +111,7 @@ export const suite: BenchSuite = async function* ({ quick }) {
         await go();
       }
       if (i % 5 === 0) starts.push(await nodeStart());
+      inproc.push(await inProcess(1000 + i));
     }
     yield result({
       suite: 'cni',
@@ -113,6 +126,7 @@ export const suite: BenchSuite = async function* ({ quick }) {
         add_ms: Number(median(adds).toFixed(3)),
         del_ms: Number(median(dels).toFixed(3)),
         node_start_ms: Number(median(starts).toFixed(3)),
+        in_process_add_del_ms: Number(median(inproc).toFixed(3)),
       },
     });
   } finally {

@@ -118,6 +118,21 @@ describe('ptp + host-local → tapstate-cni', () => {
     expect(w.leftovers()).toEqual(clean);
   });
 
+  it('an ADD that fails half-way rolls back what it made (code 100, upstream\'s message)', async () => {
+    const w = world();
+    const list = w.conflist();
+    const rc = w.rc();
+    const result = await addList(w.rt, { ...list, plugins: list.plugins.slice(0, 1) }, rc);
+    // CNI_IFNAME names no link: createTap succeeds, getOrigLink fails, the tap is removed again
+    const bad = await invoke(w.rt, 'ADD', pluginConf(list, 1, result), { ...rc, ifName: 'eth5' });
+    expect(bad.code).toBe(1);
+    expect(bad.json).toMatchObject({ code: 100, msg: expect.stringMatching(/^LinkByName\(\) failed for eth5: getLink eth5 in \S+: ENODEV/) });
+    expect(w.leftovers().ctrLinks).toEqual(['eth0']);
+    await invoke(w.rt, 'DEL', pluginConf(list, 1, null), { ...rc, ifName: 'eth5' });
+    await delList(w.rt, list, rc, result);
+    expect(w.leftovers()).toEqual(clean);
+  });
+
   it('repeated ADD after a finished ADD returns the same attachment', async () => {
     const w = world();
     const list = w.conflist();
