@@ -133,6 +133,29 @@ describe('ptp + host-local → tapstate-cni', () => {
     expect(w.leftovers()).toEqual(clean);
   });
 
+  it('two networks on one container (eth0, eth1): one store, tap0_kata and tap1_kata; the store goes with the last DEL', async () => {
+    const w = world();
+    const list0 = w.conflist();
+    const second = w.conflist();
+    // a second network: its own name, subnet and IPAM dir (ptp's host routes must not overlap)
+    const subnet1 = w.subnet.replace(/^10\.231\./, '10.232.');
+    const list1 = { ...second, name: `${second.name}-b`, plugins: [{ ...second.plugins[0]!, ipam: { type: 'host-local', subnet: subnet1, dataDir: w.ipamDir } }, second.plugins[1]!] };
+    const rc0 = w.rc();
+    const rc1 = { ...rc0, ifName: 'eth1' };
+    const r0 = await addList(w.rt, list0, rc0);
+    const r1 = await addList(w.rt, list1, rc1);
+    expect(r0.interfaces[2].name).toBe('tap0_kata');
+    expect(r1.interfaces[2].name).toBe('tap1_kata');
+    await checkList(w.rt, list0, rc0, r0);
+    await checkList(w.rt, list1, rc1, r1);
+    await delList(w.rt, list0, rc0, r0);
+    expect(w.leftovers().stores).toEqual([rc0.containerId]);
+    expect(w.leftovers().ctrLinks.sort()).toEqual(['eth1', 'tap1_kata']);
+    await checkList(w.rt, list1, rc1, r1);
+    await delList(w.rt, list1, rc1, r1);
+    expect(w.leftovers()).toEqual(clean);
+  });
+
   it('repeated ADD after a finished ADD returns the same attachment', async () => {
     const w = world();
     const list = w.conflist();
