@@ -14,6 +14,7 @@ import type { TapstateCniConfig } from './config.js';
 import type { CniEnv } from './env.js';
 import { CniConfigError, CniEnvError } from './errors.js';
 import { openContainerStore } from './container-store.js';
+import { stderrLine } from './stderr.js';
 import { freshEndpointId, liveEndpoints } from './attachment.js';
 import { verifyAttached } from './verify.js';
 import { addResult, interfaceMac, type CniResult } from './result.js';
@@ -36,6 +37,7 @@ export async function cniAdd(env: CniEnv, cfg: TapstateCniConfig, processEnv: No
   const cs = await openContainerStore(cfg.stateDir, env.containerId, {
     create: { netnsPath: env.netns, netnsCreated: true, vcpus: cfg.queues, vhost: false },
     env: processEnv,
+    onRecovered: stderrLine,
   });
   if (!cs) throw new Error('unreachable: a created store is never null');
   try {

@@ -34,6 +34,8 @@ export interface OpenContainerOptions {
   /** Recover interrupted effects while opening (default true; CHECK looks without changing anything). */
   recover?: boolean;
   env: NodeJS.ProcessEnv;
+  /** Told, in one line, what recovery found and did while opening (the plugin writes it on stderr). */
+  onRecovered?: (line: string) => void;
 }
 
 const errno = (e: unknown): string | undefined => (e as NodeJS.ErrnoException | null)?.code;
@@ -97,6 +99,9 @@ export async function openContainerStore(stateDir: string, containerId: string, 
     const sandbox = sandboxOf(log.header.meta);
     adapters = await makeAdapters(sandbox, opts.env);
     const store = await Tapstore.open({ log, adapters, recover: opts.recover ?? true });
+    const rec = store.recovery.endpoints;
+    if (rec.length && opts.onRecovered)
+      opts.onRecovered(`recovered ${rec.length} interrupted effect(s) in ${dir}: ` + rec.map((r) => `${r.id} ${r.effect} ${r.action} → ${r.finalState}${r.error ? ` (${r.error})` : ''}`).join('; '));
     const a = adapters;
     let done = false;
     const finish = async (removeDir: boolean): Promise<void> => {

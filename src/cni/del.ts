@@ -8,10 +8,11 @@
 import type { TapstateCniConfig } from './config.js';
 import type { CniEnv } from './env.js';
 import { openContainerStore } from './container-store.js';
+import { stderrLine } from './stderr.js';
 import { allDetached, liveEndpoints } from './attachment.js';
 
 export async function cniDel(env: CniEnv, cfg: TapstateCniConfig, processEnv: NodeJS.ProcessEnv): Promise<void> {
-  const cs = await openContainerStore(cfg.stateDir, env.containerId, { env: processEnv });
+  const cs = await openContainerStore(cfg.stateDir, env.containerId, { env: processEnv, onRecovered: stderrLine });
   if (!cs) return; // nothing of ours was ever made (the store comes before any effect)
   let remove = false;
   try {
