@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import { runPlugin } from './plugin.js';
 
 function readStdin(): string {
+  if (process.stdin.isTTY) return ''; // a person at a terminal: never wait for a config
   try {
     return fs.readFileSync(0, 'utf8');
   } catch (e) {
