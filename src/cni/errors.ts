@@ -3,7 +3,7 @@
  * non-zero exit. Codes 1–99 are the spec's; 100 and up are tapstate-cni's own.
  */
 import { EndpointInputError } from '../../machines/index.js';
-import { EndpointOperationError, InDoubtError } from '../runtime/errors.js';
+import { DuplicateEndpointError, EndpointOperationError, InDoubtError } from '../runtime/errors.js';
 import { LogCorruptError, LogFormatError } from '../log/errors.js';
 import { StoreLockedError } from '../cli/store-lock.js';
 
@@ -120,6 +120,12 @@ export function toCniError(e: unknown): CniError {
   if (e instanceof EndpointInputError) return new CniConfigError(e.field, e.rule, e.message);
   if (e instanceof EndpointOperationError)
     return new CniError(CNI_CODE.operationFailed, e.message, `endpoint ${e.endpoint}: ${e.op} failed at ${e.step}, left in state ${e.state}`);
+  if (e instanceof DuplicateEndpointError && e.field === 'idx')
+    return new CniConfigError(
+      'idx',
+      'unique',
+      `another network of this container already uses idx ${e.value} (tap tap${e.value}_kata): give this network its own "idx" or "tapName"`,
+    );
   if (e instanceof InDoubtError) return new CniError(CNI_CODE.tryAgainLater, e.message);
   if (e instanceof LogCorruptError || e instanceof LogFormatError) return new CniError(CNI_CODE.storeDamaged, e.message);
   const errno = (e as NodeJS.ErrnoException | null)?.code;
