@@ -45,7 +45,7 @@ describe('ptp + host-local → tapstate-cni', () => {
     expect(vmIp.address.startsWith(w.subnet.split('.').slice(0, 3).join('.'))).toBe(true);
 
     await checkList(w.rt, list, rc, result);
-    expect(traffic(w, hostVethOf(result), 'tap0_kata')).toEqual({ vethToTap: true, tapToVeth: true });
+    expect(traffic(w, hostVethOf(result), 'tap0_kata')).toEqual({ vethToTap: true, tapToVeth: true, onTapSocket: true });
     await delList(w.rt, list, rc, result);
     expect(w.leftovers()).toEqual(clean);
   });
@@ -70,7 +70,7 @@ describe('ptp + host-local → tapstate-cni', () => {
     const result = await addList(w.rt, list, rc);
     expect(result.interfaces.slice(2).map((i: { name: string }) => i.name)).toEqual(['vmtap7', 'vmtap7']);
     await checkList(w.rt, list, rc, result);
-    expect(traffic(w, hostVethOf(result), 'vmtap7', 2)).toEqual({ vethToTap: true, tapToVeth: true });
+    expect(traffic(w, hostVethOf(result), 'vmtap7', 2)).toEqual({ vethToTap: true, tapToVeth: true, onTapSocket: true });
     await delList(w.rt, list, rc, result);
     expect(w.leftovers()).toEqual(clean);
   });
@@ -86,7 +86,7 @@ describe('ptp + host-local → tapstate-cni', () => {
     expect(inv.code).toBe(1);
     expect(inv.json).toMatchObject({ cniVersion: '1.0.0', code: 101, msg: `${rc.containerId}/eth0: eth0 has no ingress qdisc` });
     // and the traffic check sees it too (a negative control of the frame helper): veth → tap is cut
-    expect(traffic(w, hostVethOf(result), 'tap0_kata')).toEqual({ vethToTap: false, tapToVeth: true });
+    expect(traffic(w, hostVethOf(result), 'tap0_kata')).toEqual({ vethToTap: false, tapToVeth: true, onTapSocket: false });
     await delList(w.rt, list, rc, result);
     expect(w.leftovers()).toEqual(clean);
   });

@@ -10,7 +10,8 @@
  *   ingress redirects it to the tap: it is read from the tap's queue;
  * - tap → veth: a frame written to the tap's queue (the guest sending) enters the tap, whose
  *   ingress redirects it out of the CNI interface: it is captured on the host veth.
- * Prints `{"vethToTap":bool,"tapToVeth":bool}`.
+ * The veth → tap frame is also captured with a raw socket on the tap (`onTapSocket`).
+ * Prints `{"vethToTap":bool,"tapToVeth":bool,"onTapSocket":bool}`.
  */
 import { randomBytes } from 'node:crypto';
 import koffi from 'koffi';
@@ -67,17 +68,23 @@ function frame(marker: string): Buffer {
 
 const sleep = (ms: number): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
+/** An AF_PACKET raw socket bound to `ifname` (in the current netns): sees every frame in and out. */
+function rawSocket(ifname: string): number {
+  const fd = socketFn(AF_PACKET, SOCK_RAW, ETH_P_ALL_BE) as number;
+  if (fd < 0) fail('socket(AF_PACKET)');
+  const ifindex = nameToIndex(ifname) as number;
+  if (!ifindex) fail(`if_nametoindex ${ifname}`);
+  const sll = Buffer.alloc(20);
+  sll.writeUInt16LE(AF_PACKET, 0);
+  sll.writeUInt16BE(0x0003, 2); // ETH_P_ALL
+  sll.writeInt32LE(ifindex, 4);
+  if ((bindFn(fd, sll, sll.length) as number) < 0) fail(`bind ${ifname}`);
+  return fd;
+}
+
 // the host end: a raw socket bound to the veth
 enter(hostNs);
-const raw = socketFn(AF_PACKET, SOCK_RAW, ETH_P_ALL_BE) as number;
-if (raw < 0) fail('socket(AF_PACKET)');
-const ifindex = nameToIndex(hostVeth) as number;
-if (!ifindex) fail(`if_nametoindex ${hostVeth}`);
-const sll = Buffer.alloc(20);
-sll.writeUInt16LE(AF_PACKET, 0);
-sll.writeUInt16BE(0x0003, 2); // ETH_P_ALL
-sll.writeInt32LE(ifindex, 4);
-if ((bindFn(raw, sll, sll.length) as number) < 0) fail('bind');
+const raw = rawSocket(hostVeth);
 
 // the container end: a queue of the tap, as a VMM opens it
 enter(ctrNs);
@@ -90,6 +97,8 @@ if ((ioctlFn(q, TUNSETIFF, ifr) as number) < 0) fail(`TUNSETIFF ${tap}`);
 const hdrSz = Buffer.alloc(4);
 if ((ioctlFn(q, TUNGETVNETHDRSZ, hdrSz) as number) < 0) fail('TUNGETVNETHDRSZ');
 const vnetHdr = Buffer.alloc(hdrSz.readInt32LE(0));
+// and a raw socket on the tap itself: the redirected frame leaves through it
+const tapRaw = rawSocket(tap);
 
 const tag = randomBytes(4).toString('hex');
 const inMarker = `TAPSTATE-IN-${tag}`;
@@ -97,9 +106,10 @@ const outMarker = `TAPSTATE-OUT-${tag}`;
 const buf = Buffer.alloc(65536);
 let vethToTap = false;
 let tapToVeth = false;
+let onTapSocket = false;
 // the tap's carrier comes up when its first queue is attached; the kernel activates its qdisc
 // shortly after (linkwatch): send again until seen, for up to 5 s
-for (let i = 0; i < 50 && !(vethToTap && tapToVeth); i++) {
+for (let i = 0; i < 50 && !(vethToTap && tapToVeth && onTapSocket); i++) {
   if (!vethToTap) sendFn(raw, frame(inMarker), 64, 0);
   if (!tapToVeth) writeFn(q, Buffer.concat([vnetHdr, frame(outMarker)]), vnetHdr.length + 64);
   sleep(100);
@@ -113,7 +123,13 @@ for (let i = 0; i < 50 && !(vethToTap && tapToVeth); i++) {
     if (n <= 0) break;
     if (buf.subarray(0, n).includes(outMarker)) tapToVeth = true;
   }
+  for (;;) {
+    const n = recvFn(tapRaw, buf, buf.length, MSG_DONTWAIT) as number;
+    if (n <= 0) break;
+    if (buf.subarray(0, n).includes(inMarker)) onTapSocket = true;
+  }
 }
 closeFn(q);
 closeFn(raw);
-process.stdout.write(JSON.stringify({ vethToTap, tapToVeth }) + '\n');
+closeFn(tapRaw);
+process.stdout.write(JSON.stringify({ vethToTap, tapToVeth, onTapSocket }) + '\n');
