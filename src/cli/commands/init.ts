@@ -7,6 +7,7 @@ import type { SandboxConfig } from '../../runtime/tapstore.js';
 import { UsageError, type CommandSpec } from '../command.js';
 import { StoreLock } from '../store-lock.js';
 import { STORE } from './common.js';
+import { vhostNetPresent } from '../../runtime/vhost-default.js';
 
 /** The store exists already. */
 export class StoreExistsError extends Error {
@@ -34,6 +35,10 @@ export const command: CommandSpec = {
     qmp: { type: 'string', placeholder: 'SOCKET', description: 'QMP unix socket of the QEMU to hot-plug into (without it, hot-attach is refused).' },
     vcpus: { type: 'string', placeholder: 'N', integer: true, default: '1', description: 'vCPUs: one tap queue per vCPU (1..256).' },
     'no-vhost': { type: 'boolean', description: 'Never ask for vhost-net (default: use it when /dev/vhost-net exists).' },
+    vhost: {
+      type: 'boolean',
+      description: "Always ask for vhost-net, as upstream does, even without /dev/vhost-net (attaches then fail with upstream's \"Could not setup vhost fds\").",
+    },
   },
   examples: [
     'tapstate init --store /run/tapstate/sb1 --netns /run/netns/sb1 --netns-created --qmp /run/sb1/qmp.sock --vcpus 2',
@@ -51,7 +56,11 @@ export const command: CommandSpec = {
     }
     if (fs.existsSync(path.join(store, LOG_FILE))) throw new StoreExistsError(store);
     if (io.env.TAPSTATE_ADAPTERS !== 'memory' && !fs.existsSync(netns)) throw new NetnsMissingError(netns);
-    const vhost = !opts['no-vhost'] && fs.existsSync('/dev/vhost-net');
+    // upstream's default is vhost on (DisableVhostNet false); here only when the device exists
+    if (opts['no-vhost'] && opts.vhost) throw new UsageError('--vhost and --no-vhost: give at most one');
+    const present = vhostNetPresent();
+    const vhost = opts.vhost === true || (!opts['no-vhost'] && present);
+    const why = opts['no-vhost'] ? '--no-vhost' : opts.vhost ? `--vhost${present ? '' : '; /dev/vhost-net absent'}` : present ? '/dev/vhost-net present' : "/dev/vhost-net absent; upstream's default is on";
     const sandbox: SandboxConfig = { netnsPath: netns, netnsCreated: opts['netns-created'] === true, vcpus, vhost, ...(qmp ? { qmp } : {}) };
     fs.mkdirSync(store, { recursive: true, mode: 0o700 });
     const lock = StoreLock.acquire(store);
@@ -62,7 +71,7 @@ export const command: CommandSpec = {
     }
     io.out(
       `initialised store ${store}: netns ${netns}${sandbox.netnsCreated ? ' (ours)' : ' (not ours: detach leaves the tap to its owner)'}, ` +
-        `${vcpus} vCPU(s), vhost ${vhost ? 'on' : 'off'}, ${qmp ? `QMP ${qmp}` : 'no VMM (cold attach only)'}\n`,
+        `${vcpus} vCPU(s), vhost ${vhost ? 'on' : 'off'} (${why}), ${qmp ? `QMP ${qmp}` : 'no VMM (cold attach only)'}\n`,
     );
     return 0;
   },

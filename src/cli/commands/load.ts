@@ -35,7 +35,8 @@ export function readNetworkDoc(file: string): unknown {
 
 export const command: CommandSpec = {
   name: 'load',
-  summary: 'Import an upstream persist.json Network section: its tuntap endpoints are adopted as hot-attached.',
+  summary:
+    'Import an upstream persist.json Network section: a tuntap endpoint whose tap exists is adopted as hot-attached (its NIC taken over), one never attached stays created; other endpoint types are kept verbatim for save.',
   positionals: [{ name: 'FILE', description: 'persist.json, or its "Network" object alone.', required: true }],
   options: { store: STORE },
   examples: ['tapstate load --store /run/tapstate/sb1 /run/vc/sbs/sb1/persist.json'],
@@ -45,7 +46,7 @@ export const command: CommandSpec = {
     try {
       const r = await s.store.load(doc);
       for (const v of r.endpoints) io.out(`${v.id}: ${v.state}, tap ${v.tapName}, mac ${v.mac}\n`);
-      for (const k of r.skipped) io.err(`tapstate: skipped Endpoints[${k.index}] of type ${k.type} (not a tuntap endpoint)\n`);
+      for (const k of r.skipped) io.err(`tapstate: kept Endpoints[${k.index}] of type ${k.type} verbatim (not a tuntap endpoint: not managed, written back by save)\n`);
       if (!r.endpoints.length) io.out('no tuntap endpoints in the document\n');
       return 0;
     } finally {
