@@ -35,7 +35,7 @@ export async function cniAdd(env: CniEnv, cfg: TapstateCniConfig, processEnv: No
     );
   if (!fs.existsSync(env.netns)) throw new CniEnvError('CNI_NETNS', 'exists', `CNI_NETNS ${env.netns}: no such network namespace`);
   const cs = await openContainerStore(cfg.stateDir, env.containerId, {
-    create: { netnsPath: env.netns, netnsCreated: true, vcpus: cfg.queues, vhost: false },
+    create: { netnsPath: env.netns, netnsCreated: true, vcpus: Math.max(1, cfg.queues), vhost: false },
     env: processEnv,
     onRecovered: stderrLine,
   });
@@ -63,7 +63,9 @@ export async function cniAdd(env: CniEnv, cfg: TapstateCniConfig, processEnv: No
         ...(hw && !macProblem(hw) ? { hwAddr: hw } : { mac: randomMac() }),
         netnsPath: env.netns,
         netnsCreated: true,
-        vcpus: cfg.queues,
+        // queues 0: upstream's "no multi-queue support" (one fd, no IFF_MULTI_QUEUE)
+        vcpus: Math.max(1, cfg.queues),
+        multiQueue: cfg.queues > 0,
         vhost: false,
       });
       view = await store.attach(ep.id);

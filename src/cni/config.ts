@@ -25,7 +25,10 @@ export interface TapstateCniConfig {
   tapName?: string;
   /** Endpoint index (names `tap<idx>_kata`); default: N of `CNI_IFNAME` = `ethN`, else 0. */
   idx: number;
-  /** Tap queues (the VM's vCPUs), 1..256. */
+  /**
+   * Tap queues: 0 (the default) = a single-queue tap without IFF_MULTI_QUEUE, as tc-redirect-tap
+   * makes for Firecracker; 1..256 = a multi-queue tap with that many queues (QEMU: one per vCPU).
+   */
   queues: number;
   /** The previous plugin's result (required by ADD and CHECK). */
   prevResult: CniResult | null;
@@ -97,7 +100,7 @@ export function parseConfig(stdin: string, env: CniEnv): TapstateCniConfig {
   ownerField(raw, env, 'gid');
   const eth = /^eth(\d{1,4})$/.exec(env.ifName);
   const idx = intField(raw, 'idx', 0, 99999) ?? (eth ? Number(eth[1]) : 0);
-  const queues = intField(raw, 'queues', 1, MAX_QUEUES) ?? 1;
+  const queues = intField(raw, 'queues', 1, MAX_QUEUES) ?? 0;
   const prevResult = raw.prevResult === undefined || raw.prevResult === null ? null : parsePrevResult(raw.prevResult);
   let validAttachments: TapstateCniConfig['validAttachments'] = null;
   const va = raw['cni.dev/valid-attachments'] ?? raw.validAttachments;

@@ -18,7 +18,8 @@ export async function verifyAttached(nl: NetlinkAdapter, v: EndpointView): Promi
   if (!tap) problems.push(`the tap ${v.tapName} is missing in ${ns}`);
   if (tap) {
     if (tap.kind !== 'tun' || tap.tun?.mode !== 'tap') problems.push(`${v.tapName} is not a tap (kind ${tap.kind || '?'}${tap.tun ? `, mode ${tap.tun.mode}` : ''})`);
-    else if (tap.tun.multiQueue !== v.queues > 1) problems.push(`${v.tapName} is ${tap.tun.multiQueue ? '' : 'not '}multi-queue, the store has ${v.queues} queue(s)`);
+    else if (tap.tun.multiQueue !== v.queues > 0)
+      problems.push(`${v.tapName} is ${tap.tun.multiQueue ? '' : 'not '}multi-queue, the store says ${v.queues > 0 ? `${v.queues} queue(s)` : 'single-queue'}`);
     if (!tap.flags.up) problems.push(`${v.tapName} is down`);
     if (orig && tap.mtu !== orig.mtu) problems.push(`${v.tapName} has MTU ${tap.mtu}, ${v.name} has ${orig.mtu}`);
     if (!(await nl.hasIngressQdisc(ns, v.tapName))) problems.push(`${v.tapName} has no ingress qdisc`);

@@ -55,7 +55,8 @@ export const suite: BenchSuite = async function* ({ quick }) {
     };
     const direct = async (): Promise<number> => {
       const t0 = performance.now();
-      const { fds } = await a.createTap({ netns: ns, name: 'tap0_kata', queues: 1 });
+      // the plugin's default: a single-queue tap (queues 0: no IFF_MULTI_QUEUE)
+      const { fds } = await a.createTap({ netns: ns, name: 'tap0_kata', queues: 0 });
       const orig = await a.getLink(ns, 'eth0');
       await a.setMtu(ns, 'tap0_kata', orig.mtu);
       await a.setUp(ns, 'tap0_kata', true);

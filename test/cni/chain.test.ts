@@ -3,6 +3,7 @@
  * namespaces the test creates (the plugins run in a "host" netns of ours). ADD → CHECK → traffic
  * both ways → DEL, for spec 1.0.0 and 0.4.0 configs; idempotent DEL in every form.
  */
+import { execFileSync } from 'node:child_process';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { addList, checkList, delList, invoke, pluginConf } from './driver.js';
 import { hostVethOf, makeCniWorld, requireCniEnvironment, traffic, type CniWorld } from './world.js';
@@ -45,6 +46,8 @@ describe('ptp + host-local → tapstate-cni', () => {
     expect(vmIp.address.startsWith(w.subnet.split('.').slice(0, 3).join('.'))).toBe(true);
 
     await checkList(w.rt, list, rc, result);
+    // by default a single-queue tap, as tc-redirect-tap makes (Firecracker opens it without IFF_MULTI_QUEUE)
+    expect(execFileSync('ip', ['-n', w.ctrNs, '-d', 'link', 'show', 'tap0_kata']).toString()).not.toContain('multi_queue');
     expect(traffic(w, hostVethOf(result), 'tap0_kata')).toEqual({ vethToTap: true, tapToVeth: true, onTapSocket: true });
     await delList(w.rt, list, rc, result);
     expect(w.leftovers()).toEqual(clean);
@@ -69,6 +72,7 @@ describe('ptp + host-local → tapstate-cni', () => {
     const rc = { ...w.rc(), args: 'IgnoreUnknown=1;TC_REDIRECT_TAP_NAME=vmtap7' };
     const result = await addList(w.rt, list, rc);
     expect(result.interfaces.slice(2).map((i: { name: string }) => i.name)).toEqual(['vmtap7', 'vmtap7']);
+    expect(execFileSync('ip', ['-n', w.ctrNs, '-d', 'link', 'show', 'vmtap7']).toString()).toContain('multi_queue');
     await checkList(w.rt, list, rc, result);
     expect(traffic(w, hostVethOf(result), 'vmtap7', 2)).toEqual({ vethToTap: true, tapToVeth: true, onTapSocket: true });
     await delList(w.rt, list, rc, result);
@@ -80,7 +84,6 @@ describe('ptp + host-local → tapstate-cni', () => {
     const list = w.conflist();
     const rc = w.rc();
     const result = await addList(w.rt, list, rc);
-    const { execFileSync } = await import('node:child_process');
     execFileSync('tc', ['-n', w.ctrNs, 'qdisc', 'del', 'dev', 'eth0', 'ingress']);
     const inv = await invoke(w.rt, 'CHECK', pluginConf(list, 1, result), rc);
     expect(inv.code).toBe(1);
@@ -126,7 +129,7 @@ describe('ptp + host-local → tapstate-cni', () => {
     // CNI_IFNAME names no link: createTap succeeds, getOrigLink fails, the tap is removed again
     const bad = await invoke(w.rt, 'ADD', pluginConf(list, 1, result), { ...rc, ifName: 'eth5' });
     expect(bad.code).toBe(1);
-    expect(bad.json).toMatchObject({ code: 100, msg: expect.stringMatching(/^LinkByName\(\) failed for eth5: getLink eth5 in \S+: ENODEV/) });
+    expect(bad.json).toMatchObject({ code: 100, msg: expect.stringMatching(/^LinkByName\(\) failed for tuntap name eth5: getLink eth5 in \S+: ENODEV/) });
     expect(w.leftovers().ctrLinks).toEqual(['eth0']);
     await invoke(w.rt, 'DEL', pluginConf(list, 1, null), { ...rc, ifName: 'eth5' });
     await delList(w.rt, list, rc, result);
@@ -181,7 +184,6 @@ describe('GC (spec 1.1)', () => {
     const w = world();
     // Debian's ptp (1.1.1) speaks up to 1.0.0: the attachments are made with 1.0.0, GC is 1.1.0
     const list = w.conflist('1.0.0');
-    const { execFileSync } = await import('node:child_process');
     const links = (ns: string): string[] => (JSON.parse(execFileSync('ip', ['-n', ns, '-j', 'link', 'show']).toString()) as Array<{ ifname: string }>).map((l) => l.ifname);
     // the second container gets a netns of its own (ours, removed below)
     const ns2 = `${w.ctrNs}-2`;

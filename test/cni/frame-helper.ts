@@ -2,7 +2,7 @@
  * Test helper, run as its own process (it switches its thread's netns): proves that traffic
  * flows through a tapstate-cni attachment, both ways, the way a VMM would see it.
  *
- *   node frame-helper.js HOST_NETNS CONTAINER_NETNS HOST_VETH TAP QUEUES
+ *   node frame-helper.js HOST_NETNS CONTAINER_NETNS HOST_VETH TAP QUEUES   (the config's queues; 0: single-queue)
  *
  * In HOST_NETNS it opens an AF_PACKET raw socket on the host end of the veth; in CONTAINER_NETNS
  * it opens a queue of the tap on /dev/net/tun (as a VMM does). Then
@@ -92,7 +92,8 @@ const q = openFn('/dev/net/tun', O_RDWR | O_NONBLOCK | O_CLOEXEC) as number;
 if (q < 0) fail('open /dev/net/tun');
 const ifr = Buffer.alloc(40);
 ifr.write(tap, 0, 15, 'utf8');
-ifr.writeUInt16LE(IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | (Number(queuesArg ?? 1) > 1 ? IFF_MULTI_QUEUE : 0), 16);
+// the flags must match the tap's: IFF_MULTI_QUEUE for a multi-queue tap (config queues ≥ 1)
+ifr.writeUInt16LE(IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | (Number(queuesArg ?? 0) > 0 ? IFF_MULTI_QUEUE : 0), 16);
 if ((ioctlFn(q, TUNSETIFF, ifr) as number) < 0) fail(`TUNSETIFF ${tap}`);
 const hdrSz = Buffer.alloc(4);
 if ((ioctlFn(q, TUNGETVNETHDRSZ, hdrSz) as number) < 0) fail('TUNGETVNETHDRSZ');

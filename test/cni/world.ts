@@ -158,7 +158,7 @@ export const hostVethOf = (result: { interfaces?: Array<{ name: string; sandbox?
 };
 
 /** Run the frame helper: traffic both ways through the attachment. */
-export function traffic(w: CniWorld, hostVeth: string, tap: string, queues = 1): { vethToTap: boolean; tapToVeth: boolean; onTapSocket: boolean } {
+export function traffic(w: CniWorld, hostVeth: string, tap: string, queues = 0): { vethToTap: boolean; tapToVeth: boolean; onTapSocket: boolean } {
   const out = execFileSync(process.execPath, [frameHelper(), `/run/netns/${w.hostNs}`, w.ctrNsPath, hostVeth, tap, String(queues)], {
     encoding: 'utf8',
     timeout: 20_000,
