@@ -15,7 +15,10 @@ import { FileLogStore, LOG_FILE } from '../log/index.js';
 import { Tapstore, type SandboxConfig } from '../runtime/tapstore.js';
 import type { Adapters } from '../runtime/effects.js';
 import { makeAdapters, sandboxOf } from '../cli/open-store.js';
-import { LOCK_FILE, StoreLock } from '../cli/store-lock.js';
+import { LOCK_FILE, StoreLock, StoreLockedError } from '../cli/store-lock.js';
+
+/** Another process holds a container's store (the plugin answers code 11). */
+export { StoreLockedError };
 
 export interface ContainerStore {
   dir: string;

@@ -5,7 +5,7 @@
 import { EndpointInputError } from '../../machines/index.js';
 import { DuplicateEndpointError, EndpointOperationError, InDoubtError } from '../runtime/errors.js';
 import { LogCorruptError, LogFormatError } from '../log/errors.js';
-import { StoreLockedError } from '../cli/store-lock.js';
+import { StoreLockedError } from './container-store.js';
 
 /** The spec's well-known error codes, and ours (≥ 100). */
 export const CNI_CODE = {

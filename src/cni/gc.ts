@@ -6,9 +6,8 @@
 import * as fs from 'node:fs';
 import type { TapstateCniConfig } from './config.js';
 import { CniConfigError, CniError } from './errors.js';
-import { listContainerStores, openContainerStore } from './container-store.js';
+import { StoreLockedError, listContainerStores, openContainerStore } from './container-store.js';
 import { allDetached, endpointBase } from './attachment.js';
-import { StoreLockedError } from '../cli/store-lock.js';
 
 export async function cniGc(cfg: TapstateCniConfig, processEnv: NodeJS.ProcessEnv): Promise<void> {
   if (!cfg.validAttachments) throw new CniConfigError('cni.dev/valid-attachments', 'required', 'GC needs cni.dev/valid-attachments (the attachments to keep)');
