@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { addResult, runPlugin } from '../../src/cni/index.js';
+import { addResult, parseConfig, parseEnv, runPlugin } from '../../src/cni/index.js';
 import { StoreLock } from '../../src/cli/store-lock.js';
 
 let dirs: string[] = [];
@@ -118,6 +118,16 @@ describe('tapstate-cni protocol', () => {
     const r11 = addResult('1.1.0', prev, facts);
     expect(r11.interfaces![3]).toMatchObject({ mtu: 1400 });
     expect(addResult('0.4.0', prev, facts).ips![1]).toMatchObject({ version: '4' });
+  });
+
+  it('the conflist in docs/cni.md is one this plugin accepts', () => {
+    const md = fs.readFileSync(new URL('../../docs/cni.md', import.meta.url), 'utf8');
+    const block = /```json\n([\s\S]*?)\n```/.exec(md)![1]!;
+    const list = JSON.parse(block) as { cniVersion: string; name: string; plugins: Array<Record<string, unknown>> };
+    expect(list.plugins.map((p) => p.type)).toEqual(['ptp', 'tapstate-cni']);
+    const env = parseEnv({ ...ENV, CNI_COMMAND: 'ADD' });
+    const cfg = parseConfig(JSON.stringify({ ...list.plugins[1], name: list.name, cniVersion: list.cniVersion, prevResult }), env);
+    expect(cfg).toMatchObject({ cniVersion: '1.0.0', name: 'vmnet', stateDir: '/var/lib/cni/tapstate', idx: 0, queues: 2 });
   });
 
   it('the error object carries the config\'s cniVersion', async () => {
