@@ -6,8 +6,11 @@ import { MAX_QUEUES } from '../../../machines/index.js';
 import type { SandboxConfig } from '../../runtime/tapstore.js';
 import { UsageError, type CommandSpec } from '../command.js';
 import { StoreLock } from '../store-lock.js';
-import { STORE } from './common.js';
+import { LOCK_TIMEOUT, STORE, lockTimeout, printJson } from './common.js';
 import { vhostNetPresent } from '../../runtime/vhost-default.js';
+
+/** A QEMU id (as `device_add {bus}` takes it). */
+const QEMU_ID_RE = /^[A-Za-z][A-Za-z0-9._-]{0,127}$/;
 
 /** The store exists already. */
 export class StoreExistsError extends Error {
@@ -34,6 +37,8 @@ export const command: CommandSpec = {
     'netns-created': { type: 'boolean', description: 'The runtime created the netns (upstream NetNsCreated): detach then deletes the tap.' },
     qmp: { type: 'string', placeholder: 'SOCKET', description: 'QMP unix socket of the QEMU to hot-plug into (without it, hot-attach is refused).' },
     vcpus: { type: 'string', placeholder: 'N', integer: true, default: '1', description: 'vCPUs: one tap queue per vCPU (1..256).' },
+    'hotplug-bus': { type: 'string', placeholder: 'ID[,ID…]', description: 'Hot plug only onto these QEMU root ports / PCI bridges (ids; default: any QEMU has). Needs --qmp.' },
+    'lock-timeout': LOCK_TIMEOUT,
     'no-vhost': { type: 'boolean', description: 'Never ask for vhost-net (default: use it when /dev/vhost-net exists).' },
     vhost: {
       type: 'boolean',
@@ -47,12 +52,21 @@ export const command: CommandSpec = {
     const store = path.resolve(String(opts.store));
     const netns = String(opts.netns);
     if (!netns.startsWith('/')) throw new UsageError(`--netns: must be an absolute path (got ${JSON.stringify(netns)})`);
+    const lockMs = lockTimeout(opts);
     const vcpus = opts.vcpus as number;
     if (vcpus < 1 || vcpus > MAX_QUEUES) throw new UsageError(`--vcpus: must be between 1 and ${MAX_QUEUES} (got ${vcpus})`);
     let qmp: string | undefined;
     if (typeof opts.qmp === 'string') {
       if (opts.qmp === '') throw new UsageError('--qmp: must not be empty');
       qmp = path.resolve(opts.qmp);
+    }
+    let hotplugBuses: string[] | undefined;
+    if (typeof opts['hotplug-bus'] === 'string') {
+      if (!qmp) throw new UsageError('--hotplug-bus: needs --qmp (hot plug needs a QEMU)');
+      hotplugBuses = opts['hotplug-bus'].split(',');
+      for (const id of hotplugBuses) {
+        if (!QEMU_ID_RE.test(id)) throw new UsageError(`--hotplug-bus: each id must be a QEMU id (a letter, then letters/digits/./_/-, at most 128 chars), got ${JSON.stringify(id)}`);
+      }
     }
     if (fs.existsSync(path.join(store, LOG_FILE))) throw new StoreExistsError(store);
     if (io.env.TAPSTATE_ADAPTERS !== 'memory' && !fs.existsSync(netns)) throw new NetnsMissingError(netns);
@@ -61,17 +75,21 @@ export const command: CommandSpec = {
     const present = vhostNetPresent();
     const vhost = opts.vhost === true || (!opts['no-vhost'] && present);
     const why = opts['no-vhost'] ? '--no-vhost' : opts.vhost ? `--vhost${present ? '' : '; /dev/vhost-net absent'}` : present ? '/dev/vhost-net present' : "/dev/vhost-net absent; upstream's default is on";
-    const sandbox: SandboxConfig = { netnsPath: netns, netnsCreated: opts['netns-created'] === true, vcpus, vhost, ...(qmp ? { qmp } : {}) };
+    const sandbox: SandboxConfig = { netnsPath: netns, netnsCreated: opts['netns-created'] === true, vcpus, vhost, ...(qmp ? { qmp } : {}), ...(hotplugBuses ? { hotplugBuses } : {}) };
     fs.mkdirSync(store, { recursive: true, mode: 0o700 });
-    const lock = StoreLock.acquire(store);
+    const lock = StoreLock.acquire(store, lockMs);
     try {
       FileLogStore.create(store, { sandbox }).close();
     } finally {
       lock.release();
     }
+    if (opts.json) {
+      printJson(io, { version: 1, store, sandbox });
+      return 0;
+    }
     io.out(
       `initialised store ${store}: netns ${netns}${sandbox.netnsCreated ? ' (ours)' : ' (not ours: detach leaves the tap to its owner)'}, ` +
-        `${vcpus} vCPU(s), vhost ${vhost ? 'on' : 'off'} (${why}), ${qmp ? `QMP ${qmp}` : 'no VMM (cold attach only)'}\n`,
+        `${vcpus} vCPU(s), vhost ${vhost ? 'on' : 'off'} (${why}), ${qmp ? `QMP ${qmp}` : 'no VMM (cold attach only)'}${hotplugBuses ? `, hot plug onto ${hotplugBuses.join(',')}` : ''}\n`,
     );
     return 0;
   },
