@@ -65,7 +65,8 @@ export const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
   logCrash: fc.option(fc.record({ at: fc.integer({ min: 1, max: 40 }), how: fc.constantFrom('crash-before', 'crash-after', 'torn') as fc.Arbitrary<'crash-before' | 'crash-after' | 'torn'> }), { nil: null }),
   retention: fc.constantFrom<RetentionPolicy | null>(
     null,
-    { segmentBytes: MIN_SEGMENT_BYTES, maxBytes: 6000, maxAgeMs: null, keepHistory: false },
+    // (history archived, not deleted: the world invariants read retired endpoints' last snapshots from it)
+    { segmentBytes: MIN_SEGMENT_BYTES, maxBytes: 6000, maxAgeMs: null, keepHistory: true },
     { segmentBytes: MIN_SEGMENT_BYTES, maxBytes: 1, maxAgeMs: null, keepHistory: true },
   ),
   compactCrash: fc.option(fc.integer({ min: 1, max: 12 }), { nil: null }),
