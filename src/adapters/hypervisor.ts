@@ -6,6 +6,7 @@
  */
 
 import type { NicInput } from '../../machines/effects.js';
+import { TapstateError } from '../../machines/tapstate-error.js';
 
 /** What the VMM needs to build a virtio-net NIC backed by a TAP: the machine's effect input. */
 export type NicSpec = NicInput;
@@ -74,8 +75,9 @@ export type HypervisorErrorKind =
   /** Bad arguments (caught before talking to the VMM). */
   | 'invalid';
 
-export class HypervisorError extends Error {
+export class HypervisorError extends TapstateError {
   override readonly name = 'HypervisorError';
+  readonly code = 'HYPERVISOR_ERROR';
   readonly kind: HypervisorErrorKind;
   /** The operation: `hotplug`, `hotunplug`, `netdev_add`, `device_del`, … */
   readonly op: string;

@@ -4,6 +4,7 @@
  * (with `node:util` parseArgs), prints `--help` from the spec, and maps errors to exit codes:
  * 0 success, 1 operation error (one typed line on stderr; details with `--verbose`), 2 usage error.
  */
+import { TapstateError } from '../../machines/tapstate-error.js';
 
 export interface CliIO {
   out(text: string): void;
@@ -38,6 +39,7 @@ export interface CommandSpec {
 }
 
 /** Bad command-line usage: exit code 2. */
-export class UsageError extends Error {
+export class UsageError extends TapstateError {
   override readonly name = 'UsageError';
+  readonly code = 'USAGE';
 }

@@ -21,10 +21,12 @@ import type { Adapters } from '../runtime/effects.js';
 import type { CliIO } from './command.js';
 import { ColdplugByName, NoVmmHypervisor } from './no-vmm-hypervisor.js';
 import { StoreLock } from './store-lock.js';
+import { TapstateError } from '../../machines/tapstate-error.js';
 
 /** The directory holds no tapstate store. */
-export class StoreNotFoundError extends Error {
+export class StoreNotFoundError extends TapstateError {
   override readonly name = 'StoreNotFoundError';
+  readonly code = 'STORE_NOT_FOUND';
   constructor(readonly store: string) {
     super(`no tapstate store at ${store} (create one with: tapstate init --store ${store} --netns PATH)`);
   }

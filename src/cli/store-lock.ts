@@ -7,13 +7,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
+import { TapstateError } from '../../machines/tapstate-error.js';
 
 /** The lock file inside the store directory. */
 export const LOCK_FILE = 'lock';
 
 /** Another live process holds the store's write lock. */
-export class StoreLockedError extends Error {
+export class StoreLockedError extends TapstateError {
   override readonly name = 'StoreLockedError';
+  readonly code = 'STORE_LOCKED';
   constructor(
     readonly store: string,
     /** The holder's pid (0 when it had not written it yet). */

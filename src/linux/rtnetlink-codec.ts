@@ -4,6 +4,7 @@
  * {@link NetlinkCodecError}; nothing here ever reads out of bounds.
  */
 import type { LinkInfo, TunInfo } from '../adapters/netlink.js';
+import { TapstateError } from '../../machines/tapstate-error.js';
 
 // ---- constants (linux/netlink.h, linux/rtnetlink.h, linux/if_link.h, linux/pkt_sched.h) ----
 export const NLMSG_HDRLEN = 16;
@@ -66,8 +67,9 @@ export const TC_ACT_STOLEN = 4;
 export const REDIRECT_PRIO = 1;
 
 /** A reply that does not parse. The adapter reports it as `EIO`. */
-export class NetlinkCodecError extends Error {
+export class NetlinkCodecError extends TapstateError {
   override readonly name = 'NetlinkCodecError';
+  readonly code = 'NETLINK_CODEC';
 }
 
 /** One netlink message: header fields and its payload (a view into the input). */
@@ -196,8 +198,9 @@ export function decodeStatus(msg: NlMsg): NlStatus {
 }
 
 /** Thrown by {@link collectReply} for a kernel error reply. */
-export class KernelError extends Error {
+export class KernelError extends TapstateError {
   override readonly name = 'KernelError';
+  readonly code = 'KERNEL_ERROR';
   constructor(
     readonly errno: number,
     readonly extack: string,

@@ -3,6 +3,7 @@
  * shapes upstream has used — v1 `{NetNsPath, NetmonPID, NetNsCreated, Endpoints}` and 2.x
  * `{NetworkID, Endpoints, NetworkCreated}` — with Go's field names and order. Pure functions.
  */
+import { TapstateError } from '../../machines/tapstate-error.js';
 
 /** persistapi.NetworkInterface */
 export interface PersistNetworkInterface {
@@ -29,8 +30,9 @@ export interface PersistNetworkV2 {
 export type PersistShape = 'v1' | 'v2';
 
 /** A field of a persist.json document breaks a rule. Nothing was loaded. */
-export class PersistFormatError extends Error {
+export class PersistFormatError extends TapstateError {
   override readonly name = 'PersistFormatError';
+  readonly code = 'PERSIST_FORMAT';
   constructor(
     /** JSON path of the field, e.g. `Endpoints[1].Tuntap.TuntapInterface.TAPIface.Name`. */
     readonly field: string,

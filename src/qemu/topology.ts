@@ -5,6 +5,7 @@
  * without a guest when ACPI PCI hotplug is off). Alternative: SHPC PCI bridges `br0..` with
  * slots 1..30 each (upstream's layout).
  */
+import { TapstateError } from '../../machines/tapstate-error.js';
 
 /** One place a NIC can be hot-plugged. */
 export interface Slot {
@@ -36,8 +37,9 @@ export interface TopologyOptions {
 }
 
 /** Bad topology parameters. */
-export class TopologyError extends RangeError {
+export class TopologyError extends TapstateError {
   override readonly name = 'TopologyError';
+  readonly code = 'TOPOLOGY_INVALID';
 }
 
 function check(count: number, firstAddr: number, prefix: string): void {

@@ -7,18 +7,21 @@ import type { SandboxConfig } from '../../runtime/tapstore.js';
 import { UsageError, type CommandSpec } from '../command.js';
 import { StoreLock } from '../store-lock.js';
 import { STORE } from './common.js';
+import { TapstateError } from '../../../machines/tapstate-error.js';
 
 /** The store exists already. */
-export class StoreExistsError extends Error {
+export class StoreExistsError extends TapstateError {
   override readonly name = 'StoreExistsError';
+  readonly code = 'STORE_EXISTS';
   constructor(readonly store: string) {
     super(`a tapstate store exists already at ${store} (use it, or choose another --store)`);
   }
 }
 
 /** The sandbox's network namespace path does not exist. */
-export class NetnsMissingError extends Error {
+export class NetnsMissingError extends TapstateError {
   override readonly name = 'NetnsMissingError';
+  readonly code = 'NETNS_MISSING';
   constructor(readonly netns: string) {
     super(`--netns ${netns}: no such network namespace (create it first, e.g. ip netns add NAME → /run/netns/NAME)`);
   }

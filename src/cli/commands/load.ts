@@ -3,10 +3,12 @@ import * as fs from 'node:fs';
 import type { CommandSpec } from '../command.js';
 import { openWriter } from '../open-store.js';
 import { STORE } from './common.js';
+import { TapstateError } from '../../../machines/tapstate-error.js';
 
 /** The file to load could not be read or is not JSON. */
-export class LoadFileError extends Error {
+export class LoadFileError extends TapstateError {
   override readonly name = 'LoadFileError';
+  readonly code = 'LOAD_FILE';
   constructor(
     readonly file: string,
     reason: string,

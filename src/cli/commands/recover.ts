@@ -3,10 +3,12 @@ import type { CommandSpec } from '../command.js';
 import { openWriter } from '../open-store.js';
 import { recoveryText } from '../output.js';
 import { JSON_OUT, STORE } from './common.js';
+import { TapstateError } from '../../../machines/tapstate-error.js';
 
 /** Recovery could not settle every endpoint. */
-export class RecoveryIncompleteError extends Error {
+export class RecoveryIncompleteError extends TapstateError {
   override readonly name = 'RecoveryIncompleteError';
+  readonly code = 'RECOVERY_INCOMPLETE';
   constructor(readonly endpoints: string[]) {
     super(`recovery failed for ${endpoints.join(', ')}: fix the cause and run tapstate recover again`);
   }
