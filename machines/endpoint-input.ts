@@ -66,13 +66,27 @@ export const defaultIfNameOf = (idx: number): string => `eth${idx}`;
 /** Normalise a MAC to lower case; `""` stays `""`. */
 export const normaliseMac = (mac: string): string => mac.trim().toLowerCase();
 
-/** Why a link name is not acceptable to the kernel, or null. */
-export function ifNameProblem(name: string): string | null {
+/**
+ * Why a link name is not acceptable to the kernel (its `dev_valid_name`), or null: non-empty,
+ * at most 15 bytes (never truncated), not `.`/`..`, no whitespace, `/`, `:` or NUL. Shared by the
+ * input rules, the Linux adapter and the in-memory kernel.
+ */
+export function ifNameProblem(name: unknown): string | null {
+  if (typeof name !== 'string') return 'must be a string';
+  // fast path (the Linux adapter checks every call): short printable ASCII without "/" and ":"
+  if (name.length > 0 && name.length <= MAX_IFNAME_BYTES && name !== '.' && name !== '..') {
+    let ok = true;
+    for (let i = 0; i < name.length && ok; i++) {
+      const c = name.charCodeAt(i);
+      ok = c > 0x20 && c < 0x7f && c !== 0x2f && c !== 0x3a;
+    }
+    if (ok) return null;
+  }
   const bytes = Buffer.byteLength(name, 'utf8');
   if (bytes === 0) return 'must not be empty';
   if (bytes > MAX_IFNAME_BYTES) return `must be at most ${MAX_IFNAME_BYTES} bytes (got ${bytes}); the kernel would truncate it`;
   if (name === '.' || name === '..') return 'must not be "." or ".."';
-  if (/[\s/:]/.test(name)) return 'must not contain whitespace, "/" or ":"';
+  if (/[\s/:\0]/.test(name)) return 'must not contain whitespace, "/", ":" or NUL';
   return null;
 }
 

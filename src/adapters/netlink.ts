@@ -117,7 +117,8 @@ export type ErrnoName =
   | 'ETIMEDOUT'
   | 'EINTR'
   | 'EIO'
-  | string;
+  /** Any other errno name (`E<n>` for a number without one). */
+  | `E${string}`;
 
 /** One typed error for every netlink adapter failure. */
 export class NetlinkError extends TapstateError {
