@@ -5,5 +5,3 @@ export { createQmpStream, feedQmpStream, QmpStreamError, type QmpMessage, type Q
 export { launchQemu, LaunchError, type LaunchOptions, type QemuInstance } from './launcher.js';
 export { rootPortTopology, shpcBridgeTopology, pciPathOf, type Slot, type Topology, type TopologyOptions } from './topology.js';
 export { coldplugArgs, type ColdplugPlacement } from './coldplug.js';
-export { netdevAddArgs, deviceAddArgs } from './hotplug.js';
-export { parseInfoNetwork, netdevIds } from './info-network.js';

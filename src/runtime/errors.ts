@@ -99,3 +99,20 @@ export class StoreClosedError extends TapstateError {
     super('the store is closed');
   }
 }
+
+/**
+ * Writing or syncing the log failed (a full disk, an I/O error): the log is in an unknown state
+ * past its last durable record, so the store refuses every further write from this process.
+ * Reopening (`tapstate recover`) truncates a partial record and recovers the effects in doubt.
+ */
+export class StoreFailedError extends TapstateError {
+  override readonly name = 'StoreFailedError';
+  readonly code = 'STORE_FAILED';
+  constructor(
+    /** The errno name of the failed write or sync (`ENOSPC`, `EIO`, …). */
+    readonly errno: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`log write failed (${errno}); run 'tapstate recover' once space is available`, options);
+  }
+}

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parsePersistNetwork, PersistFormatError, toPersistNetwork } from '../../src/persist/persist-json.js';
+import { loadNetwork, saveNetwork } from '../../src/persist/store-network.js';
 import { memoryWorld, NETNS } from '../support/memory-world.js';
 import { EndpointInputError } from '../../machines/index.js';
 
@@ -52,9 +53,9 @@ describe('persist.json Network section', () => {
     const doc = JSON.parse(V1);
     doc.NetNsPath = NETNS;
     doc.NetNsCreated = true;
-    const { endpoints } = await store.load(doc);
+    const { endpoints } = await loadNetwork(store, doc);
     expect(endpoints).toMatchObject([{ id: 'ep0', state: 'hotAttached', tapName: 'tap0_kata', hardAddr: '5a:94:ef:e4:0c:ee' }]);
-    expect(JSON.stringify(store.save())).toBe(JSON.stringify(doc));
+    expect(JSON.stringify(saveNetwork(store))).toBe(JSON.stringify(doc));
     await store.hotDetach('ep0');
     expect(w.taps()).toEqual([]);
     await store.close();
@@ -64,9 +65,9 @@ describe('persist.json Network section', () => {
     const w = memoryWorld();
     const store = await w.open();
     store.createEndpoint({ idx: 2, ifName: 'tap9', mac: '02:00:00:00:00:09' });
-    expect(JSON.stringify(store.save())).toContain('"TAPIface":{"Name":"tap2_kata","HardAddr":"","Addrs":null}');
+    expect(JSON.stringify(saveNetwork(store))).toContain('"TAPIface":{"Name":"tap2_kata","HardAddr":"","Addrs":null}');
     await store.hotAttach('ep2');
-    expect(store.save()).toEqual({
+    expect(saveNetwork(store)).toEqual({
       NetNsPath: NETNS,
       NetmonPID: 0,
       NetNsCreated: true,
@@ -81,8 +82,8 @@ describe('persist.json Network section', () => {
     const before = w.medium.log;
     const doc = JSON.parse(V1);
     doc.Endpoints.push({ Type: 'tuntap', Tuntap: { TuntapInterface: { Name: 'x'.repeat(20), TAPIface: { Name: 'tap1_kata', HardAddr: '5a:94:ef:e4:0c:ef' } } } });
-    await expect(store.load(doc)).rejects.toBeInstanceOf(EndpointInputError);
-    await expect(store.load({ NetNsPath: 1 })).rejects.toBeInstanceOf(PersistFormatError);
+    await expect(loadNetwork(store, doc)).rejects.toBeInstanceOf(EndpointInputError);
+    await expect(loadNetwork(store, { NetNsPath: 1 })).rejects.toBeInstanceOf(PersistFormatError);
     expect(w.medium.log.equals(before)).toBe(true);
     expect(store.list()).toEqual([]);
     await store.close();

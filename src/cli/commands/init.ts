@@ -1,22 +1,12 @@
 /** `tapstate init`: create a store for one sandbox. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FileLogStore, LOG_FILE } from '../../log/index.js';
 import { MAX_QUEUES } from '../../../machines/index.js';
-import type { SandboxConfig } from '../../runtime/tapstore.js';
+import { StoreExistsError } from '../../store/errors.js';
+import { createStore, storeExists } from '../../store/open-store.js';
 import { UsageError, type CommandSpec } from '../command.js';
-import { StoreLock } from '../store-lock.js';
 import { STORE } from './common.js';
 import { TapstateError } from '../../../machines/tapstate-error.js';
-
-/** The store exists already. */
-export class StoreExistsError extends TapstateError {
-  override readonly name = 'StoreExistsError';
-  readonly code = 'STORE_EXISTS';
-  constructor(readonly store: string) {
-    super(`a tapstate store exists already at ${store} (use it, or choose another --store)`);
-  }
-}
 
 /** The sandbox's network namespace path does not exist. */
 export class NetnsMissingError extends TapstateError {
@@ -52,17 +42,16 @@ export const command: CommandSpec = {
       if (opts.qmp === '') throw new UsageError('--qmp: must not be empty');
       qmp = path.resolve(opts.qmp);
     }
-    if (fs.existsSync(path.join(store, LOG_FILE))) throw new StoreExistsError(store);
+    if (storeExists(store)) throw new StoreExistsError(store);
     if (io.env.TAPSTATE_ADAPTERS !== 'memory' && !fs.existsSync(netns)) throw new NetnsMissingError(netns);
-    const vhost = !opts['no-vhost'] && fs.existsSync('/dev/vhost-net');
-    const sandbox: SandboxConfig = { netnsPath: netns, netnsCreated: opts['netns-created'] === true, vcpus, vhost, ...(qmp ? { qmp } : {}) };
-    fs.mkdirSync(store, { recursive: true, mode: 0o700 });
-    const lock = StoreLock.acquire(store);
-    try {
-      FileLogStore.create(store, { sandbox }).close();
-    } finally {
-      lock.release();
-    }
+    const sandbox = await createStore(store, {
+      netnsPath: netns,
+      netnsCreated: opts['netns-created'] === true,
+      vcpus,
+      vhost: opts['no-vhost'] ? false : 'auto',
+      ...(qmp ? { qmp } : {}),
+    });
+    const vhost = sandbox.vhost;
     io.out(
       `initialised store ${store}: netns ${netns}${sandbox.netnsCreated ? ' (ours)' : ' (not ours: detach leaves the tap to its owner)'}, ` +
         `${vcpus} vCPU(s), vhost ${vhost ? 'on' : 'off'}, ${qmp ? `QMP ${qmp}` : 'no VMM (cold attach only)'}\n`,

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import type { CommandSpec } from '../command.js';
 import { openWriter } from '../open-store.js';
 import { STORE } from './common.js';
+import { loadNetwork } from '../../persist/store-network.js';
 import { TapstateError } from '../../../machines/tapstate-error.js';
 
 /** The file to load could not be read or is not JSON. */
@@ -45,7 +46,7 @@ export const command: CommandSpec = {
     const doc = readNetworkDoc(pos[0]!);
     const s = await openWriter(String(opts.store), { io });
     try {
-      const r = await s.store.load(doc);
+      const r = await loadNetwork(s.store, doc);
       for (const v of r.endpoints) io.out(`${v.id}: ${v.state}, tap ${v.tapName}, mac ${v.mac}\n`);
       for (const k of r.skipped) io.err(`tapstate: skipped Endpoints[${k.index}] of type ${k.type} (not a tuntap endpoint)\n`);
       if (!r.endpoints.length) io.out('no tuntap endpoints in the document\n');

@@ -2,6 +2,7 @@
 import { UsageError, type CommandSpec } from '../command.js';
 import { openReader } from '../open-store.js';
 import { STORE } from './common.js';
+import { saveNetwork } from '../../persist/store-network.js';
 
 export const command: CommandSpec = {
   name: 'save',
@@ -18,7 +19,7 @@ export const command: CommandSpec = {
     try {
       const doubt = s.store.list().filter((v) => v.status === 'in-doubt');
       if (doubt.length) io.err(`tapstate: note: ${doubt.length} endpoint(s) in doubt are saved as they are (tapstate recover settles them)\n`);
-      io.out(JSON.stringify(s.store.save(shape), null, 2) + '\n');
+      io.out(JSON.stringify(saveNetwork(s.store, shape), null, 2) + '\n');
       return 0;
     } finally {
       await s.close();

@@ -2,11 +2,13 @@
  * One writer per store: an advisory `flock(2)` (LOCK_EX | LOCK_NB) on `<store>/lock`, taken
  * through koffi. The kernel drops the lock when its holder's file description closes — also when
  * the holder is killed with SIGKILL — so a stale lock never blocks recovery. The file holds the
- * holder's pid, so a second writer is told who holds it.
+ * holder's pid, so a second writer is told who holds it. A caller may wait for the lock
+ * (`timeoutMs`): the non-blocking flock is retried until then, never blocking the event loop.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
+import { constants } from 'node:os';
 import { TapstateError } from '../../machines/tapstate-error.js';
 
 /** The lock file inside the store directory. */
@@ -20,9 +22,19 @@ export class StoreLockedError extends TapstateError {
     readonly store: string,
     /** The holder's pid (0 when it had not written it yet). */
     readonly pid: number,
+    /** How long this caller waited for the lock (its `timeoutMs`; 0: it did not wait). */
+    readonly waitedMs = 0,
   ) {
-    super(`store locked by pid ${pid || '?'} (${store}): one writer at a time; wait for it or stop it`);
+    super(`store locked by pid ${pid || '?'} (${store}): one writer at a time; ${waitedMs > 0 ? `still held after waiting ${waitedMs} ms` : 'wait for it or stop it'}`);
   }
+}
+
+/** How to take a store's lock. */
+export interface StoreLockOptions {
+  /** Wait up to this long for a holder to let go (default 0: fail at once with {@link StoreLockedError}). */
+  timeoutMs?: number;
+  /** How often to retry while waiting (default 20 ms). */
+  retryMs?: number;
 }
 
 interface Flock {
@@ -33,8 +45,7 @@ interface Flock {
 const LOCK_EX = 2;
 const LOCK_NB = 4;
 const LOCK_UN = 8;
-const EWOULDBLOCK = 11;
-const EINTR = 4;
+const { EWOULDBLOCK, EINTR } = constants.errno;
 
 let bound: Flock | undefined;
 function flockBinding(): Flock {
@@ -62,6 +73,26 @@ export class StoreLock {
     /** The lock file. */
     readonly file: string,
   ) {}
+
+  /**
+   * Take the write lock of the store in `dir`, waiting up to `opts.timeoutMs` for a holder to
+   * let go. Throws {@link StoreLockedError} when another process still holds it.
+   */
+  static async acquireWithin(dir: string, opts: StoreLockOptions = {}): Promise<StoreLock> {
+    const timeoutMs = Math.max(0, opts.timeoutMs ?? 0);
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      try {
+        return StoreLock.acquire(dir);
+      } catch (e) {
+        if (!(e instanceof StoreLockedError) || performance.now() >= deadline) {
+          if (e instanceof StoreLockedError && timeoutMs > 0) throw new StoreLockedError(e.store, e.pid, timeoutMs);
+          throw e;
+        }
+      }
+      await new Promise((r) => setTimeout(r, Math.min(opts.retryMs ?? 20, Math.max(1, deadline - performance.now()))));
+    }
+  }
 
   /**
    * Take the write lock of the store in `dir` without waiting. Throws {@link StoreLockedError}
