@@ -4,6 +4,7 @@
  * ends in the final state, and assert nothing is left: no tap, no device, no netdev, no fd.
  */
 import { describe, expect, it } from 'vitest';
+import { doneEvent, errorEvent } from '../../src/testing/actor-events.js';
 import { getShortestPaths, getSimplePaths } from 'xstate/graph';
 import { initialTransition, transition, type AnyEventObject } from 'xstate';
 import { endpointMachine, pendingEffect, stateName, type EndpointInput } from '../../machines/index.js';
@@ -53,8 +54,8 @@ const eventsFor =
     return COMMANDS;
   }
   return [
-    { type: `xstate.done.actor.${eff.id}`, output: OUTPUT[eff.src] ?? {} },
-    { type: `xstate.error.actor.${eff.id}`, error: { name: 'Injected', message: `injected failure of ${eff.src}` } },
+    doneEvent(eff.id, OUTPUT[eff.src] ?? {}),
+    errorEvent(eff.id, { name: 'Injected', message: `injected failure of ${eff.src}` }),
   ];
   };
 
