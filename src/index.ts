@@ -19,7 +19,7 @@
 export { openStore, createStore, storeExists, type OpenStoreOptions, type AdapterFactory } from './store/open-store.js';
 export { defaultAdapters } from './store/default-adapters.js';
 export { StoreLock, type StoreLockOptions } from './store/store-lock.js';
-export { SANDBOX_CONFIG_VERSION, type SandboxConfig, type SandboxInit } from './runtime/sandbox-config.js';
+export { SANDBOX_CONFIG_VERSION, resolveSandbox, type SandboxConfig, type SandboxInit } from './runtime/sandbox-config.js';
 
 // the store, its options and views
 export { Tapstore, type TapstoreOptions } from './runtime/tapstore.js';
