@@ -101,18 +101,37 @@ export class StoreClosedError extends TapstateError {
 }
 
 /**
- * Writing or syncing the log failed (a full disk, an I/O error): the log is in an unknown state
- * past its last durable record, so the store refuses every further write from this process.
- * Reopening (`tapstate recover`) truncates a partial record and recovers the effects in doubt.
+ * A real write or fdatasync of the log failed (disk full, I/O error): the log is in an unknown
+ * state, so this process writes nothing more to it. A fresh process (`tapstate recover`) reads
+ * the log back, cuts any partial record and settles what was interrupted.
  */
 export class StoreFailedError extends TapstateError {
   override readonly name = 'StoreFailedError';
   readonly code = 'STORE_FAILED';
   constructor(
-    /** The errno name of the failed write or sync (`ENOSPC`, `EIO`, …). */
+    /** The errno name of the failure (`ENOSPC`, `EIO`, …), or `unknown`. */
     readonly errno: string,
+    /** `write`, `fsync`, or `used-after-failure` (a later call on the same failed store). */
+    readonly during: 'write' | 'fsync' | 'used-after-failure',
     options?: { cause?: unknown },
   ) {
-    super(`log write failed (${errno}); run 'tapstate recover' once space is available`, options);
+    super(
+      during === 'used-after-failure'
+        ? `the store stopped after a failed log write (${errno}); run 'tapstate recover' once the cause is fixed`
+        : `log ${during} failed (${errno}); run 'tapstate recover' once ${errno === 'ENOSPC' || errno === 'EDQUOT' ? 'space is available' : 'the cause is fixed'}`,
+      options,
+    );
+  }
+
+  /** The errno name of a failure of the log medium (`ENOSPC`), or null if it is not one. */
+  static errnoOf(e: unknown): string | null {
+    const code = (e as { code?: unknown } | null)?.code;
+    return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? code : null;
+  }
+
+  /** Wrap a failure of the log medium. */
+  static of(e: unknown, during: 'write' | 'fsync'): StoreFailedError {
+    if (e instanceof StoreFailedError) return e;
+    return new StoreFailedError(StoreFailedError.errnoOf(e) ?? 'unknown', during, { cause: e });
   }
 }

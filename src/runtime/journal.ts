@@ -2,8 +2,8 @@
  * The journal: the store's only writer of log records. It numbers and timestamps records,
  * makes them durable with group commit (callers that ask in the same event-loop turn share one
  * fdatasync), counts records since the last checkpoint, and fails closed: after a write or sync
- * fails it refuses every further write — with {@link StoreFailedError} for a real failure, and
- * with {@link SimulatedCrash} when a test crashed the "process".
+ * fails it refuses every further write — with {@link StoreFailedError} for a real failure (an
+ * errno), and with {@link SimulatedCrash} when a test crashed the "process".
  */
 import { SimulatedCrash } from '../adapters/faults.js';
 import { LOG_FORMAT, LOG_VERSION, type Checkpoint, type LogRecord } from '../log/records.js';
@@ -20,12 +20,6 @@ export interface JournalOptions {
   clock: () => number;
   /** Called on every failure (e.g. to forget fds that died with a crashed process). */
   onFail?: (cause: unknown) => void;
-}
-
-/** The errno name of a failed write (`ENOSPC`), `EIO` when the error carries none. */
-function errnoOf(e: unknown): string {
-  const code = (e as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? code : 'EIO';
 }
 
 export class Journal {
@@ -56,20 +50,23 @@ export class Journal {
   }
 
   /**
-   * Enter the failed state because of `cause` and return the error to throw: a
-   * {@link SimulatedCrash} as is, anything else as a {@link StoreFailedError}.
+   * Enter the failed state because of `cause` and return the error to throw: a failure of the
+   * log medium (an errno) as a {@link StoreFailedError}; a {@link SimulatedCrash} or anything
+   * else (a bug) as is.
    */
-  fail(cause: unknown): unknown {
-    if (this.#failure === null) this.#failure = cause;
+  fail(cause: unknown, during: 'write' | 'fsync' = 'write'): unknown {
+    const err = cause instanceof SimulatedCrash || StoreFailedError.errnoOf(cause) === null ? cause : StoreFailedError.of(cause, during);
+    if (this.#failure === null) this.#failure = err;
     this.opts.onFail?.(cause);
-    return cause instanceof SimulatedCrash || cause instanceof StoreFailedError ? cause : new StoreFailedError(errnoOf(cause), { cause });
+    return err;
   }
 
   /** Throw if the journal failed: nothing may be written or acted on after that. */
   assertUsable(): void {
     const f = this.#failure;
     if (f === null) return;
-    throw f instanceof SimulatedCrash ? new SimulatedCrash('store used after a crash') : new StoreFailedError(errnoOf(f instanceof StoreFailedError ? { code: f.errno } : f), { cause: f });
+    if (f instanceof SimulatedCrash) throw new SimulatedCrash('store used after a crash');
+    throw new StoreFailedError(f instanceof StoreFailedError ? f.errno : 'unknown', 'used-after-failure', { cause: f });
   }
 
   /** Append records in one write (`durable`: and fdatasync at once). Returns them as written. */
@@ -80,7 +77,7 @@ export class Journal {
     try {
       this.log.append(recs, durable);
     } catch (e) {
-      throw this.fail(e); // the log is in an unknown state: never write again from this process
+      throw this.fail(e, 'write'); // the log is in an unknown state: never write again from this process
     }
     this.#sinceCheckpoint += recs.length;
     return recs;
@@ -113,13 +110,21 @@ export class Journal {
     try {
       this.log.sync();
     } catch (e) {
-      throw this.fail(e);
+      throw this.fail(e, 'fsync');
     }
   }
 
-  /** Write a checkpoint of `endpoints` at the current log position (the log is synced first). */
+  /**
+   * Write a checkpoint of `endpoints` at the current log position (the log is synced first). A
+   * failure is typed but does not fail the journal: the checkpoint is replaced atomically, so the
+   * log and the previous checkpoint stay intact.
+   */
   writeCheckpoint(endpoints: Checkpoint['endpoints']): void {
-    this.log.writeCheckpoint({ format: LOG_FORMAT, version: LOG_VERSION, seq: this.#seq, offset: this.log.end, endpoints });
+    try {
+      this.log.writeCheckpoint({ format: LOG_FORMAT, version: LOG_VERSION, seq: this.#seq, offset: this.log.end, endpoints });
+    } catch (e) {
+      throw StoreFailedError.errnoOf(e) === null ? e : StoreFailedError.of(e, 'write');
+    }
     this.#sinceCheckpoint = 0;
   }
 

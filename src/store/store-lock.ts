@@ -29,6 +29,18 @@ export class StoreLockedError extends TapstateError {
   }
 }
 
+/** The lock file is not usable (not a regular file, or flock failed other than "held"). */
+export class StoreLockFileError extends TapstateError {
+  override readonly name = 'StoreLockFileError';
+  readonly code = 'STORE_LOCK_FILE';
+  constructor(
+    readonly file: string,
+    readonly problem: string,
+  ) {
+    super(`${file}: ${problem}`);
+  }
+}
+
 /** How to take a store's lock. */
 export interface StoreLockOptions {
   /** Wait up to this long for a holder to let go (default 0: fail at once with {@link StoreLockedError}). */
@@ -105,7 +117,7 @@ export class StoreLock {
     const fd = fs.openSync(file, O_RDWR | O_CREAT | O_NOFOLLOW, 0o600);
     try {
       const st = fs.fstatSync(fd);
-      if (!st.isFile()) throw new Error(`${file}: not a regular file`);
+      if (!st.isFile()) throw new StoreLockFileError(file, 'not a regular file');
       const lib = flockBinding();
       for (;;) {
         if (lib.flock(fd, LOCK_EX | LOCK_NB) === 0) break;
@@ -120,7 +132,7 @@ export class StoreLock {
           }
           throw new StoreLockedError(dir, pid);
         }
-        throw new Error(`flock ${file}: errno ${err}`);
+        throw new StoreLockFileError(file, `flock failed: errno ${err}`);
       }
       fs.ftruncateSync(fd, 0);
       fs.writeSync(fd, `${process.pid}\n`, 0);

@@ -6,15 +6,16 @@
  */
 import type { EffectFailure } from '../../machines/index.js';
 
-export interface DoneActorEvent<O = unknown> {
+// type aliases, not interfaces: assignable to the log's `{ type: string; [k: string]: unknown }`
+export type DoneActorEvent<O = unknown> = {
   type: `xstate.done.actor.${string}`;
   output: O;
-}
+};
 
-export interface ErrorActorEvent<E = EffectFailure> {
+export type ErrorActorEvent<E = EffectFailure> = {
   type: `xstate.error.actor.${string}`;
   error: E;
-}
+};
 
 /** The effect `id` succeeded with `output`. */
 export function doneEvent<O>(id: string, output: O): DoneActorEvent<O> {

@@ -53,13 +53,24 @@ describe('Journal', () => {
     })();
     expect(e).toBeInstanceOf(StoreFailedError);
     expect(e).toBeInstanceOf(TapstateError);
-    expect(e).toMatchObject({ code: 'STORE_FAILED', errno: 'ENOSPC' });
+    expect(e).toMatchObject({ code: 'STORE_FAILED', errno: 'ENOSPC', during: 'write' });
     expect((e as Error).message).toBe("log write failed (ENOSPC); run 'tapstate recover' once space is available");
     expect((e as Error).cause).toMatchObject({ code: 'ENOSPC' });
     expect(j.failed).toBe(true);
     expect(() => j.append([note(3)], false)).toThrow(StoreFailedError);
-    await expect(j.durable()).rejects.toBeInstanceOf(StoreFailedError);
-    expect(() => j.sync()).toThrow("log write failed (ENOSPC); run 'tapstate recover' once space is available");
+    await expect(j.durable()).rejects.toMatchObject({ name: 'StoreFailedError', errno: 'ENOSPC', during: 'used-after-failure' });
+    expect(() => j.sync()).toThrow("the store stopped after a failed log write (ENOSPC); run 'tapstate recover' once the cause is fixed");
+  });
+
+  it('a failed fdatasync is a StoreFailedError too (during: fsync)', async () => {
+    const { j } = journal();
+    const log = (j as unknown as { log: { sync(): void } }).log;
+    log.sync = () => {
+      throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+    };
+    j.append([note(1)], false);
+    await expect(j.durable()).rejects.toMatchObject({ name: 'StoreFailedError', errno: 'EIO', during: 'fsync', message: "log fsync failed (EIO); run 'tapstate recover' once the cause is fixed" });
+    expect(j.failed).toBe(true);
   });
 
   it('a simulated crash stays a SimulatedCrash (tests), never a StoreFailedError', () => {
