@@ -17,7 +17,7 @@
 
 // opening a store
 export { openStore, createStore, storeExists, type OpenStoreOptions, type AdapterFactory } from './store/open-store.js';
-export { defaultAdapters } from './store/default-adapters.js';
+export { defaultAdapters, defaultHypervisor, defaultNetlink } from './store/default-adapters.js';
 export { StoreLock, type StoreLockOptions } from './store/store-lock.js';
 export { SANDBOX_CONFIG_VERSION, resolveSandbox, type SandboxConfig, type SandboxInit } from './runtime/sandbox-config.js';
 

@@ -5,22 +5,25 @@
  * started later by someone else cannot inherit.
  */
 import type { HypervisorAdapter } from '../adapters/hypervisor.js';
+import type { NetlinkAdapter } from '../adapters/netlink.js';
 import { ColdplugByName, NoVmmHypervisor } from '../adapters/no-vmm-hypervisor.js';
 import type { Adapters } from '../runtime/effects.js';
 import type { SandboxConfig } from '../runtime/sandbox-config.js';
 
-/** Build the real adapters for `sandbox`. The caller closes them (openStore does, for its own). */
-export async function defaultAdapters(sandbox: SandboxConfig): Promise<Adapters> {
+/** The real netlink adapter (Linux rtnetlink through koffi). */
+export async function defaultNetlink(): Promise<NetlinkAdapter> {
   const { LinuxNetlinkAdapter } = await import('../linux/adapter.js');
-  let hypervisor: HypervisorAdapter;
-  if (sandbox.qmp) {
-    const { QemuHypervisorAdapter } = await import('../qemu/adapter.js');
-    hypervisor = new ColdplugByName(new QemuHypervisorAdapter({ qmpPath: sandbox.qmp }));
-  } else hypervisor = new NoVmmHypervisor();
-  return { netlink: new LinuxNetlinkAdapter(), hypervisor };
+  return new LinuxNetlinkAdapter();
 }
 
-/** Close both adapters, never throwing. */
-export async function closeAdapters(a: Adapters): Promise<void> {
-  await Promise.allSettled([a.netlink.close(), a.hypervisor.close()]);
+/** The real hypervisor adapter for `sandbox`: QEMU over its QMP socket, or none. */
+export async function defaultHypervisor(sandbox: SandboxConfig): Promise<HypervisorAdapter> {
+  if (!sandbox.qmp) return new NoVmmHypervisor();
+  const { QemuHypervisorAdapter } = await import('../qemu/adapter.js');
+  return new ColdplugByName(new QemuHypervisorAdapter({ qmpPath: sandbox.qmp }));
+}
+
+/** Build the real adapters for `sandbox`. The caller closes them (openStore does, for its own). */
+export async function defaultAdapters(sandbox: SandboxConfig): Promise<Adapters> {
+  return { netlink: await defaultNetlink(), hypervisor: await defaultHypervisor(sandbox) };
 }

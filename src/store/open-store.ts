@@ -17,7 +17,7 @@ import { FileLogStore, LOG_FILE } from '../log/file-store.js';
 import type { Adapters } from '../runtime/effects.js';
 import { resolveSandbox, sandboxFromMeta, sandboxMeta, type SandboxConfig, type SandboxInit } from '../runtime/sandbox-config.js';
 import { Tapstore, type TapstoreOptions } from '../runtime/tapstore.js';
-import { closeAdapters, defaultAdapters } from './default-adapters.js';
+import { defaultHypervisor, defaultNetlink } from './default-adapters.js';
 import { SandboxMismatchError, StoreExistsError, StoreNotFoundError } from './errors.js';
 import { StoreLock, type StoreLockOptions } from './store-lock.js';
 
@@ -32,11 +32,13 @@ export interface OpenStoreOptions extends Omit<TapstoreOptions, 'log' | 'adapter
    */
   sandbox?: SandboxInit;
   /**
-   * The adapters (they stay the caller's), or a factory given the store's sandbox config (the
-   * store closes what it builds). Default: the real ones ({@link defaultAdapters}); a read-only
-   * open gets adapters that refuse every call.
+   * The adapters, or a factory given the store's sandbox config. Given adapters stay the
+   * caller's (e.g. one netlink adapter shared by many stores: `{ netlink: shared }`); a side
+   * left out is built for the sandbox ({@link defaultNetlink}, {@link defaultHypervisor}) and
+   * closed with the store, as is everything a factory builds. A read-only open gets adapters that
+   * refuse every call for the sides left out.
    */
-  adapters?: Adapters | AdapterFactory;
+  adapters?: Partial<Adapters> | AdapterFactory;
   /** The write lock: how long to wait for it (default: fail at once), or `false` to open read-only. */
   lock?: StoreLockOptions | false;
 }
@@ -76,6 +78,8 @@ export async function createStore(dir: string, init: SandboxInit, opts: { lock?:
 /** Adapters for a read-only store: it never runs an effect. */
 const inert = new Proxy({} as Adapters['netlink'] & Adapters['hypervisor'], {
   get(_t, prop) {
+    if (prop === 'then') return undefined; // not a thenable: it may be awaited
+    if (prop === 'close') return async () => {};
     return () => Promise.reject(new Error(`read-only store: ${String(prop)} not available`));
   },
 });
@@ -97,21 +101,20 @@ export async function openStore(dir: string, opts: OpenStoreOptions = {}): Promi
   checkStore(d);
   const lock = await StoreLock.acquireWithin(d, lockOpts);
   let log: FileLogStore | undefined;
-  let adapters: Adapters | undefined;
-  const owned = typeof given !== 'object';
+  let built: Built | undefined;
   try {
     log = FileLogStore.open(d);
     const sandbox = sandboxFromMeta(log.header.meta);
     if (init) checkSame(d, sandbox, init);
-    adapters = typeof given === 'function' ? await given(sandbox) : (given ?? (await defaultAdapters(sandbox)));
-    const a = adapters;
+    built = await buildAdapters(sandbox, given, { netlink: defaultNetlink, hypervisor: () => defaultHypervisor(sandbox) });
+    const b = built;
     return await Tapstore.open({
       ...rest,
       log,
-      adapters: a,
+      adapters: b.adapters,
       onClose: async () => {
         try {
-          if (owned) await closeAdapters(a);
+          await b.close();
         } finally {
           lock.release();
         }
@@ -123,26 +126,58 @@ export async function openStore(dir: string, opts: OpenStoreOptions = {}): Promi
     } catch {
       /* already closed */
     }
-    if (adapters && owned) await closeAdapters(adapters);
+    await built?.close();
     lock.release();
     throw e;
   }
 }
 
+/** Adapters, and how to close the ones this open built. */
+interface Built {
+  adapters: Adapters;
+  close(): Promise<void>;
+}
+
+async function buildAdapters(
+  sandbox: SandboxConfig,
+  given: OpenStoreOptions['adapters'],
+  defaults: { netlink: () => Promise<Adapters['netlink']> | Adapters['netlink']; hypervisor: () => Promise<Adapters['hypervisor']> | Adapters['hypervisor'] },
+): Promise<Built> {
+  if (typeof given === 'function') {
+    const adapters = await given(sandbox);
+    return { adapters, close: () => closeAll([adapters.netlink, adapters.hypervisor]) };
+  }
+  const owned: Array<{ close(): Promise<void> }> = [];
+  const netlink = given?.netlink ?? (await defaults.netlink());
+  if (!given?.netlink) owned.push(netlink);
+  let hypervisor: Adapters['hypervisor'];
+  try {
+    hypervisor = given?.hypervisor ?? (await defaults.hypervisor());
+  } catch (e) {
+    await closeAll(owned);
+    throw e;
+  }
+  if (!given?.hypervisor) owned.push(hypervisor);
+  return { adapters: { netlink, hypervisor }, close: () => closeAll(owned) };
+}
+
+async function closeAll(adapters: ReadonlyArray<{ close(): Promise<void> }>): Promise<void> {
+  await Promise.allSettled(adapters.map((a) => a.close()));
+}
+
 async function openReadOnly(d: string, init: SandboxInit | undefined, given: OpenStoreOptions['adapters'], rest: Omit<OpenStoreOptions, 'sandbox' | 'adapters' | 'lock'>): Promise<Tapstore> {
   checkStore(d);
   const log = FileLogStore.open(d, { readOnly: true });
-  let adapters: Adapters | undefined;
+  let built: Built | undefined;
   try {
     const sandbox = sandboxFromMeta(log.header.meta);
     if (init) checkSame(d, sandbox, init);
-    adapters = typeof given === 'function' ? await given(sandbox) : (given ?? { netlink: inert, hypervisor: inert });
-    const a = adapters;
-    const owned = typeof given === 'function';
-    return await Tapstore.open({ ...rest, log, adapters: a, recover: false, onClose: owned ? () => closeAdapters(a) : undefined });
+    built = await buildAdapters(sandbox, given, { netlink: () => inert, hypervisor: () => inert });
+    const b = built;
+    return await Tapstore.open({ ...rest, log, adapters: b.adapters, recover: false, onClose: () => b.close() });
   } catch (e) {
     log.close();
-    if (adapters && typeof given === 'function') await closeAdapters(adapters);
+    await built?.close();
     throw e;
   }
 }

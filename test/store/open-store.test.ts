@@ -81,6 +81,22 @@ describe('openStore', () => {
     await store.close();
   });
 
+  it('given adapters stay the caller\'s: one netlink adapter shared by two stores; the side left out is built and closed', async () => {
+    const closed = { n: 0 };
+    const shared = memory(closed)({ netnsPath: NETNS, netnsCreated: false, vcpus: 1, vhost: false }).netlink as MemoryKernel;
+    shared.addDummyLink(NETNS, 'eth0', { mtu: 1500, mac: '02:aa:bb:cc:dd:01' });
+    const a = await openStore(tmpStore(), { sandbox: { netnsPath: NETNS }, adapters: { netlink: shared } });
+    const b = await openStore(tmpStore(), { sandbox: { netnsPath: NETNS }, adapters: { netlink: shared } });
+    a.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    // no QMP socket in the sandbox: the built hypervisor is the no-VMM one, which refuses hot-plug
+    await expect(a.hotAttach('ep0')).rejects.toMatchObject({ name: 'EndpointOperationError', message: expect.stringMatching(/no VMM/) });
+    expect((await a.attach('ep0')).coldplugArgs.join(' ')).toMatch(/ifname=tap0_kata/);
+    await a.close();
+    await b.close();
+    expect(closed.n).toBe(0);
+    expect(shared.links(NETNS).map((l) => l.name)).toContain('tap0_kata');
+  });
+
   it('lock: false opens read-only, without the lock, recovery or adapters', async () => {
     const dir = tmpStore();
     const writer = await openStore(dir, { sandbox: { netnsPath: NETNS }, adapters: memory({ n: 0 }) });
