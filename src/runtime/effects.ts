@@ -7,45 +7,11 @@ import type { EffectFailure, EffectSrc, NicInput } from '../../machines/index.js
 import { NetlinkError, type NetlinkAdapter } from '../adapters/netlink.js';
 import { HypervisorError, type HypervisorAdapter } from '../adapters/hypervisor.js';
 import { SimulatedCrash } from '../adapters/faults.js';
+import type { FdTable } from './fd-table.js';
 
 export interface Adapters {
   netlink: NetlinkAdapter;
   hypervisor: HypervisorAdapter;
-}
-
-/** Queue fds held between createTap and the hypervisor taking them, per endpoint. */
-export class FdTable {
-  private readonly held = new Map<string, number[]>();
-  constructor(private readonly netlink: NetlinkAdapter) {}
-  put(endpoint: string, fds: number[]): void {
-    this.held.set(endpoint, [...(this.held.get(endpoint) ?? []), ...fds]);
-  }
-  get(endpoint: string): number[] {
-    return this.held.get(endpoint) ?? [];
-  }
-  /**
-   * Close every fd we still hold for the endpoint (after hand-over, rollback or settle). Never
-   * fails the effect: on Linux close(2) releases the descriptor even when it reports an error.
-   */
-  async release(endpoint: string): Promise<void> {
-    const fds = this.held.get(endpoint);
-    if (!fds?.length) return;
-    this.held.delete(endpoint);
-    try {
-      await this.netlink.closeFds(fds);
-    } catch (e) {
-      if (e instanceof SimulatedCrash) throw e;
-    }
-  }
-  /** The process died: the kernel closed them. */
-  forgetAll(): void {
-    this.held.clear();
-  }
-  get count(): number {
-    let n = 0;
-    for (const f of this.held.values()) n += f.length;
-    return n;
-  }
 }
 
 /** A gone object for a teardown effect: the link or the namespace vanished. */
