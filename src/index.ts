@@ -28,8 +28,10 @@ export type { EndpointView } from './runtime/endpoint-view.js';
 export type { RecoveryReport, RecoveredEndpoint } from './runtime/recovery-scheduler.js';
 export type { Adapters } from './runtime/effects.js';
 export type { InspectOption } from './runtime/inspection.js';
-export { saveNetwork, loadNetwork } from './persist/store-network.js';
 export type { PersistNetworkV1, PersistNetworkV2, PersistShape } from './persist/persist-json.js';
+
+// finding taps that exist already (adoption of a running sandbox)
+export { scanNetns, planScan, tuntapModeRefusal, type ScanEntry, type ScanReport } from './scan/scan.js';
 
 // the errors: every one is a TapstateError with a stable `code`
 export { TapstateError, EndpointInputError } from '../machines/index.js';

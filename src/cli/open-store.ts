@@ -67,6 +67,8 @@ export interface StoreSession {
   dir: string;
   store: Tapstore;
   sandbox: SandboxConfig;
+  /** The adapters (writers only). */
+  adapters?: Adapters;
   /** Close the store (writers: its adapters and the lock too). */
   close(): Promise<void>;
 }
@@ -97,7 +99,11 @@ export interface WriterOptions {
  * in-doubt effect first (the documented policy), saying so on stderr.
  */
 export async function openWriter(dir: string, opts: WriterOptions): Promise<StoreSession> {
-  const store = await openStore(dir, { adapters: (sb) => cliAdapters(sb, opts.io.env), onRecoveryProgress: opts.onRecoveryProgress });
+  let adapters: Adapters | undefined;
+  const store = await openStore(dir, {
+    adapters: async (sb) => (adapters = await cliAdapters(sb, opts.io.env)),
+    onRecoveryProgress: opts.onRecoveryProgress,
+  });
   const rec = store.recovery.endpoints;
   if (rec.length > 0 && (opts.announceRecovery ?? true)) {
     const failed = rec.filter((r) => r.action === 'failed').length;
@@ -108,5 +114,5 @@ export async function openWriter(dir: string, opts: WriterOptions): Promise<Stor
         '\n',
     );
   }
-  return session(dir, store);
+  return { ...session(dir, store), adapters };
 }

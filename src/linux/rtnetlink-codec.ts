@@ -48,6 +48,7 @@ export const IFLA_TUN_NUM_QUEUES = 8;
 
 export const IFF_UP = 0x1;
 export const IFF_LOWER_UP = 0x10000;
+export const IFF_LOOPBACK = 0x8;
 
 export const TCA_KIND = 1;
 export const TCA_OPTIONS = 2;
@@ -388,7 +389,7 @@ export function decodeLinkAt(buf: Buffer, start: number, end: number, expectName
     name,
     mtu,
     mac,
-    flags: { up: (flags & IFF_UP) !== 0, lowerUp: (flags & IFF_LOWER_UP) !== 0 },
+    flags: { up: (flags & IFF_UP) !== 0, lowerUp: (flags & IFF_LOWER_UP) !== 0, ...((flags & IFF_LOOPBACK) !== 0 ? { loopback: true as const } : {}) },
     kind,
   };
   if (tun) info.tun = tun;
@@ -416,7 +417,7 @@ function decodeTunInfo(buf: Buffer, start: number, end: number, carrier: boolean
     else if (t === IFLA_TUN_NUM_QUEUES) numQueues = it.dataEnd - it.data >= 4 ? buf.readUInt32LE(it.data) : undefined;
   }
   return {
-    mode: type === 1 ? 'tun' : 'tap',
+    mode: type === 1 ? 'tun' : type === 2 ? 'tap' : 'undetermined',
     multiQueue,
     persist,
     vnetHdr,

@@ -14,6 +14,8 @@ export class Checkpointer {
   constructor(
     private readonly journal: Journal,
     private readonly slots: ReadonlyMap<string, EndpointSlot>,
+    /** What the store keeps of loaded persist.json documents, checkpointed with the endpoints. */
+    private readonly network: () => unknown,
     private readonly every = DEFAULT_CHECKPOINT_EVERY,
   ) {}
 
@@ -27,6 +29,6 @@ export class Checkpointer {
     if (this.journal.failed) return;
     const endpoints: Checkpoint['endpoints'] = {};
     for (const s of this.slots.values()) endpoints[s.id] = s.toCheckpoint();
-    this.journal.writeCheckpoint(endpoints);
+    this.journal.writeCheckpoint(endpoints, this.network() ?? undefined);
   }
 }

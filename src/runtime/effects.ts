@@ -8,10 +8,23 @@ import { NetlinkError, type NetlinkAdapter } from '../adapters/netlink.js';
 import { HypervisorError, type HypervisorAdapter } from '../adapters/hypervisor.js';
 import { SimulatedCrash } from '../adapters/faults.js';
 import type { FdTable } from './fd-table.js';
+import { TapstateError } from '../../machines/tapstate-error.js';
 
 export interface Adapters {
   netlink: NetlinkAdapter;
   hypervisor: HypervisorAdapter;
+}
+
+/**
+ * Opening `/dev/vhost-net` failed (upstream: `Could not setup vhost fds %s : %s`). The tap was
+ * created: the failure carries `observed: {tap: true}` and the rollback deletes it.
+ */
+export class VhostSetupError extends TapstateError {
+  override readonly name = 'VhostSetupError';
+  readonly code = 'VHOST_SETUP_FAILED';
+  constructor(readonly reason: unknown) {
+    super(reason instanceof Error ? reason.message : String(reason));
+  }
 }
 
 /** A gone object for a teardown effect: the link or the namespace vanished. */
@@ -20,6 +33,8 @@ const isAbsent = (e: unknown): boolean =>
 
 /** Convert any thrown value into the JSON failure the machine and the log carry. */
 export function toFailure(e: unknown): EffectFailure {
+  // createTap made the tap before the vhost fds failed: the rollback must remove it
+  if (e instanceof VhostSetupError) return { name: e.name, message: e.message, observed: { tap: true } };
   if (e instanceof NetlinkError) return { name: e.name, message: e.message, errno: e.errno };
   if (e instanceof HypervisorError) return { name: e.name, message: e.message, kind: e.kind };
   if (e instanceof Error) return { name: e.name, message: e.message };
@@ -38,6 +53,17 @@ export async function runEffect(endpoint: string, src: EffectSrc, input: any, a:
       case 'netlink.createTap': {
         const created = await nl.createTap(input);
         fds.put(endpoint, created.fds);
+        if (input.vhost === true) {
+          // upstream setupTCFiltering: unless vhost is disabled, one /dev/vhost-net fd per queue
+          try {
+            fds.putVhost(endpoint, await nl.openVhostFds(created.fds.length));
+          } catch (e) {
+            if (e instanceof SimulatedCrash) throw e;
+            // the tap exists: the failure says so, and the machine's journaled rollback removes it
+            await fds.release(endpoint);
+            throw new VhostSetupError(e);
+          }
+        }
         return { index: created.index, queues: created.fds.length };
       }
       case 'netlink.getLink': {
@@ -66,7 +92,7 @@ export async function runEffect(endpoint: string, src: EffectSrc, input: any, a:
         return {};
       case 'hypervisor.hotplug': {
         try {
-          return await a.hypervisor.hotplug(input as NicInput, fds.get(endpoint));
+          return await a.hypervisor.hotplug(input as NicInput, fds.get(endpoint), fds.getVhost(endpoint));
         } finally {
           // QEMU holds its own copies now (or failed): ours are closed either way
           await fds.release(endpoint);
@@ -84,7 +110,7 @@ export async function runEffect(endpoint: string, src: EffectSrc, input: any, a:
       }
       case 'hypervisor.coldplug': {
         try {
-          const r = await a.hypervisor.coldplug(input as NicInput, fds.get(endpoint));
+          const r = await a.hypervisor.coldplug(input as NicInput, fds.get(endpoint), fds.getVhost(endpoint));
           return { args: r.args };
         } finally {
           await fds.release(endpoint);

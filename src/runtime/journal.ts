@@ -119,9 +119,9 @@ export class Journal {
    * failure is typed but does not fail the journal: the checkpoint is replaced atomically, so the
    * log and the previous checkpoint stay intact.
    */
-  writeCheckpoint(endpoints: Checkpoint['endpoints']): void {
+  writeCheckpoint(endpoints: Checkpoint['endpoints'], network?: unknown): void {
     try {
-      this.log.writeCheckpoint({ format: LOG_FORMAT, version: LOG_VERSION, seq: this.#seq, offset: this.log.end, endpoints });
+      this.log.writeCheckpoint({ format: LOG_FORMAT, version: LOG_VERSION, seq: this.#seq, offset: this.log.end, endpoints, ...(network !== undefined ? { network } : {}) });
     } catch (e) {
       throw StoreFailedError.errnoOf(e) === null ? e : StoreFailedError.of(e, 'write');
     }

@@ -6,6 +6,7 @@
  */
 import type { LogHeader } from '../log/records.js';
 import type { LogStore, TornTail } from '../log/store.js';
+import { networkOfRecord } from '../persist/persisted-network.js';
 import { EndpointSlot } from './endpoint-slot.js';
 import { applyRecord, fastReplayPlan, fromCreateRecord } from './replay.js';
 
@@ -21,6 +22,8 @@ export interface Rebuilt {
   fromCheckpoint: boolean;
   /** Records replayed (the tail after the checkpoint). */
   replayed: number;
+  /** What the store keeps of loaded persist.json documents (the latest), or null. */
+  network: unknown;
 }
 
 export function rebuildEndpoints(log: LogStore, verify: boolean): Rebuilt {
@@ -46,9 +49,11 @@ export function rebuildEndpoints(log: LogStore, verify: boolean): Rebuilt {
     if (next) slots.set(record.ep, next);
   }
   if (records.length) seq = records[records.length - 1]!.seq;
+  let network: unknown = cp?.network ?? null;
+  for (const r of records) network = networkOfRecord(r) ?? network;
   // endpoints in creation order (the checkpoint's, then the tail's creates)
   const order = [...(cp ? Object.keys(cp.endpoints) : []), ...records.filter((r) => r.k === 'create').map((r) => r.ep)];
   const ordered = new Map<string, EndpointSlot>();
   for (const id of order) if (slots.has(id)) ordered.set(id, slots.get(id)!);
-  return { header: read.header, slots: ordered, seq, torn: read.torn, fromCheckpoint: cp !== null, replayed: read.records.length };
+  return { header: read.header, slots: ordered, seq, torn: read.torn, fromCheckpoint: cp !== null, replayed: read.records.length, network };
 }

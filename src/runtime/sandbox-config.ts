@@ -4,8 +4,8 @@
  * else. Stores written before the version existed have no `sandboxVersion` (read as 1); logs
  * without a `sandbox` at all get {@link LEGACY_SANDBOX}.
  */
-import * as fs from 'node:fs';
 import { MAX_QUEUES, TapstateError } from '../../machines/index.js';
+import { vhostNetPresent } from './vhost-default.js';
 
 /** The sandbox an endpoint store serves. */
 export interface SandboxConfig {
@@ -15,8 +15,14 @@ export interface SandboxConfig {
   netnsCreated: boolean;
   /** NumVCPUs: queues per tap. */
   vcpus: number;
-  /** Ask for vhost-net. */
+  /**
+   * Ask for vhost-net: one /dev/vhost-net fd per queue, passed as `vhostfds`. A stored config
+   * without it (written by a library caller) gets the host's default when the store opens: on
+   * when /dev/vhost-net exists (upstream: always on).
+   */
   vhost: boolean;
+  /** The hypervisor reports multi-queue support (default true, as QEMU does); false: queues = 0. */
+  multiQueue?: boolean;
   /** QMP socket of the VMM, when a real one is used. */
   qmp?: string;
 }
@@ -31,6 +37,8 @@ export interface SandboxInit {
   vcpus?: number;
   /** Default `'auto'`: use vhost-net when /dev/vhost-net exists. */
   vhost?: boolean | 'auto';
+  /** Default true. */
+  multiQueue?: boolean;
   /** Absolute path of the VMM's QMP socket; none: no VMM (cold attach only). */
   qmp?: string;
 }
@@ -61,6 +69,7 @@ export function checkSandbox(s: SandboxConfig): SandboxConfig {
   if (typeof s.netnsCreated !== 'boolean') throw new SandboxConfigError('netnsCreated', 'must be a boolean');
   if (!Number.isInteger(s.vcpus) || s.vcpus < 1 || s.vcpus > MAX_QUEUES) throw new SandboxConfigError('vcpus', `must be an integer between 1 and ${MAX_QUEUES} (got ${s.vcpus})`);
   if (typeof s.vhost !== 'boolean') throw new SandboxConfigError('vhost', 'must be a boolean');
+  if (s.multiQueue !== undefined && typeof s.multiQueue !== 'boolean') throw new SandboxConfigError('multiQueue', 'must be a boolean');
   if (s.qmp !== undefined && (typeof s.qmp !== 'string' || !s.qmp.startsWith('/')))
     throw new SandboxConfigError('qmp', `must be an absolute socket path (got ${JSON.stringify(s.qmp)})`);
   return s;
@@ -73,7 +82,8 @@ export function resolveSandbox(init: SandboxInit): SandboxConfig {
     netnsPath: init.netnsPath,
     netnsCreated: init.netnsCreated ?? false,
     vcpus: init.vcpus ?? 1,
-    vhost: vhost === 'auto' ? fs.existsSync('/dev/vhost-net') : vhost,
+    vhost: vhost === 'auto' ? vhostNetPresent() : vhost,
+    ...(init.multiQueue === false ? { multiQueue: false } : {}),
     ...(init.qmp !== undefined ? { qmp: init.qmp } : {}),
   };
   return checkSandbox(s);
@@ -88,6 +98,7 @@ export function sandboxMeta(s: SandboxConfig): Record<string, unknown> {
 export function sandboxFromMeta(meta: Record<string, unknown>): SandboxConfig {
   const version = meta.sandboxVersion ?? 1;
   if (version !== SANDBOX_CONFIG_VERSION) throw new SandboxConfigError('sandboxVersion', `must be ${SANDBOX_CONFIG_VERSION} (got ${JSON.stringify(version)}): a newer tapstate wrote this store`);
-  const s = meta.sandbox as SandboxConfig | undefined;
-  return s === undefined ? { ...LEGACY_SANDBOX } : s;
+  const s = meta.sandbox as (Omit<SandboxConfig, 'vhost'> & { vhost?: boolean }) | undefined;
+  if (s === undefined) return { ...LEGACY_SANDBOX };
+  return s.vhost === undefined ? { ...s, vhost: vhostNetPresent() } : (s as SandboxConfig);
 }

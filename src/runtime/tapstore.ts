@@ -25,6 +25,9 @@ import { rebuildEndpoints } from './rebuild.js';
 import { recoverEndpoints, type RecoveredEndpoint, type RecoveryReport } from './recovery-scheduler.js';
 import { createFromInput, stampOf, type EndpointSnapshot } from './replay.js';
 import { sandboxFromMeta, type SandboxConfig } from './sandbox-config.js';
+import type { PersistNetworkV1, PersistNetworkV2, PersistShape } from '../persist/persist-json.js';
+import type { PersistedNetwork } from '../persist/persisted-network.js';
+import { loadPlan, loadRecords, saveDocument, type LoadResult } from '../persist/store-persist.js';
 
 export interface TapstoreOptions {
   log: LogStore;
@@ -66,6 +69,8 @@ export class Tapstore {
   readonly sandbox: SandboxConfig;
   /** What opening found and did. */
   recovery: RecoveryReport;
+  /** What the store keeps of the persist.json documents it loaded (for a lossless save). */
+  private network: PersistedNetwork | null;
 
   private constructor(
     private readonly opts: TapstoreOptions,
@@ -73,6 +78,7 @@ export class Tapstore {
   ) {
     this.sandbox = sandboxFromMeta(rebuilt.header.meta);
     this.slots = rebuilt.slots;
+    this.network = rebuilt.network as PersistedNetwork | null;
     this.fds = new FdTable(opts.adapters.netlink);
     this.mirror = opts.inspect ? new InspectionMirror(opts.inspect) : null;
     this.journal = new Journal(opts.log, {
@@ -83,7 +89,7 @@ export class Tapstore {
       },
     });
     this.driver = new Driver(this.journal, opts.adapters, this.fds, this.mirror, opts.durability ?? 'command');
-    this.checkpoints = new Checkpointer(this.journal, this.slots, opts.checkpointEvery);
+    this.checkpoints = new Checkpointer(this.journal, this.slots, () => this.network, opts.checkpointEvery);
     this.recovery = { torn: rebuilt.torn, fromCheckpoint: rebuilt.fromCheckpoint, replayed: rebuilt.replayed, endpoints: [] };
   }
 
@@ -113,6 +119,7 @@ export class Tapstore {
       netnsCreated: this.sandbox.netnsCreated,
       vcpus: this.sandbox.vcpus,
       vhost: this.sandbox.vhost,
+      ...(this.sandbox.multiQueue === false ? { multiQueue: false } : {}),
       ...input,
       id: input.id ?? freeEndpointId((id) => this.slots.has(id), input.idx),
     };
@@ -194,6 +201,43 @@ export class Tapstore {
   /** Queue fds this process still holds (0 whenever every endpoint is settled). */
   get heldFds(): number {
     return this.fds.count;
+  }
+
+  /**
+   * upstream save(): the `Network` section of persist.json for the endpoints not detached, in
+   * the v1 (`NetNsPath…`) or 2.x (`NetworkID…`) shape (default: the loaded document's, else v1).
+   * What `load` read comes back without loss: other endpoint types verbatim, in their order.
+   */
+  save(shape?: PersistShape): PersistNetworkV1 | PersistNetworkV2 {
+    const eps = [...this.slots.values()].map((s) => ({ id: s.id, status: s.snapshot.status, context: s.snapshot.context }));
+    return saveDocument(this.sandbox, eps, this.network, shape);
+  }
+
+  /**
+   * upstream load(), without dropping the endpoint: every tuntap endpoint of the document is
+   * created; one whose tap exists in the netns is adopted as hot-attached (its NIC taken over:
+   * found by its MAC when it is unplugged), one whose tap does not exist (never attached) stays
+   * `created`. Every other endpoint is kept verbatim for `save`. The whole document is validated
+   * first (src/persist/store-persist.ts): on any error nothing changes.
+   */
+  async load(doc: unknown): Promise<LoadResult<EndpointView>> {
+    if (this.closed) throw new StoreClosedError();
+    const plan = await loadPlan(doc, this.sandbox, {
+      freeId: (idx, taken) => freeEndpointId((id) => this.slots.has(id) || taken.has(id), idx),
+      idxInUse: (idx) => [...this.slots.values()].some((s) => s.snapshot.context.idx === idx && s.snapshot.status !== 'done'),
+      netlink: this.opts.adapters.netlink,
+    });
+    // the kept document first, then the endpoints (durable with the first ADOPT, or at the end)
+    const [note, network] = loadRecords(this.network, plan);
+    this.journal.append([note], false);
+    this.network = network;
+    const endpoints: EndpointView[] = [];
+    for (const { input, tapExists } of plan.inputs) {
+      const v = this.createEndpoint(input);
+      endpoints.push(tapExists ? await this.send(v.id, { type: 'ADOPT', takeover: true }) : v);
+    }
+    if (!plan.inputs.some((i) => i.tapExists)) await this.journal.durable();
+    return { endpoints, skipped: plan.skipped };
   }
 
   /** Write a checkpoint now: every endpoint's snapshot and pending intent, and the log position. */

@@ -7,6 +7,7 @@ import { createStore, storeExists } from '../../store/open-store.js';
 import { UsageError, type CommandSpec } from '../command.js';
 import { STORE } from './common.js';
 import { TapstateError } from '../../../machines/tapstate-error.js';
+import { vhostNetPresent } from '../../runtime/vhost-default.js';
 
 /** The sandbox's network namespace path does not exist. */
 export class NetnsMissingError extends TapstateError {
@@ -27,6 +28,10 @@ export const command: CommandSpec = {
     qmp: { type: 'string', placeholder: 'SOCKET', description: 'QMP unix socket of the QEMU to hot-plug into (without it, hot-attach is refused).' },
     vcpus: { type: 'string', placeholder: 'N', integer: true, default: '1', description: 'vCPUs: one tap queue per vCPU (1..256).' },
     'no-vhost': { type: 'boolean', description: 'Never ask for vhost-net (default: use it when /dev/vhost-net exists).' },
+    vhost: {
+      type: 'boolean',
+      description: "Always ask for vhost-net, as upstream does, even without /dev/vhost-net (attaches then fail with upstream's \"Could not setup vhost fds\").",
+    },
   },
   examples: [
     'tapstate init --store /run/tapstate/sb1 --netns /run/netns/sb1 --netns-created --qmp /run/sb1/qmp.sock --vcpus 2',
@@ -44,17 +49,21 @@ export const command: CommandSpec = {
     }
     if (storeExists(store)) throw new StoreExistsError(store);
     if (io.env.TAPSTATE_ADAPTERS !== 'memory' && !fs.existsSync(netns)) throw new NetnsMissingError(netns);
+    // upstream's default is vhost on (DisableVhostNet false); here only when the device exists
+    if (opts['no-vhost'] && opts.vhost) throw new UsageError('--vhost and --no-vhost: give at most one');
+    const present = vhostNetPresent();
+    const why = opts['no-vhost'] ? '--no-vhost' : opts.vhost ? `--vhost${present ? '' : '; /dev/vhost-net absent'}` : present ? '/dev/vhost-net present' : "/dev/vhost-net absent; upstream's default is on";
     const sandbox = await createStore(store, {
       netnsPath: netns,
       netnsCreated: opts['netns-created'] === true,
       vcpus,
-      vhost: opts['no-vhost'] ? false : 'auto',
+      vhost: opts.vhost === true ? true : opts['no-vhost'] ? false : 'auto',
       ...(qmp ? { qmp } : {}),
     });
     const vhost = sandbox.vhost;
     io.out(
       `initialised store ${store}: netns ${netns}${sandbox.netnsCreated ? ' (ours)' : ' (not ours: detach leaves the tap to its owner)'}, ` +
-        `${vcpus} vCPU(s), vhost ${vhost ? 'on' : 'off'}, ${qmp ? `QMP ${qmp}` : 'no VMM (cold attach only)'}\n`,
+        `${vcpus} vCPU(s), vhost ${vhost ? 'on' : 'off'} (${why}), ${qmp ? `QMP ${qmp}` : 'no VMM (cold attach only)'}\n`,
     );
     return 0;
   },

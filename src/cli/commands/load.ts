@@ -3,7 +3,6 @@ import * as fs from 'node:fs';
 import type { CommandSpec } from '../command.js';
 import { openWriter } from '../open-store.js';
 import { STORE } from './common.js';
-import { loadNetwork } from '../../persist/store-network.js';
 import { TapstateError } from '../../../machines/tapstate-error.js';
 
 /** The file to load could not be read or is not JSON. */
@@ -38,7 +37,8 @@ export function readNetworkDoc(file: string): unknown {
 
 export const command: CommandSpec = {
   name: 'load',
-  summary: 'Import an upstream persist.json Network section: its tuntap endpoints are adopted as hot-attached.',
+  summary:
+    'Import an upstream persist.json Network section: a tuntap endpoint whose tap exists is adopted as hot-attached (its NIC taken over), one never attached stays created; other endpoint types are kept verbatim for save.',
   positionals: [{ name: 'FILE', description: 'persist.json, or its "Network" object alone.', required: true }],
   options: { store: STORE },
   examples: ['tapstate load --store /run/tapstate/sb1 /run/vc/sbs/sb1/persist.json'],
@@ -46,9 +46,9 @@ export const command: CommandSpec = {
     const doc = readNetworkDoc(pos[0]!);
     const s = await openWriter(String(opts.store), { io });
     try {
-      const r = await loadNetwork(s.store, doc);
+      const r = await s.store.load(doc);
       for (const v of r.endpoints) io.out(`${v.id}: ${v.state}, tap ${v.tapName}, mac ${v.mac}\n`);
-      for (const k of r.skipped) io.err(`tapstate: skipped Endpoints[${k.index}] of type ${k.type} (not a tuntap endpoint)\n`);
+      for (const k of r.skipped) io.err(`tapstate: kept Endpoints[${k.index}] of type ${k.type} verbatim (not a tuntap endpoint: not managed, written back by save)\n`);
       if (!r.endpoints.length) io.out('no tuntap endpoints in the document\n');
       return 0;
     } finally {

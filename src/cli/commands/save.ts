@@ -2,24 +2,23 @@
 import { UsageError, type CommandSpec } from '../command.js';
 import { openReader } from '../open-store.js';
 import { STORE } from './common.js';
-import { saveNetwork } from '../../persist/store-network.js';
 
 export const command: CommandSpec = {
   name: 'save',
   summary: 'Print the persist.json "Network" object of the endpoints that are not detached.',
   options: {
     store: STORE,
-    shape: { type: 'string', placeholder: 'v1|v2', default: 'v1', description: 'v1 (NetNsPath…) or v2 (Kata 2.x NetworkID…).' },
+    shape: { type: 'string', placeholder: 'v1|v2', description: 'v1 (NetNsPath…) or v2 (Kata 2.x NetworkID…). Default: the loaded document\'s shape, else v1.' },
   },
   examples: ['tapstate save --store /run/tapstate/sb1 > network.json'],
   async run(opts, _pos, io) {
-    const shape = String(opts.shape);
-    if (shape !== 'v1' && shape !== 'v2') throw new UsageError(`--shape: must be v1 or v2 (got ${JSON.stringify(shape)})`);
+    const shape = opts.shape === undefined ? undefined : String(opts.shape);
+    if (shape !== undefined && shape !== 'v1' && shape !== 'v2') throw new UsageError(`--shape: must be v1 or v2 (got ${JSON.stringify(shape)})`);
     const s = await openReader(String(opts.store));
     try {
       const doubt = s.store.list().filter((v) => v.status === 'in-doubt');
       if (doubt.length) io.err(`tapstate: note: ${doubt.length} endpoint(s) in doubt are saved as they are (tapstate recover settles them)\n`);
-      io.out(JSON.stringify(saveNetwork(s.store, shape), null, 2) + '\n');
+      io.out(JSON.stringify(s.store.save(shape), null, 2) + '\n');
       return 0;
     } finally {
       await s.close();
