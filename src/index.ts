@@ -55,7 +55,7 @@ export { LogRecordError, LogStoreClosedError } from './log/codec.js';
 
 // the adapter contracts
 export { NetlinkError, type NetlinkAdapter, type ErrnoName, type LinkInfo, type TunInfo, type CreateTapRequest, type CreatedTap, type RedirectRequest } from './adapters/netlink.js';
-export { HypervisorError, type HypervisorAdapter, type HypervisorErrorKind, type NicSpec, type HotplugResult, type ColdPlugResult, type DeviceProbe } from './adapters/hypervisor.js';
+export { HypervisorError, type HypervisorAdapter, type HypervisorErrorKind, type NicSpec, type UnplugSpec, type HotplugResult, type ColdPlugResult, type DeviceProbe } from './adapters/hypervisor.js';
 
 // what a consumer reads: endpoint input and state, commands, log records
 export type { EndpointInput, InterworkingModel, EndpointCommand, EndpointContext, EndpointError, EffectFailure, Progress, Operation } from '../machines/index.js';
