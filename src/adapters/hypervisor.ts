@@ -14,7 +14,7 @@ export type NicSpec = NicInput;
 /**
  * What hot-unplug needs. `deviceId: ""` means the device id is unknown (a NIC upstream's runtime
  * plugged: it never persists it): the adapter finds the virtio-net device whose MAC is `mac`,
- * cross-checked with its netdev (see {@link takeoverProblem}), and unplugs that.
+ * cross-checked with its netdev (see `takeoverProblem`), and unplugs that.
  */
 export type UnplugSpec = Pick<NicSpec, 'netdevId' | 'deviceId'> & { mac?: string };
 
@@ -38,7 +38,7 @@ export function takeoverProblem(nic: FoundNic, expected: string): string | null 
 
 /**
  * Pick the NIC to take over among those carrying the MAC: the one(s) passing
- * {@link takeoverProblem}. None carrying the MAC: null (already gone). Carrying it but failing
+ * `takeoverProblem`. None carrying the MAC: null (already gone). Carrying it but failing
  * the cross-check, or more than one passing: a {@link HypervisorError} (`invalid`) — a device
  * that cannot be proved ours is never unplugged.
  */
