@@ -119,8 +119,8 @@ export type HypervisorErrorKind =
   | 'invalid';
 
 export class HypervisorError extends TapstateError {
-  override readonly name = 'HypervisorError';
-  readonly code = 'HYPERVISOR_ERROR';
+  override readonly name: string = 'HypervisorError';
+  readonly code: string = 'HYPERVISOR_ERROR';
   readonly kind: HypervisorErrorKind;
   /** The operation: `hotplug`, `hotunplug`, `netdev_add`, `device_del`, … */
   readonly op: string;

@@ -92,6 +92,8 @@ export interface WriterOptions {
   onRecoveryProgress?: (done: number, total: number) => void;
   /** Print the "recovered first" line on stderr when opening recovered something (default true). */
   announceRecovery?: boolean;
+  /** Wait this long for the write lock (ms, default 0: fail at once). */
+  lockTimeoutMs?: number;
 }
 
 /**
@@ -102,6 +104,7 @@ export async function openWriter(dir: string, opts: WriterOptions): Promise<Stor
   let adapters: Adapters | undefined;
   const store = await openStore(dir, {
     adapters: async (sb) => (adapters = await cliAdapters(sb, opts.io.env)),
+    lock: { timeoutMs: opts.lockTimeoutMs ?? 0 },
     onRecoveryProgress: opts.onRecoveryProgress,
   });
   const rec = store.recovery.endpoints;

@@ -6,10 +6,34 @@
  * (the Stately inspector page at `http://localhost:<port>` embeds stately.ai/inspect, which
  * needs internet; `tapstate view` is the offline alternative). The relay keeps the last 200
  * events for viewers that connect late.
+ *
+ * `@statelyai/inspect` is an optional peer dependency: it is imported here, dynamically, only
+ * when a live inspection starts; without it {@link InspectorMissingError} says how to get it.
  */
 import type { InspectionEvent, Observer } from 'xstate';
-import { createWebSocketInspector } from '@statelyai/inspect';
-import { createInspectorServer } from '@statelyai/inspect/server';
+import { TapstateError } from '../../machines/tapstate-error.js';
+
+/** The two modules of `@statelyai/inspect` this file uses. */
+export interface InspectorModules {
+  createWebSocketInspector: typeof import('@statelyai/inspect').createWebSocketInspector;
+  createInspectorServer: typeof import('@statelyai/inspect/server').createInspectorServer;
+}
+
+/** The optional peer dependency `@statelyai/inspect` is not installed. */
+export class InspectorMissingError extends TapstateError {
+  override readonly name = 'InspectorMissingError';
+  readonly code = 'INSPECTOR_MISSING';
+  readonly dependency = '@statelyai/inspect';
+  constructor(cause: unknown) {
+    super('the live inspector needs the optional peer dependency @statelyai/inspect: npm install @statelyai/inspect (or use tapstate inspect --json, or tapstate view)', { cause });
+  }
+}
+
+/** Import `@statelyai/inspect` (and its server part). */
+export async function loadInspectorModules(): Promise<InspectorModules> {
+  const [client, server] = await Promise.all([import('@statelyai/inspect'), import('@statelyai/inspect/server')]);
+  return { createWebSocketInspector: client.createWebSocketInspector, createInspectorServer: server.createInspectorServer };
+}
 
 /** A running relay plus an inspector connected to it. */
 export interface WebSocketInspection {
@@ -21,8 +45,19 @@ export interface WebSocketInspection {
   stop(): void;
 }
 
-/** Start the relay on `port` and connect an inspector to it. Never opens a browser. */
-export function startWebSocketInspection(port: number): WebSocketInspection {
+/**
+ * Start the relay on `port` and connect an inspector to it. Never opens a browser. Rejects with
+ * {@link InspectorMissingError} when `@statelyai/inspect` is not installed (`load`: tests).
+ */
+export async function startWebSocketInspection(port: number, load: () => Promise<InspectorModules> = loadInspectorModules): Promise<WebSocketInspection> {
+  let mods: InspectorModules;
+  try {
+    mods = await load();
+  } catch (e) {
+    if ((e as { code?: string })?.code === 'ERR_MODULE_NOT_FOUND') throw new InspectorMissingError(e);
+    throw e;
+  }
+  const { createInspectorServer, createWebSocketInspector } = mods;
   const server = createInspectorServer({ port, autoOpen: false });
   const url = `ws://localhost:${port}`;
   const inspector = createWebSocketInspector({ url, maxDeferredEvents: 1_000_000 });

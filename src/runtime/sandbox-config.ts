@@ -25,6 +25,8 @@ export interface SandboxConfig {
   multiQueue?: boolean;
   /** QMP socket of the VMM, when a real one is used. */
   qmp?: string;
+  /** Hot plug only onto these root ports / bridges (QEMU ids); absent: any QEMU has. */
+  hotplugBuses?: string[];
 }
 
 /** What creating a store needs; everything else has a default ({@link resolveSandbox}). */
@@ -41,6 +43,8 @@ export interface SandboxInit {
   multiQueue?: boolean;
   /** Absolute path of the VMM's QMP socket; none: no VMM (cold attach only). */
   qmp?: string;
+  /** Hot plug only onto these root ports / bridges (QEMU ids); default: any. */
+  hotplugBuses?: string[];
 }
 
 /** The version of the sandbox config this code writes and reads. */
@@ -72,6 +76,8 @@ export function checkSandbox(s: SandboxConfig): SandboxConfig {
   if (s.multiQueue !== undefined && typeof s.multiQueue !== 'boolean') throw new SandboxConfigError('multiQueue', 'must be a boolean');
   if (s.qmp !== undefined && (typeof s.qmp !== 'string' || !s.qmp.startsWith('/')))
     throw new SandboxConfigError('qmp', `must be an absolute socket path (got ${JSON.stringify(s.qmp)})`);
+  if (s.hotplugBuses !== undefined && (!Array.isArray(s.hotplugBuses) || s.hotplugBuses.some((b) => typeof b !== 'string' || b === '')))
+    throw new SandboxConfigError('hotplugBuses', 'must be a list of non-empty QEMU ids');
   return s;
 }
 
@@ -85,6 +91,7 @@ export function resolveSandbox(init: SandboxInit): SandboxConfig {
     vhost: vhost === 'auto' ? vhostNetPresent() : vhost,
     ...(init.multiQueue === false ? { multiQueue: false } : {}),
     ...(init.qmp !== undefined ? { qmp: init.qmp } : {}),
+    ...(init.hotplugBuses !== undefined ? { hotplugBuses: [...init.hotplugBuses] } : {}),
   };
   return checkSandbox(s);
 }

@@ -13,6 +13,7 @@ import { COMMAND_TYPES, pendingEffect, resolveEndpointInput, stateName, type End
 import { SimulatedCrash } from '../adapters/faults.js';
 import type { LogStore } from '../log/store.js';
 import { Checkpointer } from './checkpointer.js';
+import { tracedAdapters } from './debug-log.js';
 import { Driver, type Durability } from './driver.js';
 import type { Adapters } from './effects.js';
 import { FdTable } from './fd-table.js';
@@ -72,10 +73,11 @@ export class Tapstore {
   /** What the store keeps of the persist.json documents it loaded (for a lossless save). */
   private network: PersistedNetwork | null;
 
-  private constructor(
-    private readonly opts: TapstoreOptions,
-    rebuilt: ReturnType<typeof rebuildEndpoints>,
-  ) {
+  private readonly opts: TapstoreOptions;
+
+  private constructor(opts: TapstoreOptions, rebuilt: ReturnType<typeof rebuildEndpoints>) {
+    // NODE_DEBUG=tapstate: every adapter call logged (src/runtime/debug-log.ts)
+    this.opts = opts = { ...opts, adapters: tracedAdapters(opts.adapters) };
     this.sandbox = sandboxFromMeta(rebuilt.header.meta);
     this.slots = rebuilt.slots;
     this.network = rebuilt.network as PersistedNetwork | null;

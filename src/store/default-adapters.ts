@@ -20,7 +20,7 @@ export async function defaultNetlink(): Promise<NetlinkAdapter> {
 export async function defaultHypervisor(sandbox: SandboxConfig): Promise<HypervisorAdapter> {
   if (!sandbox.qmp) return new NoVmmHypervisor();
   const { QemuHypervisorAdapter } = await import('../qemu/adapter.js');
-  return new ColdplugByName(new QemuHypervisorAdapter({ qmpPath: sandbox.qmp }));
+  return new ColdplugByName(new QemuHypervisorAdapter({ qmpPath: sandbox.qmp, ...(sandbox.hotplugBuses ? { hotplugBuses: sandbox.hotplugBuses } : {}) }));
 }
 
 /** Build the real adapters for `sandbox`. The caller closes them (openStore does, for its own). */

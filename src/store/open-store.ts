@@ -86,7 +86,7 @@ const inert = new Proxy({} as Adapters['netlink'] & Adapters['hypervisor'], {
 
 function checkSame(dir: string, recorded: SandboxConfig, init: SandboxInit): void {
   const given = resolveSandbox(init);
-  for (const k of ['netnsPath', 'netnsCreated', 'vcpus', 'vhost', 'qmp'] as const)
+  for (const k of ['netnsPath', 'netnsCreated', 'vcpus', 'vhost', 'qmp', 'multiQueue'] as const)
     if (recorded[k] !== given[k] && !(k === 'vhost' && (init.vhost === undefined || init.vhost === 'auto'))) throw new SandboxMismatchError(dir, k, recorded[k], given[k]);
 }
 

@@ -29,7 +29,7 @@ export const command: CommandSpec = {
       for (const s of cap.steps) io.out(JSON.stringify(s) + '\n');
       return 0;
     }
-    const ws = startWebSocketInspection(port);
+    const ws = await startWebSocketInspection(port);
     try {
       await ws.connected;
       const final = replayIntoInspector(log.records, ws.inspect);

@@ -2,7 +2,8 @@
 import * as fs from 'node:fs';
 import type { CommandSpec } from '../command.js';
 import { openWriter } from '../open-store.js';
-import { STORE } from './common.js';
+import { LOCK_TIMEOUT, STORE, lockTimeout, printJson } from './common.js';
+import { endpointJson } from '../output.js';
 import { TapstateError } from '../../../machines/tapstate-error.js';
 
 /** The file to load could not be read or is not JSON. */
@@ -40,13 +41,17 @@ export const command: CommandSpec = {
   summary:
     'Import an upstream persist.json Network section: a tuntap endpoint whose tap exists is adopted as hot-attached (its NIC taken over), one never attached stays created; other endpoint types are kept verbatim for save.',
   positionals: [{ name: 'FILE', description: 'persist.json, or its "Network" object alone.', required: true }],
-  options: { store: STORE },
+  options: { store: STORE, 'lock-timeout': LOCK_TIMEOUT },
   examples: ['tapstate load --store /run/tapstate/sb1 /run/vc/sbs/sb1/persist.json'],
   async run(opts, pos, io) {
     const doc = readNetworkDoc(pos[0]!);
-    const s = await openWriter(String(opts.store), { io });
+    const s = await openWriter(String(opts.store), { io, lockTimeoutMs: lockTimeout(opts) });
     try {
       const r = await s.store.load(doc);
+      if (opts.json) {
+        printJson(io, { version: 1, endpoints: r.endpoints.map(endpointJson), skipped: r.skipped.map((k) => ({ index: k.index, type: k.type })) });
+        return 0;
+      }
       for (const v of r.endpoints) io.out(`${v.id}: ${v.state}, tap ${v.tapName}, mac ${v.mac}\n`);
       for (const k of r.skipped) io.err(`tapstate: kept Endpoints[${k.index}] of type ${k.type} verbatim (not a tuntap endpoint: not managed, written back by save)\n`);
       if (!r.endpoints.length) io.out('no tuntap endpoints in the document\n');

@@ -1,5 +1,6 @@
 /** `tapstate view --store DIR --out FILE.html`: the offline, self-contained page of a store. */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { storeViewPage } from '../../view/index.js';
 import { UsageError, type CommandSpec } from '../command.js';
 
@@ -18,7 +19,8 @@ export const command: CommandSpec = {
     if (typeof out !== 'string' || out === '') throw new UsageError('--out FILE.html is required');
     const html = storeViewPage(store);
     fs.writeFileSync(out, html, { mode: 0o644 });
-    io.out(`wrote ${out} (${Buffer.byteLength(html)} bytes)\n`);
+    if (opts.json) io.out(JSON.stringify({ version: 1, out: path.resolve(out), bytes: Buffer.byteLength(html) }, null, 2) + '\n');
+    else io.out(`wrote ${out} (${Buffer.byteLength(html)} bytes)\n`);
     return 0;
   },
 };
