@@ -9,9 +9,10 @@
  */
 import * as path from 'node:path';
 import type { Adapters } from '../runtime/effects.js';
+import type { LogStore } from '../log/store.js';
 import type { SandboxConfig } from '../runtime/sandbox-config.js';
 import type { Tapstore } from '../runtime/tapstore.js';
-import { defaultAdapters } from '../store/default-adapters.js';
+import { defaultAdapters, defaultHypervisor } from '../store/default-adapters.js';
 import { openStore } from '../store/open-store.js';
 import type { CliIO } from './command.js';
 
@@ -44,7 +45,7 @@ function stretched<T extends object>(adapter: T, ms: number): T {
 }
 
 /** The adapters the environment asks for (see the module comment). */
-export async function cliAdapters(sandbox: SandboxConfig, env: NodeJS.ProcessEnv): Promise<Adapters> {
+export async function cliAdapters(sandbox: SandboxConfig, env: NodeJS.ProcessEnv, sharedNetlink?: Adapters['netlink']): Promise<Adapters> {
   let netlink: Adapters['netlink'];
   let hypervisor: Adapters['hypervisor'];
   if (adapterKind(env) === 'memory') {
@@ -53,6 +54,10 @@ export async function cliAdapters(sandbox: SandboxConfig, env: NodeJS.ProcessEnv
     if (sandbox.netnsPath !== '') kernel.addNetns(sandbox.netnsPath);
     netlink = kernel;
     hypervisor = new MemoryHypervisor({ kernel });
+  } else if (sharedNetlink) {
+    // the owner's adapter (one per daemon): closing this store must not close it
+    netlink = new Proxy(sharedNetlink, { get: (t, p) => (p === 'close' ? async () => {} : (Reflect.get(t, p) as unknown)) });
+    hypervisor = await defaultHypervisor(sandbox);
   } else ({ netlink, hypervisor } = await defaultAdapters(sandbox));
   const delay = Number(env.TAPSTATE_TEST_EFFECT_DELAY_MS ?? 0);
   if (Number.isFinite(delay) && delay > 0) {
@@ -66,6 +71,8 @@ export async function cliAdapters(sandbox: SandboxConfig, env: NodeJS.ProcessEnv
 export interface StoreSession {
   dir: string;
   store: Tapstore;
+  /** The store's log (the daemon follows it live). */
+  log: LogStore;
   sandbox: SandboxConfig;
   /** The adapters (writers only). */
   adapters?: Adapters;
@@ -74,7 +81,7 @@ export interface StoreSession {
 }
 
 function session(dir: string, store: Tapstore): StoreSession {
-  return { dir: path.resolve(dir), store, sandbox: store.sandbox, close: () => store.close() };
+  return { dir: path.resolve(dir), store, log: store.log, sandbox: store.sandbox, close: () => store.close() };
 }
 
 /**
@@ -94,6 +101,8 @@ export interface WriterOptions {
   announceRecovery?: boolean;
   /** Wait this long for the write lock (ms, default 0: fail at once). */
   lockTimeoutMs?: number;
+  /** A netlink adapter shared by many stores (the daemon's): used instead of a new one, never closed here. */
+  sharedNetlink?: Adapters['netlink'];
 }
 
 /**
@@ -103,7 +112,7 @@ export interface WriterOptions {
 export async function openWriter(dir: string, opts: WriterOptions): Promise<StoreSession> {
   let adapters: Adapters | undefined;
   const store = await openStore(dir, {
-    adapters: async (sb) => (adapters = await cliAdapters(sb, opts.io.env)),
+    adapters: async (sb) => (adapters = await cliAdapters(sb, opts.io.env, opts.sharedNetlink)),
     lock: { timeoutMs: opts.lockTimeoutMs ?? 0 },
     onRecoveryProgress: opts.onRecoveryProgress,
   });
@@ -119,3 +128,11 @@ export async function openWriter(dir: string, opts: WriterOptions): Promise<Stor
   }
   return { ...session(dir, store), adapters };
 }
+
+// ---- kept for the daemon (src/daemon/) and the CNI plugin (src/cni/) until they open stores
+// through openStore (#11 follow-up)
+/** @deprecated use {@link cliAdapters} or openStore's `adapters`. */
+export const makeAdapters = cliAdapters;
+export { sandboxFromMeta as sandboxOf } from '../runtime/sandbox-config.js';
+export { StoreNotFoundError } from '../store/errors.js';
+export { checkStore } from '../store/open-store.js';

@@ -30,6 +30,10 @@ import type { PersistNetworkV1, PersistNetworkV2, PersistShape } from '../persis
 import type { PersistedNetwork } from '../persist/persisted-network.js';
 import { loadPlan, loadRecords, saveDocument, type LoadResult } from '../persist/store-persist.js';
 
+// the store's view and config types, where src/daemon and src/cni import them from
+export type { EndpointView } from './endpoint-view.js';
+export type { SandboxConfig } from './sandbox-config.js';
+
 export interface TapstoreOptions {
   log: LogStore;
   adapters: Adapters;
@@ -199,6 +203,10 @@ export class Tapstore {
   /** The raw machine snapshot of an endpoint (for tests and tools). */
   snapshotOf(id: string): EndpointSnapshot {
     return this.slot(id).snapshot;
+  }
+  /** The log this store writes (for tools that follow it live, e.g. the daemon's event stream). */
+  get log(): LogStore {
+    return this.opts.log;
   }
   /** Queue fds this process still holds (0 whenever every endpoint is settled). */
   get heldFds(): number {
