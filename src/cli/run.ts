@@ -8,7 +8,7 @@ import { helpJson, renderCommandList, renderHelp, parseCommandArgs } from './arg
 import { EXIT, UsageError, type CliIO } from './command.js';
 import { allCommands, findCommand } from './commands/index.js';
 import { errorJson } from './error-json.js';
-import { StoreLockedError } from './store-lock.js';
+import { StoreLockedError } from '../store/store-lock.js';
 import { packageVersion } from './version.js';
 
 /** `tapstate --version` (with `--json`: `{"name":"tapstate","version":…}`). */

@@ -11,6 +11,7 @@
  * when a live inspection starts; without it {@link InspectorMissingError} says how to get it.
  */
 import type { InspectionEvent, Observer } from 'xstate';
+import { TapstateError } from '../../machines/tapstate-error.js';
 
 /** The two modules of `@statelyai/inspect` this file uses. */
 export interface InspectorModules {
@@ -19,8 +20,9 @@ export interface InspectorModules {
 }
 
 /** The optional peer dependency `@statelyai/inspect` is not installed. */
-export class InspectorMissingError extends Error {
+export class InspectorMissingError extends TapstateError {
   override readonly name = 'InspectorMissingError';
+  readonly code = 'INSPECTOR_MISSING';
   readonly dependency = '@statelyai/inspect';
   constructor(cause: unknown) {
     super('the live inspector needs the optional peer dependency @statelyai/inspect: npm install @statelyai/inspect (or use tapstate inspect --json, or tapstate view)', { cause });

@@ -8,7 +8,8 @@ import { withFaults, type FaultPlan } from '../../src/adapters/faults.js';
 import { MemoryLogMedium, MemoryLogStore } from '../../src/log/index.js';
 import type { AppendHook, CompactionHook } from '../../src/log/store.js';
 import type { RetentionPolicy } from '../../src/log/retention.js';
-import { Tapstore, type SandboxConfig, type TapstoreOptions } from '../../src/runtime/tapstore.js';
+import { Tapstore, type TapstoreOptions } from '../../src/runtime/tapstore.js';
+import type { SandboxConfig } from '../../src/runtime/sandbox-config.js';
 
 export const NETNS = '/run/netns/sandbox';
 

@@ -1,29 +1,23 @@
 /** `tapstate init`: create a store for one sandbox. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DEFAULT_RETENTION, FileLogStore, LOG_FILE, writeRetentionFile } from '../../log/index.js';
+import { DEFAULT_RETENTION } from '../../log/index.js';
 import { RETENTION_OPTIONS, describePolicy, policyFromFlags } from './retention-options.js';
 import { MAX_QUEUES } from '../../../machines/index.js';
-import type { SandboxConfig } from '../../runtime/tapstore.js';
+import { StoreExistsError } from '../../store/errors.js';
+import { createStore, storeExists } from '../../store/open-store.js';
 import { UsageError, type CommandSpec } from '../command.js';
-import { StoreLock } from '../store-lock.js';
 import { LOCK_TIMEOUT, STORE, lockTimeout, printJson } from './common.js';
+import { TapstateError } from '../../../machines/tapstate-error.js';
 import { vhostNetPresent } from '../../runtime/vhost-default.js';
 
 /** A QEMU id (as `device_add {bus}` takes it). */
 const QEMU_ID_RE = /^[A-Za-z][A-Za-z0-9._-]{0,127}$/;
 
-/** The store exists already. */
-export class StoreExistsError extends Error {
-  override readonly name = 'StoreExistsError';
-  constructor(readonly store: string) {
-    super(`a tapstate store exists already at ${store} (use it, or choose another --store)`);
-  }
-}
-
 /** The sandbox's network namespace path does not exist. */
-export class NetnsMissingError extends Error {
+export class NetnsMissingError extends TapstateError {
   override readonly name = 'NetnsMissingError';
+  readonly code = 'NETNS_MISSING';
   constructor(readonly netns: string) {
     super(`--netns ${netns}: no such network namespace (create it first, e.g. ip netns add NAME → /run/netns/NAME)`);
   }
@@ -71,22 +65,25 @@ export const command: CommandSpec = {
         if (!QEMU_ID_RE.test(id)) throw new UsageError(`--hotplug-bus: each id must be a QEMU id (a letter, then letters/digits/./_/-, at most 128 chars), got ${JSON.stringify(id)}`);
       }
     }
-    if (fs.existsSync(path.join(store, LOG_FILE))) throw new StoreExistsError(store);
+    if (storeExists(store)) throw new StoreExistsError(store);
     if (io.env.TAPSTATE_ADAPTERS !== 'memory' && !fs.existsSync(netns)) throw new NetnsMissingError(netns);
     // upstream's default is vhost on (DisableVhostNet false); here only when the device exists
     if (opts['no-vhost'] && opts.vhost) throw new UsageError('--vhost and --no-vhost: give at most one');
     const present = vhostNetPresent();
-    const vhost = opts.vhost === true || (!opts['no-vhost'] && present);
     const why = opts['no-vhost'] ? '--no-vhost' : opts.vhost ? `--vhost${present ? '' : '; /dev/vhost-net absent'}` : present ? '/dev/vhost-net present' : "/dev/vhost-net absent; upstream's default is on";
-    const sandbox: SandboxConfig = { netnsPath: netns, netnsCreated: opts['netns-created'] === true, vcpus, vhost, ...(qmp ? { qmp } : {}), ...(hotplugBuses ? { hotplugBuses } : {}) };
-    fs.mkdirSync(store, { recursive: true, mode: 0o700 });
-    const lock = StoreLock.acquire(store, lockMs);
-    try {
-      FileLogStore.create(store, { sandbox }).close();
-      writeRetentionFile(store, retention);
-    } finally {
-      lock.release();
-    }
+    const sandbox = await createStore(
+      store,
+      {
+        netnsPath: netns,
+        netnsCreated: opts['netns-created'] === true,
+        vcpus,
+        vhost: opts.vhost === true ? true : opts['no-vhost'] ? false : 'auto',
+        ...(qmp ? { qmp } : {}),
+        ...(hotplugBuses ? { hotplugBuses } : {}),
+      },
+      { lock: { timeoutMs: lockMs }, retention },
+    );
+    const vhost = sandbox.vhost;
     if (opts.json) {
       printJson(io, { version: 1, store, sandbox, retention });
       return 0;

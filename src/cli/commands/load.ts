@@ -4,10 +4,12 @@ import type { CommandSpec } from '../command.js';
 import { openWriter } from '../open-store.js';
 import { LOCK_TIMEOUT, STORE, lockTimeout, printJson } from './common.js';
 import { endpointJson } from '../output.js';
+import { TapstateError } from '../../../machines/tapstate-error.js';
 
 /** The file to load could not be read or is not JSON. */
-export class LoadFileError extends Error {
+export class LoadFileError extends TapstateError {
   override readonly name = 'LoadFileError';
+  readonly code = 'LOAD_FILE';
   constructor(
     readonly file: string,
     reason: string,
