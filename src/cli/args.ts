@@ -5,6 +5,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError, type CommandSpec, type OptionSpec } from './command.js';
+import { capEcho, quoteArg } from './quote.js';
 
 /** Options every subcommand accepts. */
 export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
@@ -35,7 +36,7 @@ export function parseCommandArgs(spec: CommandSpec, argv: readonly string[]): Pa
   try {
     parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true }) as typeof parsed;
   } catch (e) {
-    throw new UsageError(cleanParseMessage((e as Error).message));
+    throw new UsageError(capEcho(cleanParseMessage((e as Error).message), 300));
   }
   const help = parsed.values.help === true;
   const verbose = parsed.values.verbose === true;
@@ -52,9 +53,9 @@ export function parseCommandArgs(spec: CommandSpec, argv: readonly string[]): Pa
     if (o.type === 'string' && typeof v === 'string') {
       if (v === '' && o.required) throw new UsageError(`--${name}: must not be empty`);
       if (o.integer) {
-        if (!INTEGER_RE.test(v.trim())) throw new UsageError(`--${name}: must be an integer (got ${JSON.stringify(v)})`);
+        if (!INTEGER_RE.test(v.trim())) throw new UsageError(`--${name}: must be an integer (got ${quoteArg(v)})`);
         const n = Number(v.trim());
-        if (!Number.isSafeInteger(n)) throw new UsageError(`--${name}: integer out of range (got ${v})`);
+        if (!Number.isSafeInteger(n)) throw new UsageError(`--${name}: integer out of range (got ${capEcho(v)})`);
         v = n;
       }
     }
@@ -67,7 +68,7 @@ export function parseCommandArgs(spec: CommandSpec, argv: readonly string[]): Pa
     throw new UsageError(`missing argument ${missing.name}`);
   }
   if (parsed.positionals.length > pos.length) {
-    throw new UsageError(`unexpected argument ${JSON.stringify(parsed.positionals[pos.length])}`);
+    throw new UsageError(`unexpected argument ${quoteArg(parsed.positionals[pos.length]!)}`);
   }
   return { opts, positionals: parsed.positionals, help, verbose };
 }

@@ -7,6 +7,8 @@
 import { renderCommandList, renderHelp, parseCommandArgs } from './args.js';
 import { UsageError, type CliIO } from './command.js';
 import { allCommands, findCommand } from './commands/index.js';
+import { capEcho, ERROR_LINE_MAX } from './quote.js';
+import { typedSystemError } from './system-error.js';
 
 /** Run the CLI with `argv` (without node and the script). Returns the exit code. */
 export async function runCli(argv: readonly string[], io: CliIO): Promise<number> {
@@ -17,7 +19,7 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
   }
   const cmd = findCommand(name);
   if (!cmd) {
-    io.err(`tapstate: UsageError: unknown command ${JSON.stringify(name)} (tapstate --help lists them)\n`);
+    io.err(`tapstate: UsageError: unknown command ${JSON.stringify(capEcho(name, 40))} (tapstate --help lists them)\n`);
     return 2;
   }
   const verbose = rest.includes('--verbose');
@@ -30,20 +32,22 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
     return await cmd.run(parsed.opts, parsed.positionals, io);
   } catch (e) {
     if (e instanceof UsageError) {
-      io.err(`tapstate: UsageError: ${cmd.name}: ${e.message} (tapstate ${cmd.name} --help)\n`);
+      io.err(`tapstate: UsageError: ${cmd.name}: ${capEcho(e.message, 600)} (tapstate ${cmd.name} --help)\n`);
       return 2;
     }
-    io.err(errorLine(e) + '\n');
-    if (verbose) io.err(errorDetails(e) + '\n');
+    const typed = typedSystemError(e);
+    io.err(errorLine(typed) + '\n');
+    if (verbose) io.err(errorDetails(typed) + '\n');
     return 1;
   }
 }
 
-/** `tapstate: <ErrorName>: <message>` on one line. */
+/** `tapstate: <ErrorName>: <message>` on one line, at most ERROR_LINE_MAX characters. */
 export function errorLine(e: unknown): string {
   const name = e instanceof Error ? e.name : 'Error';
   const msg = (e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, ' ');
-  return `tapstate: ${name}: ${msg}`;
+  const line = `tapstate: ${name}: ${msg}`;
+  return line.length <= ERROR_LINE_MAX ? line : `${line.slice(0, ERROR_LINE_MAX)}… (cut; --verbose shows all)`;
 }
 
 /** The error's own fields, its cause and its stack. */
@@ -70,7 +74,7 @@ runCli(process.argv.slice(2), io).then(
   // stdout/stderr writes to pipes and files are synchronous on Linux, so nothing is lost
   (code) => process.exit(code),
   (e: unknown) => {
-    process.stderr.write(errorLine(e) + '\n');
+    process.stderr.write(errorLine(typedSystemError(e)) + '\n');
     process.exit(1);
   },
 );

@@ -47,14 +47,73 @@ export class UnknownEndpointError extends Error {
   }
 }
 
-/** An endpoint with that id or idx exists already. */
+/**
+ * An endpoint with that id, idx, MAC or original link exists already (`holder`: the endpoint
+ * that has it). Two live endpoints sharing a MAC or an original link would break the machine's
+ * invariants: one endpoint's teardown would act on the other's link.
+ */
 export class DuplicateEndpointError extends Error {
   override readonly name = 'DuplicateEndpointError';
   constructor(
-    readonly field: 'id' | 'idx',
+    readonly field: 'id' | 'idx' | 'mac' | 'ifName',
     readonly value: string | number,
+    readonly holder?: string,
   ) {
-    super(`an endpoint with ${field} ${value} exists already`);
+    super(
+      field === 'id' || holder === undefined
+        ? `an endpoint with ${field} ${value} exists already`
+        : `${field} ${value} is already used by endpoint ${holder}`,
+    );
+  }
+}
+
+/**
+ * A document or input names a network namespace other than the store's. tapstate acts only in
+ * its store's netns (docs/security.md); nothing was changed.
+ */
+export class NetnsMismatchError extends Error {
+  override readonly name = 'NetnsMismatchError';
+  constructor(
+    /** Which field named it, e.g. `NetNsPath` (persist.json) or `netnsPath` (endpoint input). */
+    readonly field: string,
+    readonly given: string,
+    readonly storeNetns: string,
+    hint = '',
+  ) {
+    super(
+      `${field} ${JSON.stringify(given)} is not this store's network namespace ${JSON.stringify(storeNetns)}: ` +
+        `tapstate acts only in its store's netns${hint ? ` (${hint})` : ''}`,
+    );
+  }
+}
+
+/**
+ * A real write or fdatasync of the log failed (disk full, I/O error): the log is in an unknown
+ * state, so this process writes nothing more to it. A fresh process (`tapstate recover`) reads
+ * the log back, cuts any partial record and settles what was interrupted.
+ */
+export class StoreFailedError extends Error {
+  override readonly name = 'StoreFailedError';
+  constructor(
+    /** The errno code of the failure (`ENOSPC`, `EIO`, …), or `unknown`. */
+    readonly code: string,
+    /** `write`, `fsync`, or `used-after-failure` (a later call on the same failed store). */
+    readonly during: 'write' | 'fsync' | 'used-after-failure',
+    options?: { cause?: unknown },
+  ) {
+    super(
+      during === 'used-after-failure'
+        ? `the store stopped after a failed log write (${code}); run 'tapstate recover' once the cause is fixed`
+        : `log ${during} failed (${code}); run 'tapstate recover' once ${code === 'ENOSPC' || code === 'EDQUOT' ? 'space is available' : 'the cause is fixed'}`,
+      options,
+    );
+  }
+
+  /** Wrap a failure of the log medium. */
+  static of(e: unknown, during: 'write' | 'fsync'): StoreFailedError {
+    if (e instanceof StoreFailedError) return e;
+    const code = (e as NodeJS.ErrnoException | null)?.code ?? 'unknown';
+    return new StoreFailedError(code, during, { cause: e });
   }
 }
 

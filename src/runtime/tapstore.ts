@@ -27,7 +27,9 @@ import {
   EndpointOperationError,
   InDoubtError,
   InvalidCommandError,
+  NetnsMismatchError,
   StoreClosedError,
+  StoreFailedError,
   UnknownEndpointError,
 } from './errors.js';
 import { InspectionMirror, type InspectOption } from './inspection.js';
@@ -37,8 +39,13 @@ import { applyRecord, createFromInput, fastReplayPlan, fromCreateRecord, restore
 
 /** The sandbox an endpoint store serves (kept in the log header's `meta.sandbox`). */
 export interface SandboxConfig {
-  /** Network namespace path of the sandbox (`""`: the runtime's own). */
+  /**
+   * Network namespace path of the sandbox: the only netns this store acts in. `""` is the
+   * runtime's own (the host's) and is set only by an explicit `init --host-netns` (`hostNetns`).
+   */
   netnsPath: string;
+  /** Set (true) when the store was made for the caller's own namespace on purpose (`init --host-netns`). */
+  hostNetns?: boolean;
   /** Whether the runtime created that namespace (upstream NetNsCreated). */
   netnsCreated: boolean;
   /** NumVCPUs: queues per tap. */
@@ -164,6 +171,8 @@ export class Tapstore {
   private sinceCheckpoint = 0;
   private closed = false;
   private dead = false;
+  /** Why the store is dead: a real log failure (a StoreFailedError), or null for a simulated crash. */
+  private failure: StoreFailedError | null = null;
   private readonly inflight = new Set<Promise<unknown>>();
   /** Group commit: callers waiting for the next fdatasync. */
   private syncWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
@@ -222,7 +231,7 @@ export class Tapstore {
 
   private append(bodies: RecordBody[], durable: boolean): LogRecord[] {
     if (this.closed) throw new StoreClosedError();
-    if (this.dead) throw new SimulatedCrash('store used after a crash');
+    if (this.dead) throw this.deadError();
     const ts = this.clock();
     const recs = bodies.map((b) => ({ ...b, seq: ++this.seq, ts }) as LogRecord);
     try {
@@ -230,10 +239,22 @@ export class Tapstore {
     } catch (e) {
       this.dead = true; // the log is in an unknown state: never write again from this process
       if (e instanceof SimulatedCrash) this.fds.forgetAll();
-      throw e;
+      throw this.failed(e, 'write');
     }
     this.sinceCheckpoint += recs.length;
     return recs;
+  }
+
+  /** The error for a call on a dead store: the real failure that killed it, or the simulated crash. */
+  private deadError(): Error {
+    return this.failure ? new StoreFailedError(this.failure.code, 'used-after-failure') : new SimulatedCrash('store used after a crash');
+  }
+
+  /** A failure of the log medium (errno): remembered, and typed as StoreFailedError. Others pass through. */
+  private failed(e: unknown, during: 'write' | 'fsync'): unknown {
+    if (e instanceof SimulatedCrash || typeof (e as NodeJS.ErrnoException | null)?.code !== 'string') return e;
+    this.failure ??= StoreFailedError.of(e, during);
+    return StoreFailedError.of(e, during);
   }
 
   /**
@@ -248,12 +269,13 @@ export class Tapstore {
         const waiters = this.syncWaiters;
         this.syncWaiters = [];
         try {
-          if (this.dead) throw new SimulatedCrash('store used after a crash');
+          if (this.dead) throw this.deadError();
           this.opts.log.sync();
           for (const w of waiters) w.resolve();
         } catch (e) {
           this.dead = true;
-          for (const w of waiters) w.reject(e);
+          const err = this.failed(e, 'fsync');
+          for (const w of waiters) w.reject(err);
         }
       });
     });
@@ -301,13 +323,20 @@ export class Tapstore {
         }
         event = { type: `xstate.error.actor.${eff.id}`, error: toFailure(e) };
       }
-      if (this.dead) throw new SimulatedCrash('store used after a crash');
+      if (this.dead) throw this.deadError();
       this.apply(slot, event, { ms: Number((performance.now() - t0).toFixed(3)) });
     }
     // settled: no queue fd of ours outlives the operation
     await this.fds.release(slot.id);
     this.snapshotRecord(slot);
-    if (everyEffect) this.opts.log.sync();
+    if (everyEffect) {
+      try {
+        this.opts.log.sync();
+      } catch (e) {
+        this.dead = true;
+        throw this.failed(e, 'fsync');
+      }
+    }
   }
 
   private track<T>(p: Promise<T>): Promise<T> {
@@ -333,7 +362,12 @@ export class Tapstore {
         : { value: s.snapshot.value, context: JSON.stringify(s.snapshot.context), status: s.snapshot.status };
       endpoints[s.id] = { snapshot, pending: s.pending, lastSeq: s.lastSeq };
     }
-    this.opts.log.writeCheckpoint({ format: LOG_FORMAT, version: LOG_VERSION, seq: this.seq, offset: this.opts.log.end, endpoints });
+    try {
+      this.opts.log.writeCheckpoint({ format: LOG_FORMAT, version: LOG_VERSION, seq: this.seq, offset: this.opts.log.end, endpoints });
+    } catch (e) {
+      // the log itself is intact (the checkpoint is replaced atomically), but say what failed, typed
+      throw this.failed(e, 'write');
+    }
     this.sinceCheckpoint = 0;
   }
 
@@ -352,6 +386,9 @@ export class Tapstore {
    */
   createEndpoint(input: Partial<EndpointInput> & { idx: number }): EndpointView {
     if (this.closed) throw new StoreClosedError();
+    // the store's netns is the only one this store ever acts in (docs/security.md)
+    if (input.netnsPath !== undefined && input.netnsPath !== this.sandbox.netnsPath)
+      throw new NetnsMismatchError('netnsPath', String(input.netnsPath), this.sandbox.netnsPath);
     const full: EndpointInput = {
       netnsPath: this.sandbox.netnsPath,
       netnsCreated: this.sandbox.netnsCreated,
@@ -362,14 +399,35 @@ export class Tapstore {
     };
     const resolved = resolveEndpointInput(full);
     if (this.slots.has(resolved.id)) throw new DuplicateEndpointError('id', resolved.id);
-    for (const s of this.slots.values())
-      if (s.snapshot.context.idx === resolved.idx && s.snapshot.status !== 'done') throw new DuplicateEndpointError('idx', resolved.idx);
+    this.checkUnique([resolved]);
     const snapshot = createFromInput(full);
     const [rec] = this.append([{ k: 'create', ep: resolved.id, input: full, state: stampOf(snapshot) }], false);
     const slot: Slot = { id: resolved.id, snapshot, pending: null, lastSeq: rec!.seq, replayed: 0, busy: false };
     this.slots.set(slot.id, slot);
     this.mirror?.create(slot.id, full);
     return this.view(slot);
+  }
+
+  /**
+   * Refuse endpoints whose idx, MAC or original link a live (not detached) endpoint of the store,
+   * or an earlier one of `candidates`, has already.
+   */
+  private checkUnique(candidates: ReadonlyArray<{ id: string; idx: number; mac: string; name: string }>): void {
+    const taken = new Map<string, string>();
+    const key = (field: string, v: string | number) => `${field}\0${String(v)}`;
+    const claim = (id: string, c: { idx: number; mac: string; name: string }, check: boolean) => {
+      for (const [field, v] of [['idx', c.idx], ['mac', c.mac], ['ifName', c.name]] as const) {
+        const holder = taken.get(key(field, v));
+        if (check && holder !== undefined) throw new DuplicateEndpointError(field, v, holder);
+        taken.set(key(field, v), id);
+      }
+    };
+    for (const s of this.slots.values()) {
+      if (s.snapshot.status === 'done') continue;
+      const c = s.snapshot.context;
+      claim(s.id, { idx: c.idx, mac: c.mac, name: c.name }, false);
+    }
+    for (const c of candidates) claim(c.id, c, true);
   }
 
   private freeId(idx: number): string {
@@ -484,21 +542,28 @@ export class Tapstore {
    */
   async load(doc: unknown): Promise<{ endpoints: EndpointView[]; skipped: Array<{ index: number; type: string }> }> {
     const net = parsePersistNetwork(doc);
-    const inputs = net.endpoints.map((e) => ({
-      idx: e.idx,
-      id: this.freeId(e.idx),
-      ifName: e.ifName,
-      hwAddr: e.hwAddr,
-      netnsPath: net.netnsPath,
-      netnsCreated: net.netnsCreated,
-      vcpus: this.sandbox.vcpus,
-      vhost: this.sandbox.vhost,
-    }));
-    for (const i of inputs) {
-      resolveEndpointInput(i);
-      for (const s of this.slots.values())
-        if (s.snapshot.context.idx === i.idx && s.snapshot.status !== 'done') throw new DuplicateEndpointError('idx', i.idx);
-    }
+    // The store's netns is the only one tapstate acts in: a document naming another (or "", the
+    // caller's own, unless the store was made for it) is refused before anything is created.
+    if (net.netnsPath !== this.sandbox.netnsPath)
+      throw new NetnsMismatchError(net.shape === 'v1' ? 'NetNsPath' : 'NetworkID', net.netnsPath, this.sandbox.netnsPath);
+    const ids = new Set<string>();
+    const inputs = net.endpoints.map((e) => {
+      let id = this.freeId(e.idx);
+      for (let n = 2; ids.has(id); n++) id = `ep${e.idx}-${n}`;
+      ids.add(id);
+      return {
+        idx: e.idx,
+        id,
+        ifName: e.ifName,
+        hwAddr: e.hwAddr,
+        netnsPath: this.sandbox.netnsPath,
+        // never delete a tap the document says belongs to someone else
+        netnsCreated: this.sandbox.netnsCreated && net.netnsCreated,
+        vcpus: this.sandbox.vcpus,
+        vhost: this.sandbox.vhost,
+      };
+    });
+    this.checkUnique(inputs.map((i) => resolveEndpointInput(i)));
     const endpoints: EndpointView[] = [];
     for (const i of inputs) {
       const v = this.createEndpoint(i);
@@ -525,7 +590,7 @@ export class Tapstore {
         try {
           report[i] = await this.recoverOne(todo[i]!);
         } catch (e) {
-          crash = e; // a SimulatedCrash: this process is dead
+          crash = e; // a SimulatedCrash or StoreFailedError: this process writes no more
           return;
         }
         this.opts.onRecoveryProgress?.(++done, todo.length);
@@ -564,7 +629,7 @@ export class Tapstore {
       if (err && eff.phase !== 'teardown' && err.cause.name !== 'Interrupted') entry.error = err.message;
       else if (stateName(slot.snapshot.value) === 'dirty' && err) entry.error = err.message;
     } catch (e) {
-      if (e instanceof SimulatedCrash) throw e;
+      if (e instanceof SimulatedCrash || e instanceof StoreFailedError) throw e;
       entry.action = 'failed';
       entry.error = e instanceof Error ? e.message : String(e);
     } finally {

@@ -1,67 +1,90 @@
 /** `tapstate init`: create a store for one sandbox. */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FileLogStore, LOG_FILE } from '../../log/index.js';
+import * as fs from 'node:fs';
+import { FileLogStore } from '../../log/index.js';
 import { MAX_QUEUES } from '../../../machines/index.js';
 import type { SandboxConfig } from '../../runtime/tapstore.js';
 import { UsageError, type CommandSpec } from '../command.js';
+import { checkSandboxNetns } from '../netns-check.js';
+import { adapterKind } from '../open-store.js';
+import { quoteArg } from '../quote.js';
 import { StoreLock } from '../store-lock.js';
+import { pathLengthProblem, prepareStoreDir } from '../store-dir.js';
 import { STORE } from './common.js';
 
-/** The store exists already. */
-export class StoreExistsError extends Error {
-  override readonly name = 'StoreExistsError';
-  constructor(readonly store: string) {
-    super(`a tapstate store exists already at ${store} (use it, or choose another --store)`);
-  }
-}
+export { StoreExistsError, StoreDirError } from '../store-dir.js';
+export { NetnsMissingError, NetnsInvalidError } from '../netns-check.js';
 
-/** The sandbox's network namespace path does not exist. */
-export class NetnsMissingError extends Error {
-  override readonly name = 'NetnsMissingError';
-  constructor(readonly netns: string) {
-    super(`--netns ${netns}: no such network namespace (create it first, e.g. ip netns add NAME → /run/netns/NAME)`);
-  }
-}
+/** sun_path of struct sockaddr_un: 108 bytes including the terminating NUL. */
+export const SUN_PATH_MAX = 107;
 
 export const command: CommandSpec = {
   name: 'init',
   summary: 'Create a store for one sandbox (its netns, vCPUs, vhost and QMP socket).',
   options: {
     store: STORE,
-    netns: { type: 'string', placeholder: 'PATH', required: true, description: 'Absolute path of the sandbox network namespace (/run/netns/NAME, /proc/PID/ns/net).' },
+    netns: {
+      type: 'string',
+      placeholder: 'PATH',
+      description: 'Absolute path of the sandbox network namespace (/run/netns/NAME, /proc/PID/ns/net); checked to be a network namespace, not this process\'s own. Required unless --host-netns.',
+    },
+    'host-netns': { type: 'boolean', description: 'Act in this process\'s own (the host\'s) network namespace, upstream\'s NetNsPath "" case. Explicit on purpose; excludes --netns.' },
     'netns-created': { type: 'boolean', description: 'The runtime created the netns (upstream NetNsCreated): detach then deletes the tap.' },
-    qmp: { type: 'string', placeholder: 'SOCKET', description: 'QMP unix socket of the QEMU to hot-plug into (without it, hot-attach is refused).' },
+    qmp: { type: 'string', placeholder: 'SOCKET', description: `QMP unix socket of the QEMU to hot-plug into (at most ${SUN_PATH_MAX} bytes; without it, hot-attach is refused).` },
     vcpus: { type: 'string', placeholder: 'N', integer: true, default: '1', description: 'vCPUs: one tap queue per vCPU (1..256).' },
     'no-vhost': { type: 'boolean', description: 'Never ask for vhost-net (default: use it when /dev/vhost-net exists).' },
   },
   examples: [
     'tapstate init --store /run/tapstate/sb1 --netns /run/netns/sb1 --netns-created --qmp /run/sb1/qmp.sock --vcpus 2',
+    'tapstate init --store /run/tapstate/host --host-netns',
   ],
   async run(opts, _pos, io) {
-    const store = path.resolve(String(opts.store));
-    const netns = String(opts.netns);
-    if (!netns.startsWith('/')) throw new UsageError(`--netns: must be an absolute path (got ${JSON.stringify(netns)})`);
+    const rawStore = String(opts.store);
+    const storeLen = pathLengthProblem(rawStore);
+    if (storeLen) throw new UsageError(`--store: ${storeLen}`);
+    const store = path.resolve(rawStore);
+    const host = opts['host-netns'] === true;
+    if (host && typeof opts.netns === 'string') throw new UsageError('--host-netns and --netns exclude each other (one sandbox, one namespace)');
+    if (!host && typeof opts.netns !== 'string') throw new UsageError('missing required option --netns PATH (or --host-netns, to act in this process\'s own namespace)');
+    const netns = host ? '' : String(opts.netns);
+    if (!host) {
+      if (netns === '') throw new UsageError('--netns: must not be empty (use --host-netns for the own namespace)');
+      if (!netns.startsWith('/')) throw new UsageError(`--netns: must be an absolute path (got ${quoteArg(netns)})`);
+      const lenP = pathLengthProblem(netns);
+      if (lenP) throw new UsageError(`--netns: ${lenP}`);
+    }
     const vcpus = opts.vcpus as number;
     if (vcpus < 1 || vcpus > MAX_QUEUES) throw new UsageError(`--vcpus: must be between 1 and ${MAX_QUEUES} (got ${vcpus})`);
     let qmp: string | undefined;
     if (typeof opts.qmp === 'string') {
       if (opts.qmp === '') throw new UsageError('--qmp: must not be empty');
       qmp = path.resolve(opts.qmp);
+      const bytes = Buffer.byteLength(qmp);
+      if (bytes > SUN_PATH_MAX)
+        throw new UsageError(`--qmp: the socket path is ${bytes} bytes (absolute), longer than a unix socket address allows (sun_path: ${SUN_PATH_MAX} bytes + NUL)`);
     }
-    if (fs.existsSync(path.join(store, LOG_FILE))) throw new StoreExistsError(store);
-    if (io.env.TAPSTATE_ADAPTERS !== 'memory' && !fs.existsSync(netns)) throw new NetnsMissingError(netns);
+    if (!host) await checkSandboxNetns(netns, { field: '--netns', kernel: adapterKind(io.env) === 'real' });
     const vhost = !opts['no-vhost'] && fs.existsSync('/dev/vhost-net');
-    const sandbox: SandboxConfig = { netnsPath: netns, netnsCreated: opts['netns-created'] === true, vcpus, vhost, ...(qmp ? { qmp } : {}) };
-    fs.mkdirSync(store, { recursive: true, mode: 0o700 });
+    const sandbox: SandboxConfig = {
+      netnsPath: netns,
+      netnsCreated: opts['netns-created'] === true,
+      vcpus,
+      vhost,
+      ...(qmp ? { qmp } : {}),
+      ...(host ? { hostNetns: true } : {}),
+    };
+    const prepared = prepareStoreDir(store);
+    if (prepared.tightenedFrom !== undefined)
+      io.err(`tapstate: tightened ${store} from mode ${prepared.tightenedFrom.toString(8).padStart(4, '0')} to 0700 (a store is private to its owner)\n`);
     const lock = StoreLock.acquire(store);
     try {
       FileLogStore.create(store, { sandbox }).close();
     } finally {
       lock.release();
     }
+    const where = host ? 'the host\'s own netns (--host-netns)' : `netns ${netns}`;
     io.out(
-      `initialised store ${store}: netns ${netns}${sandbox.netnsCreated ? ' (ours)' : ' (not ours: detach leaves the tap to its owner)'}, ` +
+      `initialised store ${store}: ${where}${sandbox.netnsCreated ? ' (ours)' : ' (not ours: detach leaves the tap to its owner)'}, ` +
         `${vcpus} vCPU(s), vhost ${vhost ? 'on' : 'off'}, ${qmp ? `QMP ${qmp}` : 'no VMM (cold attach only)'}\n`,
     );
     return 0;
