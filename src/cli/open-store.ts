@@ -109,7 +109,7 @@ export interface StoreSession {
 }
 
 /** Adapters for a reader: it never runs an effect. */
-const inert = new Proxy({} as Adapters['netlink'] & Adapters['hypervisor'], {
+export const inert = new Proxy({} as Adapters['netlink'] & Adapters['hypervisor'], {
   get(_t, prop) {
     return () => Promise.reject(new Error(`read-only store session: ${String(prop)} not available`));
   },
@@ -129,6 +129,11 @@ export async function openReader(dir: string): Promise<StoreSession> {
     log.close();
     throw e;
   }
+}
+
+/** The stderr line of a writer that cut a torn tail. */
+export function tornNotice(t: { offset: number; bytes: number }): string {
+  return `tapstate: cut a torn last record (${t.bytes} bytes at byte ${t.offset}) left by an interrupted writer; the records before it are intact\n`;
 }
 
 /** Options of {@link openWriter}. */
@@ -151,6 +156,8 @@ export async function openWriter(dir: string, opts: WriterOptions): Promise<Stor
   let adapters: Adapters | undefined;
   try {
     log = FileLogStore.open(d);
+    // opening for writing cut a partial last record away: say so (docs/recovery.md)
+    if (log.tornAtOpen) opts.io.err(tornNotice(log.tornAtOpen));
     const sandbox = sandboxOf(log.header.meta);
     adapters = await makeAdapters(sandbox, opts.io.env);
     const openedEnd = log.end;

@@ -20,7 +20,7 @@ export class LogFormatError extends Error {
   override readonly name = 'LogFormatError';
   constructor(
     readonly file: string,
-    /** `foreign`, `newer-version`, `unsafe-file` (symlink, wrong mode, not a regular file), `empty` */
+    /** `foreign`, `newer-version`, `unsafe-file` (symlink, wrong mode, not a regular file), `empty`, `not-fresh` */
     readonly reason: string,
     message: string,
   ) {

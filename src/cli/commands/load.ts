@@ -1,7 +1,13 @@
 /** `tapstate load FILE`: import an upstream persist.json Network section (upstream load()). */
 import * as fs from 'node:fs';
+import { FileLogStore } from '../../log/index.js';
+import { parsePersistNetwork } from '../../persist/persist-json.js';
+import { NetnsMismatchError } from '../../runtime/errors.js';
 import type { CommandSpec } from '../command.js';
-import { openWriter } from '../open-store.js';
+import { checkSandboxNetns } from '../netns-check.js';
+import { adapterKind, checkStore, openWriter, sandboxOf } from '../open-store.js';
+import { capEcho } from '../quote.js';
+import { StoreLock } from '../store-lock.js';
 import { STORE } from './common.js';
 
 /** The file to load could not be read or is not JSON. */
@@ -11,16 +17,23 @@ export class LoadFileError extends Error {
     readonly file: string,
     reason: string,
   ) {
-    super(`${file}: ${reason}`);
+    super(`${capEcho(file)}: ${reason}`);
   }
 }
+
+/** Largest document `load` reads (a persist.json is a few KiB). */
+export const MAX_LOAD_BYTES = 16 * 1024 * 1024;
 
 /** Read FILE: a Network section, or a whole persist.json with a `Network` key. */
 export function readNetworkDoc(file: string): unknown {
   let text: string;
   try {
+    const st = fs.statSync(file);
+    if (!st.isFile()) throw new LoadFileError(file, 'not a regular file');
+    if (st.size > MAX_LOAD_BYTES) throw new LoadFileError(file, `${st.size} bytes, more than the ${MAX_LOAD_BYTES} a persist.json may have`);
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
+    if (e instanceof LoadFileError) throw e;
     throw new LoadFileError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   let doc: unknown;
@@ -33,19 +46,52 @@ export function readNetworkDoc(file: string): unknown {
   return doc;
 }
 
+/**
+ * `--netns-from-document`: make the document's netns the store's, on a store that has no record
+ * yet. The netns is checked like `init --netns` checks it; `""` (the caller's own) is refused:
+ * the host namespace is never taken from a document.
+ */
+async function adoptDocumentNetns(dir: string, doc: unknown, env: NodeJS.ProcessEnv): Promise<void> {
+  const net = parsePersistNetwork(doc);
+  const field = net.shape === 'v1' ? 'NetNsPath' : 'NetworkID';
+  const lock = StoreLock.acquire(dir);
+  try {
+    const log = FileLogStore.open(dir, { readOnly: true });
+    const sandbox = sandboxOf(log.header.meta);
+    const meta = log.header.meta;
+    log.close();
+    if (net.netnsPath === sandbox.netnsPath) return;
+    if (net.netnsPath === '')
+      throw new NetnsMismatchError(field, '', sandbox.netnsPath, 'an empty NetNsPath would be the host namespace: never taken from a document (init --host-netns)');
+    if (!net.netnsPath.startsWith('/')) throw new NetnsMismatchError(field, net.netnsPath, sandbox.netnsPath, 'not an absolute path');
+    await checkSandboxNetns(net.netnsPath, { field, kernel: adapterKind(env) === 'real' });
+    const { hostNetns: _host, ...rest } = sandbox;
+    FileLogStore.replaceFreshMeta(dir, { ...meta, sandbox: { ...rest, netnsPath: net.netnsPath, netnsCreated: net.netnsCreated } });
+  } finally {
+    lock.release();
+  }
+}
+
 export const command: CommandSpec = {
   name: 'load',
   summary: 'Import an upstream persist.json Network section: its tuntap endpoints are adopted as hot-attached.',
   positionals: [{ name: 'FILE', description: 'persist.json, or its "Network" object alone.', required: true }],
-  options: { store: STORE },
-  examples: ['tapstate load --store /run/tapstate/sb1 /run/vc/sbs/sb1/persist.json'],
+  options: {
+    store: STORE,
+    'netns-from-document': {
+      type: 'boolean',
+      description: "On a fresh store (no record yet): take the document's NetNsPath as the store's netns (checked like init --netns). Without it a document naming another netns is refused.",
+    },
+  },
+  examples: ['tapstate load --store /run/tapstate/sb1 /run/vc/sbs/sb1/persist.json', 'tapstate load --store /run/tapstate/new --netns-from-document persist.json'],
   async run(opts, pos, io) {
     const doc = readNetworkDoc(pos[0]!);
+    if (opts['netns-from-document'] === true) await adoptDocumentNetns(checkStore(String(opts.store)), doc, io.env);
     const s = await openWriter(String(opts.store), { io });
     try {
       const r = await s.store.load(doc);
       for (const v of r.endpoints) io.out(`${v.id}: ${v.state}, tap ${v.tapName}, mac ${v.mac}\n`);
-      for (const k of r.skipped) io.err(`tapstate: skipped Endpoints[${k.index}] of type ${k.type} (not a tuntap endpoint)\n`);
+      for (const k of r.skipped) io.err(`tapstate: skipped Endpoints[${k.index}] of type ${capEcho(k.type, 40)} (not a tuntap endpoint)\n`);
       if (!r.endpoints.length) io.out('no tuntap endpoints in the document\n');
       return 0;
     } finally {
