@@ -59,11 +59,7 @@ export class DuplicateEndpointError extends Error {
     readonly value: string | number,
     readonly holder?: string,
   ) {
-    super(
-      field === 'id' || holder === undefined
-        ? `an endpoint with ${field} ${value} exists already`
-        : `${field} ${value} is already used by endpoint ${holder}`,
-    );
+    super(`an endpoint with ${field} ${value} exists already${field === 'id' || holder === undefined ? '' : `: ${holder}`}`);
   }
 }
 

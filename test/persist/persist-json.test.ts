@@ -80,6 +80,7 @@ describe('persist.json Network section', () => {
     const store = await w.open();
     const before = w.medium.log;
     const doc = JSON.parse(V1);
+    doc.NetNsPath = NETNS;
     doc.Endpoints.push({ Type: 'tuntap', Tuntap: { TuntapInterface: { Name: 'x'.repeat(20), TAPIface: { Name: 'tap1_kata', HardAddr: '5a:94:ef:e4:0c:ef' } } } });
     await expect(store.load(doc)).rejects.toBeInstanceOf(EndpointInputError);
     await expect(store.load({ NetNsPath: 1 })).rejects.toBeInstanceOf(PersistFormatError);

@@ -2,7 +2,6 @@
 import { parseFileMode, writeFileSafely, DEFAULT_FILE_MODE } from '../../fs/safe-write.js';
 import { storeViewPage } from '../../view/index.js';
 import { UsageError, type CommandSpec } from '../command.js';
-import { checkStore } from '../open-store.js';
 
 export const command: CommandSpec = {
   name: 'view',
@@ -24,7 +23,7 @@ export const command: CommandSpec = {
     if (typeof store !== 'string' || store === '') throw new UsageError('--store DIR is required');
     if (typeof out !== 'string' || out === '') throw new UsageError('--out FILE.html is required');
     const mode = typeof opts.mode === 'string' ? parseFileMode(opts.mode) : DEFAULT_FILE_MODE;
-    const html = storeViewPage(checkStore(store));
+    const html = storeViewPage(store);
     writeFileSafely(out, html, { mode, field: '--out' });
     io.out(`wrote ${out} (${Buffer.byteLength(html)} bytes, mode ${mode.toString(8).padStart(4, '0')})\n`);
     return 0;
