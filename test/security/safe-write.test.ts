@@ -4,12 +4,10 @@
  * through src/fs/safe-write.ts: a new temp file in the target's directory (O_EXCL|O_NOFOLLOW,
  * 0600 unless --mode), renamed over the target; a symlink target is refused.
  */
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { OutputFileError, writeFileSafely } from '../../src/fs/safe-write.js';
 import { cli, refused } from './cli-support.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `tapstate-safew-${process.pid}-`));
@@ -49,16 +47,5 @@ describe('tapstate view --out', () => {
     expect(fs.statSync(pub).mode & 0o777).toBe(0o644);
     refused(['view', '--store', store, '--out', pub, '--mode', '4777'], 1, /OutputFileError: --mode 4777: must be octal permission bits/, tmp);
     expect(fs.readdirSync(tmp).filter((f) => f.endsWith('.tmp'))).toEqual([]);
-  });
-});
-
-describe('writeFileSafely', () => {
-  it('refuses a FIFO and a directory; names the field; leaves no temp file', () => {
-    const dir = fs.mkdtempSync(path.join(tmp, 'w-'));
-    const fifo = path.join(dir, 'fifo');
-    execFileSync('mkfifo', [fifo]);
-    expect(() => writeFileSafely(fifo, 'x', { field: '--completion' })).toThrow(/^--completion .*fifo: exists and is not a regular file$/);
-    expect(() => writeFileSafely(dir, 'x')).toThrow(OutputFileError);
-    expect(fs.readdirSync(dir)).toEqual(['fifo']);
   });
 });
