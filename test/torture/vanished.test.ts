@@ -81,7 +81,9 @@ describe('recovery when the world moved on (real kernel, real QEMU)', () => {
     const w = await setup();
     const log = path.join(w.store, 'log.jsonl');
     const from = fs.statSync(log).size;
-    const first = startCli(['hot-attach', '--store', w.store, '--endpoint', 'ep0'], { TAPSTATE_TEST_EFFECT_DELAY_MS: '300' });
+    // Each effect is stretched long enough that the two CLI runs below (each a fresh Node process,
+    // slow on a loaded 2-core host) finish while the first writer still holds the lock mid-attach.
+    const first = startCli(['hot-attach', '--store', w.store, '--endpoint', 'ep0'], { TAPSTATE_TEST_EFFECT_DELAY_MS: '2500' });
     while (!readRecords(log, from).some((r) => r.k === 'intent')) await sleep(2);
     const second = await runCli(['add', '--store', w.store, '--idx', '1']);
     expect(second.code).toBe(1);
