@@ -185,7 +185,13 @@ export async function openWriter(dir: string, opts: WriterOptions): Promise<Stor
         closed = true;
         try {
           // nothing written since opening: leave the files exactly as they were
-          if (l.end === openedEnd && store.heldFds === 0) l.close();
+          let unchanged = false;
+          try {
+            unchanged = l.end === openedEnd && store.heldFds === 0;
+          } catch {
+            /* the log failed (StoreFailedError already reported): nothing more to write */
+          }
+          if (unchanged) l.close();
           else await store.close();
         } finally {
           await closeAdapters(a);

@@ -17,7 +17,9 @@ export const MEMORY = { TAPSTATE_ADAPTERS: 'memory' };
 export function cli(args: string[], env: Record<string, string> = MEMORY, prefix: string[] = []): Run {
   if (!fs.existsSync(CLI)) throw new Error(`${CLI} missing: npm run build first`);
   const argv = [...prefix, process.execPath, CLI, ...args];
-  const r = spawnSync(argv[0]!, argv.slice(1), { env: { ...process.env, TAPSTATE_ADAPTERS: '', ...env }, encoding: 'utf8', timeout: 60_000 });
+  const base: NodeJS.ProcessEnv = { ...process.env };
+  delete base.TAPSTATE_ADAPTERS;
+  const r = spawnSync(argv[0]!, argv.slice(1), { env: { ...base, ...env }, encoding: 'utf8', timeout: 60_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

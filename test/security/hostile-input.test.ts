@@ -166,3 +166,10 @@ describe('#9.8 a cut torn tail is said on stderr', () => {
     expect(snapshot(store)['log.jsonl']).toBeDefined();
   });
 });
+
+describe('#9.6 load reads a capped amount', () => {
+  it('/dev/zero is cut off with a typed error, not read until memory runs out', () => {
+    const store = initStore();
+    refused(['load', '--store', store, '/dev/zero'], 1, /^tapstate: LoadFileError: \/dev\/zero: more than the 16777216 bytes a persist\.json may have$/m, store);
+  });
+});

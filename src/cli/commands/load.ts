@@ -28,10 +28,23 @@ export const MAX_LOAD_BYTES = 16 * 1024 * 1024;
 export function readNetworkDoc(file: string): unknown {
   let text: string;
   try {
-    const st = fs.statSync(file);
-    if (!st.isFile()) throw new LoadFileError(file, 'not a regular file');
-    if (st.size > MAX_LOAD_BYTES) throw new LoadFileError(file, `${st.size} bytes, more than the ${MAX_LOAD_BYTES} a persist.json may have`);
-    text = fs.readFileSync(file, 'utf8');
+    // read with a cap rather than trusting a size: FILE may be a pipe (/dev/stdin) or /dev/zero
+    const fd = fs.openSync(file, fs.constants.O_RDONLY);
+    try {
+      const chunks: Buffer[] = [];
+      let total = 0;
+      for (;;) {
+        const buf = Buffer.allocUnsafe(64 * 1024);
+        const n = fs.readSync(fd, buf, 0, buf.length, null);
+        if (n === 0) break;
+        total += n;
+        if (total > MAX_LOAD_BYTES) throw new LoadFileError(file, `more than the ${MAX_LOAD_BYTES} bytes a persist.json may have`);
+        chunks.push(buf.subarray(0, n));
+      }
+      text = Buffer.concat(chunks).toString('utf8');
+    } finally {
+      fs.closeSync(fd);
+    }
   } catch (e) {
     if (e instanceof LoadFileError) throw e;
     throw new LoadFileError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
