@@ -21,3 +21,4 @@ export { PersistFormatError, type PersistNetworkV1, type PersistNetworkV2, type 
 export * from './log/records.js';
 export type { LogStore, ReadResult, TornTail } from './log/store.js';
 export { LogCorruptError, LogFormatError } from './log/errors.js';
+export { writeFileSafely, parseFileMode, OutputFileError, DEFAULT_FILE_MODE, type SafeWriteOptions } from './fs/safe-write.js';
