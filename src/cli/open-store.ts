@@ -20,13 +20,14 @@ import { Tapstore, type SandboxConfig } from '../runtime/tapstore.js';
 import type { Adapters } from '../runtime/effects.js';
 import type { CliIO } from './command.js';
 import { ColdplugByName, NoVmmHypervisor } from './no-vmm-hypervisor.js';
+import { capEcho } from './quote.js';
 import { StoreLock } from './store-lock.js';
 
 /** The directory holds no tapstate store. */
 export class StoreNotFoundError extends Error {
   override readonly name = 'StoreNotFoundError';
   constructor(readonly store: string) {
-    super(`no tapstate store at ${store} (create one with: tapstate init --store ${store} --netns PATH)`);
+    super(`no tapstate store at ${capEcho(store)} (create one with: tapstate init --store ${capEcho(store)} --netns PATH)`);
   }
 }
 
