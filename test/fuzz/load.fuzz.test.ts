@@ -1,5 +1,5 @@
 /**
- * Fuzz target: `Tapstore.load` with hostile persist.json documents — NetNsPath naming another
+ * Fuzz target 6: `Tapstore.load` with hostile persist.json documents — NetNsPath naming another
  * namespace, the host's (`""`), `/proc/self/ns/net`, traversals and junk; tap and link names with
  * `/`, `..`, newlines, other devices' names; duplicate, multicast and malformed MACs; deep
  * nesting and wrong types anywhere. The in-memory kernel records every call (through
