@@ -12,7 +12,10 @@ export interface NicInput {
   deviceId: string;
   /** Guest MAC, lower-case colon-separated. */
   mac: string;
-  /** Queue count; equals the number of fds passed. mq/vectors (2N+2) when > 1. */
+  /**
+   * Queue count: one fd per queue (one when 0). mq=on, vectors=2N+2 when > 0 (upstream, so also
+   * for one vCPU); 0 when the hypervisor has no multi-queue support.
+   */
   queues: number;
   /** The tap's name (for the `ifname=` cold-plug form when no fds are given). */
   tapName: string;
@@ -22,7 +25,7 @@ export interface NicInput {
 
 /** Effect `src` → [input, output]. */
 export interface EffectTypes {
-  'netlink.createTap': [{ netns: string; name: string; queues: number }, { index: number; queues: number }];
+  'netlink.createTap': [{ netns: string; name: string; queues: number; vhost?: true }, { index: number; queues: number }];
   'netlink.getLink': [{ netns: string; name: string }, { index: number; mtu: number; mac: string }];
   'netlink.setMtu': [{ netns: string; name: string; mtu: number }, Record<string, never>];
   'netlink.setUp': [{ netns: string; name: string; up: boolean }, { absent?: boolean }];
@@ -31,7 +34,7 @@ export interface EffectTypes {
   'netlink.deleteIngressQdisc': [{ netns: string; name: string }, { absent?: boolean }];
   'netlink.addRedirect': [{ netns: string; from: string; to: string }, Record<string, never>];
   'hypervisor.hotplug': [NicInput, { pciPath: string }];
-  'hypervisor.hotunplug': [{ netdevId: string; deviceId: string }, { vmmGone?: boolean }];
+  'hypervisor.hotunplug': [{ netdevId: string; deviceId: string; mac?: string }, { vmmGone?: boolean }];
   'hypervisor.coldplug': [NicInput, { args: string[] }];
 }
 

@@ -27,9 +27,20 @@ export interface EndpointInput {
   netnsCreated: boolean;
   /** NumVCPUs: one tap queue per vCPU. */
   vcpus: number;
+  /**
+   * Does the hypervisor report multi-queue support (upstream `capabilities().IsMultiQueueSupported()`;
+   * QEMU does)? Default true. false: queues = 0, as upstream (one fd, no IFF_MULTI_QUEUE, no mq).
+   */
+  multiQueue?: boolean;
   /** Ask the hypervisor for vhost-net. */
   vhost?: boolean;
   model?: InterworkingModel;
+  /**
+   * Loaded from upstream's persist.json: an empty MAC (`TAPIface.HardAddr: ""`, an endpoint never
+   * attached) is accepted, as upstream does. A cold attach takes the original link's MAC; a hot
+   * attach without a MAC fails at hotplug (and rolls back).
+   */
+  fromPersist?: boolean;
 }
 
 /** Bad input: names the field and the rule it broke. Nothing was created or logged. */
@@ -101,6 +112,7 @@ export interface ResolvedEndpoint {
   mtu: number;
   netnsPath: string;
   netnsCreated: boolean;
+  /** NumVCPUs, or 0 when the hypervisor has no multi-queue support. */
   queues: number;
   vhost: boolean;
   model: Exclude<InterworkingModel, 'default'>;
@@ -134,8 +146,8 @@ export function resolveEndpointInput(input: EndpointInput): ResolvedEndpoint {
     if (p) bad('hwAddr', 'unicast-mac', `hwAddr "${input.hwAddr}" ${p}`);
   }
   const mac = normaliseMac(input.mac ?? '') || hwAddr;
-  if (mac === '') bad('mac', 'required', 'mac is required when hwAddr is empty: the guest NIC needs a MAC');
-  const macP = macProblem(mac);
+  if (mac === '' && input.fromPersist !== true) bad('mac', 'required', 'mac is required when hwAddr is empty: the guest NIC needs a MAC');
+  const macP = mac === '' ? null : macProblem(mac);
   if (macP) bad('mac', 'unicast-mac', `mac "${input.mac}" ${macP}`);
   const mtu = input.mtu ?? DEFAULT_MTU;
   const mtuP = mtuProblem(mtu);
@@ -147,6 +159,7 @@ export function resolveEndpointInput(input: EndpointInput): ResolvedEndpoint {
   const { vcpus } = input;
   if (typeof vcpus !== 'number' || !Number.isInteger(vcpus) || vcpus < 1 || vcpus > MAX_QUEUES)
     bad('vcpus', 'range', `vcpus must be an integer between 1 and ${MAX_QUEUES} (got ${String(vcpus)})`);
+  if (input.multiQueue !== undefined && typeof input.multiQueue !== 'boolean') bad('multiQueue', 'boolean', 'multiQueue must be a boolean');
   const model = input.model ?? 'default';
   if (!['default', 'tcfilter', 'macvtap', 'none'].includes(model)) bad('model', 'known', `Unknown type ${String(model)}`);
   if (model === 'macvtap')
@@ -161,7 +174,8 @@ export function resolveEndpointInput(input: EndpointInput): ResolvedEndpoint {
     mtu,
     netnsPath: input.netnsPath,
     netnsCreated: input.netnsCreated,
-    queues: vcpus,
+    // upstream xConnectVMNetwork: queues = NumVCPUs when the hypervisor supports multi-queue, else 0
+    queues: input.multiQueue === false ? 0 : vcpus,
     vhost: input.vhost ?? false,
     model: model === 'default' ? 'tcfilter' : (model as 'tcfilter' | 'none'),
   };

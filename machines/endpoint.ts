@@ -35,8 +35,13 @@ export type EndpointCommand =
   | { type: 'DETACH' }
   /** Retry the teardown of whatever a failed operation left behind. */
   | { type: 'CLEANUP' }
-  /** A loaded (persist.json) endpoint whose tap and device are assumed to exist. */
-  | { type: 'ADOPT' };
+  /**
+   * A loaded (persist.json) endpoint whose tap and device are assumed to exist. `takeover`: the
+   * NIC was plugged by someone else (upstream's runtime), whose device id is not persisted: the
+   * netdev is `br<idx>_kata` (upstream's NetPair.TapInterface.Name) and the device is found by
+   * its MAC (TAPIface.HardAddr) when it is unplugged.
+   */
+  | { type: 'ADOPT'; takeover?: boolean };
 
 export const COMMAND_TYPES: ReadonlySet<string> = new Set(['HOT_ATTACH', 'ATTACH', 'HOT_DETACH', 'DETACH', 'CLEANUP', 'ADOPT']);
 
@@ -228,11 +233,15 @@ export const endpointMachine = setup({
         DETACH: detachCommand,
         ADOPT: {
           target: 'hotAttached',
-          actions: assign(({ context }) =>
+          actions: assign(({ context, event }) =>
             produce(context, (d) => {
               d.op = 'hotAttach';
               d.hardAddr = d.hardAddr || d.mac;
               d.progress = { ...NOTHING, tap: true, up: true, plugged: true };
+              if ((event as { takeover?: unknown }).takeover === true) {
+                d.netdevId = `br${d.idx}_kata`;
+                d.deviceId = '';
+              }
             }),
           ),
         },

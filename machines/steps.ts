@@ -93,7 +93,9 @@ const edit = (c: EndpointContext, recipe: (d: EndpointContext) => void): Endpoin
 export const STEPS: Record<Step, StepSpec> = {
   createTap: {
     src: 'netlink.createTap',
-    input: (c) => ({ netns: c.netnsPath, name: c.tapName, queues: c.queues }),
+    // vhost: the effect also opens one /dev/vhost-net fd per queue (only said when on, so the
+    // intents of stores without vhost stay as they were)
+    input: (c) => (c.vhost ? { netns: c.netnsPath, name: c.tapName, queues: c.queues, vhost: true } : { netns: c.netnsPath, name: c.tapName, queues: c.queues }),
     done: (c) =>
       edit(c, (d) => {
         d.progress.tap = true;
@@ -101,7 +103,8 @@ export const STEPS: Record<Step, StepSpec> = {
         // a cold attach takes the original link's MAC instead (getOrigLink)
         if (c.op === 'hotAttach') d.hardAddr = c.mac;
       }),
-    message: (_c, e) => `Could not create TAP interface: ${e.message}`,
+    // upstream setupTCFiltering: `Could not setup vhost fds %s : %s` with NetPair.VirtIface.Name
+    message: (c, e) => (e.name === 'VhostSetupError' ? `Could not setup vhost fds ${c.name} : ${e.message}` : `Could not create TAP interface: ${e.message}`),
   },
   getOrigLink: {
     src: 'netlink.getLink',
@@ -112,7 +115,8 @@ export const STEPS: Record<Step, StepSpec> = {
         // upstream setupTCFiltering: the tap record takes the original link's MAC
         if (out.mac) d.hardAddr = out.mac;
       }),
-    message: (c, e) => `LinkByName() failed for ${c.name}: ${e.message}`,
+    // upstream getLinkByName formats the expected link type into it: "tuntap name"
+    message: (c, e) => `LinkByName() failed for tuntap name ${c.name}: ${e.message}`,
   },
   setMtu: {
     src: 'netlink.setMtu',
@@ -127,8 +131,9 @@ export const STEPS: Record<Step, StepSpec> = {
       edit(c, (d) => {
         d.progress.up = true;
       }),
-    // upstream formats this one with TuntapInterface.Name, not the tap's name
-    message: (c, e) => `Could not enable TAP ${c.name}: ${e.message}`,
+    // upstream: hot attach (tuntapNetwork) formats it with TuntapInterface.Name, cold attach
+    // (setupTCFiltering) with the tap's own name, NetPair.TAPIface.Name = tap<idx>_kata
+    message: (c, e) => `Could not enable TAP ${c.op === 'attach' ? c.tapName : c.name}: ${e.message}`,
   },
   hotplug: {
     src: 'hypervisor.hotplug',
@@ -182,7 +187,8 @@ export const STEPS: Record<Step, StepSpec> = {
   },
   unplug: {
     src: 'hypervisor.hotunplug',
-    input: (c) => ({ netdevId: c.netdevId, deviceId: c.deviceId }),
+    // a taken-over NIC (deviceId unknown): found by its MAC, upstream's TAPIface.HardAddr
+    input: (c) => (c.deviceId === '' ? { netdevId: c.netdevId, deviceId: '', mac: c.hardAddr } : { netdevId: c.netdevId, deviceId: c.deviceId }),
     done: (c) =>
       edit(c, (d) => {
         d.progress.plugged = false;

@@ -18,6 +18,7 @@ export { Tapstore, type TapstoreOptions, type SandboxConfig, type EndpointView, 
 export type { Adapters } from './runtime/effects.js';
 export type { InspectOption } from './runtime/inspection.js';
 export { PersistFormatError, type PersistNetworkV1, type PersistNetworkV2, type PersistShape } from './persist/persist-json.js';
+export { scanNetns, planScan, tuntapModeRefusal, type ScanEntry, type ScanReport } from './scan/scan.js';
 export * from './log/records.js';
 export type { LogStore, ReadResult, TornTail } from './log/store.js';
 export { LogCorruptError, LogFormatError } from './log/errors.js';

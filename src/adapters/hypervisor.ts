@@ -10,6 +10,45 @@ import type { NicInput } from '../../machines/effects.js';
 /** What the VMM needs to build a virtio-net NIC backed by a TAP: the machine's effect input. */
 export type NicSpec = NicInput;
 
+/**
+ * What hot-unplug needs. `deviceId: ""` means the device id is unknown (a NIC upstream's runtime
+ * plugged: it never persists it): the adapter finds the virtio-net device whose MAC is `mac`,
+ * cross-checked with its netdev (see {@link takeoverProblem}), and unplugs that.
+ */
+export type UnplugSpec = Pick<NicSpec, 'netdevId' | 'deviceId'> & { mac?: string };
+
+/** A virtio-net NIC found in the VMM. */
+export interface FoundNic {
+  deviceId: string;
+  netdevId: string;
+}
+
+/**
+ * Is `nic` (found by its MAC) the one an endpoint whose expected netdev is `expected` may take
+ * over? Its netdev must be `expected` (upstream's `br<idx>_kata`), or tapstate's own pair
+ * (`virtio-net-X` backed by `net-X`: a NIC a tapstate store plugged, saved and loaded again).
+ * Returns why not, or null.
+ */
+export function takeoverProblem(nic: FoundNic, expected: string): string | null {
+  if (nic.netdevId === expected) return null;
+  if (nic.deviceId.startsWith('virtio-net-') && nic.netdevId === `net-${nic.deviceId.slice('virtio-net-'.length)}`) return null;
+  return `device ${nic.deviceId} is backed by netdev ${nic.netdevId || '(none)'}, not ${expected}`;
+}
+
+/**
+ * Pick the NIC to take over among those carrying the MAC: the one(s) passing
+ * {@link takeoverProblem}. None carrying the MAC: null (already gone). Carrying it but failing
+ * the cross-check, or more than one passing: a {@link HypervisorError} (`invalid`) — a device
+ * that cannot be proved ours is never unplugged.
+ */
+export function pickTakeover(op: string, mac: string, candidates: readonly FoundNic[], expected: string): FoundNic | null {
+  if (candidates.length === 0) return null;
+  const ok = candidates.filter((c) => takeoverProblem(c, expected) === null);
+  if (ok.length === 1) return ok[0]!;
+  const why = ok.length > 1 ? `${ok.length} devices carry MAC ${mac} and pass the check (${ok.map((c) => c.deviceId).join(', ')})` : candidates.map((c) => takeoverProblem(c, expected)).join('; ');
+  throw new HypervisorError({ kind: 'invalid', op, message: `${op}: the NIC with MAC ${mac} cannot be taken over: ${why}` });
+}
+
 export interface HotplugResult {
   /** PCI path `bridgeSlot/devSlot` (upstream's PciPath string), e.g. `02/00`. */
   pciPath: string;
@@ -39,16 +78,20 @@ export interface HypervisorAdapter {
    * Hot-plug: pass the queue fds (getfd + SCM_RIGHTS), netdev_add, device_add on a free
    * hot-pluggable slot. A failed device_add undoes the netdev_add. The caller keeps ownership of
    * `fds` and closes its copies afterwards whatever the outcome (QEMU holds its own).
+   * `vhostFds` (vhost on): one open `/dev/vhost-net` fd per queue, passed with `getfd` and given
+   * as `vhostfds` (the caller keeps and closes its copies the same way); without them a vhost NIC
+   * needs `/dev/vhost-net` (else `vhost-unavailable`).
    */
-  hotplug(nic: NicSpec, fds: readonly number[]): Promise<HotplugResult>;
+  hotplug(nic: NicSpec, fds: readonly number[], vhostFds?: readonly number[]): Promise<HotplugResult>;
   /**
    * Hot-unplug: device_del (subscribe to DEVICE_DELETED first), wait with a timeout, then
    * netdev_del. Idempotent: a missing device or netdev is skipped. A stuck unplug is a
    * {@link HypervisorError} with kind `unplug-stuck` (the netdev is still deleted, releasing the tap).
+   * `deviceId: ""` (a taken-over NIC): the device is found by `mac` and its netdev (see {@link UnplugSpec}).
    */
-  hotunplug(nic: Pick<NicSpec, 'netdevId' | 'deviceId'>): Promise<void>;
+  hotunplug(nic: UnplugSpec): Promise<void>;
   /** Cold plug: the arguments (and fds) to start the VMM with. No VMM call. */
-  coldplug(nic: NicSpec, fds: readonly number[]): Promise<ColdPlugResult>;
+  coldplug(nic: NicSpec, fds: readonly number[], vhostFds?: readonly number[]): Promise<ColdPlugResult>;
   /** Probe: is a device with this id present? */
   probeDevice(deviceId: string): Promise<DeviceProbe>;
   /** Probe: is a netdev with this id present? */

@@ -13,11 +13,17 @@ export interface LinkFlags {
   up: boolean;
   /** IFF_LOWER_UP / carrier. */
   lowerUp: boolean;
+  /** IFF_LOOPBACK: set (true) only on a loopback device. */
+  loopback?: true;
 }
 
 /** TUN/TAP details reported by IFLA_LINKINFO / IFLA_INFO_DATA (IFLA_TUN_*). */
 export interface TunInfo {
-  mode: 'tap' | 'tun';
+  /**
+   * IFLA_TUN_TYPE: `tun` (IFF_TUN), `tap` (IFF_TAP), `undetermined` when the kernel did not say
+   * (upstream's mode 0: `Network device mode not determined correctly. Mount sysfs in caller`).
+   */
+  mode: 'tap' | 'tun' | 'undetermined';
   multiQueue: boolean;
   persist: boolean;
   vnetHdr: boolean;
@@ -42,7 +48,10 @@ export interface CreateTapRequest {
   netns: string;
   /** At most 15 bytes (IFNAMSIZ-1); longer names are rejected, never truncated. */
   name: string;
-  /** One queue per vCPU, ≥ 1. IFF_MULTI_QUEUE is set when queues > 1. */
+  /**
+   * One queue per vCPU; IFF_MULTI_QUEUE is set whenever queues > 0 (upstream createLink). 0: the
+   * hypervisor has no multi-queue support — one fd, no IFF_MULTI_QUEUE.
+   */
   queues: number;
 }
 
@@ -64,8 +73,8 @@ export interface RedirectRequest {
 
 export interface NetlinkAdapter {
   /**
-   * Create a persistent multi-queue TAP (IFF_TAP|IFF_NO_PI|IFF_VNET_HDR, +IFF_MULTI_QUEUE when
-   * queues > 1), one open fd per queue. A link of that name that already exists is an error
+   * Create a persistent TAP (IFF_TAP|IFF_NO_PI|IFF_VNET_HDR, +IFF_MULTI_QUEUE when queues > 0),
+   * one open fd per queue (one when queues = 0). A link of that name that already exists is an error
    * (`EEXIST`): a leftover from a crash is never silently adopted.
    */
   createTap(req: CreateTapRequest): Promise<CreatedTap>;
@@ -95,7 +104,13 @@ export interface NetlinkAdapter {
   probeLink(netns: string, name: string): Promise<LinkInfo | null>;
   /** Probe: does this network namespace still exist (the path opens and is a netns)? */
   netnsExists(netns: string): Promise<boolean>;
-  /** Close queue fds we own (idempotent for fds already closed by us). */
+  /**
+   * Open `/dev/vhost-net` O_RDWR|O_CLOEXEC `count` times (upstream createVhostFds: one per queue).
+   * All-or-nothing: on a failure the fds already opened are closed and the error (`ENOENT` when
+   * the device is absent) is thrown. The caller owns the fds like queue fds (closeFds).
+   */
+  openVhostFds(count: number): Promise<number[]>;
+  /** Close queue (and vhost) fds we own (idempotent for fds already closed by us). */
   closeFds(fds: readonly number[]): Promise<void>;
   /** Release cached sockets/threads. */
   close(): Promise<void>;

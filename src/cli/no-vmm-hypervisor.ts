@@ -4,7 +4,7 @@
  * probes find no devices and {@link NoVmmHypervisor.alive} is false, so recovery records the
  * hypervisor side as gone.
  */
-import { HypervisorError, type ColdPlugResult, type DeviceProbe, type HotplugResult, type HypervisorAdapter, type NicSpec } from '../adapters/hypervisor.js';
+import { HypervisorError, type ColdPlugResult, type DeviceProbe, type HotplugResult, type HypervisorAdapter, type NicSpec, type UnplugSpec } from '../adapters/hypervisor.js';
 import { coldplugArgs } from '../qemu/coldplug.js';
 
 export class NoVmmHypervisor implements HypervisorAdapter {
@@ -18,7 +18,7 @@ export class NoVmmHypervisor implements HypervisorAdapter {
   async hotplug(_nic: NicSpec, _fds: readonly number[]): Promise<HotplugResult> {
     throw this.refuse('hotplug');
   }
-  async hotunplug(_nic: Pick<NicSpec, 'netdevId' | 'deviceId'>): Promise<void> {
+  async hotunplug(_nic: UnplugSpec): Promise<void> {
     throw this.refuse('hotunplug');
   }
   /** The `ifname=` form: a CLI process cannot hand its queue fds to a VMM started later. */
@@ -43,10 +43,10 @@ export class NoVmmHypervisor implements HypervisorAdapter {
  */
 export class ColdplugByName implements HypervisorAdapter {
   constructor(private readonly inner: HypervisorAdapter) {}
-  hotplug(nic: NicSpec, fds: readonly number[]): Promise<HotplugResult> {
-    return this.inner.hotplug(nic, fds);
+  hotplug(nic: NicSpec, fds: readonly number[], vhostFds?: readonly number[]): Promise<HotplugResult> {
+    return this.inner.hotplug(nic, fds, vhostFds);
   }
-  hotunplug(nic: Pick<NicSpec, 'netdevId' | 'deviceId'>): Promise<void> {
+  hotunplug(nic: UnplugSpec): Promise<void> {
     return this.inner.hotunplug(nic);
   }
   async coldplug(nic: NicSpec, _fds: readonly number[]): Promise<ColdPlugResult> {

@@ -105,6 +105,8 @@ export interface StoreSession {
   store: Tapstore;
   log: FileLogStore;
   sandbox: SandboxConfig;
+  /** The adapters (writers only). */
+  adapters?: Adapters;
   /** Close everything (writers: checkpoint if anything was written, adapters, lock). */
   close(): Promise<void>;
 }
@@ -181,6 +183,7 @@ export async function openWriter(dir: string, opts: WriterOptions): Promise<Stor
       store,
       log,
       sandbox,
+      adapters: a,
       async close() {
         if (closed) return;
         closed = true;

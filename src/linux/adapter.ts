@@ -35,7 +35,7 @@ import {
   parseMac,
   type NlMsg,
 } from './rtnetlink-codec.js';
-import { MAX_IFNAME_BYTES, O_CLOEXEC, O_RDWR, tapFlags, tunAttachSync, tunUnpersistSync } from './tun-ioctl.js';
+import { MAX_IFNAME_BYTES, O_CLOEXEC, O_RDWR, queueFdCount, tapFlags, tunAttachSync, tunUnpersistSync } from './tun-ioctl.js';
 import { MountEvents, isMountPinned } from './mount-events.js';
 import { NlWriter } from './nl-writer.js';
 import { WorkerPool } from './worker.js';
@@ -362,7 +362,7 @@ export class LinuxNetlinkAdapter implements NetlinkAdapter, Transport {
 
   /**
    * Per queue: open /dev/net/tun O_RDWR|O_CLOEXEC inside the netns, then TUNSETIFF
-   * IFF_TAP|IFF_NO_PI|IFF_VNET_HDR (+IFF_MULTI_QUEUE when queues > 1; +IFF_TUN_EXCL on the first
+   * IFF_TAP|IFF_NO_PI|IFF_VNET_HDR (+IFF_MULTI_QUEUE when queues > 0, as upstream; +IFF_TUN_EXCL on the first
    * queue: an existing link of that name → `EEXIST`, never adopted), TUNSETPERSIST 1 on the
    * first fd (a short call: inline or on a worker), then SIOCGIFINDEX for the index. On any
    * failure every fd opened is closed (on a worker: destroying the device waits for RCU) and a
@@ -371,12 +371,12 @@ export class LinuxNetlinkAdapter implements NetlinkAdapter, Transport {
   async createTap(req: CreateTapRequest): Promise<CreatedTap> {
     const ctx: OpContext = { op: 'createTap', link: typeof req.name === 'string' ? req.name : '', netns: req.netns };
     this.checkName(ctx, req.name);
-    if (!Number.isInteger(req.queues) || req.queues < 1 || req.queues > 256)
-      throw this.invalid(ctx, `queues: ${req.queues} must be an integer in 1..256`);
+    if (!Number.isInteger(req.queues) || req.queues < 0 || req.queues > 256)
+      throw this.invalid(ctx, `queues: ${req.queues} must be an integer in 0..256`);
     const e = this.entry(ctx);
     const fds: number[] = [];
     const opened = this.within(e, () => {
-      for (let i = 0; i < req.queues; i++) {
+      for (let i = 0; i < queueFdCount(req.queues); i++) {
         let fd: number;
         do fd = this.l.open('/dev/net/tun', O_RDWR | O_CLOEXEC);
         while (fd < 0 && this.l.errno() === 4);
@@ -530,6 +530,29 @@ export class LinuxNetlinkAdapter implements NetlinkAdapter, Transport {
    * Close queue fds returned by {@link createTap}. A short call (detaching a queue waits for an
    * expedited RCU grace period): inline when allowed, otherwise on a worker.
    */
+  /**
+   * open("/dev/vhost-net", O_RDWR|O_CLOEXEC) `count` times (the device is not namespaced). On a
+   * failure the fds already opened are closed: `ENOENT` when the device is absent.
+   */
+  async openVhostFds(count: number): Promise<number[]> {
+    const ctx: OpContext = { op: 'openVhostFds', link: '', netns: '' };
+    if (!Number.isInteger(count) || count < 1 || count > 256) throw this.invalid(ctx, `count: ${count} must be an integer in 1..256`);
+    const fds: number[] = [];
+    for (let i = 0; i < count; i++) {
+      let fd: number;
+      do fd = this.l.open('/dev/vhost-net', O_RDWR | O_CLOEXEC);
+      while (fd < 0 && this.l.errno() === 4);
+      if (fd < 0) {
+        const errno = this.l.errno();
+        for (const f of fds) this.l.close(f);
+        throw this.fail(ctx, errno, 'open(/dev/vhost-net)');
+      }
+      fds.push(fd);
+    }
+    for (const fd of fds) this.ownedFds.add(fd);
+    return fds;
+  }
+
   async closeFds(fds: readonly number[]): Promise<void> {
     const mine = fds.filter((fd) => this.ownedFds.delete(fd));
     if (!mine.length) return;

@@ -47,6 +47,7 @@ export const IFLA_TUN_NUM_QUEUES = 8;
 
 export const IFF_UP = 0x1;
 export const IFF_LOWER_UP = 0x10000;
+export const IFF_LOOPBACK = 0x8;
 
 export const TCA_KIND = 1;
 export const TCA_OPTIONS = 2;
@@ -352,7 +353,7 @@ export function decodeLinkAt(buf: Buffer, start: number, end: number, expectName
     name,
     mtu,
     mac,
-    flags: { up: (flags & IFF_UP) !== 0, lowerUp: (flags & IFF_LOWER_UP) !== 0 },
+    flags: { up: (flags & IFF_UP) !== 0, lowerUp: (flags & IFF_LOWER_UP) !== 0, ...((flags & IFF_LOOPBACK) !== 0 ? { loopback: true as const } : {}) },
     kind,
   };
   if (tun) info.tun = tun;
@@ -383,7 +384,7 @@ function decodeTunInfo(buf: Buffer, start: number, end: number, carrier: boolean
     o += (len + 3) & ~3;
   }
   return {
-    mode: type === 1 ? 'tun' : 'tap',
+    mode: type === 1 ? 'tun' : type === 2 ? 'tap' : 'undetermined',
     multiQueue,
     persist,
     vnetHdr,

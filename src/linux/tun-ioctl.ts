@@ -16,8 +16,16 @@ export const O_CLOEXEC = 0o2000000;
 /** IFNAMSIZ - 1: the longest interface name. */
 export const MAX_IFNAME_BYTES = 15;
 
-/** The TUNSETIFF flags for a tap with `queues` queues (without IFF_TUN_EXCL). */
-export const tapFlags = (queues: number): number => IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | (queues > 1 ? IFF_MULTI_QUEUE : 0);
+/**
+ * The TUNSETIFF flags for a tap with `queues` queues (without IFF_TUN_EXCL). Upstream createLink:
+ * IFF_VNET_HDR, plus TUNTAP_MULTI_QUEUE_DEFAULTS (IFF_MULTI_QUEUE|IFF_NO_PI) whenever queues > 0 —
+ * so also for one queue. queues = 0 (a hypervisor without multi-queue support): one fd, no
+ * IFF_MULTI_QUEUE. IFF_NO_PI is always set (the tap carries no packet-information header).
+ */
+export const tapFlags = (queues: number): number => IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | (queues > 0 ? IFF_MULTI_QUEUE : 0);
+
+/** How many queue fds a tap with `queues` queues has: queues = 0 still opens one. */
+export const queueFdCount = (queues: number): number => Math.max(1, queues);
 
 /** Result of attaching queues: ok, or the failing step (queue index, -1 for TUNSETPERSIST). */
 export type TunAttachResult = { ok: true } | { ok: false; errno: number; queue: number; stage: string };

@@ -119,4 +119,6 @@ export interface Checkpoint {
   /** Byte offset just after that record (where replay of the tail starts). */
   offset: number;
   endpoints: Record<string, CheckpointEndpoint>;
+  /** What the store keeps of the persist.json documents it loaded (src/persist/persisted-network.ts), when any. */
+  network?: unknown;
 }

@@ -14,9 +14,12 @@ import {
   type HypervisorAdapter,
   type HypervisorErrorKind,
   type NicSpec,
+  type UnplugSpec,
+  pickTakeover,
 } from '../adapters/hypervisor.js';
+import { findNicsByMac } from './find-nic.js';
 import { coldplugArgs, fdNumbers } from './coldplug.js';
-import { deviceAddArgs, devicePlacement, isNotFound, netdevAddArgs, occupiedSlots, passFds, peripheralIds, releaseFdNames, unplugSequence } from './hotplug.js';
+import { deviceAddArgs, devicePlacement, isNotFound, netdevAddArgs, occupiedSlots, passFds, passVhostFds, peripheralIds, releaseFdNames, unplugSequence } from './hotplug.js';
 import { netdevIds } from './info-network.js';
 import { checkFds, checkId, checkNic } from './nic-spec.js';
 import { QmpClient, QmpError } from './qmp-client.js';
@@ -104,11 +107,14 @@ export class QemuHypervisorAdapter implements HypervisorAdapter {
     this.nextColdFd = base;
   }
 
-  async hotplug(nic: NicSpec, fds: readonly number[]): Promise<HotplugResult> {
+  async hotplug(nic: NicSpec, fds: readonly number[], vhostFds: readonly number[] = []): Promise<HotplugResult> {
     const op = 'hotplug';
     checkNic(op, nic);
     checkFds(op, fds, nic.queues, true, isOpenFd);
-    this.checkVhost(op, nic);
+    if (vhostFds.length > 0) {
+      if (!nic.vhost) throw new HypervisorError({ kind: 'invalid', op, message: `${op}: vhostFds given but vhost is off` });
+      checkFds(op, vhostFds, nic.queues, true, isOpenFd);
+    } else this.checkVhost(op, nic);
     const t0 = performance.now();
     const client = await this.connect(op);
     let slot: Slot | undefined;
@@ -118,13 +124,15 @@ export class QemuHypervisorAdapter implements HypervisorAdapter {
       slot = firstFreeSlot(this.opts.slots, used);
       if (!slot) throw new HypervisorError({ kind: 'no-slot', op, message: `hotplug: no free hot-pluggable slot among ${this.opts.slots.length}` });
       this.reserved.add(slotKey(slot.bus, slot.addr));
-      if (nic.queues > 1) attachTapQueues(fds); // QEMU 7.2 aborts on a still-detached queue
+      if (nic.queues > 0) attachTapQueues(fds); // IFF_MULTI_QUEUE: QEMU 7.2 aborts on a still-detached queue
       const names = await passFds(client, fds, 'fd');
+      let vhostNames: string[] = [];
       try {
-        await client.execute('netdev_add', netdevAddArgs(nic, names));
+        vhostNames = await passVhostFds(client, nic.netdevId, vhostFds);
+        await client.execute('netdev_add', netdevAddArgs(nic, names, vhostNames));
         this.deletedNetdevs.delete(nic.netdevId);
       } catch (e) {
-        await releaseFdNames(client, names);
+        await releaseFdNames(client, [...names, ...vhostNames]);
         throw e;
       }
       try {
@@ -147,14 +155,32 @@ export class QemuHypervisorAdapter implements HypervisorAdapter {
     }
   }
 
-  async hotunplug(nic: Pick<NicSpec, 'netdevId' | 'deviceId'>): Promise<void> {
+  async hotunplug(spec: UnplugSpec): Promise<void> {
     const op = 'hotunplug';
-    checkId(op, 'netdevId', nic?.netdevId);
-    checkId(op, 'deviceId', nic?.deviceId);
+    checkId(op, 'netdevId', spec?.netdevId);
+    const takeover = spec.deviceId === '';
+    if (takeover) {
+      if (typeof spec.mac !== 'string' || !/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(spec.mac))
+        throw new HypervisorError({ kind: 'invalid', op, message: `${op}: mac must be a MAC when deviceId is unknown (""), got ${JSON.stringify(spec.mac)}` });
+    } else checkId(op, 'deviceId', spec?.deviceId);
     const t0 = performance.now();
     const client = await this.connect(op);
+    let nic: { netdevId: string; deviceId: string } = spec;
     let outcome;
     try {
+      if (takeover) {
+        // a NIC upstream's runtime plugged: found by its MAC, cross-checked with its netdev
+        const found = pickTakeover(op, spec.mac!, await findNicsByMac(client, spec.mac!), spec.netdevId);
+        if (!found) {
+          // no device with that MAC: only its netdev may be left
+          await client.execute('netdev_del', { id: spec.netdevId }).catch((e: unknown) => {
+            if (!isNotFound(e)) throw e;
+          });
+          this.deletedNetdevs.add(spec.netdevId);
+          return;
+        }
+        nic = found;
+      }
       outcome = await unplugSequence(client, nic, this.opts.unplugTimeoutMs);
     } catch (e) {
       throw toHypervisorError(op, e);
@@ -173,25 +199,29 @@ export class QemuHypervisorAdapter implements HypervisorAdapter {
     this.pendingUnplug.delete(nic.deviceId);
   }
 
-  async coldplug(nic: NicSpec, fds: readonly number[]): Promise<ColdPlugResult> {
+  async coldplug(nic: NicSpec, fds: readonly number[], vhostFds: readonly number[] = []): Promise<ColdPlugResult> {
     const op = 'coldplug';
     checkNic(op, nic);
     checkFds(op, fds, nic.queues, false, isOpenFd);
-    this.checkVhost(op, nic);
+    if (vhostFds.length > 0) {
+      if (!nic.vhost || fds.length === 0) throw new HypervisorError({ kind: 'invalid', op, message: `${op}: vhostFds need vhost on and queue fds` });
+      checkFds(op, vhostFds, nic.queues, true, isOpenFd);
+    } else this.checkVhost(op, nic);
     const slot = this.opts.slots[this.nextColdSlot];
     if (!slot) throw new HypervisorError({ kind: 'no-slot', op, message: `coldplug: all ${this.opts.slots.length} slots already used by cold plugs` });
     const dups: number[] = [];
     try {
-      for (const fd of fds) dups.push(dupFd(fd));
+      for (const fd of [...fds, ...vhostFds]) dups.push(dupFd(fd));
     } catch (e) {
       for (const d of dups) closeFd(d);
       throw new HypervisorError({ kind: 'invalid', op, message: `coldplug: fds: could not duplicate: ${(e as Error).message}` });
     }
+    // the queue fds first, then the vhost fds, at consecutive child-side positions
     const numbers = fdNumbers(this.nextColdFd, dups.length);
     this.nextColdFd += dups.length;
     this.nextColdSlot++;
     this.coldFds.push(...dups);
-    return { args: coldplugArgs(nic, numbers, slot), inheritFds: dups };
+    return { args: coldplugArgs(nic, numbers.slice(0, fds.length), slot, numbers.slice(fds.length)), inheritFds: dups };
   }
 
   /**

@@ -3,16 +3,39 @@
  * {@link QmpClient}. Errors are {@link QmpError}s; the adapter maps them to `HypervisorError`s.
  */
 import type { NicSpec } from '../adapters/hypervisor.js';
-import { vectorsFor } from './nic-spec.js';
+import { multiQueue, vectorsFor } from './nic-spec.js';
 import { QmpError, type QmpClient } from './qmp-client.js';
 import { hex2, slotKey, type Slot } from './topology.js';
 
-/** `netdev_add` arguments: by fd names only (never `ifname=`). */
-export function netdevAddArgs(nic: Pick<NicSpec, 'netdevId' | 'vhost'>, fdNames: readonly string[]): Record<string, unknown> {
+/**
+ * `netdev_add` arguments: by fd names only (never `ifname=`); with vhost, the vhost fds by name
+ * (`vhostfds`, as upstream's ExecuteNetdevAddByFds). Without vhost fd names QEMU opens
+ * /dev/vhost-net itself.
+ */
+export function netdevAddArgs(nic: Pick<NicSpec, 'netdevId' | 'vhost'>, fdNames: readonly string[], vhostFdNames: readonly string[] = []): Record<string, unknown> {
   const a: Record<string, unknown> = { type: 'tap', id: nic.netdevId, fds: fdNames.join(':') };
-  // QEMU opens /dev/vhost-net itself when vhost is on and no vhostfds are given.
   if (nic.vhost) a['vhost'] = true;
+  if (nic.vhost && vhostFdNames.length > 0) a['vhostfds'] = vhostFdNames.join(':');
   return a;
+}
+
+/** The name a vhost fd is passed under: derived from the netdev id and the queue index. */
+export const vhostFdName = (netdevId: string, queue: number): string => `${netdevId}-vhostfd${queue}`;
+
+/** `getfd` each vhost fd under {@link vhostFdName}; on failure release the names already passed. */
+export async function passVhostFds(client: QmpClient, netdevId: string, fds: readonly number[]): Promise<string[]> {
+  const names: string[] = [];
+  try {
+    for (const [i, fd] of fds.entries()) {
+      const fdname = vhostFdName(netdevId, i);
+      await client.execute('getfd', { fdname }, { fds: [fd] });
+      names.push(fdname);
+    }
+    return names;
+  } catch (e) {
+    await releaseFdNames(client, names);
+    throw e;
+  }
 }
 
 /** `device_add` arguments for `slot`. */
@@ -26,7 +49,7 @@ export function deviceAddArgs(nic: Pick<NicSpec, 'netdevId' | 'deviceId' | 'mac'
     mac: nic.mac,
     netdev: nic.netdevId,
   };
-  if (nic.queues > 1) {
+  if (multiQueue(nic.queues)) {
     a['mq'] = 'on';
     a['vectors'] = vectorsFor(nic.queues);
   }

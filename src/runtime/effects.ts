@@ -13,15 +13,28 @@ export interface Adapters {
   hypervisor: HypervisorAdapter;
 }
 
-/** Queue fds held between createTap and the hypervisor taking them, per endpoint. */
+/** Queue fds (and vhost fds) held between createTap and the hypervisor taking them, per endpoint. */
 export class FdTable {
   private readonly held = new Map<string, number[]>();
+  /** The vhost fds among `held`, per endpoint. */
+  private readonly vhost = new Map<string, number[]>();
   constructor(private readonly netlink: NetlinkAdapter) {}
   put(endpoint: string, fds: number[]): void {
     this.held.set(endpoint, [...(this.held.get(endpoint) ?? []), ...fds]);
   }
+  /** vhost fds: held (and counted, and closed) like queue fds. */
+  putVhost(endpoint: string, fds: number[]): void {
+    this.put(endpoint, fds);
+    this.vhost.set(endpoint, [...(this.vhost.get(endpoint) ?? []), ...fds]);
+  }
+  /** The queue fds held for the endpoint. */
   get(endpoint: string): number[] {
-    return this.held.get(endpoint) ?? [];
+    const v = new Set(this.vhost.get(endpoint) ?? []);
+    return (this.held.get(endpoint) ?? []).filter((fd) => !v.has(fd));
+  }
+  /** The vhost fds held for the endpoint. */
+  getVhost(endpoint: string): number[] {
+    return this.vhost.get(endpoint) ?? [];
   }
   /**
    * Close every fd we still hold for the endpoint (after hand-over, rollback or settle). Never
@@ -31,6 +44,7 @@ export class FdTable {
     const fds = this.held.get(endpoint);
     if (!fds?.length) return;
     this.held.delete(endpoint);
+    this.vhost.delete(endpoint);
     try {
       await this.netlink.closeFds(fds);
     } catch (e) {
@@ -40,11 +54,23 @@ export class FdTable {
   /** The process died: the kernel closed them. */
   forgetAll(): void {
     this.held.clear();
+    this.vhost.clear();
   }
   get count(): number {
     let n = 0;
     for (const f of this.held.values()) n += f.length;
     return n;
+  }
+}
+
+/**
+ * Opening `/dev/vhost-net` failed (upstream: `Could not setup vhost fds %s : %s`). The tap was
+ * created: the failure carries `observed: {tap: true}` and the rollback deletes it.
+ */
+export class VhostSetupError extends Error {
+  override readonly name = 'VhostSetupError';
+  constructor(readonly reason: unknown) {
+    super(reason instanceof Error ? reason.message : String(reason));
   }
 }
 
@@ -54,6 +80,8 @@ const isAbsent = (e: unknown): boolean =>
 
 /** Convert any thrown value into the JSON failure the machine and the log carry. */
 export function toFailure(e: unknown): EffectFailure {
+  // createTap made the tap before the vhost fds failed: the rollback must remove it
+  if (e instanceof VhostSetupError) return { name: e.name, message: e.message, observed: { tap: true } };
   if (e instanceof NetlinkError) return { name: e.name, message: e.message, errno: e.errno };
   if (e instanceof HypervisorError) return { name: e.name, message: e.message, kind: e.kind };
   if (e instanceof Error) return { name: e.name, message: e.message };
@@ -72,6 +100,17 @@ export async function runEffect(endpoint: string, src: EffectSrc, input: any, a:
       case 'netlink.createTap': {
         const created = await nl.createTap(input);
         fds.put(endpoint, created.fds);
+        if (input.vhost === true) {
+          // upstream setupTCFiltering: unless vhost is disabled, one /dev/vhost-net fd per queue
+          try {
+            fds.putVhost(endpoint, await nl.openVhostFds(created.fds.length));
+          } catch (e) {
+            if (e instanceof SimulatedCrash) throw e;
+            // the tap exists: the failure says so, and the machine's journaled rollback removes it
+            await fds.release(endpoint);
+            throw new VhostSetupError(e);
+          }
+        }
         return { index: created.index, queues: created.fds.length };
       }
       case 'netlink.getLink': {
@@ -100,7 +139,7 @@ export async function runEffect(endpoint: string, src: EffectSrc, input: any, a:
         return {};
       case 'hypervisor.hotplug': {
         try {
-          return await a.hypervisor.hotplug(input as NicInput, fds.get(endpoint));
+          return await a.hypervisor.hotplug(input as NicInput, fds.get(endpoint), fds.getVhost(endpoint));
         } finally {
           // QEMU holds its own copies now (or failed): ours are closed either way
           await fds.release(endpoint);
@@ -118,7 +157,7 @@ export async function runEffect(endpoint: string, src: EffectSrc, input: any, a:
       }
       case 'hypervisor.coldplug': {
         try {
-          const r = await a.hypervisor.coldplug(input as NicInput, fds.get(endpoint));
+          const r = await a.hypervisor.coldplug(input as NicInput, fds.get(endpoint), fds.getVhost(endpoint));
           return { args: r.args };
         } finally {
           await fds.release(endpoint);

@@ -36,7 +36,9 @@ export async function observeWorld(c: EndpointContext, a: Adapters): Promise<Par
     out.tcOrig = orig ? await a.netlink.hasIngressQdisc(c.netnsPath, c.name) : false;
   }
   if (await a.hypervisor.alive()) {
-    const dev = await a.hypervisor.probeDevice(c.deviceId);
+    // a taken-over NIC has no known device id: its netdev (br<idx>_kata) tells, and the unplug
+    // effect finds the device by its MAC when it runs again
+    const dev = c.deviceId === '' ? { present: false } : await a.hypervisor.probeDevice(c.deviceId);
     const netdev = await a.hypervisor.probeNetdev(c.netdevId);
     out.plugged = dev.present || netdev;
   } else {

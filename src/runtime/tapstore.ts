@@ -34,7 +34,10 @@ import {
 } from './errors.js';
 import { InspectionMirror, type InspectOption } from './inspection.js';
 import { reconcile } from './recovery.js';
-import { parsePersistNetwork, toPersistNetwork, type PersistNetworkV1, type PersistNetworkV2, type PersistShape } from '../persist/persist-json.js';
+import { vhostNetPresent } from './vhost-default.js';
+import { type PersistNetworkV1, type PersistNetworkV2, type PersistShape } from '../persist/persist-json.js';
+import { networkOfRecord, type PersistedNetwork } from '../persist/persisted-network.js';
+import { loadPlan, loadRecords, saveDocument, type LoadResult } from '../persist/store-persist.js';
 import { applyRecord, createFromInput, fastReplayPlan, fromCreateRecord, restoreSnapshot, stampOf, type EndpointSnapshot, type ReplayedEndpoint } from './replay.js';
 
 /** The sandbox an endpoint store serves (kept in the log header's `meta.sandbox`). */
@@ -50,8 +53,13 @@ export interface SandboxConfig {
   netnsCreated: boolean;
   /** NumVCPUs: queues per tap. */
   vcpus: number;
-  /** Ask for vhost-net. */
-  vhost: boolean;
+  /**
+   * Ask for vhost-net: one /dev/vhost-net fd per queue, passed as `vhostfds`. Default (absent):
+   * on when /dev/vhost-net exists, off otherwise (upstream: always on).
+   */
+  vhost?: boolean;
+  /** The hypervisor reports multi-queue support (default true, as QEMU does); false: queues = 0. */
+  multiQueue?: boolean;
   /** QMP socket of the VMM, when a real one is used. */
   qmp?: string;
 }
@@ -183,9 +191,11 @@ export class Tapstore {
   readonly sandbox: SandboxConfig;
   /** What opening found and did. */
   recovery: RecoveryReport;
+  /** What the store keeps of the persist.json documents it loaded (for a lossless save). */
+  private network: PersistedNetwork | null = null;
 
   private constructor(private readonly opts: TapstoreOptions, sandbox: SandboxConfig) {
-    this.sandbox = sandbox;
+    this.sandbox = sandbox.vhost === undefined ? { ...sandbox, vhost: vhostNetPresent() } : sandbox;
     this.fds = new FdTable(opts.adapters.netlink);
     this.mirror = opts.inspect ? new InspectionMirror(opts.inspect) : null;
     this.clock = opts.clock ?? Date.now;
@@ -216,6 +226,8 @@ export class Tapstore {
       if (next) store.slots.set(record.ep, 'busy' in next ? (next as Slot) : { ...next, busy: false });
     }
     if (records.length) store.seq = records[records.length - 1]!.seq;
+    store.network = (cp?.network as PersistedNetwork | undefined) ?? null;
+    for (const r of records) store.network = networkOfRecord(r) ?? store.network;
     // endpoints in creation order (the checkpoint's, then the tail's creates)
     const order = [...(cp ? Object.keys(cp.endpoints) : []), ...records.filter((r) => r.k === 'create').map((r) => r.ep)];
     const slots = new Map(store.slots);
@@ -363,7 +375,14 @@ export class Tapstore {
       endpoints[s.id] = { snapshot, pending: s.pending, lastSeq: s.lastSeq };
     }
     try {
-      this.opts.log.writeCheckpoint({ format: LOG_FORMAT, version: LOG_VERSION, seq: this.seq, offset: this.opts.log.end, endpoints });
+      this.opts.log.writeCheckpoint({
+        format: LOG_FORMAT,
+        version: LOG_VERSION,
+        seq: this.seq,
+        offset: this.opts.log.end,
+        endpoints,
+        ...(this.network ? { network: this.network } : {}),
+      });
     } catch (e) {
       // the log itself is intact (the checkpoint is replaced atomically), but say what failed, typed
       throw this.failed(e, 'write');
@@ -394,6 +413,7 @@ export class Tapstore {
       netnsCreated: this.sandbox.netnsCreated,
       vcpus: this.sandbox.vcpus,
       vhost: this.sandbox.vhost,
+      ...(this.sandbox.multiQueue === false ? { multiQueue: false } : {}),
       ...input,
       id: input.id ?? this.freeId(input.idx),
     };
@@ -525,51 +545,45 @@ export class Tapstore {
 
   /**
    * upstream save(): the `Network` section of persist.json for the endpoints not detached, in
-   * the v1 (`NetNsPath…`) or 2.x (`NetworkID…`) shape.
+   * the v1 (`NetNsPath…`) or 2.x (`NetworkID…`) shape (default: the loaded document's, else v1).
+   * What `load` read comes back without loss: other endpoint types verbatim, in their order.
    */
-  save(shape: PersistShape = 'v1'): PersistNetworkV1 | PersistNetworkV2 {
-    const eps = [...this.slots.values()]
-      .filter((s) => s.snapshot.status !== 'done')
-      .map((s) => s.snapshot.context)
-      .map((c) => ({ name: c.name, tapName: c.tapName, hardAddr: c.hardAddr }));
-    return toPersistNetwork(this.sandbox, eps, shape);
+  save(shape?: PersistShape): PersistNetworkV1 | PersistNetworkV2 {
+    const eps = [...this.slots.values()].map((s) => ({ id: s.id, status: s.snapshot.status, context: s.snapshot.context }));
+    return saveDocument(this.sandbox, eps, this.network, shape);
   }
 
   /**
    * upstream load(), without dropping the endpoint: every tuntap endpoint of the document is
-   * created and adopted as hot-attached, so it can still be hot-detached. The whole document is
-   * validated first: on any error nothing is created.
+   * created; one whose tap exists in the netns is adopted as hot-attached (its NIC taken over:
+   * found by its MAC when it is unplugged), one whose tap does not exist (never attached) stays
+   * `created`. Every other endpoint is kept verbatim for `save`. The whole document is validated
+   * first: on any error (a {@link PersistFormatError} naming the JSON path) nothing changes.
    */
-  async load(doc: unknown): Promise<{ endpoints: EndpointView[]; skipped: Array<{ index: number; type: string }> }> {
-    const net = parsePersistNetwork(doc);
-    // The store's netns is the only one tapstate acts in: a document naming another (or "", the
-    // caller's own, unless the store was made for it) is refused before anything is created.
-    if (net.netnsPath !== this.sandbox.netnsPath)
-      throw new NetnsMismatchError(net.shape === 'v1' ? 'NetNsPath' : 'NetworkID', net.netnsPath, this.sandbox.netnsPath);
-    const ids = new Set<string>();
-    const inputs = net.endpoints.map((e) => {
-      let id = this.freeId(e.idx);
-      for (let n = 2; ids.has(id); n++) id = `ep${e.idx}-${n}`;
-      ids.add(id);
-      return {
-        idx: e.idx,
-        id,
-        ifName: e.ifName,
-        hwAddr: e.hwAddr,
-        netnsPath: this.sandbox.netnsPath,
-        // never delete a tap the document says belongs to someone else
-        netnsCreated: this.sandbox.netnsCreated && net.netnsCreated,
-        vcpus: this.sandbox.vcpus,
-        vhost: this.sandbox.vhost,
-      };
+  async load(doc: unknown): Promise<LoadResult<EndpointView>> {
+    if (this.closed) throw new StoreClosedError();
+    const plan = await loadPlan(doc, this.sandbox, {
+      freeId: (idx, taken) => {
+        const base = `ep${idx}`;
+        if (!this.slots.has(base) && !taken.has(base)) return base;
+        for (let n = 2; ; n++) if (!this.slots.has(`${base}-${n}`) && !taken.has(`${base}-${n}`)) return `${base}-${n}`;
+      },
+      idxInUse: (idx) => [...this.slots.values()].some((s) => s.snapshot.context.idx === idx && s.snapshot.status !== 'done'),
+      netlink: this.opts.adapters.netlink,
     });
-    this.checkUnique(inputs.map((i) => resolveEndpointInput(i)));
+    // a MAC or original link a live endpoint (or an earlier one of the document) has: refused
+    this.checkUnique(plan.inputs.map((i) => resolveEndpointInput(i.input)));
+    // the kept document first, then the endpoints (durable with the first ADOPT, or at the end)
+    const [note, network] = loadRecords(this.network, plan);
+    this.append([note], false);
+    this.network = network;
     const endpoints: EndpointView[] = [];
-    for (const i of inputs) {
-      const v = this.createEndpoint(i);
-      endpoints.push(await this.send(v.id, { type: 'ADOPT' }));
+    for (const { input, tapExists } of plan.inputs) {
+      const v = this.createEndpoint(input);
+      endpoints.push(tapExists ? await this.send(v.id, { type: 'ADOPT', takeover: true }) : v);
     }
-    return { endpoints, skipped: net.skipped };
+    if (!plan.inputs.some((i) => i.tapExists)) await this.durable();
+    return { endpoints, skipped: plan.skipped };
   }
 
   // ---------------------------------------------------------------- recovery

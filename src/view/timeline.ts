@@ -6,6 +6,7 @@
 import { stateName } from '../../machines/index.js';
 import type { IntentRecord, LogRecord } from '../log/records.js';
 import { applyRecord, type ReplayedEndpoint } from '../runtime/replay.js';
+import { NETWORK_EP } from '../persist/persisted-network.js';
 
 /** One line of an endpoint's timeline. */
 export interface TimelineEntry {
@@ -57,6 +58,7 @@ export function timelines(records: readonly LogRecord[]): EndpointTimeline[] {
   const out = new Map<string, EndpointTimeline>();
   const intents = new Map<string, IntentRecord>();
   for (const rec of records) {
+    if (rec.ep === NETWORK_EP) continue; // the loaded persist.json documents: not an endpoint
     const next = applyRecord(eps.get(rec.ep), rec);
     if (next) eps.set(rec.ep, next);
     const state = next ? stateName(next.snapshot.value) : undefined;

@@ -126,7 +126,7 @@ describe('operations', () => {
     cli(['add', '--store', store, '--idx', '1']);
     const at = cli(['attach', '--store', store, '--endpoint', 'ep1']);
     expect(at.code).toBe(1);
-    expect(at.stderr).toMatch(/^tapstate: EndpointOperationError: LinkByName\(\) failed for eth1: /);
+    expect(at.stderr).toMatch(/^tapstate: EndpointOperationError: LinkByName\(\) failed for tuntap name eth1: /);
     expect(JSON.parse(cli(['status', '--store', store, '--json']).stdout).endpoints[1]).toMatchObject({ state: 'created', status: 'settled' });
     const de = cli(['detach', '--store', store, '--endpoint', 'ep1']);
     expect(de.code).toBe(0);
@@ -147,6 +147,25 @@ describe('operations', () => {
     expect(lines[0]).toBe('tapstate: UnknownEndpointError: no endpoint nope in this store');
     expect(r.stderr).toMatch(/"endpoint": "nope"/);
     expect(r.stderr).toMatch(/at Tapstore\./);
+  });
+});
+
+describe('vhost and scan', () => {
+  it("init says why vhost is on or off; --vhost forces upstream's default; both flags are a usage error", () => {
+    const dir = path.join(tmp, `v${n++}`);
+    const r = cli(['init', '--store', dir, '--netns', '/run/netns/x', '--vhost']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/vhost on \(--vhost; \/dev\/vhost-net absent\)/);
+    const off = cli(['init', '--store', path.join(tmp, `v${n++}`), '--netns', '/run/netns/x']);
+    expect(off.stdout).toMatch(/vhost off \(\/dev\/vhost-net absent; upstream's default is on\)/);
+    rejects(['init', '--store', path.join(tmp, `v${n++}`), '--netns', '/run/netns/x', '--vhost', '--no-vhost'], 2, /--vhost and --no-vhost: give at most one/, path.join(tmp, 'none'));
+  });
+  it('scan --json (memory: a netns holding only lo), --dry-run writes nothing', () => {
+    const before = snapshot(store);
+    const r = cli(['scan', '--store', store, '--dry-run', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ netns: '/run/netns/sandbox-x', dryRun: true, entries: [{ name: 'lo', action: 'loopback' }] });
+    expect(snapshot(store)).toEqual(before);
   });
 });
 
@@ -216,7 +235,8 @@ describe('status, log, save, load, recover', () => {
     fs.writeFileSync(file, JSON.stringify({ Network: net }));
     const l = cli(['load', '--store', store, file]);
     expect(l.code, l.stderr).toBe(0);
-    expect(l.stdout).toMatch(/^ep7: hotAttached, tap tap7_kata, mac 02:00:00:00:00:07$/m);
+    // in memory every process starts with an empty world: no tap7_kata, so never attached → created
+    expect(l.stdout).toMatch(/^ep7: created, tap tap7_kata, mac 02:00:00:00:00:07$/m);
     fs.writeFileSync(file, '{not json');
     rejects(['load', '--store', store, file], 1, /^tapstate: LoadFileError: .*persist-\d+\.json: not JSON/);
     fs.writeFileSync(file, JSON.stringify({ Endpoints: [] }));

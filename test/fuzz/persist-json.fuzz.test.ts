@@ -88,3 +88,43 @@ describe(`fuzz: persist.json loader (${FUZZ_SECONDS} s)`, () => {
     );
   });
 });
+
+describe(`fuzz: hostile persist.json documents against a world (${FUZZ_SECONDS} s)`, () => {
+  it('load + hot-detach/detach of every loaded endpoint never removes a link that is not a tap<idx>_kata tuntap', async () => {
+    const { memoryWorld, NETNS } = await import('../support/memory-world.js');
+    const linkArb = fc.record({ idx: fc.integer({ min: 0, max: 3 }), ifName: fc.constantFrom('eth0', 'tap0', 'victim', 'tap1_kata', 'lo', ''), mac: fc.constantFrom('', '5a:94:ef:e4:0c:ee', '02:00:00:00:00:01', 'zz') });
+    await fuzz(
+      'persist/hostile-world',
+      fc.asyncProperty(fc.array(linkArb, { maxLength: 4 }), fc.array(editArb, { maxLength: 2 }), fc.boolean(), async (eps, edits, tapExists) => {
+        const w = memoryWorld();
+        // bystanders: a dummy named like a tapstate tap, a real tuntap of someone else, the original link
+        w.kernel.addDummyLink(NETNS, 'tap2_kata', { mtu: 1500, mac: '02:00:00:00:00:22' });
+        const other = await w.kernel.createTap({ netns: NETNS, name: 'victim', queues: 1 });
+        await w.kernel.closeFds(other.fds);
+        if (tapExists) await w.kernel.closeFds((await w.kernel.createTap({ netns: NETNS, name: 'tap0_kata', queues: 1 })).fds);
+        let doc: unknown = {
+          NetNsPath: NETNS,
+          NetmonPID: 0,
+          NetNsCreated: true,
+          Endpoints: eps.map((e) => ({ Type: 'tuntap', Tuntap: { TuntapInterface: { Name: e.ifName, TAPIface: { Name: `tap${e.idx}_kata`, HardAddr: e.mac, Addrs: null } } } })),
+        };
+        for (const e of edits) doc = apply(doc, e);
+        const store = await w.open();
+        const before = w.kernel.snapshot().netns.flatMap((n) => n.links.map((l) => `${n.path}:${l.name}`));
+        try {
+          await store.load(doc);
+        } catch {
+          /* refused: fine */
+        }
+        for (const v of store.list()) {
+          await store.hotDetach(v.id).catch(() => {});
+          await store.detach(v.id).catch(() => {});
+        }
+        const after = new Set(w.kernel.snapshot().netns.flatMap((n) => n.links.map((l) => `${n.path}:${l.name}`)));
+        for (const l of before) if (!/:tap[0-9]+_kata$/.test(l) || l.endsWith(':tap2_kata')) expect(after.has(l), `${l} was removed`).toBe(true);
+        await store.close();
+      }),
+      0.5,
+    );
+  });
+});

@@ -27,7 +27,7 @@ function referenceDecode(payload: Buffer): LinkInfo {
   const flags = payload.readUInt32LE(8);
   const info: LinkInfo = {
     index: payload.readInt32LE(4), name: cstr(name), mtu: mtu.readUInt32LE(0), mac: formatMac(a.get(IFLA_ADDRESS)),
-    flags: { up: (flags & 1) !== 0, lowerUp: (flags & 0x10000) !== 0 }, kind: '',
+    flags: { up: (flags & 1) !== 0, lowerUp: (flags & 0x10000) !== 0, ...((flags & 0x8) !== 0 ? { loopback: true as const } : {}) }, kind: '',
   };
   const li = a.get(IFLA_LINKINFO);
   if (li) {
@@ -42,7 +42,7 @@ function referenceDecode(payload: Buffer): LinkInfo {
       const nq = d.get(IFLA_TUN_NUM_QUEUES);
       const carrier = a.get(IFLA_CARRIER)?.[0] === 1;
       info.tun = {
-        mode: b(IFLA_TUN_TYPE) === 1 ? 'tun' : 'tap', multiQueue: mq, persist: b(IFLA_TUN_PERSIST) === 1,
+        mode: b(IFLA_TUN_TYPE) === 1 ? 'tun' : b(IFLA_TUN_TYPE) === 2 ? 'tap' : 'undetermined', multiQueue: mq, persist: b(IFLA_TUN_PERSIST) === 1,
         vnetHdr: b(IFLA_TUN_VNET_HDR) === 1, numQueues: nq && nq.length >= 4 ? nq.readUInt32LE(0) : mq ? 0 : carrier ? 1 : 0,
       };
     }

@@ -30,9 +30,11 @@ describe("upstream's error messages", () => {
     ['HOT_ATTACH', 'setUp', 'Could not enable TAP tap0: EINVAL'],
     ['HOT_ATTACH', 'hotplug', 'EINVAL'],
     ['ATTACH', 'createTap', 'Could not create TAP interface: EINVAL'],
-    ['ATTACH', 'getOrigLink', 'LinkByName() failed for tap0: EINVAL'],
+    // upstream getLinkByName: `LinkByName() failed for %s name %s: %s` with the expected type, tuntap
+    ['ATTACH', 'getOrigLink', 'LinkByName() failed for tuntap name tap0: EINVAL'],
     ['ATTACH', 'setMtu', 'Could not set TAP MTU 1450: EINVAL'],
-    ['ATTACH', 'setUp', 'Could not enable TAP tap0: EINVAL'],
+    // setupTCFiltering formats it with NetPair.TAPIface.Name (tap<idx>_kata); tuntapNetwork (hot) with TuntapInterface.Name
+    ['ATTACH', 'setUp', 'Could not enable TAP tap4_kata: EINVAL'],
     ['ATTACH', 'qdiscTap', 'Failed to add qdisc for network index 4 : EINVAL'],
     ['ATTACH', 'qdiscOrig', 'Failed to add qdisc for network index 4 : EINVAL'],
     ['ATTACH', 'redirectIn', 'Failed to add filter for index 4 : EINVAL'],

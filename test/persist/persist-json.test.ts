@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parsePersistNetwork, PersistFormatError, toPersistNetwork } from '../../src/persist/persist-json.js';
 import { memoryWorld, NETNS } from '../support/memory-world.js';
 import { EndpointInputError } from '../../machines/index.js';
+import { DuplicateEndpointError } from '../../src/runtime/errors.js';
 
 const V1 =
   '{"NetNsPath":"/var/run/netns/cni-5f0c","NetmonPID":0,"NetNsCreated":false,"Endpoints":[{"Type":"tuntap","Tuntap":{"TuntapInterface":{"Name":"tap0","TAPIface":{"Name":"tap0_kata","HardAddr":"5a:94:ef:e4:0c:ee","Addrs":null}}}}]}';
@@ -16,11 +17,11 @@ describe('persist.json Network section', () => {
     expect(JSON.stringify(doc)).toBe('{"NetworkID":"/run/netns/x","Endpoints":[],"NetworkCreated":true}');
   });
   it('load reads both shapes and skips other endpoint types', () => {
-    expect(parsePersistNetwork(JSON.parse(V1))).toEqual({
+    expect(parsePersistNetwork(JSON.parse(V1))).toMatchObject({
       shape: 'v1',
       netnsPath: '/var/run/netns/cni-5f0c',
       netnsCreated: false,
-      endpoints: [{ idx: 0, ifName: 'tap0', hwAddr: '5a:94:ef:e4:0c:ee' }],
+      endpoints: [{ index: 0, idx: 0, ifName: 'tap0', hwAddr: '5a:94:ef:e4:0c:ee', raw: JSON.parse(V1).Endpoints[0] }],
       skipped: [],
     });
     const v2 = { NetworkID: '/run/netns/y', Endpoints: [{ Type: 'veth', Veth: {} }, JSON.parse(V1).Endpoints[0]], NetworkCreated: true };
@@ -75,14 +76,30 @@ describe('persist.json Network section', () => {
     await store.close();
   });
 
-  it('a bad document changes nothing', async () => {
+  it('a bad document changes nothing: refused with the JSON path of the field', async () => {
     const w = memoryWorld();
     const store = await w.open();
     const before = w.medium.log;
     const doc = JSON.parse(V1);
     doc.NetNsPath = NETNS;
     doc.Endpoints.push({ Type: 'tuntap', Tuntap: { TuntapInterface: { Name: 'x'.repeat(20), TAPIface: { Name: 'tap1_kata', HardAddr: '5a:94:ef:e4:0c:ef' } } } });
-    await expect(store.load(doc)).rejects.toBeInstanceOf(EndpointInputError);
+    await expect(store.load(doc)).rejects.toMatchObject({ name: 'PersistFormatError', field: 'Endpoints[1].Tuntap.TuntapInterface.Name', rule: 'ifname' });
+    expect(w.medium.log.equals(before)).toBe(true);
+    expect(store.list()).toEqual([]);
+    // an idx already in use: DuplicateEndpointError, nothing created
+    store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    const after = w.medium.log;
+    await expect(store.load({ NetNsPath: NETNS, Endpoints: [JSON.parse(V1).Endpoints[0]] })).rejects.toBeInstanceOf(DuplicateEndpointError);
+    expect(w.medium.log.equals(after)).toBe(true);
+    expect(store.list()).toHaveLength(1);
+    void EndpointInputError;
+    await store.close();
+  });
+
+  it('a bad document changes nothing (fresh store)', async () => {
+    const w = memoryWorld();
+    const store = await w.open();
+    const before = w.medium.log;
     await expect(store.load({ NetNsPath: 1 })).rejects.toBeInstanceOf(PersistFormatError);
     expect(w.medium.log.equals(before)).toBe(true);
     expect(store.list()).toEqual([]);

@@ -26,6 +26,8 @@ export interface Scenario {
   checkpointEvery: number;
   /** Crash at the n-th appended record (1-based), if any. */
   logCrash: { at: number; how: 'crash-before' | 'crash-after' | 'torn' } | null;
+  /** vhost: off; on with /dev/vhost-net (vhost fds counted and handed over like queue fds); on without it (every attach fails). */
+  vhost: 'off' | 'on' | 'absent';
 }
 
 const fault = fc.oneof(
@@ -49,6 +51,7 @@ export const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
   ),
   faults: fc.array(fault, { maxLength: 40 }),
   checkpointEvery: fc.constantFrom(1, 2, 7, 1000),
+  vhost: fc.constantFrom<Scenario['vhost']>('off', 'on', 'absent'),
   logCrash: fc.option(fc.record({ at: fc.integer({ min: 1, max: 40 }), how: fc.constantFrom('crash-before', 'crash-after', 'torn') as fc.Arbitrary<'crash-before' | 'crash-after' | 'torn'> }), { nil: null }),
 });
 
@@ -59,7 +62,7 @@ const injected = (method: string): Error =>
 
 /** Run one scenario; throws (with a description) when an invariant is broken. */
 export async function runScenario(sc: Scenario): Promise<void> {
-  const w = memoryWorld({ netnsCreated: sc.netnsCreated });
+  const w = memoryWorld({ netnsCreated: sc.netnsCreated, vhost: sc.vhost !== 'off' }, { vhostNet: sc.vhost === 'on' });
   // endpoint idx 0 has its original link (eth0) in the netns; idx 1 does not: its cold attach fails
   let calls = 0;
   let faultsOn = true;

@@ -17,10 +17,15 @@ describe('coldplugArgs (pure, upstream shape)', () => {
       'driver=virtio-net-pci,netdev=network-0,mac=02:aa:bb:cc:dd:ee,disable-modern=false,mq=on,vectors=6,romfile=,id=virtio-network-0,bus=rp0,addr=0',
     ]);
   });
-  it('single queue: no mq/vectors; vhost adds vhost=on', () => {
+  it('single queue: mq=on,vectors=4 as upstream (queues > 0); vhost adds vhost=on', () => {
     const a = coldplugArgs({ ...base, queues: 1, vhost: true }, [7], { bus: 'br0', addr: 10 });
     expect(a[1]).toBe('tap,id=network-0,fds=7,vhost=on');
-    expect(a[3]).toBe('driver=virtio-net-pci,netdev=network-0,mac=02:aa:bb:cc:dd:ee,disable-modern=false,romfile=,id=virtio-network-0,bus=br0,addr=a');
+    expect(a[3]).toBe('driver=virtio-net-pci,netdev=network-0,mac=02:aa:bb:cc:dd:ee,disable-modern=false,mq=on,vectors=4,romfile=,id=virtio-network-0,bus=br0,addr=a');
+  });
+  it('queues 0 (no multi-queue support): one fd, no mq/vectors', () => {
+    const a = coldplugArgs({ ...base, queues: 0 }, [7]);
+    expect(a[1]).toBe('tap,id=network-0,fds=7');
+    expect(a[3]).toBe('driver=virtio-net-pci,netdev=network-0,mac=02:aa:bb:cc:dd:ee,disable-modern=false,romfile=,id=virtio-network-0');
   });
   it('no fds: the ifname form with queues', () => {
     expect(coldplugArgs(base, [])[1]).toBe('tap,id=network-0,ifname=tap0_kata,script=no,downscript=no,queues=2');

@@ -38,7 +38,9 @@ describe('QemuHypervisorAdapter against a real QEMU (root ports, ACPI hotplug of
     const dev = `/machine/peripheral/${n.deviceId}`;
     expect(await qom(dev, 'mac')).toBe(n.mac);
     expect(await qom(dev, 'netdev')).toBe(n.netdevId);
-    expect(await qom(dev, 'mq')).toBe(false);
+    // upstream govmm: mq=on whenever queues > 0, so also for one queue
+    expect(await qom(dev, 'mq')).toBe(true);
+    expect(await qom(dev, 'vectors')).toBe(4);
     const rx = (await q.control.execute('query-rx-filter', { name: n.deviceId })) as { 'main-mac': string }[];
     expect(rx[0]?.['main-mac']).toBe(n.mac);
     expect(tapDetails(env.netnsName, tap.tapName)).not.toContain('NO-CARRIER');

@@ -24,8 +24,8 @@ export interface MemoryWorld {
   taps(): string[];
 }
 
-export function memoryWorld(sandbox: Partial<SandboxConfig> = {}, opts: { slots?: number } = {}): MemoryWorld {
-  const kernel = new MemoryKernel();
+export function memoryWorld(sandbox: Partial<SandboxConfig> = {}, opts: { slots?: number; vhostNet?: boolean } = {}): MemoryWorld {
+  const kernel = new MemoryKernel({ vhostNet: opts.vhostNet ?? false });
   kernel.addNetns(NETNS);
   kernel.addDummyLink(NETNS, 'eth0', { mtu: 1400, mac: '02:aa:bb:cc:dd:01' });
   const hypervisor = new MemoryHypervisor({ kernel, slots: opts.slots ?? 8 });

@@ -23,6 +23,8 @@ import {
   type HypervisorAdapter,
   type HypervisorErrorKind,
   type NicSpec,
+  type UnplugSpec,
+  pickTakeover,
 } from '../hypervisor.js';
 import { NetlinkError } from '../netlink.js';
 import type { MemoryKernel } from './kernel.js';
@@ -42,8 +44,10 @@ export interface MemoryNetdev {
   id: string;
   queues: number;
   vhost: boolean;
-  /** The hypervisor's own copies of the queue fds (kernel fd numbers when a kernel is given). */
+  /** The hypervisor's own copies of the queue fds, then of the vhost fds (kernel fd numbers when a kernel is given). */
   fds: number[];
+  /** The vhost fds among `fds`. */
+  vhostFds?: number[];
 }
 
 /** A device as the model sees it. */
@@ -179,11 +183,12 @@ export class MemoryHypervisor implements HypervisorAdapter {
 
   // ---------------------------------------------------------------- HypervisorAdapter
 
-  async hotplug(nic: NicSpec, fds: readonly number[]): Promise<HotplugResult> {
+  async hotplug(nic: NicSpec, fds: readonly number[], vhostFds: readonly number[] = []): Promise<HotplugResult> {
     const op = 'hotplug';
     this._validate(op, nic, fds);
+    this._validateVhost(op, nic, fds, vhostFds);
     this._requireAlive(op);
-    if (nic.vhost && !this.vhostAvailable) {
+    if (nic.vhost && !this.vhostAvailable && vhostFds.length === 0) {
       throw this._error('vhost-unavailable', op, `vhost requested for ${nic.netdevId} but /dev/vhost-net is unavailable`);
     }
     if (this._netdevs.has(nic.netdevId)) {
@@ -198,20 +203,29 @@ export class MemoryHypervisor implements HypervisorAdapter {
     if (slot === undefined) {
       throw this._error('no-slot', op, `no free hot-pluggable slot among ${this.slots} root ports`);
     }
-    const copies = this._dup(fds);
+    const copies = this._dup([...fds, ...vhostFds]);
     this._commands.push(`netdev_add ${nic.netdevId}`, `device_add ${nic.deviceId}`);
-    this._netdevs.set(nic.netdevId, { id: nic.netdevId, queues: nic.queues, vhost: nic.vhost, fds: copies });
+    this._netdevs.set(nic.netdevId, { id: nic.netdevId, queues: nic.queues, vhost: nic.vhost, fds: copies, vhostFds: copies.slice(fds.length) });
     const dev = this._device(nic, slot, false);
     this._devices.set(nic.deviceId, dev);
     return { pciPath: dev.pciPath };
   }
 
-  async hotunplug(nic: Pick<NicSpec, 'netdevId' | 'deviceId'>): Promise<void> {
+  async hotunplug(spec: UnplugSpec): Promise<void> {
     const op = 'hotunplug';
-    if (typeof nic?.netdevId !== 'string' || typeof nic.deviceId !== 'string') {
+    if (typeof spec?.netdevId !== 'string' || typeof spec.deviceId !== 'string') {
       throw this._error('invalid', op, 'netdevId and deviceId must be strings');
     }
+    if (spec.deviceId === '' && typeof spec.mac !== 'string') throw this._error('invalid', op, 'mac must be a string when deviceId is unknown ("")');
     this._requireAlive(op);
+    let nic: { netdevId: string; deviceId: string } = spec;
+    if (spec.deviceId === '') {
+      // a taken-over NIC: found by its MAC, cross-checked with its netdev (like qom-list + qom-get)
+      const mac = spec.mac!.toLowerCase();
+      const found = pickTakeover(op, mac, [...this._devices.values()].filter((d) => d.mac === mac).map((d) => ({ deviceId: d.id, netdevId: d.netdevId })), spec.netdevId);
+      this._commands.push(`find-nic ${mac}`);
+      nic = found ?? { netdevId: spec.netdevId, deviceId: '' };
+    }
     const dev = this._devices.get(nic.deviceId);
     let stuck: string | null = null;
     if (dev) {
@@ -235,24 +249,27 @@ export class MemoryHypervisor implements HypervisorAdapter {
     if (stuck !== null) throw this._error('unplug-stuck', 'device_del', stuck, stuck.includes('already') ? 'GenericError' : '');
   }
 
-  async coldplug(nic: NicSpec, fds: readonly number[]): Promise<ColdPlugResult> {
+  async coldplug(nic: NicSpec, fds: readonly number[], vhostFds: readonly number[] = []): Promise<ColdPlugResult> {
     const op = 'coldplug';
     this._validate(op, nic, fds);
-    if (nic.vhost && !this.vhostAvailable) {
+    this._validateVhost(op, nic, fds, vhostFds);
+    if (nic.vhost && !this.vhostAvailable && vhostFds.length === 0) {
       throw this._error('vhost-unavailable', op, `vhost requested for ${nic.netdevId} but /dev/vhost-net is unavailable`);
     }
-    const copies = this._dup(fds);
+    const copies = this._dup([...fds, ...vhostFds]);
     const previous = this._staged.get(nic.netdevId);
     if (previous) this._release(previous.fds);
     this._staged.set(nic.netdevId, { nic: { ...nic }, fds: copies });
 
     const numbers = copies.map((_, i) => 3 + i);
-    const netdev =
+    let netdev =
       fds.length > 0
-        ? `tap,id=${nic.netdevId},fds=${numbers.join(':')}`
+        ? `tap,id=${nic.netdevId},fds=${numbers.slice(0, fds.length).join(':')}`
         : `tap,id=${nic.netdevId},ifname=${nic.tapName},script=no,downscript=no`;
+    if (nic.vhost) netdev += ',vhost=on';
+    if (vhostFds.length > 0) netdev += `,vhostfds=${numbers.slice(fds.length).join(':')}`;
     const device = [`driver=virtio-net-pci`, `netdev=${nic.netdevId}`, `mac=${nic.mac}`, 'disable-modern=false'];
-    if (nic.queues > 1) device.push('mq=on', `vectors=${2 * nic.queues + 2}`);
+    if (fds.length > 0 ? nic.queues > 0 : nic.queues > 1) device.push('mq=on', `vectors=${2 * nic.queues + 2}`);
     device.push('romfile=', `id=${nic.deviceId}`);
     return { args: ['-netdev', netdev, '-device', device.join(',')], inheritFds: copies };
   }
@@ -294,15 +311,22 @@ export class MemoryHypervisor implements HypervisorAdapter {
       bad('mac', 'must be six lower-case colon-separated hex octets');
     }
     if ((parseInt(nic.mac.slice(0, 2), 16) & 1) !== 0) bad('mac', 'must be unicast');
-    if (!Number.isInteger(nic.queues) || nic.queues < 1) bad('queues', 'must be an integer ≥ 1');
+    if (!Number.isInteger(nic.queues) || nic.queues < 0) bad('queues', 'must be an integer ≥ 0');
     if (!Array.isArray(fds) || !fds.every((fd) => Number.isInteger(fd) && fd >= 0)) bad('fds', 'must be non-negative integers');
-    if (op === 'hotplug' && fds.length !== nic.queues) bad('fds', `must hold one fd per queue (${nic.queues}), got ${fds.length}`);
-    if (op === 'coldplug' && fds.length !== 0 && fds.length !== nic.queues) {
-      bad('fds', `must hold one fd per queue (${nic.queues}) or none (ifname= form), got ${fds.length}`);
+    const want = Math.max(1, nic.queues);
+    if (op === 'hotplug' && fds.length !== want) bad('fds', `must hold one fd per queue (${want}), got ${fds.length}`);
+    if (op === 'coldplug' && fds.length !== 0 && fds.length !== want) {
+      bad('fds', `must hold one fd per queue (${want}) or none (ifname= form), got ${fds.length}`);
     }
     if (op === 'coldplug' && fds.length === 0 && (typeof nic.tapName !== 'string' || nic.tapName.length === 0)) {
       bad('tapName', 'must be set when no fds are given');
     }
+  }
+
+  private _validateVhost(op: string, nic: NicSpec, fds: readonly number[], vhostFds: readonly number[]): void {
+    if (!Array.isArray(vhostFds) || vhostFds.length === 0) return;
+    if (!nic.vhost) throw this._error('invalid', op, `${op}: vhostFds given but vhost is off`);
+    if (vhostFds.length !== fds.length) throw this._error('invalid', op, `${op}: vhostFds must hold one fd per queue fd (${fds.length}), got ${vhostFds.length}`);
   }
 
   private _requireAlive(op: string): void {
@@ -334,7 +358,7 @@ export class MemoryHypervisor implements HypervisorAdapter {
   private _dup(fds: readonly number[]): number[] {
     if (!this._kernel) return [...fds];
     const k = this._kernel;
-    const dead = fds.filter((fd) => !k.fdAlive(fd));
+    const dead = fds.filter((fd) => !k.fdAlive(fd) && !k.isVhostFd(fd));
     if (dead.length > 0) {
       throw this._error('command-failed', 'getfd', `fds ${dead.join(', ')} are closed or not attached to a tap`, 'GenericError');
     }

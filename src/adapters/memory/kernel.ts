@@ -51,6 +51,8 @@ export interface KernelSnapshot {
 export interface MemoryKernelOptions {
   /** First fd number handed out (default 100). Fd numbers are never reused. */
   firstFd?: number;
+  /** Whether `/dev/vhost-net` exists (default false, like the reference machine). */
+  vhostNet?: boolean;
 }
 
 /** Options of {@link MemoryKernel.addLink}. */
@@ -60,6 +62,11 @@ export interface AddLinkOptions {
   mtu?: number;
   mac?: string;
   up?: boolean;
+  /**
+   * Make it a tun/tap device someone else created (kind `tun`, persistent, no queue attached) in
+   * this mode; `undetermined` models a kernel that does not report IFLA_TUN_TYPE.
+   */
+  tunMode?: 'tun' | 'tap' | 'undetermined';
 }
 
 /** Loopback MTU, as the kernel sets it. */
@@ -73,6 +80,8 @@ const MAX_QUEUES = 256;
 const MAX_NAME_BYTES = 15;
 
 interface TunState {
+  /** IFLA_TUN_TYPE as reported (taps created by createTap: `tap`). */
+  mode?: 'tun' | 'tap' | 'undetermined';
   multiQueue: boolean;
   persist: boolean;
   vnetHdr: boolean;
@@ -103,8 +112,10 @@ interface Netns {
   links: Map<string, Link>;
 }
 
-/** An open file description on /dev/net/tun: one queue; shared by dup'd fds. */
+/** An open file description on /dev/net/tun (one queue) or /dev/vhost-net; shared by dup'd fds. */
 interface QueueFile {
+  /** An fd of /dev/vhost-net (never attached to a link). */
+  vhost?: true;
   netns: Netns;
   /** `null` once detached (tap or netns deleted). */
   link: Link | null;
@@ -149,8 +160,12 @@ export class MemoryKernel implements NetlinkAdapter {
   private _macCounter = 0;
   private _closed = 0;
 
+  /** Whether `/dev/vhost-net` exists. */
+  readonly vhostNet: boolean;
+
   constructor(opts: MemoryKernelOptions = {}) {
     this._nextFd = opts.firstFd ?? 100;
+    this.vhostNet = opts.vhostNet ?? false;
     this._namespaces.set('', this._newNetns(''));
   }
 
@@ -207,10 +222,11 @@ export class MemoryKernel implements NetlinkAdapter {
       mtu,
       mac,
       up: opts.up ?? false,
-      kind: opts.kind ?? 'dummy',
+      kind: opts.tunMode ? 'tun' : (opts.kind ?? 'dummy'),
       ingress: false,
       redirects: [],
     };
+    if (opts.tunMode) link.tun = { mode: opts.tunMode, multiQueue: false, persist: true, vnetHdr: false, queues: new Set() };
     ns.links.set(name, link);
     return this._info(link);
   }
@@ -302,8 +318,8 @@ export class MemoryKernel implements NetlinkAdapter {
     const { netns, name, queues } = req;
     const problem = nameProblem(name);
     if (problem) throw this._err(op, netns, typeof name === 'string' ? name : '', 'EINVAL', `${op}: ${problem}`, 0);
-    if (!Number.isInteger(queues) || queues < 1 || queues > MAX_QUEUES) {
-      throw this._err(op, netns, name, 'EINVAL', `${op}: queues must be an integer in 1..${MAX_QUEUES}, got ${queues}`, 0);
+    if (!Number.isInteger(queues) || queues < 0 || queues > MAX_QUEUES) {
+      throw this._err(op, netns, name, 'EINVAL', `${op}: queues must be an integer in 0..${MAX_QUEUES}, got ${queues}`, 0);
     }
     const ns = this._ns(op, netns, name);
     if (ns.links.has(name)) throw this._err(op, netns, name, 'EEXIST');
@@ -314,13 +330,13 @@ export class MemoryKernel implements NetlinkAdapter {
       mac: this._nextMac(),
       up: false,
       kind: 'tun',
-      tun: { multiQueue: queues > 1, persist: true, vnetHdr: true, queues: new Set() },
+      tun: { multiQueue: queues > 0, persist: true, vnetHdr: true, queues: new Set() },
       ingress: false,
       redirects: [],
     };
     ns.links.set(name, link);
     const fds: number[] = [];
-    for (let q = 0; q < queues; q++) {
+    for (let q = 0; q < Math.max(1, queues); q++) {
       const file: QueueFile = { netns: ns, link, fds: new Set() };
       link.tun!.queues.add(file);
       fds.push(this._open('self', file));
@@ -414,6 +430,19 @@ export class MemoryKernel implements NetlinkAdapter {
 
   async netnsExists(netns: string): Promise<boolean> {
     return this._namespaces.has(netns);
+  }
+
+  async openVhostFds(count: number): Promise<number[]> {
+    const op = 'openVhostFds';
+    if (!Number.isInteger(count) || count < 1 || count > MAX_QUEUES) throw this._err(op, '', '', 'EINVAL', `${op}: count must be an integer in 1..${MAX_QUEUES}, got ${count}`, 0);
+    if (!this.vhostNet) throw this._err(op, '', '/dev/vhost-net', 'ENOENT', `${op}: open /dev/vhost-net: ENOENT`);
+    const host = this._namespaces.get('')!;
+    return Array.from({ length: count }, () => this._open('self', { vhost: true, netns: host, link: null, fds: new Set() }));
+  }
+
+  /** Whether `fd` is an open /dev/vhost-net fd. */
+  isVhostFd(fd: number): boolean {
+    return this._fds.get(fd)?.file.vhost === true;
   }
 
   async closeFds(fds: readonly number[]): Promise<void> {
@@ -520,12 +549,12 @@ export class MemoryKernel implements NetlinkAdapter {
       name: link.name,
       mtu: link.mtu,
       mac: link.mac,
-      flags: { up: link.up, lowerUp: link.up && carrier },
+      flags: { up: link.up, lowerUp: link.up && carrier, ...(link.name === 'lo' && link.kind === '' ? { loopback: true as const } : {}) },
       kind: link.kind,
     };
     if (link.tun) {
       info.tun = {
-        mode: 'tap',
+        mode: link.tun.mode ?? 'tap',
         multiQueue: link.tun.multiQueue,
         persist: link.tun.persist,
         vnetHdr: link.tun.vnetHdr,

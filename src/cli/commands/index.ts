@@ -11,13 +11,14 @@ import { command as log } from './log.js';
 import { command as recover } from './recover.js';
 import { command as save } from './save.js';
 import { command as load } from './load.js';
+import { command as scan } from './scan.js';
 import { command as inspect } from './inspect.js';
 import { command as diagram } from './diagram.js';
 import { command as view } from './view.js';
 import { command as verify } from './verify.js';
 import { helpCommand } from './help.js';
 
-export const commands: readonly CommandSpec[] = [init, add, hotAttach, hotDetach, attach, detach, status, log, verify, recover, save, load, inspect, diagram, view];
+export const commands: readonly CommandSpec[] = [init, add, hotAttach, hotDetach, attach, detach, status, log, verify, recover, save, load, scan, inspect, diagram, view];
 
 /** All commands including `help`. */
 export const allCommands: readonly CommandSpec[] = [...commands, helpCommand(() => allCommands)];

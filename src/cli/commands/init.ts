@@ -1,6 +1,5 @@
 /** `tapstate init`: create a store for one sandbox. */
 import * as path from 'node:path';
-import * as fs from 'node:fs';
 import { FileLogStore } from '../../log/index.js';
 import { MAX_QUEUES } from '../../../machines/index.js';
 import type { SandboxConfig } from '../../runtime/tapstore.js';
@@ -11,6 +10,7 @@ import { quoteArg } from '../quote.js';
 import { StoreLock } from '../store-lock.js';
 import { pathLengthProblem, prepareStoreDir } from '../store-dir.js';
 import { STORE } from './common.js';
+import { vhostNetPresent } from '../../runtime/vhost-default.js';
 
 export { StoreExistsError, StoreDirError } from '../store-dir.js';
 export { NetnsMissingError, NetnsInvalidError } from '../netns-check.js';
@@ -33,6 +33,10 @@ export const command: CommandSpec = {
     qmp: { type: 'string', placeholder: 'SOCKET', description: `QMP unix socket of the QEMU to hot-plug into (at most ${SUN_PATH_MAX} bytes; without it, hot-attach is refused).` },
     vcpus: { type: 'string', placeholder: 'N', integer: true, default: '1', description: 'vCPUs: one tap queue per vCPU (1..256).' },
     'no-vhost': { type: 'boolean', description: 'Never ask for vhost-net (default: use it when /dev/vhost-net exists).' },
+    vhost: {
+      type: 'boolean',
+      description: "Always ask for vhost-net, as upstream does, even without /dev/vhost-net (attaches then fail with upstream's \"Could not setup vhost fds\").",
+    },
   },
   examples: [
     'tapstate init --store /run/tapstate/sb1 --netns /run/netns/sb1 --netns-created --qmp /run/sb1/qmp.sock --vcpus 2',
@@ -64,7 +68,11 @@ export const command: CommandSpec = {
         throw new UsageError(`--qmp: the socket path is ${bytes} bytes (absolute), longer than a unix socket address allows (sun_path: ${SUN_PATH_MAX} bytes + NUL)`);
     }
     if (!host) await checkSandboxNetns(netns, { field: '--netns', kernel: adapterKind(io.env) === 'real' });
-    const vhost = !opts['no-vhost'] && fs.existsSync('/dev/vhost-net');
+    // upstream's default is vhost on (DisableVhostNet false); here only when the device exists
+    if (opts['no-vhost'] && opts.vhost) throw new UsageError('--vhost and --no-vhost: give at most one');
+    const present = vhostNetPresent();
+    const vhost = opts.vhost === true || (!opts['no-vhost'] && present);
+    const why = opts['no-vhost'] ? '--no-vhost' : opts.vhost ? `--vhost${present ? '' : '; /dev/vhost-net absent'}` : present ? '/dev/vhost-net present' : "/dev/vhost-net absent; upstream's default is on";
     const sandbox: SandboxConfig = {
       netnsPath: netns,
       netnsCreated: opts['netns-created'] === true,
@@ -85,7 +93,7 @@ export const command: CommandSpec = {
     const where = host ? 'the host\'s own netns (--host-netns)' : `netns ${netns}`;
     io.out(
       `initialised store ${store}: ${where}${sandbox.netnsCreated ? ' (ours)' : ' (not ours: detach leaves the tap to its owner)'}, ` +
-        `${vcpus} vCPU(s), vhost ${vhost ? 'on' : 'off'}, ${qmp ? `QMP ${qmp}` : 'no VMM (cold attach only)'}\n`,
+        `${vcpus} vCPU(s), vhost ${vhost ? 'on' : 'off'} (${why}), ${qmp ? `QMP ${qmp}` : 'no VMM (cold attach only)'}\n`,
     );
     return 0;
   },

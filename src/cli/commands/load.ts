@@ -87,7 +87,8 @@ async function adoptDocumentNetns(dir: string, doc: unknown, env: NodeJS.Process
 
 export const command: CommandSpec = {
   name: 'load',
-  summary: 'Import an upstream persist.json Network section: its tuntap endpoints are adopted as hot-attached.',
+  summary:
+    'Import an upstream persist.json Network section: a tuntap endpoint whose tap exists is adopted as hot-attached (its NIC taken over), one never attached stays created; other endpoint types are kept verbatim for save.',
   positionals: [{ name: 'FILE', description: 'persist.json, or its "Network" object alone.', required: true }],
   options: {
     store: STORE,
@@ -104,7 +105,8 @@ export const command: CommandSpec = {
     try {
       const r = await s.store.load(doc);
       for (const v of r.endpoints) io.out(`${v.id}: ${v.state}, tap ${v.tapName}, mac ${v.mac}\n`);
-      for (const k of r.skipped) io.err(`tapstate: skipped Endpoints[${k.index}] of type ${capEcho(k.type, 40)} (not a tuntap endpoint)\n`);
+      for (const k of r.skipped) io.err(`tapstate: kept Endpoints[${k.index}] of type ${capEcho(k.type, 40)} verbatim (not a tuntap endpoint: not managed, written back by save)
+`);
       if (!r.endpoints.length) io.out('no tuntap endpoints in the document\n');
       return 0;
     } finally {

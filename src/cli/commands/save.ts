@@ -8,12 +8,12 @@ export const command: CommandSpec = {
   summary: 'Print the persist.json "Network" object of the endpoints that are not detached.',
   options: {
     store: STORE,
-    shape: { type: 'string', placeholder: 'v1|v2', default: 'v1', description: 'v1 (NetNsPath…) or v2 (Kata 2.x NetworkID…).' },
+    shape: { type: 'string', placeholder: 'v1|v2', description: 'v1 (NetNsPath…) or v2 (Kata 2.x NetworkID…). Default: the loaded document\'s shape, else v1.' },
   },
   examples: ['tapstate save --store /run/tapstate/sb1 > network.json'],
   async run(opts, _pos, io) {
-    const shape = String(opts.shape);
-    if (shape !== 'v1' && shape !== 'v2') throw new UsageError(`--shape: must be v1 or v2 (got ${JSON.stringify(shape)})`);
+    const shape = opts.shape === undefined ? undefined : String(opts.shape);
+    if (shape !== undefined && shape !== 'v1' && shape !== 'v2') throw new UsageError(`--shape: must be v1 or v2 (got ${JSON.stringify(shape)})`);
     const s = await openReader(String(opts.store));
     try {
       const doubt = s.store.list().filter((v) => v.status === 'in-doubt');

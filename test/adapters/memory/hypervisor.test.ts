@@ -86,7 +86,7 @@ describe('MemoryHypervisor', () => {
   it.each([
     ['mac', { mac: '02:00:00:00:00' }],
     ['mac', { mac: '03:00:00:00:00:01' }],
-    ['queues', { queues: 0 }],
+    ['queues', { queues: -1 }],
     ['netdevId', { netdevId: '' }],
     ['deviceId', { deviceId: 'has space' }],
   ] as const)('rejects a bad %s as invalid, naming the field', async (field, over) => {

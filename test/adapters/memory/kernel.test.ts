@@ -191,7 +191,7 @@ describe('MemoryKernel', () => {
       const long = await rejection(k.createTap({ netns: NS, name: 'x'.repeat(16), queues: 1 }));
       expect(long.errnoNumber).toBe(0);
       expect(long.message).toMatch(/name/);
-      const q = await rejection(k.createTap({ netns: NS, name: 'tq', queues: 0 }));
+      const q = await rejection(k.createTap({ netns: NS, name: 'tq', queues: -1 }));
       expect(q.message).toMatch(/queues/);
     });
 

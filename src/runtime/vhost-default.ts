@@ -1,0 +1,14 @@
+/**
+ * The vhost-net default. Upstream always asks for vhost (`DisableVhostNet` false) unless rootless;
+ * tapstate turns it on only when `/dev/vhost-net` exists, since QEMU aborts on a vhost netdev
+ * without it (docs/divergences.md). `tapstate init` records the choice in the store; a library
+ * SandboxConfig without `vhost` gets it when the store opens.
+ */
+import * as fs from 'node:fs';
+
+export const VHOST_NET = '/dev/vhost-net';
+
+/** Does /dev/vhost-net exist on this host? */
+export function vhostNetPresent(): boolean {
+  return fs.existsSync(VHOST_NET);
+}
