@@ -118,7 +118,7 @@ export type HypervisorErrorKind =
   | 'invalid';
 
 export class HypervisorError extends Error {
-  override readonly name = 'HypervisorError';
+  override readonly name: string = 'HypervisorError';
   readonly kind: HypervisorErrorKind;
   /** The operation: `hotplug`, `hotunplug`, `netdev_add`, `device_del`, … */
   readonly op: string;

@@ -4,24 +4,38 @@
  * same spec. Pure: no I/O.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { UsageError, type CommandSpec, type OptionSpec } from './command.js';
+import { UsageError, type CommandSpec, type OptionSpec, type PositionalSpec } from './command.js';
 import { capEcho, quoteArg } from './quote.js';
 
 /** Options every subcommand accepts. */
 export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
-  help: { type: 'boolean', description: 'Show this help and exit.' },
+  json: { type: 'boolean', description: 'Machine-readable output: one JSON document on stdout (errors too: {"error":{…}}).' },
+  help: { type: 'boolean', short: 'h', description: 'Show this help and exit.' },
+  version: { type: 'boolean', description: 'Print the tapstate version and exit.' },
   verbose: { type: 'boolean', description: 'On error, print the details (fields, cause, stack).' },
 };
 
 /** The parsed command line of one subcommand. */
 export interface ParsedArgs {
+  /** The command's options, plus `json` (always a boolean). */
   opts: Record<string, string | boolean | number | undefined>;
   positionals: string[];
   help: boolean;
+  version: boolean;
   verbose: boolean;
 }
 
+/** The options of `spec` followed by the global ones it does not redefine. */
+export function allOptions(spec: CommandSpec): Record<string, OptionSpec> {
+  const out: Record<string, OptionSpec> = { ...spec.options };
+  for (const [k, v] of Object.entries(GLOBAL_OPTIONS)) if (!(k in out)) out[k] = v;
+  return out;
+}
+
 const INTEGER_RE = /^-?\d+$/;
+
+/** The exit codes, as help texts say them. */
+export const EXIT_STATUS_LINE = 'Exit status: 0 success, 1 operation error, 2 usage error, 75 store locked (try again).';
 
 /**
  * Parse `argv` (the arguments after the subcommand name) against `spec`. Unknown flags, missing
@@ -29,19 +43,24 @@ const INTEGER_RE = /^-?\d+$/;
  * {@link UsageError}s naming the flag. `--help` short-circuits every check.
  */
 export function parseCommandArgs(spec: CommandSpec, argv: readonly string[]): ParsedArgs {
-  const all = { ...spec.options, ...GLOBAL_OPTIONS };
+  const all = allOptions(spec);
   const options: NonNullable<ParseArgsConfig['options']> = {};
-  for (const [name, o] of Object.entries(all)) options[name] = { type: o.type };
+  for (const [name, o] of Object.entries(all)) options[name] = o.short ? { type: o.type, short: o.short } : { type: o.type };
   let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
   try {
     parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true }) as typeof parsed;
   } catch (e) {
+    // -h / --help / --version win over any other problem of the command line
+    const help = argv.includes('--help') || argv.includes('-h');
+    const version = argv.includes('--version');
+    if (help || version) return { opts: { json: argv.includes('--json') }, positionals: [], help, version, verbose: false };
     throw new UsageError(capEcho(cleanParseMessage((e as Error).message), 300));
   }
   const help = parsed.values.help === true;
+  const version = parsed.values.version === true;
   const verbose = parsed.values.verbose === true;
-  const opts: ParsedArgs['opts'] = {};
-  if (help) return { opts, positionals: parsed.positionals, help, verbose };
+  const opts: ParsedArgs['opts'] = { json: parsed.values.json === true };
+  if (help || version) return { opts, positionals: parsed.positionals, help, version, verbose };
   for (const [name, o] of Object.entries(spec.options)) {
     let v: string | boolean | number | undefined = parsed.values[name];
     if (v === undefined) v = o.default;
@@ -52,6 +71,7 @@ export function parseCommandArgs(spec: CommandSpec, argv: readonly string[]): Pa
     }
     if (o.type === 'string' && typeof v === 'string') {
       if (v === '' && o.required) throw new UsageError(`--${name}: must not be empty`);
+      if (o.choices && !o.choices.includes(v)) throw new UsageError(`--${name}: must be one of ${o.choices.join(', ')} (got ${quoteArg(v)})`);
       if (o.integer) {
         if (!INTEGER_RE.test(v.trim())) throw new UsageError(`--${name}: must be an integer (got ${quoteArg(v)})`);
         const n = Number(v.trim());
@@ -70,7 +90,11 @@ export function parseCommandArgs(spec: CommandSpec, argv: readonly string[]): Pa
   if (parsed.positionals.length > pos.length) {
     throw new UsageError(`unexpected argument ${quoteArg(parsed.positionals[pos.length]!)}`);
   }
-  return { opts, positionals: parsed.positionals, help, verbose };
+  parsed.positionals.forEach((v, i) => {
+    const p = pos[i]!;
+    if (p.choices && !p.choices.includes(v)) throw new UsageError(`${p.name}: must be one of ${p.choices.join(', ')} (got ${quoteArg(v)})`);
+  });
+  return { opts, positionals: parsed.positionals, help, version, verbose };
 }
 
 /** parseArgs' messages are multi-line and mention internals: one clear line instead. */
@@ -82,7 +106,8 @@ function cleanParseMessage(msg: string): string {
 }
 
 function optionLabel(name: string, o: OptionSpec): string {
-  return o.type === 'boolean' ? `--${name}` : `--${name} ${o.placeholder ?? 'VALUE'}`;
+  const long = o.type === 'boolean' ? `--${name}` : `--${name} ${o.placeholder ?? 'VALUE'}`;
+  return o.short ? `-${o.short}, ${long}` : long;
 }
 
 /** The one-line synopsis: `tapstate add --store DIR --idx N [--mac MAC]`. */
@@ -101,7 +126,7 @@ export function renderHelp(spec: CommandSpec): string {
   const lines = [`Usage: ${synopsis(spec)}`, '', spec.summary, ''];
   const rows: Array<[string, string]> = [];
   for (const p of spec.positionals ?? []) rows.push([p.name, p.description]);
-  for (const [name, o] of Object.entries({ ...spec.options, ...GLOBAL_OPTIONS })) {
+  for (const [name, o] of Object.entries(allOptions(spec))) {
     const extra = o.required ? ' (required)' : o.default !== undefined ? ` (default: ${String(o.default)})` : '';
     rows.push([optionLabel(name, o), o.description + extra]);
   }
@@ -112,7 +137,7 @@ export function renderHelp(spec: CommandSpec): string {
     lines.push('', 'Examples:');
     for (const e of spec.examples) lines.push(`  ${e}`);
   }
-  lines.push('', 'Exit status: 0 success, 1 operation error, 2 usage error.');
+  lines.push('', EXIT_STATUS_LINE);
   return lines.join('\n') + '\n';
 }
 
@@ -127,7 +152,14 @@ export function renderCommandList(commands: readonly CommandSpec[]): string {
     'Commands:',
     ...commands.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`),
     '',
-    'Exit status: 0 success, 1 operation error, 2 usage error. See docs/cli.md.',
+    'Global options: --json, -h/--help, --version, --verbose.',
+    '',
+    `${EXIT_STATUS_LINE} See docs/cli.md.`,
   ];
   return lines.join('\n') + '\n';
+}
+
+/** The `--json` form of a command's spec (`tapstate CMD --help --json`, `tapstate help --json`). */
+export function helpJson(spec: CommandSpec): { name: string; summary: string; synopsis: string; options: Record<string, OptionSpec>; positionals: PositionalSpec[]; examples: string[] } {
+  return { name: spec.name, summary: spec.summary, synopsis: synopsis(spec), options: allOptions(spec), positionals: spec.positionals ?? [], examples: spec.examples ?? [] };
 }

@@ -80,7 +80,7 @@ export async function makeAdapters(sandbox: SandboxConfig, env: NodeJS.ProcessEn
     netlink = new LinuxNetlinkAdapter();
     if (sandbox.qmp) {
       const { QemuHypervisorAdapter } = await import('../qemu/adapter.js');
-      hypervisor = new ColdplugByName(new QemuHypervisorAdapter({ qmpPath: sandbox.qmp }));
+      hypervisor = new ColdplugByName(new QemuHypervisorAdapter({ qmpPath: sandbox.qmp, ...(sandbox.hotplugBuses ? { hotplugBuses: sandbox.hotplugBuses } : {}) }));
     } else hypervisor = new NoVmmHypervisor();
   }
   const delay = Number(env.TAPSTATE_TEST_EFFECT_DELAY_MS ?? 0);
@@ -146,6 +146,8 @@ export interface WriterOptions {
   onRecoveryProgress?: (done: number, total: number) => void;
   /** Print the "recovered first" line on stderr when opening recovered something (default true). */
   announceRecovery?: boolean;
+  /** Wait this long for the write lock (ms, default 0: fail at once). */
+  lockTimeoutMs?: number;
 }
 
 /**
@@ -154,7 +156,7 @@ export interface WriterOptions {
  */
 export async function openWriter(dir: string, opts: WriterOptions): Promise<StoreSession> {
   const d = checkStore(dir);
-  const lock = StoreLock.acquire(d);
+  const lock = StoreLock.acquire(d, opts.lockTimeoutMs ?? 0);
   let log: FileLogStore | undefined;
   let adapters: Adapters | undefined;
   try {

@@ -72,25 +72,30 @@ export function statusJson(store: string, sandbox: SandboxConfig, views: readonl
     store,
     sandbox,
     inDoubt: views.filter((v) => v.status === 'in-doubt').length,
-    endpoints: views.map((v) => ({
-      id: v.id,
-      idx: v.idx,
-      state: v.state,
-      status: v.status,
-      name: v.name,
-      tapName: v.tapName,
-      mac: v.mac,
-      hardAddr: v.hardAddr,
-      mtu: v.mtu,
-      queues: v.queues,
-      netnsPath: v.netnsPath,
-      pciPath: v.pciPath,
-      progress: v.progress,
-      pendingEffect: v.pendingEffect,
-      error: v.error && { op: v.error.op, step: v.error.step, message: v.error.message },
-      warnings: v.warnings,
-      lastSeq: v.lastSeq,
-    })),
+    endpoints: views.map(endpointJson),
+  };
+}
+
+/** One endpoint as `status --json` (and every command's `--json`) shows it. */
+export function endpointJson(v: EndpointView): StatusEndpointJson {
+  return {
+    id: v.id,
+    idx: v.idx,
+    state: v.state,
+    status: v.status,
+    name: v.name,
+    tapName: v.tapName,
+    mac: v.mac,
+    hardAddr: v.hardAddr,
+    mtu: v.mtu,
+    queues: v.queues,
+    netnsPath: v.netnsPath,
+    pciPath: v.pciPath,
+    progress: v.progress,
+    pendingEffect: v.pendingEffect,
+    error: v.error && { op: v.error.op, step: v.error.step, message: v.error.message },
+    warnings: v.warnings,
+    lastSeq: v.lastSeq,
   };
 }
 

@@ -18,8 +18,13 @@ export class StoreLockedError extends Error {
     readonly store: string,
     /** The holder's pid (0 when it had not written it yet). */
     readonly pid: number,
+    /** How long we waited for it (`--lock-timeout`), ms. */
+    readonly waitedMs = 0,
   ) {
-    super(`store locked by pid ${pid || '?'} (${store}): one writer at a time; wait for it or stop it`);
+    super(
+      `store locked by pid ${pid || '?'} (${store}): one writer at a time; ` +
+        (waitedMs > 0 ? `still held after waiting ${waitedMs} ms` : 'wait for it (--lock-timeout MS) or stop it'),
+    );
   }
 }
 
@@ -62,11 +67,14 @@ export class StoreLock {
   ) {}
 
   /**
-   * Take the write lock of the store in `dir` without waiting. Throws {@link StoreLockedError}
-   * when another process holds it. The file is opened close-on-exec (Node's default), so child
+   * Take the write lock of the store in `dir`, waiting at most `timeoutMs` (default 0: not at
+   * all; the wait blocks, polling every 20 ms). Throws {@link StoreLockedError} when another
+   * process still holds it. The file is opened close-on-exec (Node's default), so child
    * processes never inherit the lock.
    */
-  static acquire(dir: string): StoreLock {
+  static acquire(dir: string, timeoutMs = 0): StoreLock {
+    if (!Number.isFinite(timeoutMs) || timeoutMs < 0) throw new RangeError(`timeoutMs: must be a number >= 0, got ${timeoutMs}`);
+    const t0 = Date.now();
     const file = path.join(dir, LOCK_FILE);
     const { O_RDWR, O_CREAT, O_NOFOLLOW } = fs.constants;
     const fd = fs.openSync(file, O_RDWR | O_CREAT | O_NOFOLLOW, 0o600);
@@ -79,13 +87,18 @@ export class StoreLock {
         const err = lib.errno();
         if (err === EINTR) continue;
         if (err === EWOULDBLOCK) {
+          const left = timeoutMs - (Date.now() - t0);
+          if (left > 0) {
+            Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Math.min(20, left));
+            continue;
+          }
           // the holder may be between flock() and writing its pid: look twice
           let pid = readPid(fd);
           for (let i = 0; i < 20 && pid === 0; i++) {
             Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
             pid = readPid(fd);
           }
-          throw new StoreLockedError(dir, pid);
+          throw new StoreLockedError(dir, pid, timeoutMs);
         }
         throw new Error(`flock ${file}: errno ${err}`);
       }

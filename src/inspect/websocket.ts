@@ -16,12 +16,35 @@
  * - a port in use (or any listen failure) rejects `listening` with a typed
  *   {@link InspectorListenError}, never an unhandled `error` event.
  * The last {@link REPLAY_BUFFER} events are kept for clients that connect late.
+ *
+ * `@statelyai/inspect` is an optional peer dependency: it is imported here, dynamically, only
+ * when a live inspection starts; without it {@link InspectorMissingError} says how to get it.
+ * `ws` (the server side of the WebSocket protocol) is a dependency of tapstate, loaded on use.
  */
 import * as http from 'node:http';
 import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
 import type { InspectionEvent, Observer } from 'xstate';
-import { createInspector } from '@statelyai/inspect';
+
+/** The part of `@statelyai/inspect` this file uses. */
+export interface InspectorModules {
+  createInspector: typeof import('@statelyai/inspect').createInspector;
+}
+
+/** The optional peer dependency `@statelyai/inspect` is not installed. */
+export class InspectorMissingError extends Error {
+  override readonly name = 'InspectorMissingError';
+  readonly dependency = '@statelyai/inspect';
+  constructor(cause: unknown) {
+    super('the live inspector needs the optional peer dependency @statelyai/inspect: npm install @statelyai/inspect (or use tapstate inspect --json, or tapstate view)', { cause });
+  }
+}
+
+/** Import `@statelyai/inspect`. */
+export async function loadInspectorModules(): Promise<InspectorModules> {
+  const m = await import('@statelyai/inspect');
+  return { createInspector: m.createInspector };
+}
 
 /** Events kept for clients that connect late. */
 export const REPLAY_BUFFER = 10_000;
@@ -52,6 +75,8 @@ export interface WebSocketInspectionOptions {
   host?: string;
   /** Extra `Origin` values allowed to connect (exact match, e.g. `https://stately.ai`). */
   allowOrigins?: readonly string[];
+  /** How `@statelyai/inspect` is imported (default {@link loadInspectorModules}; tests inject a failing one). */
+  load?: () => Promise<InspectorModules>;
 }
 
 /** A running server plus the inspector feeding it. */
@@ -119,8 +144,20 @@ function bridgeHtml(wsUrl: string): string {
 </body></html>`;
 }
 
-/** Start the server on `host:port` (default loopback) and return an inspector feeding it. Never opens a browser. */
-export function startWebSocketInspection(port: number, opts: WebSocketInspectionOptions = {}): WebSocketInspection {
+/**
+ * Start the server on `host:port` (default loopback) and return an inspector feeding it. Never
+ * opens a browser. Rejects with {@link InspectorMissingError} when `@statelyai/inspect` is not
+ * installed; a listen failure rejects `listening` (not this promise).
+ */
+export async function startWebSocketInspection(port: number, opts: WebSocketInspectionOptions = {}): Promise<WebSocketInspection> {
+  let mods: InspectorModules;
+  try {
+    mods = await (opts.load ?? loadInspectorModules)();
+  } catch (e) {
+    if ((e as { code?: string })?.code === 'ERR_MODULE_NOT_FOUND') throw new InspectorMissingError(e);
+    throw e;
+  }
+  const { createInspector } = mods;
   const host = opts.host ?? '127.0.0.1';
   const loopback = LOOPBACK.has(host);
   const hostInUrl = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;

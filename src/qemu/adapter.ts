@@ -2,7 +2,8 @@
  * The real hypervisor adapter: QEMU over QMP (see {@link HypervisorAdapter}).
  *
  * One QMP connection, opened lazily and reopened after it drops (a restarted adapter, or a
- * reconnect after a transport error). Free slots are found by asking QEMU, so bookkeeping
+ * reconnect after a transport error). The hot-pluggable slots (the root ports and bridges QEMU
+ * has, whatever their ids) and which of them are free are found by asking QEMU, so bookkeeping
  * survives adapter restarts; slots being plugged by this adapter are reserved in memory meanwhile.
  */
 import fs from 'node:fs';
@@ -25,14 +26,20 @@ import { checkFds, checkId, checkNic } from './nic-spec.js';
 import { QmpClient, QmpError } from './qmp-client.js';
 import { closeFd, dupFd, isOpenFd, SyscallError } from './scm-rights.js';
 import { attachTapQueues } from './tun-queue.js';
-import { firstFreeSlot, pciPathOf, rootPortTopology, slotKey, type Slot } from './topology.js';
+import { discoverControllers, firstFreeSlot, NoSlotError, pciPathOf, rootPortTopology, slotKey, slotsOf, type FoundController, type Slot } from './topology.js';
 
 /** Options of {@link QemuHypervisorAdapter}. */
 export interface QemuAdapterOptions {
   /** The QMP unix socket (one client at a time: give the adapter its own). */
   qmpPath: string;
-  /** Hot-pluggable slots, in allocation order. Default: root ports rp0..rp3 at pcie.0 slots 3..6. */
+  /**
+   * Explicit hot-pluggable slots, in allocation order (QEMU is then not asked which exist). Default:
+   * discovered from QEMU at hot plug ({@link discoverControllers}). Cold plug places NICs on these
+   * slots, by default on root ports rp0..rp3 at pcie.0 slots 3..6 (the launcher's default).
+   */
   slots?: readonly Slot[];
+  /** Hot plug only onto these root ports / bridges (QEMU ids). Default: any found. */
+  hotplugBuses?: readonly string[];
   /** Per-command timeout (ms). Default 5000. */
   commandTimeoutMs?: number;
   /** Connect + greeting timeout (ms). Default 2000. */
@@ -64,7 +71,9 @@ function toHypervisorError(op: string, e: unknown): HypervisorError {
 
 /** QEMU over QMP. */
 export class QemuHypervisorAdapter implements HypervisorAdapter {
-  private readonly opts: Required<Omit<QemuAdapterOptions, 'slots'>> & { slots: readonly Slot[] };
+  private readonly opts: Required<Omit<QemuAdapterOptions, 'slots' | 'hotplugBuses'>> & { slots: readonly Slot[] | undefined; hotplugBuses: readonly string[] | undefined };
+  /** The controllers found on a connection (asked again on a new one, or when no slot is free). */
+  private discovered: { client: QmpClient; found: FoundController[] } | undefined;
   private client: QmpClient | undefined;
   private connecting: Promise<QmpClient> | undefined;
   private closed = false;
@@ -88,8 +97,13 @@ export class QemuHypervisorAdapter implements HypervisorAdapter {
     if (typeof options?.qmpPath !== 'string' || options.qmpPath === '') {
       throw new HypervisorError({ kind: 'invalid', op: 'constructor', message: 'qmpPath: must be a non-empty socket path' });
     }
-    const slots = options.slots ?? rootPortTopology().slots;
-    if (slots.length === 0) throw new HypervisorError({ kind: 'invalid', op: 'constructor', message: 'slots: must not be empty' });
+    const slots = options.slots;
+    if (slots && slots.length === 0) throw new HypervisorError({ kind: 'invalid', op: 'constructor', message: 'slots: must not be empty' });
+    const buses = options.hotplugBuses;
+    if (buses !== undefined) {
+      if (!Array.isArray(buses) || buses.length === 0) throw new HypervisorError({ kind: 'invalid', op: 'constructor', message: 'hotplugBuses: must be a non-empty list of QEMU ids' });
+      for (const b of buses) checkId('constructor', 'hotplugBuses', b);
+    }
     const base = options.coldplugFdBase ?? 3;
     if (!Number.isInteger(base) || base < 3) throw new HypervisorError({ kind: 'invalid', op: 'constructor', message: `coldplugFdBase: must be an integer >= 3, got ${base}` });
     for (const [k, v] of [['commandTimeoutMs', options.commandTimeoutMs], ['connectTimeoutMs', options.connectTimeoutMs], ['unplugTimeoutMs', options.unplugTimeoutMs]] as const) {
@@ -98,6 +112,7 @@ export class QemuHypervisorAdapter implements HypervisorAdapter {
     this.opts = {
       qmpPath: options.qmpPath,
       slots,
+      hotplugBuses: buses ? [...buses] : undefined,
       commandTimeoutMs: options.commandTimeoutMs ?? 5000,
       connectTimeoutMs: options.connectTimeoutMs ?? 2000,
       unplugTimeoutMs: options.unplugTimeoutMs ?? 5000,
@@ -119,11 +134,7 @@ export class QemuHypervisorAdapter implements HypervisorAdapter {
     const client = await this.connect(op);
     let slot: Slot | undefined;
     try {
-      const used = await occupiedSlots(client, this.opts.slots);
-      for (const r of this.reserved) used.add(r);
-      slot = firstFreeSlot(this.opts.slots, used);
-      if (!slot) throw new HypervisorError({ kind: 'no-slot', op, message: `hotplug: no free hot-pluggable slot among ${this.opts.slots.length}` });
-      this.reserved.add(slotKey(slot.bus, slot.addr));
+      slot = await this.freeSlot(op, client); // reserved until this hot plug ends
       if (nic.queues > 0) attachTapQueues(fds); // IFF_MULTI_QUEUE: QEMU 7.2 aborts on a still-detached queue
       const names = await passFds(client, fds, 'fd');
       let vhostNames: string[] = [];
@@ -207,8 +218,9 @@ export class QemuHypervisorAdapter implements HypervisorAdapter {
       if (!nic.vhost || fds.length === 0) throw new HypervisorError({ kind: 'invalid', op, message: `${op}: vhostFds need vhost on and queue fds` });
       checkFds(op, vhostFds, nic.queues, true, isOpenFd);
     } else this.checkVhost(op, nic);
-    const slot = this.opts.slots[this.nextColdSlot];
-    if (!slot) throw new HypervisorError({ kind: 'no-slot', op, message: `coldplug: all ${this.opts.slots.length} slots already used by cold plugs` });
+    const coldSlots = this.opts.slots ?? rootPortTopology().slots;
+    const slot = coldSlots[this.nextColdSlot];
+    if (!slot) throw new HypervisorError({ kind: 'no-slot', op, message: `coldplug: all ${coldSlots.length} slots already used by cold plugs` });
     const dups: number[] = [];
     try {
       for (const fd of [...fds, ...vhostFds]) dups.push(dupFd(fd));
@@ -330,6 +342,33 @@ export class QemuHypervisorAdapter implements HypervisorAdapter {
         if (he.kind === 'disconnected' && attempt === 0 && !this.closed) continue;
         throw he;
       }
+    }
+  }
+
+  /**
+   * A free slot, reserved: among the explicit slots, or among those of the controllers QEMU has
+   * (asked once per connection, and again before giving up). Out of slots: {@link NoSlotError}.
+   */
+  private async freeSlot(op: string, client: QmpClient): Promise<Slot> {
+    const buses = this.opts.hotplugBuses;
+    for (let fresh = false; ; fresh = true) {
+      let found: FoundController[] | undefined;
+      let candidates: readonly Slot[];
+      if (this.opts.slots) candidates = this.opts.slots.filter((s) => !buses || buses.includes(s.bus));
+      else {
+        if (fresh || this.discovered?.client !== client) this.discovered = { client, found: await discoverControllers(client) };
+        found = this.discovered.found;
+        candidates = slotsOf(found, buses);
+      }
+      const used = await occupiedSlots(client, candidates);
+      for (const r of this.reserved) used.add(r);
+      const slot = firstFreeSlot(candidates, used);
+      if (slot) {
+        this.reserved.add(slotKey(slot.bus, slot.addr));
+        return slot;
+      }
+      if (!found) throw new HypervisorError({ kind: 'no-slot', op, message: `${op}: no free hot-pluggable slot among ${candidates.length}` });
+      if (fresh) throw new NoSlotError(op, found, used, buses);
     }
   }
 

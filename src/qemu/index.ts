@@ -2,8 +2,8 @@
 export { QemuHypervisorAdapter, type QemuAdapterOptions, type QemuAdapterTimings } from './adapter.js';
 export { QmpClient, QmpError, type QmpErrorKind, type QmpConnectOptions, type QmpSubscription } from './qmp-client.js';
 export { createQmpStream, feedQmpStream, QmpStreamError, type QmpMessage, type QmpEvent, type QmpStreamState, type QmpFeedResult } from './qmp-stream.js';
-export { launchQemu, LaunchError, type LaunchOptions, type QemuInstance } from './launcher.js';
-export { rootPortTopology, shpcBridgeTopology, pciPathOf, type Slot, type Topology, type TopologyOptions } from './topology.js';
+export { launchQemu, LaunchError, defaultAccel, type LaunchOptions, type MachineType, type QemuInstance } from './launcher.js';
+export { rootPortTopology, shpcBridgeTopology, pciPathOf, discoverControllers, describeNoSlot, NoSlotError, type FoundController, type Slot, type Topology, type TopologyOptions } from './topology.js';
 export { coldplugArgs, type ColdplugPlacement } from './coldplug.js';
 export { netdevAddArgs, deviceAddArgs } from './hotplug.js';
 export { parseInfoNetwork, netdevIds } from './info-network.js';

@@ -17,13 +17,20 @@ import { rootPortTopology, type Topology } from './topology.js';
 export interface LaunchOptions {
   /** The QEMU binary. Default `qemu-system-x86_64`. */
   binary?: string;
-  /** The hot-plug topology. Default 4 root ports. */
-  topology?: Topology;
+  /** The hot-plug topology. Default 4 root ports; `null`: none (give your own in `extraArgs`). */
+  topology?: Topology | null;
   /**
    * Turn ACPI PCI hotplug off (`ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off`) so that
    * native PCIe/SHPC unplug completes without a guest. Default true.
    */
   acpiHotplugOff?: boolean;
+  /** The machine type: `q35` (PCIe, default) or `pc` (i440fx, PCI). */
+  machine?: MachineType;
+  /**
+   * The accelerator list. Default {@link defaultAccel}: `kvm:tcg` when `/dev/kvm` exists, else
+   * `tcg`. KVM is never required: nothing here needs a guest.
+   */
+  accel?: string;
   /** Extra arguments (e.g. cold-plug `-netdev`/`-device` pairs). */
   extraArgs?: readonly string[];
   /** Fds the child inherits at 3, 4, … (cold-plug `fds=3:4`). Not closed by the launcher. */
@@ -63,10 +70,22 @@ export class LaunchError extends Error {
   override readonly name = 'LaunchError';
 }
 
+/** QEMU machine types the launcher knows. */
+export type MachineType = 'q35' | 'pc';
+
+/** `kvm:tcg` when `kvmPath` exists (QEMU still falls back to TCG if it cannot use it), else `tcg`. */
+export function defaultAccel(kvmPath = '/dev/kvm'): string {
+  return fs.existsSync(kvmPath) ? 'kvm:tcg' : 'tcg';
+}
+
 /** The base command line (no QMP, no topology). */
-export function baseArgs(acpiHotplugOff: boolean): string[] {
-  const a = ['-machine', 'q35,accel=kvm:tcg', '-S', '-m', '128M', '-nodefaults', '-no-user-config', '-nographic', '-display', 'none', '-serial', 'none', '-monitor', 'none'];
-  if (acpiHotplugOff) a.push('-global', 'ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off');
+export function baseArgs(acpiHotplugOff: boolean, opts: { machine?: MachineType; accel?: string } = {}): string[] {
+  const machine = opts.machine ?? 'q35';
+  const a = ['-machine', `${machine},accel=${opts.accel ?? defaultAccel()}`, '-S', '-m', '128M', '-nodefaults', '-no-user-config', '-nographic', '-display', 'none', '-serial', 'none', '-monitor', 'none'];
+  if (acpiHotplugOff) {
+    if (machine === 'q35') a.push('-global', 'ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off');
+    else a.push('-global', 'PIIX4_PM.acpi-pci-hotplug-with-bridge-support=off');
+  }
   return a;
 }
 
@@ -77,12 +96,12 @@ export async function launchQemu(opts: LaunchOptions = {}): Promise<QemuInstance
   fs.mkdirSync(dir, { recursive: true });
   const qmpPath = path.join(dir, 'qmp.sock');
   const controlPath = path.join(dir, 'control.sock');
-  const topology = opts.topology ?? rootPortTopology();
+  const topology = opts.topology === undefined ? rootPortTopology() : opts.topology;
   const argv = [
-    ...baseArgs(opts.acpiHotplugOff ?? true),
+    ...baseArgs(opts.acpiHotplugOff ?? true, { machine: opts.machine ?? 'q35', accel: opts.accel ?? defaultAccel() }),
     '-qmp', `unix:${qmpPath},server=on,wait=off`,
     '-qmp', `unix:${controlPath},server=on,wait=off`,
-    ...topology.args,
+    ...(topology?.args ?? []),
     ...(opts.extraArgs ?? []),
   ];
   const inherit = opts.inheritFds ?? [];

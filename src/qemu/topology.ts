@@ -1,10 +1,18 @@
 /**
- * Hot-pluggable slots of a guest-less q35 machine. Pure.
+ * Hot-pluggable slots: what QEMU has ({@link discoverControllers}, asked over QMP) and, for
+ * launching a guest-less QEMU, topologies to create (pure).
  *
- * Default: PCIe root ports `rp0..rpN` on `pcie.0` (one device each, at addr 0; unplug completes
- * without a guest when ACPI PCI hotplug is off). Alternative: SHPC PCI bridges `br0..` with
+ * Found in QEMU: every `pcie-root-port` (or `ioh3420`) and `pci-bridge` under `/machine/peripheral`
+ * (i.e. created with `-device …,id=ID`) whose parent bus is the machine's root bus
+ * (`/machine/q35/pcie.0`, `/machine/i440fx/pci.0`). A root port offers one slot (addr 0) unless
+ * created with `hotplug=off`; a bridge offers slots 1..31. Whatever the ids.
+ *
+ * Created by the launcher: PCIe root ports `rp0..rpN` on `pcie.0` (one device each, at addr 0;
+ * unplug completes without a guest when ACPI PCI hotplug is off), or SHPC PCI bridges `br0..` with
  * slots 1..30 each (upstream's layout).
  */
+import { HypervisorError } from '../adapters/hypervisor.js';
+import type { QmpClient } from './qmp-client.js';
 
 /** One place a NIC can be hot-plugged. */
 export interface Slot {
@@ -33,6 +41,8 @@ export interface TopologyOptions {
   firstAddr?: number;
   /** Id prefix. Default `rp` / `br`. */
   prefix?: string;
+  /** The root bus the controllers sit on: `pcie.0` (q35, default) or `pci.0` (i440fx, bridges only). */
+  rootBus?: string;
 }
 
 /** Bad topology parameters. */
@@ -59,7 +69,7 @@ export function rootPortTopology(opts: TopologyOptions = {}): Topology {
   for (let i = 0; i < count; i++) {
     const a = firstAddr + i;
     slots.push({ bus: `${prefix}${i}`, addr: 0, bridgeAddr: a });
-    args.push('-device', `pcie-root-port,id=${prefix}${i},bus=pcie.0,chassis=${i + 1},addr=0x${a.toString(16)}`);
+    args.push('-device', `pcie-root-port,id=${prefix}${i},bus=${opts.rootBus ?? 'pcie.0'},chassis=${i + 1},addr=0x${a.toString(16)}`);
   }
   return { kind: 'root-ports', slots, args };
 }
@@ -74,7 +84,7 @@ export function shpcBridgeTopology(opts: TopologyOptions = {}): Topology {
   const args: string[] = [];
   for (let i = 0; i < count; i++) {
     const a = firstAddr + i;
-    args.push('-device', `pci-bridge,id=${prefix}${i},bus=pcie.0,chassis_nr=${i + 1},addr=0x${a.toString(16)},shpc=on`);
+    args.push('-device', `pci-bridge,id=${prefix}${i},bus=${opts.rootBus ?? 'pcie.0'},chassis_nr=${i + 1},addr=0x${a.toString(16)},shpc=on`);
     for (let s = 1; s <= 30; s++) slots.push({ bus: `${prefix}${i}`, addr: s, bridgeAddr: a });
   }
   return { kind: 'shpc-bridges', slots, args };
@@ -98,4 +108,123 @@ export function firstFreeSlot(slots: readonly Slot[], used: ReadonlySet<string>)
 /** The key of an occupied position. */
 export function slotKey(bus: string, addr: number): string {
   return `${bus}:${addr}`;
+}
+
+/** QOM types of PCIe root ports: one hot-pluggable slot each (addr 0). */
+export const ROOT_PORT_TYPES: readonly string[] = ['pcie-root-port', 'ioh3420'];
+/** QOM types of PCI-PCI bridges: hot-pluggable slots 1..31 each (SHPC or ACPI). */
+export const BRIDGE_TYPES: readonly string[] = ['pci-bridge'];
+/** Device slots a bridge offers to hot plug (QEMU: "Valid slots are between 1 and 31"). */
+export const BRIDGE_SLOTS = { first: 1, last: 31 } as const;
+/** A parent bus that is the machine's root bus: `/machine/q35/pcie.0`, `/machine/i440fx/pci.0`. */
+const ROOT_BUS_RE = /^\/machine\/(?:q35|i440fx)\/[^/]+$/;
+
+/** A root port or bridge QEMU has, as {@link discoverControllers} found it. */
+export interface FoundController {
+  /** Its QEMU id (= the id of the bus it provides, the `device_add {bus}`). */
+  id: string;
+  /** Its QOM type: `pcie-root-port`, `ioh3420`, `pci-bridge`. */
+  type: string;
+  /** Its slot on the root bus (the first half of the PCI path); -1 when not on the root bus. */
+  rootSlot: number;
+  /** The QOM path of the bus it sits on. */
+  parentBus: string;
+  /** Why it offers no slot (not on the root bus, `hotplug=off`); absent when usable. */
+  unusable?: string;
+  /** The slots it offers, in allocation order (empty when unusable). */
+  slots: Slot[];
+}
+
+/** Is `e` a QMP command error (QEMU answered)? Structural, to keep this file free of the client. */
+function isCommandError(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && (e as { kind?: unknown }).kind === 'command';
+}
+
+/**
+ * Ask QEMU for its hot-plug controllers: the root ports and bridges under `/machine/peripheral`,
+ * with their placement, ordered by their slot on the root bus (then id). Unusable ones are listed
+ * too (with the reason) so that an out-of-slots error can say what was found.
+ */
+export async function discoverControllers(client: Pick<QmpClient, 'execute'>): Promise<FoundController[]> {
+  const list = (await client.execute('qom-list', { path: '/machine/peripheral' })) as { name: string; type: string }[];
+  const candidates = list.flatMap((p) => {
+    const type = /^child<(.+)>$/.exec(p.type)?.[1];
+    return type && (ROOT_PORT_TYPES.includes(type) || BRIDGE_TYPES.includes(type)) ? [{ id: p.name, type }] : [];
+  });
+  const get = async (path: string, property: string): Promise<unknown> => {
+    try {
+      return await client.execute('qom-get', { path, property });
+    } catch (e) {
+      if (isCommandError(e)) return undefined; // removed meanwhile, or no such property
+      throw e;
+    }
+  };
+  const found = await Promise.all(
+    candidates.map(async ({ id, type }): Promise<FoundController | undefined> => {
+      const path = `/machine/peripheral/${id}`;
+      const [parentBus, devfn, hotplug] = await Promise.all([
+        get(path, 'parent_bus'),
+        get(path, 'addr'),
+        ROOT_PORT_TYPES.includes(type) ? get(path, 'hotplug') : Promise.resolve(true),
+      ]);
+      if (typeof parentBus !== 'string') return undefined; // gone
+      const onRoot = ROOT_BUS_RE.test(parentBus) && typeof devfn === 'number';
+      const c: FoundController = { id, type, rootSlot: onRoot ? (devfn as number) >> 3 : -1, parentBus, slots: [] };
+      if (!onRoot) c.unusable = `not on the root bus (on ${parentBus})`;
+      else if (hotplug === false) c.unusable = 'hotplug=off';
+      else c.slots = controllerSlots(c);
+      return c;
+    }),
+  );
+  return found.filter((c): c is FoundController => c !== undefined).sort((a, b) => a.rootSlot - b.rootSlot || a.id.localeCompare(b.id));
+}
+
+/** The slots one usable controller offers: addr 0 of a root port, 1..31 of a bridge. */
+export function controllerSlots(c: Pick<FoundController, 'id' | 'type' | 'rootSlot'>): Slot[] {
+  if (ROOT_PORT_TYPES.includes(c.type)) return [{ bus: c.id, addr: 0, bridgeAddr: c.rootSlot }];
+  const out: Slot[] = [];
+  for (let a = BRIDGE_SLOTS.first; a <= BRIDGE_SLOTS.last; a++) out.push({ bus: c.id, addr: a, bridgeAddr: c.rootSlot });
+  return out;
+}
+
+/** The slots of the usable controllers, restricted to `buses` when given (in discovery order). */
+export function slotsOf(found: readonly FoundController[], buses?: readonly string[]): Slot[] {
+  return found.filter((c) => !buses || buses.includes(c.id)).flatMap((c) => c.slots);
+}
+
+/** No free hot-pluggable slot: names every controller found, and the restriction if any. */
+export class NoSlotError extends HypervisorError {
+  override readonly name = 'NoSlotError';
+  /** The root ports and bridges QEMU has (usable or not). */
+  readonly found: FoundController[];
+  /** The restriction in force (`init --hotplug-bus`), if any. */
+  readonly hotplugBuses: string[] | null;
+
+  constructor(op: string, found: readonly FoundController[], used: ReadonlySet<string>, hotplugBuses?: readonly string[]) {
+    super({ kind: 'no-slot', op, message: `${op}: ${describeNoSlot(found, used, hotplugBuses)}` });
+    this.found = [...found];
+    this.hotplugBuses = hotplugBuses ? [...hotplugBuses] : null;
+  }
+}
+
+/** The message of a {@link NoSlotError}. */
+export function describeNoSlot(found: readonly FoundController[], used: ReadonlySet<string>, buses?: readonly string[]): string {
+  const restrict = buses ? `; restricted to hotplug bus(es) ${buses.join(',')}` : '';
+  const missing = buses ? buses.filter((b) => !found.some((c) => c.id === b)) : [];
+  const missingText = missing.length ? ` (${missing.join(', ')}: no such root port or bridge)` : '';
+  if (found.length === 0) {
+    return (
+      'no hot-pluggable slot: QEMU has no pcie-root-port or pci-bridge with an id on its root bus ' +
+      '(start it with e.g. -device pcie-root-port,id=rp0,bus=pcie.0,chassis=1,addr=0x3 per NIC)' +
+      restrict + missingText
+    );
+  }
+  const parts = found.map((c) => {
+    const at = c.rootSlot >= 0 ? ` at ${hex2(c.rootSlot)}` : '';
+    if (c.unusable) return `${c.type} ${c.id}${at} (${c.unusable})`;
+    const inUse = c.slots.filter((s) => used.has(slotKey(s.bus, s.addr))).length;
+    const allowed = !buses || buses.includes(c.id) ? '' : ', not allowed';
+    return `${c.type} ${c.id}${at} (${inUse} of ${c.slots.length} slot(s) in use${allowed})`;
+  });
+  return `no free hot-pluggable slot: found ${parts.join(', ')}${restrict}${missingText}`;
 }

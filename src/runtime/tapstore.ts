@@ -18,6 +18,7 @@ import {
   type Progress,
 } from '../../machines/index.js';
 import { SimulatedCrash } from '../adapters/faults.js';
+import { tracedAdapters } from './debug-log.js';
 import { LOG_FORMAT, LOG_VERSION, type Checkpoint, type IntentRecord, type LogRecord } from '../log/records.js';
 import type { LogStore, TornTail } from '../log/store.js';
 import { runEffect, toFailure, FdTable, type Adapters } from './effects.js';
@@ -62,6 +63,8 @@ export interface SandboxConfig {
   multiQueue?: boolean;
   /** QMP socket of the VMM, when a real one is used. */
   qmp?: string;
+  /** Hot plug only onto these root ports / bridges (QEMU ids); absent: any QEMU has. */
+  hotplugBuses?: string[];
 }
 
 export interface TapstoreOptions {
@@ -194,9 +197,13 @@ export class Tapstore {
   /** What the store keeps of the persist.json documents it loaded (for a lossless save). */
   private network: PersistedNetwork | null = null;
 
-  private constructor(private readonly opts: TapstoreOptions, sandbox: SandboxConfig) {
+  private readonly opts: TapstoreOptions;
+
+  private constructor(opts: TapstoreOptions, sandbox: SandboxConfig) {
+    // NODE_DEBUG=tapstate: every adapter call logged (src/runtime/debug-log.ts)
+    this.opts = { ...opts, adapters: tracedAdapters(opts.adapters) };
     this.sandbox = sandbox.vhost === undefined ? { ...sandbox, vhost: vhostNetPresent() } : sandbox;
-    this.fds = new FdTable(opts.adapters.netlink);
+    this.fds = new FdTable(this.opts.adapters.netlink);
     this.mirror = opts.inspect ? new InspectionMirror(opts.inspect) : null;
     this.clock = opts.clock ?? Date.now;
     this.recovery = { torn: null, fromCheckpoint: false, replayed: 0, endpoints: [] };

@@ -225,7 +225,7 @@ describe('status, log, save, load, recover', () => {
     expect(net).toMatchObject({ NetNsPath: '/run/netns/sandbox-x', NetNsCreated: true });
     expect(net.Endpoints[0].Tuntap.TuntapInterface.TAPIface.Name).toBe('tap0_kata');
     expect(JSON.parse(cli(['save', '--store', store, '--shape', 'v2']).stdout)).toHaveProperty('NetworkID');
-    rejects(['save', '--store', store, '--shape', 'v3'], 2, /--shape: must be v1 or v2/);
+    rejects(['save', '--store', store, '--shape', 'v3'], 2, /--shape: must be one of v1, v2/);
 
     init();
     const file = path.join(tmp, `persist-${n}.json`);

@@ -28,7 +28,7 @@ export interface IpLink {
   linkinfo?: { info_kind?: string; info_data?: Record<string, unknown> };
 }
 
-/** Fail loudly (never skip) when root, /dev/net/tun, /dev/kvm or QEMU are missing. */
+/** Fail loudly (never skip) when root, /dev/net/tun or QEMU are missing (KVM is never needed). */
 export function requireE2e(opts: { qemu: boolean }): void {
   requireRoot();
   if (opts.qemu) requireRealEnvironment();

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createWebSocketReceiver } from '@statelyai/inspect';
 import { command } from '../../src/cli/commands/inspect.js';
 import { UsageError } from '../../src/cli/command.js';
-import { captureInspection, readStoreDir, replayIntoInspector, startWebSocketInspection } from '../../src/inspect/index.js';
+import { captureInspection, InspectorMissingError, loadInspectorModules, readStoreDir, replayIntoInspector, startWebSocketInspection } from '../../src/inspect/index.js';
 import { sampleStore, type SampleStore } from './sample-store.js';
 
 let sample: SampleStore | null = null;
@@ -50,7 +50,7 @@ describe('tapstate inspect', () => {
   it('streams a replay to a WebSocket client through the local relay', async () => {
     sample = await sampleStore();
     const port = await freePort();
-    const ws = startWebSocketInspection(port);
+    const ws = await startWebSocketInspection(port);
     try {
       await ws.connected;
       const received: Array<{ type: string; sessionId?: string; snapshot?: { value?: unknown } }> = [];
@@ -69,5 +69,14 @@ describe('tapstate inspect', () => {
     } finally {
       ws.stop();
     }
+  });
+
+  it('without the optional peer @statelyai/inspect: a typed error saying how to get it', async () => {
+    const missing = Object.assign(new Error("Cannot find package '@statelyai/inspect'"), { code: 'ERR_MODULE_NOT_FOUND' });
+    const err = await startWebSocketInspection(1, { load: () => Promise.reject(missing) }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InspectorMissingError);
+    expect(err).toMatchObject({ dependency: '@statelyai/inspect', cause: missing, message: expect.stringContaining('npm install @statelyai/inspect') });
+    // installed here (a devDependency): the real loader finds it
+    await expect(loadInspectorModules()).resolves.toMatchObject({ createInspector: expect.any(Function) });
   });
 });

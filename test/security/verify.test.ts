@@ -67,4 +67,16 @@ describe('tapstate verify', () => {
     expect(r.stdout).toMatch(/^PROBLEM: torn last record: \d+ bytes at byte \d+/m);
     expect(fs.readFileSync(path.join(store, 'log.jsonl')).equals(before)).toBe(true);
   });
+
+  it('--json: one document when clean, the StoreDamagedError object with every problem when not', () => {
+    const store = storeWithCheckpoint();
+    const ok = cli(['verify', '--store', store, '--json']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ version: 1, store, records: 3, endpoints: expect.any(Number) });
+    fs.appendFileSync(path.join(store, 'log.jsonl'), '0badc0de {"seq":4,"k"');
+    const bad = cli(['verify', '--store', store, '--json']);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout.trim().split('\n')).toHaveLength(1);
+    expect(JSON.parse(bad.stdout)).toMatchObject({ error: { type: 'StoreDamagedError', store, problems: [expect.stringMatching(/^torn last record/)] } });
+  });
 });

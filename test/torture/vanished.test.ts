@@ -86,7 +86,7 @@ describe('recovery when the world moved on (real kernel, real QEMU)', () => {
     const first = startCli(['hot-attach', '--store', w.store, '--endpoint', 'ep0'], { TAPSTATE_TEST_EFFECT_DELAY_MS: '2500' });
     while (!readRecords(log, from).some((r) => r.k === 'intent')) await sleep(2);
     const second = await runCli(['add', '--store', w.store, '--idx', '1']);
-    expect(second.code).toBe(1);
+    expect(second.code).toBe(75); // EX_TEMPFAIL: a locked store
     expect(second.stderr.trim()).toMatch(new RegExp(`^tapstate: StoreLockedError: store locked by pid ${first.pid} `));
     const st = await runCli(['status', '--store', w.store]);
     expect(st.code).toBe(0);

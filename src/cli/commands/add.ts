@@ -4,7 +4,8 @@ import { ifNameProblem, macProblem, mtuProblem, normaliseMac, tapNameOf } from '
 import { UsageError, type CommandSpec } from '../command.js';
 import { openWriter } from '../open-store.js';
 import { quoteArg } from '../quote.js';
-import { STORE } from './common.js';
+import { LOCK_TIMEOUT, STORE, lockTimeout, printJson } from './common.js';
+import { endpointJson } from '../output.js';
 
 /** A random locally-administered unicast MAC (crypto random). */
 export function randomMac(): string {
@@ -22,6 +23,7 @@ export const command: CommandSpec = {
     ifname: { type: 'string', placeholder: 'NAME', description: 'Name of the original link (default eth<N>); used by cold attach.' },
     mac: { type: 'string', placeholder: 'MAC', description: 'Guest MAC, unicast (default: a random locally-administered one).' },
     mtu: { type: 'string', placeholder: 'N', integer: true, description: 'MTU for hot-attach (68..65521, default 1500).' },
+    'lock-timeout': LOCK_TIMEOUT,
   },
   examples: ['tapstate add --store /run/tapstate/sb1 --idx 0', 'tapstate add --store /run/tapstate/sb1 --idx 1 --mac 02:00:00:00:00:01 --mtu 9000'],
   async run(opts, _pos, io) {
@@ -43,7 +45,7 @@ export const command: CommandSpec = {
       const p = mtuProblem(opts.mtu as number);
       if (p) throw new UsageError(`--mtu: ${String(opts.mtu)} ${p}`);
     }
-    const s = await openWriter(String(opts.store), { io });
+    const s = await openWriter(String(opts.store), { io, lockTimeoutMs: lockTimeout(opts) });
     try {
       const v = s.store.createEndpoint({
         idx,
@@ -51,7 +53,8 @@ export const command: CommandSpec = {
         ...(typeof opts.ifname === 'string' ? { ifName: opts.ifname } : {}),
         ...(opts.mtu !== undefined ? { mtu: opts.mtu as number } : {}),
       });
-      io.out(`${v.id}\n`);
+      if (opts.json) printJson(io, { version: 1, endpoint: endpointJson(v) });
+      else io.out(`${v.id}\n`);
       return 0;
     } finally {
       await s.close();

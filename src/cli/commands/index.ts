@@ -17,11 +17,12 @@ import { command as diagram } from './diagram.js';
 import { command as view } from './view.js';
 import { command as verify } from './verify.js';
 import { helpCommand } from './help.js';
+import { completionCommand } from './completion.js';
 
 export const commands: readonly CommandSpec[] = [init, add, hotAttach, hotDetach, attach, detach, status, log, verify, recover, save, load, scan, inspect, diagram, view];
 
 /** All commands including `help`. */
-export const allCommands: readonly CommandSpec[] = [...commands, helpCommand(() => allCommands)];
+export const allCommands: readonly CommandSpec[] = [...commands, completionCommand(() => allCommands), helpCommand(() => allCommands)];
 
 export function findCommand(name: string): CommandSpec | undefined {
   return allCommands.find((c) => c.name === name);

@@ -9,11 +9,14 @@ import { adapterKind } from '../open-store.js';
 import { quoteArg } from '../quote.js';
 import { StoreLock } from '../store-lock.js';
 import { pathLengthProblem, prepareStoreDir } from '../store-dir.js';
-import { STORE } from './common.js';
+import { LOCK_TIMEOUT, STORE, lockTimeout, printJson } from './common.js';
 import { vhostNetPresent } from '../../runtime/vhost-default.js';
 
 export { StoreExistsError, StoreDirError } from '../store-dir.js';
 export { NetnsMissingError, NetnsInvalidError } from '../netns-check.js';
+
+/** A QEMU id (as `device_add {bus}` takes it). */
+const QEMU_ID_RE = /^[A-Za-z][A-Za-z0-9._-]{0,127}$/;
 
 /** sun_path of struct sockaddr_un: 108 bytes including the terminating NUL. */
 export const SUN_PATH_MAX = 107;
@@ -32,6 +35,8 @@ export const command: CommandSpec = {
     'netns-created': { type: 'boolean', description: 'The runtime created the netns (upstream NetNsCreated): detach then deletes the tap.' },
     qmp: { type: 'string', placeholder: 'SOCKET', description: `QMP unix socket of the QEMU to hot-plug into (at most ${SUN_PATH_MAX} bytes; without it, hot-attach is refused).` },
     vcpus: { type: 'string', placeholder: 'N', integer: true, default: '1', description: 'vCPUs: one tap queue per vCPU (1..256).' },
+    'hotplug-bus': { type: 'string', placeholder: 'ID[,ID…]', description: 'Hot plug only onto these QEMU root ports / PCI bridges (ids; default: any QEMU has). Needs --qmp.' },
+    'lock-timeout': LOCK_TIMEOUT,
     'no-vhost': { type: 'boolean', description: 'Never ask for vhost-net (default: use it when /dev/vhost-net exists).' },
     vhost: {
       type: 'boolean',
@@ -57,6 +62,7 @@ export const command: CommandSpec = {
       const lenP = pathLengthProblem(netns);
       if (lenP) throw new UsageError(`--netns: ${lenP}`);
     }
+    const lockMs = lockTimeout(opts);
     const vcpus = opts.vcpus as number;
     if (vcpus < 1 || vcpus > MAX_QUEUES) throw new UsageError(`--vcpus: must be between 1 and ${MAX_QUEUES} (got ${vcpus})`);
     let qmp: string | undefined;
@@ -66,6 +72,14 @@ export const command: CommandSpec = {
       const bytes = Buffer.byteLength(qmp);
       if (bytes > SUN_PATH_MAX)
         throw new UsageError(`--qmp: the socket path is ${bytes} bytes (absolute), longer than a unix socket address allows (sun_path: ${SUN_PATH_MAX} bytes + NUL)`);
+    }
+    let hotplugBuses: string[] | undefined;
+    if (typeof opts['hotplug-bus'] === 'string') {
+      if (!qmp) throw new UsageError('--hotplug-bus: needs --qmp (hot plug needs a QEMU)');
+      hotplugBuses = opts['hotplug-bus'].split(',');
+      for (const id of hotplugBuses) {
+        if (!QEMU_ID_RE.test(id)) throw new UsageError(`--hotplug-bus: each id must be a QEMU id (a letter, then letters/digits/./_/-, at most 128 chars), got ${quoteArg(id)}`);
+      }
     }
     if (!host) await checkSandboxNetns(netns, { field: '--netns', kernel: adapterKind(io.env) === 'real' });
     // upstream's default is vhost on (DisableVhostNet false); here only when the device exists
@@ -79,21 +93,26 @@ export const command: CommandSpec = {
       vcpus,
       vhost,
       ...(qmp ? { qmp } : {}),
+      ...(hotplugBuses ? { hotplugBuses } : {}),
       ...(host ? { hostNetns: true } : {}),
     };
     const prepared = prepareStoreDir(store);
     if (prepared.tightenedFrom !== undefined)
       io.err(`tapstate: tightened ${store} from mode ${prepared.tightenedFrom.toString(8).padStart(4, '0')} to 0700 (a store is private to its owner)\n`);
-    const lock = StoreLock.acquire(store);
+    const lock = StoreLock.acquire(store, lockMs);
     try {
       FileLogStore.create(store, { sandbox }).close();
     } finally {
       lock.release();
     }
+    if (opts.json) {
+      printJson(io, { version: 1, store, sandbox, ...(prepared.tightenedFrom !== undefined ? { tightenedFrom: prepared.tightenedFrom.toString(8).padStart(4, '0') } : {}) });
+      return 0;
+    }
     const where = host ? 'the host\'s own netns (--host-netns)' : `netns ${netns}`;
     io.out(
       `initialised store ${store}: ${where}${sandbox.netnsCreated ? ' (ours)' : ' (not ours: detach leaves the tap to its owner)'}, ` +
-        `${vcpus} vCPU(s), vhost ${vhost ? 'on' : 'off'} (${why}), ${qmp ? `QMP ${qmp}` : 'no VMM (cold attach only)'}\n`,
+        `${vcpus} vCPU(s), vhost ${vhost ? 'on' : 'off'} (${why}), ${qmp ? `QMP ${qmp}` : 'no VMM (cold attach only)'}${hotplugBuses ? `, hot plug onto ${hotplugBuses.join(',')}` : ''}\n`,
     );
     return 0;
   },

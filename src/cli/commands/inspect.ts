@@ -42,7 +42,7 @@ export const command: CommandSpec = {
     if (host === '') throw new UsageError('--listen: must not be empty');
     if (isIP(host.replace(/^\[|\]$/g, '')) === 0 && host !== 'localhost') throw new UsageError(`--listen: must be an IP address (got ${quoteArg(host)})`);
     const allowOrigins = typeof opts['allow-origin'] === 'string' ? [opts['allow-origin']] : [];
-    const ws = startWebSocketInspection(port, { host: host.replace(/^\[|\]$/g, ''), allowOrigins });
+    const ws = await startWebSocketInspection(port, { host: host.replace(/^\[|\]$/g, ''), allowOrigins });
     try {
       await ws.listening;
       if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host))

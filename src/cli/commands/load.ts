@@ -8,7 +8,8 @@ import { checkSandboxNetns } from '../netns-check.js';
 import { adapterKind, checkStore, openWriter, sandboxOf } from '../open-store.js';
 import { capEcho } from '../quote.js';
 import { StoreLock } from '../store-lock.js';
-import { STORE } from './common.js';
+import { LOCK_TIMEOUT, STORE, lockTimeout, printJson } from './common.js';
+import { endpointJson } from '../output.js';
 
 /** The file to load could not be read or is not JSON. */
 export class LoadFileError extends Error {
@@ -64,10 +65,10 @@ export function readNetworkDoc(file: string): unknown {
  * yet. The netns is checked like `init --netns` checks it; `""` (the caller's own) is refused:
  * the host namespace is never taken from a document.
  */
-async function adoptDocumentNetns(dir: string, doc: unknown, env: NodeJS.ProcessEnv): Promise<void> {
+async function adoptDocumentNetns(dir: string, doc: unknown, env: NodeJS.ProcessEnv, lockTimeoutMs: number): Promise<void> {
   const net = parsePersistNetwork(doc);
   const field = net.shape === 'v1' ? 'NetNsPath' : 'NetworkID';
-  const lock = StoreLock.acquire(dir);
+  const lock = StoreLock.acquire(dir, lockTimeoutMs);
   try {
     const log = FileLogStore.open(dir, { readOnly: true });
     const sandbox = sandboxOf(log.header.meta);
@@ -92,6 +93,7 @@ export const command: CommandSpec = {
   positionals: [{ name: 'FILE', description: 'persist.json, or its "Network" object alone.', required: true }],
   options: {
     store: STORE,
+    'lock-timeout': LOCK_TIMEOUT,
     'netns-from-document': {
       type: 'boolean',
       description: "On a fresh store (no record yet): take the document's NetNsPath as the store's netns (checked like init --netns). Without it a document naming another netns is refused.",
@@ -100,13 +102,16 @@ export const command: CommandSpec = {
   examples: ['tapstate load --store /run/tapstate/sb1 /run/vc/sbs/sb1/persist.json', 'tapstate load --store /run/tapstate/new --netns-from-document persist.json'],
   async run(opts, pos, io) {
     const doc = readNetworkDoc(pos[0]!);
-    if (opts['netns-from-document'] === true) await adoptDocumentNetns(checkStore(String(opts.store)), doc, io.env);
-    const s = await openWriter(String(opts.store), { io });
+    if (opts['netns-from-document'] === true) await adoptDocumentNetns(checkStore(String(opts.store)), doc, io.env, lockTimeout(opts));
+    const s = await openWriter(String(opts.store), { io, lockTimeoutMs: lockTimeout(opts) });
     try {
       const r = await s.store.load(doc);
+      if (opts.json) {
+        printJson(io, { version: 1, endpoints: r.endpoints.map(endpointJson), skipped: r.skipped.map((k) => ({ index: k.index, type: k.type })) });
+        return 0;
+      }
       for (const v of r.endpoints) io.out(`${v.id}: ${v.state}, tap ${v.tapName}, mac ${v.mac}\n`);
-      for (const k of r.skipped) io.err(`tapstate: kept Endpoints[${k.index}] of type ${capEcho(k.type, 40)} verbatim (not a tuntap endpoint: not managed, written back by save)
-`);
+      for (const k of r.skipped) io.err(`tapstate: kept Endpoints[${k.index}] of type ${capEcho(k.type, 40)} verbatim (not a tuntap endpoint: not managed, written back by save)\n`);
       if (!r.endpoints.length) io.out('no tuntap endpoints in the document\n');
       return 0;
     } finally {

@@ -1,9 +1,9 @@
 /** The four endpoint operations share one shape: open as writer, run, print the outcome. */
 import type { CommandSpec } from '../command.js';
 import { openWriter } from '../open-store.js';
-import { shellQuote } from '../output.js';
+import { endpointJson, shellQuote } from '../output.js';
 import type { EndpointView, Tapstore } from '../../runtime/tapstore.js';
-import { ENDPOINT, STORE, outcomeLine } from './common.js';
+import { ENDPOINT, LOCK_TIMEOUT, STORE, lockTimeout, outcomeLine, printJson } from './common.js';
 
 type Op = (store: Tapstore, id: string) => Promise<EndpointView>;
 
@@ -12,15 +12,17 @@ export function operationCommand(name: string, summary: string, op: Op, opts: { 
   return {
     name,
     summary,
-    options: { store: STORE, endpoint: ENDPOINT },
+    options: { store: STORE, endpoint: ENDPOINT, 'lock-timeout': LOCK_TIMEOUT },
     examples: opts.examples ?? [`tapstate ${name} --store /run/tapstate/sb1 --endpoint ep0`],
     async run(o, _pos, io) {
-      const s = await openWriter(String(o.store), { io });
+      const s = await openWriter(String(o.store), { io, lockTimeoutMs: lockTimeout(o) });
       try {
         const t0 = performance.now();
         const v = await op(s.store, String(o.endpoint));
         const ms = performance.now() - t0;
-        if (opts.printArgs) {
+        if (o.json) {
+          printJson(io, { version: 1, endpoint: endpointJson(v), ms: Number(ms.toFixed(3)), ...(opts.printArgs ? { qemuArgs: v.coldplugArgs } : {}) });
+        } else if (opts.printArgs) {
           io.out(v.coldplugArgs.map(shellQuote).join(' ') + '\n');
           io.err(outcomeLine(v, ms) + '\n');
         } else io.out(outcomeLine(v, ms) + (v.warnings.length ? ` (warnings: ${v.warnings.join('; ')})` : '') + '\n');

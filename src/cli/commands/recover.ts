@@ -2,12 +2,16 @@
 import type { CommandSpec } from '../command.js';
 import { openWriter } from '../open-store.js';
 import { recoveryText } from '../output.js';
-import { JSON_OUT, STORE } from './common.js';
+import { JSON_OUT, LOCK_TIMEOUT, STORE, lockTimeout } from './common.js';
 
 /** Recovery could not settle every endpoint. */
 export class RecoveryIncompleteError extends Error {
   override readonly name = 'RecoveryIncompleteError';
-  constructor(readonly endpoints: string[]) {
+  constructor(
+    readonly endpoints: string[],
+    /** The recovery report (`recover --json` prints it inside the error object). */
+    readonly report?: unknown,
+  ) {
     super(`recovery failed for ${endpoints.join(', ')}: fix the cause and run tapstate recover again`);
   }
 }
@@ -15,7 +19,7 @@ export class RecoveryIncompleteError extends Error {
 export const command: CommandSpec = {
   name: 'recover',
   summary: 'Replay the log, probe the kernel and QEMU, roll back interrupted attaches and finish interrupted detaches.',
-  options: { store: STORE, json: JSON_OUT },
+  options: { store: STORE, json: JSON_OUT, 'lock-timeout': LOCK_TIMEOUT },
   examples: ['tapstate recover --store /run/tapstate/sb1', 'tapstate recover --store /run/tapstate/sb1 --json'],
   async run(opts, _pos, io) {
     const t0 = performance.now();
@@ -24,15 +28,18 @@ export const command: CommandSpec = {
           io.err(`\rrecovering ${done}/${total}${done === total ? '\n' : ''}`);
         }
       : undefined;
-    const s = await openWriter(String(opts.store), { io, onRecoveryProgress: progress, announceRecovery: false });
+    const s = await openWriter(String(opts.store), { io, onRecoveryProgress: progress, announceRecovery: false, lockTimeoutMs: lockTimeout(opts) });
     try {
       const r = s.store.recovery;
       const views = s.store.list();
       const inDoubt = views.filter((v) => v.status === 'in-doubt').map((v) => v.id);
-      if (opts.json) io.out(JSON.stringify({ ...r, ms: Number((performance.now() - t0).toFixed(3)), inDoubt }, null, 2) + '\n');
-      else io.out(recoveryText(r));
+      const report = { ...r, ms: Number((performance.now() - t0).toFixed(3)), inDoubt };
       const failed = r.endpoints.filter((e) => e.action === 'failed').map((e) => e.id);
-      if (failed.length || inDoubt.length) throw new RecoveryIncompleteError([...new Set([...failed, ...inDoubt])]);
+      const incomplete = failed.length > 0 || inDoubt.length > 0;
+      // --json: one document, the report, or the error object holding it
+      if (opts.json && !incomplete) io.out(JSON.stringify(report, null, 2) + '\n');
+      if (!opts.json) io.out(recoveryText(r));
+      if (incomplete) throw new RecoveryIncompleteError([...new Set([...failed, ...inDoubt])], opts.json ? report : undefined);
       return 0;
     } finally {
       await s.close();

@@ -5,10 +5,10 @@ import { STORE } from './common.js';
 
 export const command: CommandSpec = {
   name: 'save',
-  summary: 'Print the persist.json "Network" object of the endpoints that are not detached.',
+  summary: 'Print the persist.json "Network" object of the endpoints that are not detached (JSON, with or without --json).',
   options: {
     store: STORE,
-    shape: { type: 'string', placeholder: 'v1|v2', description: 'v1 (NetNsPath…) or v2 (Kata 2.x NetworkID…). Default: the loaded document\'s shape, else v1.' },
+    shape: { type: 'string', placeholder: 'v1|v2', choices: ['v1', 'v2'], description: 'v1 (NetNsPath…) or v2 (Kata 2.x NetworkID…). Default: the loaded document\'s shape, else v1.' },
   },
   examples: ['tapstate save --store /run/tapstate/sb1 > network.json'],
   async run(opts, _pos, io) {

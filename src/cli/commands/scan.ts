@@ -2,7 +2,7 @@
 import type { CommandSpec } from '../command.js';
 import { openWriter } from '../open-store.js';
 import { scanNetns, type ScanEntry } from '../../scan/scan.js';
-import { STORE } from './common.js';
+import { LOCK_TIMEOUT, STORE, lockTimeout } from './common.js';
 
 function line(e: ScanEntry, dryRun: boolean): string {
   const what = `${e.name} (${e.kind || 'no kind'})`;
@@ -29,14 +29,15 @@ export const command: CommandSpec = {
     store: STORE,
     'dry-run': { type: 'boolean', description: 'Only print what a scan would do.' },
     json: { type: 'boolean', description: 'The report as JSON.' },
+    'lock-timeout': LOCK_TIMEOUT,
   },
   examples: ['tapstate scan --store /run/tapstate/sb1 --dry-run', 'tapstate scan --store /run/tapstate/sb1'],
   async run(opts, _pos, io) {
     const dryRun = opts['dry-run'] === true;
-    const s = await openWriter(String(opts.store), { io });
+    const s = await openWriter(String(opts.store), { io, lockTimeoutMs: lockTimeout(opts) });
     try {
       const r = await scanNetns(s.store, s.adapters!.netlink, { dryRun });
-      if (opts.json === true) io.out(JSON.stringify({ netns: r.netns, dryRun, entries: r.entries }, null, 2) + '\n');
+      if (opts.json === true) io.out(JSON.stringify({ version: 1, netns: r.netns, dryRun, entries: r.entries }, null, 2) + '\n');
       else for (const e of r.entries) io.out(line(e, dryRun) + '\n');
       return 0;
     } finally {

@@ -4,12 +4,14 @@
  * recorded state stamp checked (no checkpoint, no snapshot record trusted), and that the
  * checkpoint-based fast open ends in exactly the same endpoints. Exits 1 on any damage,
  * including a torn tail (which the next writer would cut). Changes nothing, takes no lock.
+ * With `--json`: `{"version":1, "store", "records", "checkpoint", "endpoints"}` on success; damage is
+ * the `StoreDamagedError` JSON error (its `problems` list every finding).
  */
 import { FileLogStore } from '../../log/index.js';
 import { Tapstore, type EndpointView } from '../../runtime/tapstore.js';
 import type { CommandSpec } from '../command.js';
 import { checkStore, inert } from '../open-store.js';
-import { STORE } from './common.js';
+import { STORE, printJson } from './common.js';
 
 /** verify found damage; `problems` says what. */
 export class StoreDamagedError extends Error {
@@ -38,11 +40,15 @@ export const command: CommandSpec = {
   name: 'verify',
   summary: 'Check the whole store read-only: every record CRC, the checkpoint, a full replay with state stamps. Exit 1 on any damage.',
   options: { store: STORE },
+  // --json: a global option (runCli)
   examples: ['tapstate verify --store /run/tapstate/sb1'],
   async run(opts, _pos, io) {
     const dir = checkStore(String(opts.store));
+    const json = opts.json === true;
+    const say = (t: string) => void (json ? undefined : io.out(t));
     const problems: string[] = [];
     let records = 0;
+    let checkpoint: { seq: number; offset: number; endpoints: number } | null = null;
     const log = FileLogStore.open(dir, { readOnly: true });
     try {
       try {
@@ -54,18 +60,19 @@ export const command: CommandSpec = {
       }
       try {
         const cp = log.readCheckpoint();
-        io.out(cp ? `checkpoint: ok (seq ${cp.seq}, byte ${cp.offset}, ${Object.keys(cp.endpoints).length} endpoint(s))\n` : 'checkpoint: none\n');
+        if (cp) checkpoint = { seq: cp.seq, offset: cp.offset, endpoints: Object.keys(cp.endpoints).length };
+        say(cp ? `checkpoint: ok (seq ${cp.seq}, byte ${cp.offset}, ${Object.keys(cp.endpoints).length} endpoint(s))\n` : 'checkpoint: none\n');
       } catch (e) {
         problems.push(`checkpoint: ${describe(e)}`);
       }
     } finally {
       log.close();
     }
-    if (problems.length === 0) io.out(`records: ok (${records}, every CRC and sequence number)\n`);
+    if (problems.length === 0) say(`records: ok (${records}, every CRC and sequence number)\n`);
     let full: EndpointView[] | null = null;
     try {
       full = await openWith(dir, true);
-      io.out(`replay: ok (every record through the machine, every state stamp checked; ${full.length} endpoint(s))\n`);
+      say(`replay: ok (every record through the machine, every state stamp checked; ${full.length} endpoint(s))\n`);
     } catch (e) {
       problems.push(`full replay: ${describe(e)}`);
     }
@@ -78,16 +85,17 @@ export const command: CommandSpec = {
         const ids = new Set([...a.keys(), ...b.keys()]);
         const differ = [...ids].filter((id) => a.get(id) !== b.get(id));
         if (differ.length) problems.push(`the checkpoint/snapshot records disagree with the full replay for ${differ.join(', ')}`);
-        else io.out('checkpoint open: ok (same endpoints as the full replay)\n');
+        else say('checkpoint open: ok (same endpoints as the full replay)\n');
       } catch (e) {
         problems.push(`checkpoint open: ${describe(e)}`);
       }
     }
     if (problems.length) {
-      for (const p of problems) io.out(`PROBLEM: ${p}\n`);
+      for (const p of problems) say(`PROBLEM: ${p}\n`);
       throw new StoreDamagedError(dir, problems);
     }
-    io.out(`${dir}: no damage found\n`);
+    if (json) printJson(io, { version: 1, store: dir, records, checkpoint, endpoints: full?.length ?? 0 });
+    else io.out(`${dir}: no damage found\n`);
     return 0;
   },
 };

@@ -1,4 +1,5 @@
 /** `tapstate view --store DIR --out FILE.html`: the offline, self-contained page of a store. */
+import * as path from 'node:path';
 import { parseFileMode, writeFileSafely, DEFAULT_FILE_MODE } from '../../fs/safe-write.js';
 import { storeViewPage } from '../../view/index.js';
 import { UsageError, type CommandSpec } from '../command.js';
@@ -25,7 +26,9 @@ export const command: CommandSpec = {
     const mode = typeof opts.mode === 'string' ? parseFileMode(opts.mode) : DEFAULT_FILE_MODE;
     const html = storeViewPage(store);
     writeFileSafely(out, html, { mode, field: '--out' });
-    io.out(`wrote ${out} (${Buffer.byteLength(html)} bytes, mode ${mode.toString(8).padStart(4, '0')})\n`);
+    const modeText = mode.toString(8).padStart(4, '0');
+    if (opts.json) io.out(JSON.stringify({ version: 1, out: path.resolve(out), bytes: Buffer.byteLength(html), mode: modeText }, null, 2) + '\n');
+    else io.out(`wrote ${out} (${Buffer.byteLength(html)} bytes, mode ${modeText})\n`);
     return 0;
   },
 };

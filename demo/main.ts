@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../cli/main.js');
+const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/cli/main.js');
 const say = (s: string) => process.stdout.write(s + '\n');
 const step = (s: string) => say(`\n==> ${s}`);
 const indent = (s: string) => s.replace(/\n$/, '').split('\n').map((l) => `    ${l}`).join('\n');
@@ -53,7 +53,7 @@ function showLinks(ns: string): void {
 }
 
 async function realDemo(): Promise<void> {
-  const { launchQemu } = await import('../qemu/launcher.js');
+  const { launchQemu } = await import('../src/qemu/launcher.js');
   const tag = `${process.pid}${Math.random().toString(36).slice(2, 5)}`;
   const ns = `tapstate-demo-${tag}`;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `tapstate-demo-${process.pid}-`));
@@ -118,12 +118,12 @@ async function realDemo(): Promise<void> {
 }
 
 async function memoryDemo(): Promise<void> {
-  const { MemoryHypervisor, MemoryKernel } = await import('../adapters/memory/index.js');
-  const { withFaults, SimulatedCrash } = await import('../adapters/faults.js');
-  const { MemoryLogMedium, MemoryLogStore } = await import('../log/index.js');
-  const { Tapstore } = await import('../runtime/tapstore.js');
-  const { recoveryText, statusTable } = await import('../cli/output.js');
-  const { headerLine, recordLine } = await import('../cli/commands/log.js');
+  const { MemoryHypervisor, MemoryKernel } = await import('../src/adapters/memory/index.js');
+  const { withFaults, SimulatedCrash } = await import('../src/adapters/faults.js');
+  const { MemoryLogMedium, MemoryLogStore } = await import('../src/log/index.js');
+  const { Tapstore } = await import('../src/runtime/tapstore.js');
+  const { recoveryText, statusTable } = await import('../src/cli/output.js');
+  const { headerLine, recordLine } = await import('../src/cli/commands/log.js');
   const NETNS = '/run/netns/demo';
   const kernel = new MemoryKernel();
   kernel.addNetns(NETNS);

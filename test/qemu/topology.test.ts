@@ -1,0 +1,137 @@
+/**
+ * Hot-plug topology discovery against real QEMUs: whatever the ids, a missing port is no
+ * problem, the `hotplugBuses` restriction, and the typed out-of-slots error naming what was found.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { HypervisorError, type NicSpec } from '../../src/adapters/hypervisor.js';
+import { QemuHypervisorAdapter } from '../../src/qemu/adapter.js';
+import type { LaunchOptions } from '../../src/qemu/launcher.js';
+import { describeNoSlot, discoverControllers, NoSlotError, type FoundController } from '../../src/qemu/topology.js';
+import { RealEnv } from './qemu-fixture.js';
+import { uniqueName } from './tap-helper.js';
+
+const env = new RealEnv();
+const adapters: QemuHypervisorAdapter[] = [];
+afterAll(async () => {
+  await Promise.all(adapters.map((a) => a.close()));
+  await env.teardown();
+});
+
+function nic(tapName: string): NicSpec {
+  const id = uniqueName('n', 12);
+  return { netdevId: id, deviceId: `virtio-${id}`, mac: '02:00:00:00:33:01', queues: 1, tapName, vhost: false };
+}
+
+const rootPort = (id: string, slot: number, extra = ''): string[] => ['-device', `pcie-root-port,id=${id},bus=pcie.0,chassis=${slot},addr=0x${slot.toString(16)}${extra}`];
+
+async function start(launch: LaunchOptions, opts: { hotplugBuses?: string[] } = {}): Promise<QemuHypervisorAdapter> {
+  const q = await env.qemu({ topology: null, ...launch });
+  const a = new QemuHypervisorAdapter({ qmpPath: q.qmpPath, unplugTimeoutMs: 3000, ...opts });
+  adapters.push(a);
+  return a;
+}
+
+async function plug(a: QemuHypervisorAdapter): Promise<{ n: NicSpec; pciPath: string }> {
+  const t = env.tap(1);
+  const n = nic(t.tapName);
+  try {
+    return { n, pciPath: (await a.hotplug(n, t.fds)).pciPath };
+  } finally {
+    t.closeFds();
+  }
+}
+
+async function noSlot(a: QemuHypervisorAdapter): Promise<NoSlotError> {
+  const t = env.tap(1);
+  const n = nic(t.tapName);
+  const e = await a.hotplug(n, t.fds).then(
+    () => undefined,
+    (x: unknown) => x,
+  );
+  t.closeFds();
+  expect(e).toBeInstanceOf(NoSlotError);
+  expect(e).toBeInstanceOf(HypervisorError);
+  expect(e).toMatchObject({ name: 'NoSlotError', kind: 'no-slot', op: 'hotplug' });
+  expect(await a.probeDevice(n.deviceId)).toEqual({ present: false });
+  expect(await a.probeNetdev(n.netdevId)).toBe(false);
+  return e as NoSlotError;
+}
+
+describe('hot-plug topology discovered from QEMU', () => {
+  it('ports rp1 and rp2 (no rp0): plugs into rp1, then rp2 (regression: "Bus \'rp0\' not found")', async () => {
+    const a = await start({ extraArgs: [...rootPort('rp1', 4), ...rootPort('rp2', 5)] });
+    expect((await plug(a)).pciPath).toBe('04/00');
+    expect((await plug(a)).pciPath).toBe('05/00');
+    const e = await noSlot(a);
+    expect(e.found.map((c) => [c.id, c.type, c.rootSlot])).toEqual([
+      ['rp1', 'pcie-root-port', 4],
+      ['rp2', 'pcie-root-port', 5],
+    ]);
+    expect(e.message).toBe('hotplug: no free hot-pluggable slot: found pcie-root-port rp1 at 04 (1 of 1 slot(s) in use), pcie-root-port rp2 at 05 (1 of 1 slot(s) in use)');
+  });
+
+  it('no root port and no bridge: NoSlotError says so and what QEMU needs', async () => {
+    const a = await start({});
+    const e = await noSlot(a);
+    expect(e.found).toEqual([]);
+    expect(e.hotplugBuses).toBeNull();
+    expect(e.message).toMatch(/^hotplug: no hot-pluggable slot: QEMU has no pcie-root-port or pci-bridge .*-device pcie-root-port,id=rp0/);
+  });
+
+  it('lists unusable controllers: hotplug=off, anonymous ones are ignored', async () => {
+    const a = await start({ extraArgs: [...rootPort('fixed', 6, ',hotplug=off'), '-device', 'pcie-root-port,bus=pcie.0,chassis=9,addr=0x9'] });
+    const e = await noSlot(a);
+    expect(e.found).toEqual([{ id: 'fixed', type: 'pcie-root-port', rootSlot: 6, parentBus: '/machine/q35/pcie.0', unusable: 'hotplug=off', slots: [] }]);
+    expect(e.message).toContain('pcie-root-port fixed at 06 (hotplug=off)');
+  });
+
+  it('hotplugBuses restricts the choice, in any order; an unknown id is named', async () => {
+    const a = await start({ extraArgs: [...rootPort('a', 3), ...rootPort('b', 4), ...rootPort('c', 5)] }, { hotplugBuses: ['c', 'zz'] });
+    expect((await plug(a)).pciPath).toBe('05/00');
+    const e = await noSlot(a);
+    expect(e.hotplugBuses).toEqual(['c', 'zz']);
+    expect(e.message).toContain('pcie-root-port a at 03 (0 of 1 slot(s) in use, not allowed)');
+    expect(e.message).toContain('pcie-root-port c at 05 (1 of 1 slot(s) in use)');
+    expect(e.message).toContain('restricted to hotplug bus(es) c,zz (zz: no such root port or bridge)');
+  });
+
+  it('i440fx with a pci-bridge and a bridge-less root: slots 1..31 of the bridge', async () => {
+    const a = await start({ machine: 'pc', extraArgs: ['-device', 'pci-bridge,id=brA,bus=pci.0,chassis_nr=1,addr=0x6,shpc=on'] });
+    expect((await plug(a)).pciPath).toBe('06/01');
+    const { n, pciPath } = await plug(a);
+    expect(pciPath).toBe('06/02');
+    expect(await a.probeDevice(n.deviceId)).toEqual({ present: true, pciPath: '06/02' });
+    await a.hotunplug(n);
+    expect(await a.probeDevice(n.deviceId)).toEqual({ present: false });
+    expect((await plug(a)).pciPath).toBe('06/02'); // freed, found free again by asking QEMU
+  });
+
+  it('discoverControllers: ordered by root slot, bridges and root ports together, nested ones unusable', async () => {
+    const q = await env.qemu({
+      topology: null,
+      extraArgs: [...rootPort('z', 3), '-device', 'pci-bridge,id=br,bus=pcie.0,chassis_nr=5,addr=0x2', '-device', 'pci-bridge,id=inner,bus=br,chassis_nr=6,addr=0x3'],
+    });
+    const found = await discoverControllers(q.control);
+    expect(found.map((c) => [c.id, c.rootSlot, c.slots.length, c.unusable])).toEqual([
+      ['inner', -1, 0, 'not on the root bus (on /machine/peripheral/br/br)'],
+      ['br', 2, 31, undefined],
+      ['z', 3, 1, undefined],
+    ]);
+  });
+
+  it('bad hotplugBuses are invalid at construction', () => {
+    for (const bad of [[], ['a,b'], [''], 'rp0'] as unknown[]) {
+      expect(() => new QemuHypervisorAdapter({ qmpPath: '/x', hotplugBuses: bad as string[] })).toThrow(expect.objectContaining({ kind: 'invalid', message: expect.stringContaining('hotplugBuses') }));
+    }
+  });
+});
+
+describe('describeNoSlot (pure)', () => {
+  const port = (id: string, slot: number): FoundController => ({ id, type: 'pcie-root-port', rootSlot: slot, parentBus: '/machine/q35/pcie.0', slots: [{ bus: id, addr: 0, bridgeAddr: slot }] });
+  it('counts used slots per controller', () => {
+    expect(describeNoSlot([port('p', 16)], new Set(['p:0']))).toBe('no free hot-pluggable slot: found pcie-root-port p at 10 (1 of 1 slot(s) in use)');
+  });
+  it('nothing found, restricted', () => {
+    expect(describeNoSlot([], new Set(), ['x'])).toMatch(/no hot-pluggable slot: .*; restricted to hotplug bus\(es\) x \(x: no such root port or bridge\)$/);
+  });
+});
