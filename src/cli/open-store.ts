@@ -65,8 +65,12 @@ function stretched<T extends object>(adapter: T, ms: number): T {
   });
 }
 
-/** Build the adapters a store's sandbox needs. The caller closes them. */
-export async function makeAdapters(sandbox: SandboxConfig, env: NodeJS.ProcessEnv): Promise<Adapters> {
+/**
+ * Build the adapters a store's sandbox needs. The caller closes them. `sharedNetlink` (the
+ * daemon: one Linux adapter, its sockets and worker threads, for every store) is used instead of
+ * a new Linux adapter; closing the returned adapters leaves it open.
+ */
+export async function makeAdapters(sandbox: SandboxConfig, env: NodeJS.ProcessEnv, sharedNetlink?: NetlinkAdapter): Promise<Adapters> {
   let netlink: NetlinkAdapter;
   let hypervisor: HypervisorAdapter;
   if (adapterKind(env) === 'memory') {
@@ -76,8 +80,11 @@ export async function makeAdapters(sandbox: SandboxConfig, env: NodeJS.ProcessEn
     netlink = kernel;
     hypervisor = new MemoryHypervisor({ kernel });
   } else {
-    const { LinuxNetlinkAdapter } = await import('../linux/adapter.js');
-    netlink = new LinuxNetlinkAdapter();
+    if (sharedNetlink) netlink = new Proxy(sharedNetlink, { get: (t, p) => (p === 'close' ? async () => {} : (Reflect.get(t, p) as unknown)) });
+    else {
+      const { LinuxNetlinkAdapter } = await import('../linux/adapter.js');
+      netlink = new LinuxNetlinkAdapter();
+    }
     if (sandbox.qmp) {
       const { QemuHypervisorAdapter } = await import('../qemu/adapter.js');
       hypervisor = new ColdplugByName(new QemuHypervisorAdapter({ qmpPath: sandbox.qmp, ...(sandbox.hotplugBuses ? { hotplugBuses: sandbox.hotplugBuses } : {}) }));
@@ -148,6 +155,8 @@ export interface WriterOptions {
   announceRecovery?: boolean;
   /** Wait this long for the write lock (ms, default 0: fail at once). */
   lockTimeoutMs?: number;
+  /** One Linux netlink adapter shared by every store of the process (see {@link makeAdapters}). */
+  sharedNetlink?: NetlinkAdapter;
 }
 
 /**
@@ -164,7 +173,7 @@ export async function openWriter(dir: string, opts: WriterOptions): Promise<Stor
     // opening for writing cut a partial last record away: say so (docs/recovery.md)
     if (log.tornAtOpen) opts.io.err(tornNotice(log.tornAtOpen));
     const sandbox = sandboxOf(log.header.meta);
-    adapters = await makeAdapters(sandbox, opts.io.env);
+    adapters = await makeAdapters(sandbox, opts.io.env, opts.sharedNetlink);
     const openedEnd = log.end;
     const store = await Tapstore.open({ log, adapters, onRecoveryProgress: opts.onRecoveryProgress });
     const rec = store.recovery.endpoints;

@@ -1,5 +1,5 @@
 /**
- * Runs every code example of docs/: each fenced block tagged ```ts in docs/*.md (docs/api/
+ * Runs every code example of docs/: each fenced block tagged ```ts in docs/*.md (docs/reference/
  * excluded) is written to its own module and imported, so top-level code runs and a thrown
  * error or a failed `node:assert` fails the test.
  *
@@ -62,7 +62,7 @@ function docFiles(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
   return fs
     .readdirSync(dir, { withFileTypes: true })
-    .flatMap((d) => (d.isDirectory() ? (d.name === 'api' ? [] : docFiles(path.join(dir, d.name))) : d.name.endsWith('.md') ? [path.join(dir, d.name)] : []))
+    .flatMap((d) => (d.isDirectory() ? (d.name === 'reference' ? [] : docFiles(path.join(dir, d.name))) : d.name.endsWith('.md') ? [path.join(dir, d.name)] : []))
     .sort();
 }
 

@@ -1,0 +1,3 @@
+module tapstate.example/client
+
+go 1.19

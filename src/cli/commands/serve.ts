@@ -1,0 +1,64 @@
+/** `tapstate serve`: the per-host daemon (HTTP/1.1 + JSON on a unix socket; docs/serve.md, docs/api/openapi.yaml). */
+import * as fs from 'node:fs';
+import { UsageError, type CommandSpec } from '../command.js';
+import { Daemon } from '../../daemon/server.js';
+
+/** A group name (from /etc/group) or a numeric gid. */
+export function resolveGroup(g: string): number {
+  if (/^\d+$/.test(g)) return Number(g);
+  let text = '';
+  try {
+    text = fs.readFileSync('/etc/group', 'utf8');
+  } catch {
+    /* no /etc/group */
+  }
+  for (const line of text.split('\n')) {
+    const [name, , gid] = line.split(':');
+    if (name === g && gid !== undefined) return Number(gid);
+  }
+  throw new UsageError(`--group: no group ${JSON.stringify(g)} in /etc/group`);
+}
+
+const ms = (description: string, def: string) => ({ type: 'string' as const, placeholder: 'MS', integer: true, default: def, description });
+
+export const command: CommandSpec = {
+  name: 'serve',
+  summary: 'Run the per-host daemon: the HTTP/JSON API on a unix socket, one store per sandbox under --state-dir.',
+  options: {
+    socket: { type: 'string', placeholder: 'PATH', required: true, description: 'The unix socket to listen on (created 0600, or 0660 with --group). Never TCP.' },
+    'state-dir': { type: 'string', placeholder: 'DIR', required: true, description: 'One store per sandbox: DIR/<sandbox-id>.' },
+    group: { type: 'string', placeholder: 'GROUP', description: 'Also allow this group (name or gid): the socket is made 0660 and owned by it.' },
+    'max-body': { type: 'string', placeholder: 'BYTES', integer: true, default: String(1 << 20), description: 'Largest request body accepted (413 beyond).' },
+    'headers-timeout-ms': ms('A request must send its headers within this.', '10000'),
+    'request-timeout-ms': ms('A whole request (headers and body) must arrive within this.', '30000'),
+    'idle-timeout-ms': ms('An idle keep-alive connection is closed after this.', '5000'),
+  },
+  examples: ['tapstate serve --socket /run/tapstate/api.sock --state-dir /var/lib/tapstate', 'tapstate serve --socket /run/tapstate/api.sock --state-dir /var/lib/tapstate --group kata'],
+  async run(opts, _pos, io) {
+    for (const k of ['max-body', 'headers-timeout-ms', 'request-timeout-ms', 'idle-timeout-ms'])
+      if ((opts[k] as number) < 1) throw new UsageError(`--${k}: must be a positive integer (got ${String(opts[k])})`);
+    const gid = typeof opts.group === 'string' ? resolveGroup(opts.group) : undefined;
+    const t0 = performance.now();
+    const daemon = await Daemon.start({
+      socketPath: String(opts.socket),
+      stateDir: String(opts['state-dir']),
+      ...(gid !== undefined ? { gid } : {}),
+      maxBodyBytes: opts['max-body'] as number,
+      headersTimeoutMs: opts['headers-timeout-ms'] as number,
+      requestTimeoutMs: opts['request-timeout-ms'] as number,
+      idleTimeoutMs: opts['idle-timeout-ms'] as number,
+      env: io.env,
+      log: (line) => io.err(`tapstate serve: ${line}\n`),
+    });
+    const sbs = daemon.sandboxes.list();
+    io.err(`tapstate serve: ready in ${(performance.now() - t0).toFixed(0)} ms, ${sbs.length} sandbox(es) (${sbs.filter((s) => s.state === 'open').length} open)\n`);
+    await new Promise<void>((resolve) => {
+      const stop = () => resolve();
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+    });
+    io.err('tapstate serve: stopping (waiting for running operations)\n');
+    await daemon.close();
+    return 0;
+  },
+};

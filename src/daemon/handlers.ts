@@ -1,0 +1,260 @@
+/** The API's handlers, in the order of the route table ({@link routes}). */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { EndpointCommand } from '../../machines/index.js';
+import { EndpointOperationError } from '../runtime/errors.js';
+import type { EndpointView } from '../runtime/tapstore.js';
+import { toApiError } from './api-error.js';
+import { FdHandoverError, IdempotencyKeyReusedError, OperationInterruptedError, RequestFieldError } from './errors.js';
+import { handoverArgs, openTapQueues, openVhostFds, sendResponseWithFds } from './fd-handover.js';
+import { closeFd } from '../qemu/scm-rights.js';
+import { validKey, type StoredReply } from './idempotency.js';
+import type { Reply, RequestContext, Route } from './routes.js';
+import * as v from './validate.js';
+
+/** This package's version: the nearest package.json above this module (src/ or dist/src/). */
+const pkg = ((): { version: string } => {
+  for (let dir = path.dirname(fileURLToPath(import.meta.url)); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    const f = path.join(dir, 'package.json');
+    if (fs.existsSync(f)) return JSON.parse(fs.readFileSync(f, 'utf8')) as { version: string };
+  }
+  return { version: 'unknown' };
+})();
+
+const ok = (body: unknown, status = 200): Reply => ({ status, body });
+
+/** The daemon's event-loop delay, reported by health (since start, or since the last `?reset=1`). */
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+loopDelay.enable();
+const ms = (ns: number): number => Number((ns / 1e6).toFixed(3));
+
+async function open(ctx: RequestContext) {
+  const sb = ctx.sandboxes.get(v.sandboxId(ctx.params.sandbox!));
+  return { sb, s: await sb.ready() };
+}
+
+function statusOf(views: readonly EndpointView[]) {
+  return { inDoubt: views.filter((e) => e.status === 'in-doubt').length, endpoints: views };
+}
+
+const COMMAND: Record<v.Action, EndpointCommand['type']> = {
+  'hot-attach': 'HOT_ATTACH',
+  'hot-detach': 'HOT_DETACH',
+  attach: 'ATTACH',
+  detach: 'DETACH',
+  cleanup: 'CLEANUP',
+};
+/** Where an action leaves the endpoint when it succeeds. */
+const TARGET: Record<v.Action, readonly string[]> = {
+  'hot-attach': ['hotAttached'],
+  attach: ['attached'],
+  'hot-detach': ['detached'],
+  detach: ['detached'],
+  cleanup: ['created', 'detached'],
+};
+
+async function runAction(ctx: RequestContext): Promise<Reply> {
+  const { sb, s } = await open(ctx);
+  const ep = ctx.params.endpoint!;
+  const action = v.action(await ctx.body());
+  s.store.get(ep); // unknown → 404 before any key is recorded
+  const run = async (): Promise<StoredReply & { ran: boolean }> => {
+    try {
+      return { status: 200, body: await s.store.send(ep, { type: COMMAND[action] } as EndpointCommand), ran: true };
+    } catch (e) {
+      return { ...toApiError(e), ran: e instanceof EndpointOperationError };
+    }
+  };
+  const keyHeader = ctx.req.headers['idempotency-key'];
+  if (keyHeader === undefined) return await run();
+  const key = String(keyHeader);
+  if (!validKey(key)) throw new RequestFieldError('Idempotency-Key', 'pattern', 'must be 1..128 printable ASCII characters');
+  const keys = sb.keys!;
+  const fp = `${ep} ${action}`;
+  const seen = keys.lookup(key);
+  if (seen) {
+    if (seen.fp !== fp) throw new IdempotencyKeyReusedError(key, seen.fp);
+    const replay = { 'idempotent-replayed': 'true' };
+    if (seen.running) return { ...(await seen.running), headers: replay };
+    if (seen.done) return { ...seen.done, headers: replay };
+    // started by a daemon that died: recovery has settled the endpoint since
+    const view = s.store.get(ep);
+    const reply: StoredReply = TARGET[action].includes(view.state)
+      ? { status: 200, body: view }
+      : toApiError(new OperationInterruptedError(ep, action, view.state));
+    keys.finish(key, reply);
+    return { ...reply, headers: replay };
+  }
+  let settle!: (r: StoredReply) => void;
+  keys.start(key, fp, new Promise<StoredReply>((r) => (settle = r)));
+  const reply = await run();
+  if (reply.ran || reply.status === 200) keys.finish(key, { status: reply.status, body: reply.body });
+  else keys.forget(key); // refused before anything ran: the key is free again
+  settle({ status: reply.status, body: reply.body });
+  return { status: reply.status, body: reply.body };
+}
+
+async function handOverFds(ctx: RequestContext): Promise<Reply> {
+  const { s } = await open(ctx);
+  const view = s.store.get(ctx.params.endpoint!);
+  if (view.state !== 'attached') throw new FdHandoverError(view.id, `it is ${view.state}, not cold-attached (run the attach action first)`);
+  if (ctx.adapters !== 'real') throw new FdHandoverError(view.id, 'the daemon runs with the in-memory adapters (no real tap)');
+  const c = s.store.snapshotOf(view.id).context;
+  // the NIC the cold-plug step described (its MAC: the original link's, as upstream)
+  const nic = { netdevId: c.netdevId, deviceId: c.deviceId, mac: c.hardAddr || c.mac, queues: c.queues, tapName: c.tapName, vhost: c.vhost };
+  const queues = openTapQueues(view.id, view.netnsPath, view.tapName, c.queues);
+  let vhost: number[] = [];
+  try {
+    if (c.vhost) vhost = openVhostFds(view.id, c.queues);
+  } catch (e) {
+    for (const fd of queues) closeFd(fd);
+    throw e;
+  }
+  const body = { endpoint: view.id, tapName: view.tapName, fds: queues.length + vhost.length, queueFds: queues.length, vhostFds: vhost.length, args: handoverArgs(nic, queues.length, vhost.length) };
+  await sendResponseWithFds(ctx.req.socket, body, [...queues, ...vhost]);
+  return undefined;
+}
+
+async function events(ctx: RequestContext): Promise<Reply> {
+  const { sb, s } = await open(ctx);
+  const sinceRaw = ctx.query.get('since');
+  const since = sinceRaw === null ? -1 : Number(sinceRaw);
+  if (sinceRaw !== null && (!Number.isInteger(since) || since < 0)) throw new RequestFieldError('since', 'type', 'must be a non-negative integer (a record seq)');
+  const res = ctx.res;
+  res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+  res.flushHeaders();
+  let last = since;
+  const write = (recs: readonly { seq: number }[]): void => {
+    for (const r of recs) {
+      if (r.seq <= last) continue;
+      last = r.seq;
+      res.write(JSON.stringify(r) + '\n');
+    }
+    if (res.writableLength > 8 << 20) res.destroy(); // a reader that does not read: drop it
+  };
+  // read what exists and subscribe in the same turn: no record is missed or sent twice
+  if (since >= 0) write(s.recordsAfter(since));
+  const off = s.onAppend(write);
+  const stream = { end: () => res.end() };
+  sb.streams.add(stream);
+  res.on('close', () => {
+    off();
+    sb.streams.delete(stream);
+  });
+  return undefined;
+}
+
+export const routes: readonly Route[] = [
+  {
+    method: 'GET',
+    path: '/v1/health',
+    operationId: 'health',
+    handler: async (ctx) => {
+      const count: Record<string, number> = { open: 0, opening: 0, closed: 0, error: 0 };
+      for (const s of ctx.sandboxes.list()) count[s.state]!++;
+      const eventLoop = { p50Ms: ms(loopDelay.percentile(50)), p99Ms: ms(loopDelay.percentile(99)), maxMs: ms(loopDelay.max) };
+      if (ctx.query.get('reset') === '1') loopDelay.reset();
+      return ok({ status: 'ok', sandboxes: count, eventLoop });
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/version',
+    operationId: 'version',
+    handler: async (ctx) => ok({ name: 'tapstate', version: pkg.version, api: 'v1', node: process.version, adapters: ctx.adapters, pid: process.pid, startedAt: new Date(ctx.startedAt).toISOString() }),
+  },
+  {
+    method: 'GET',
+    path: '/v1/sandboxes',
+    operationId: 'listSandboxes',
+    handler: async (ctx) =>
+      ok({ sandboxes: ctx.sandboxes.list().map((s) => ({ id: s.id, state: s.state, ...(s.lastError ? { error: toApiError(s.lastError).body.error } : {}) })) }),
+  },
+  {
+    method: 'PUT',
+    path: '/v1/sandboxes/{sandbox}',
+    operationId: 'putSandbox',
+    handler: async (ctx) => {
+      const id = v.sandboxId(ctx.params.sandbox!);
+      const config = v.sandboxConfig(await ctx.body(), ctx.adapters === 'real');
+      const { sandbox, created } = await ctx.sandboxes.create(id, config);
+      const s = await sandbox.ready();
+      return ok({ id, config: s.sandbox, ...statusOf(s.store.list()) }, created ? 201 : 200);
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/sandboxes/{sandbox}',
+    operationId: 'getSandbox',
+    handler: async (ctx) => {
+      const { sb, s } = await open(ctx);
+      return ok({ id: sb.id, config: s.sandbox, recovery: s.store.recovery, ...statusOf(s.store.list()) });
+    },
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/sandboxes/{sandbox}',
+    operationId: 'deleteSandbox',
+    handler: async (ctx) => {
+      await ctx.sandboxes.delete(v.sandboxId(ctx.params.sandbox!));
+      return { status: 204, body: null };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/sandboxes/{sandbox}/endpoints',
+    operationId: 'listEndpoints',
+    handler: async (ctx) => ok(statusOf((await open(ctx)).s.store.list())),
+  },
+  {
+    method: 'POST',
+    path: '/v1/sandboxes/{sandbox}/endpoints',
+    operationId: 'addEndpoint',
+    handler: async (ctx) => {
+      const { s } = await open(ctx);
+      return ok(s.store.createEndpoint(v.endpointInput(await ctx.body())), 201);
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/sandboxes/{sandbox}/endpoints/{endpoint}',
+    operationId: 'getEndpoint',
+    handler: async (ctx) => ok((await open(ctx)).s.store.get(ctx.params.endpoint!)),
+  },
+  { method: 'POST', path: '/v1/sandboxes/{sandbox}/endpoints/{endpoint}/actions', operationId: 'runAction', handler: runAction },
+  { method: 'POST', path: '/v1/sandboxes/{sandbox}/endpoints/{endpoint}/fds', operationId: 'handOverFds', handler: handOverFds },
+  {
+    method: 'POST',
+    path: '/v1/sandboxes/{sandbox}/recover',
+    operationId: 'recover',
+    handler: async (ctx) => {
+      const { s } = await open(ctx);
+      const endpoints = await s.store.recover();
+      const views = s.store.list();
+      return ok({ endpoints, inDoubt: views.filter((e) => e.status === 'in-doubt').map((e) => e.id), atOpen: s.store.recovery });
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/sandboxes/{sandbox}/persist',
+    operationId: 'savePersist',
+    handler: async (ctx) => {
+      const shape = ctx.query.get('shape') ?? 'v1';
+      if (shape !== 'v1' && shape !== 'v2') throw new RequestFieldError('shape', 'enum', `must be v1 or v2 (got ${JSON.stringify(shape)})`);
+      return ok((await open(ctx)).s.store.save(shape));
+    },
+  },
+  {
+    method: 'PUT',
+    path: '/v1/sandboxes/{sandbox}/persist',
+    operationId: 'loadPersist',
+    handler: async (ctx) => {
+      const { s } = await open(ctx);
+      return ok(await s.store.load(await ctx.body()));
+    },
+  },
+  { method: 'GET', path: '/v1/sandboxes/{sandbox}/events', operationId: 'events', handler: events },
+];
+

@@ -1,0 +1,40 @@
+/** Reading a size-limited JSON request body and writing JSON replies. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { BadJsonError, BodyTooLargeError } from './errors.js';
+import { toApiError } from './api-error.js';
+
+/** Read the whole body (at most `limit` bytes: beyond, {@link BodyTooLargeError}) and parse it as a JSON object. Empty → `{}`. */
+export async function readJson(req: IncomingMessage, limit: number): Promise<Record<string, unknown>> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) throw new BodyTooLargeError(limit);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new BodyTooLargeError(limit);
+    chunks.push(chunk);
+  }
+  if (size === 0) return {};
+  const type = String(req.headers['content-type'] ?? 'application/json');
+  if (!/^application\/(json|[a-z.+-]*\+json)\b/i.test(type)) throw new BadJsonError(`content-type must be application/json (got ${type})`);
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch (e) {
+    throw new BadJsonError(`body is not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new BadJsonError('body must be a JSON object');
+  return v as Record<string, unknown>;
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent || res.destroyed) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+export function sendError(res: ServerResponse, e: unknown, headers: Record<string, string> = {}): void {
+  const { status, body } = toApiError(e);
+  sendJson(res, status, body, status === 413 ? { connection: 'close', ...headers } : headers);
+}

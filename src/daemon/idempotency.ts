@@ -1,0 +1,109 @@
+/**
+ * Idempotency keys of one sandbox's actions. A key is made durable (`start`, fdatasync) before
+ * the action is sent; its final reply is recorded (`done`) when the action ends. A retry with the
+ * same key waits for the running action, or gets the recorded reply, or — when the daemon died
+ * between `start` and `done` — the outcome recovery settled on. A refusal that ran nothing
+ * (busy, not possible now, unknown) is `forget`-ten, so the client may retry with the same key.
+ * One line of JSON per record in `<store>/idempotency.jsonl`, compacted when the store is opened
+ * (one `start` and one `done` line per key, the newest {@link MAX_KEYS} keys).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export const IDEMPOTENCY_FILE = 'idempotency.jsonl';
+/** Keys kept when the file is compacted at open (the oldest are dropped first). */
+export const MAX_KEYS = 10_000;
+const KEY_RE = /^[\x21-\x7e]{1,128}$/;
+
+export interface StoredReply {
+  status: number;
+  body: unknown;
+}
+
+interface Entry {
+  /** What the key was first used for: `<endpoint> <action>`. */
+  fp: string;
+  done?: StoredReply;
+  running?: Promise<StoredReply>;
+}
+
+export function validKey(key: string): boolean {
+  return KEY_RE.test(key);
+}
+
+export class IdempotencyKeys {
+  private readonly entries = new Map<string, Entry>();
+  private fd: number;
+
+  constructor(dir: string) {
+    const file = path.join(dir, IDEMPOTENCY_FILE);
+    if (fs.existsSync(file)) {
+      for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+        let r: { k?: string; fp?: string; phase?: string; status?: number; body?: unknown };
+        try {
+          r = JSON.parse(line);
+        } catch {
+          continue; // a torn last line
+        }
+        if (typeof r.k !== 'string') continue;
+        if (r.phase === 'start' && typeof r.fp === 'string') this.entries.set(r.k, { fp: r.fp });
+        else if (r.phase === 'done' && this.entries.has(r.k)) this.entries.get(r.k)!.done = { status: r.status ?? 200, body: r.body };
+        else if (r.phase === 'forget') this.entries.delete(r.k);
+      }
+    }
+    // compact: one line per live key (the newest MAX_KEYS), written aside and renamed over
+    const keep = [...this.entries.entries()].slice(-MAX_KEYS);
+    this.entries.clear();
+    const lines: string[] = [];
+    for (const [k, e] of keep) {
+      this.entries.set(k, e);
+      lines.push(JSON.stringify({ k, fp: e.fp, phase: 'start' }));
+      if (e.done) lines.push(JSON.stringify({ k, phase: 'done', status: e.done.status, body: e.done.body }));
+    }
+    const tmp = `${file}.tmp`;
+    const t = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC, 0o600);
+    try {
+      fs.writeSync(t, lines.length ? lines.join('\n') + '\n' : '');
+      fs.fdatasyncSync(t);
+    } finally {
+      fs.closeSync(t);
+    }
+    fs.renameSync(tmp, file);
+    this.fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o600);
+  }
+
+  /** The entry of `key`: undefined (new), running, done, or interrupted (started by a daemon that died). */
+  lookup(key: string): { fp: string; done?: StoredReply; running?: Promise<StoredReply> } | undefined {
+    return this.entries.get(key);
+  }
+
+  private write(rec: object, durable: boolean): void {
+    fs.writeSync(this.fd, JSON.stringify(rec) + '\n');
+    if (durable) fs.fdatasyncSync(this.fd);
+  }
+
+  /** Record (durably) that `key` starts `fp`, and remember the running reply. */
+  start(key: string, fp: string, running: Promise<StoredReply>): void {
+    this.write({ k: key, fp, phase: 'start' }, true);
+    this.entries.set(key, { fp, running });
+  }
+
+  finish(key: string, reply: StoredReply): void {
+    const e = this.entries.get(key);
+    if (!e) return;
+    this.write({ k: key, phase: 'done', status: reply.status, body: reply.body }, false);
+    e.done = reply;
+    delete e.running;
+  }
+
+  /** The action ran nothing: the key is free again. */
+  forget(key: string): void {
+    this.write({ k: key, phase: 'forget' }, false);
+    this.entries.delete(key);
+  }
+
+  close(): void {
+    if (this.fd >= 0) fs.closeSync(this.fd);
+    this.fd = -1;
+  }
+}

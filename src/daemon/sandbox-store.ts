@@ -1,0 +1,110 @@
+/**
+ * The daemon's one seam to the store layer: create a sandbox's store, and open it for writing
+ * (its flock held, adapters built from its sandbox config, every interrupted effect recovered
+ * before it is returned). Today this goes through the CLI's open-store helpers — the same code
+ * path `tapstate` uses, never a second one — and moves to the library's `openStore` when it exists.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { FileLogStore, LOG_FILE, type LogRecord } from '../log/index.js';
+import type { SandboxConfig, Tapstore } from '../runtime/tapstore.js';
+import type { NetlinkAdapter } from '../adapters/netlink.js';
+import { adapterKind, openWriter } from '../cli/open-store.js';
+import { StoreLock } from '../cli/store-lock.js';
+
+export { StoreLockedError } from '../cli/store-lock.js';
+export { StoreNotFoundError } from '../cli/open-store.js';
+
+/** An open, locked, recovered sandbox store. */
+export interface SandboxStore {
+  dir: string;
+  store: Tapstore;
+  sandbox: SandboxConfig;
+  /** Subscribe to records as they are appended to the log (returns the unsubscribe). */
+  onAppend(fn: (records: readonly LogRecord[]) => void): () => void;
+  /** Records already in the log with `seq > after` (read from the file). */
+  recordsAfter(after: number): LogRecord[];
+  /** Wait for running operations, close the log and the adapters, drop the lock. */
+  close(): Promise<void>;
+}
+
+/** Is `dir` a store (holds a log)? */
+export function isStoreDir(dir: string): boolean {
+  return fs.existsSync(path.join(dir, LOG_FILE));
+}
+
+/** Prefix of a store being created (renamed to its name once complete; never a valid sandbox id). */
+export const NEW_PREFIX = '.new-';
+
+/**
+ * Create a store for `sandbox` at `dir`: built in a sibling `.new-*` directory (0700) and renamed
+ * into place, so a crash never leaves a half-created store under the sandbox's name. Fails if
+ * `dir` exists and is not empty.
+ */
+export function createSandboxStore(dir: string, sandbox: SandboxConfig): void {
+  const tmp = path.join(path.dirname(dir), `${NEW_PREFIX}${path.basename(dir)}-${process.pid}-${Date.now()}`);
+  fs.mkdirSync(tmp, { recursive: true, mode: 0o700 });
+  try {
+    const lock = StoreLock.acquire(tmp);
+    try {
+      FileLogStore.create(tmp, { sandbox }).close();
+    } finally {
+      lock.release();
+    }
+    fs.renameSync(tmp, dir);
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+const silent = { out: () => {}, err: () => {}, isTTY: false };
+
+/**
+ * Open `dir` for writing: lock, replay, recover. Throws StoreLockedError when another process
+ * holds it. `sharedNetlink`: the daemon's one Linux adapter (its sockets and worker threads serve
+ * every sandbox; a store's close leaves it open).
+ */
+export async function openSandboxStore(dir: string, env: NodeJS.ProcessEnv, sharedNetlink?: NetlinkAdapter): Promise<SandboxStore> {
+  const s = await openWriter(dir, { io: { ...silent, env }, announceRecovery: false, ...(sharedNetlink ? { sharedNetlink } : {}) });
+  const subscribers = new Set<(records: readonly LogRecord[]) => void>();
+  // the live feed of the journal: every append the store makes goes through this one object
+  const log = s.log as FileLogStore & { append: FileLogStore['append'] };
+  const append = log.append.bind(log);
+  log.append = (records, durable) => {
+    append(records, durable);
+    // a subscriber (an events stream) must never fail the store's append
+    for (const fn of subscribers) {
+      try {
+        fn(records);
+      } catch {
+        subscribers.delete(fn);
+      }
+    }
+  };
+  return {
+    dir: s.dir,
+    store: s.store,
+    sandbox: s.sandbox,
+    onAppend(fn) {
+      subscribers.add(fn);
+      return () => subscribers.delete(fn);
+    },
+    recordsAfter(after) {
+      const r = FileLogStore.open(s.dir, { readOnly: true });
+      try {
+        return r.read().records.map((p) => p.record).filter((rec) => rec.seq > after);
+      } finally {
+        r.close();
+      }
+    },
+    close: () => s.close(),
+  };
+}
+
+/** The one Linux netlink adapter of a daemon (undefined with the in-memory adapters). The caller closes it. */
+export async function sharedNetlinkFor(env: NodeJS.ProcessEnv): Promise<NetlinkAdapter | undefined> {
+  if (adapterKind(env) !== 'real') return undefined;
+  const { LinuxNetlinkAdapter } = await import('../linux/adapter.js');
+  return new LinuxNetlinkAdapter();
+}

@@ -1,0 +1,161 @@
+/**
+ * The sandboxes a daemon serves: one store per directory under the state dir, each opened for
+ * writing (its lock held by the daemon) and recovered before any request for it is served.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { SandboxConfig } from '../runtime/tapstore.js';
+import { SandboxExistsError, SandboxNotEmptyError, SandboxNotFoundError, SandboxUnavailableError } from './errors.js';
+import { IdempotencyKeys } from './idempotency.js';
+import { SANDBOX_ID_RE } from './validate.js';
+import { vhostNetPresent } from '../runtime/vhost-default.js';
+import { NEW_PREFIX, createSandboxStore, isStoreDir, openSandboxStore, sharedNetlinkFor, type SandboxStore } from './sandbox-store.js';
+import type { NetlinkAdapter } from '../adapters/netlink.js';
+
+/** One sandbox: its store, opened (and recovered) once, and its idempotency keys. */
+export class Sandbox {
+  private opening: Promise<SandboxStore> | undefined;
+  private opened: SandboxStore | undefined;
+  keys: IdempotencyKeys | undefined;
+  /** Set while being deleted or when the daemon stops: no new request gets the store. */
+  closing = false;
+  /** The last error opening it (e.g. StoreLockedError), for health. */
+  lastError: Error | undefined;
+  /** Open event streams: ended when the sandbox closes. */
+  readonly streams = new Set<{ end(): void }>();
+
+  constructor(
+    readonly id: string,
+    readonly dir: string,
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly netlink: () => Promise<NetlinkAdapter | undefined>,
+  ) {}
+
+  get state(): 'open' | 'opening' | 'closed' | 'error' {
+    if (this.opened) return 'open';
+    if (this.opening) return 'opening';
+    return this.lastError ? 'error' : 'closed';
+  }
+
+  /** The open store; opens (replay + recovery) on first use, and again after a failed open (e.g. it was locked). */
+  ready(): Promise<SandboxStore> {
+    if (this.closing) return Promise.reject(new SandboxUnavailableError(this.id, 'it is being closed'));
+    if (this.opened) return Promise.resolve(this.opened);
+    this.opening ??= this.netlink().then((nl) => openSandboxStore(this.dir, this.env, nl)).then(
+      (s) => {
+        this.opened = s;
+        this.keys = new IdempotencyKeys(this.dir);
+        this.lastError = undefined;
+        this.opening = undefined;
+        return s;
+      },
+      (e: unknown) => {
+        this.lastError = e instanceof Error ? e : new Error(String(e));
+        this.opening = undefined;
+        throw e;
+      },
+    );
+    return this.opening;
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const st of this.streams) st.end();
+    this.streams.clear();
+    const s = this.opened ?? (await this.opening?.catch(() => undefined));
+    this.opened = undefined;
+    this.keys?.close();
+    this.keys = undefined;
+    await s?.close();
+  }
+}
+
+/** Prefix of a deleted sandbox's directory while it is being removed (never a valid sandbox id). */
+const TRASH = '.trash-';
+
+const sameConfig = (a: SandboxConfig, b: SandboxConfig): boolean =>
+  a.netnsPath === b.netnsPath &&
+  a.netnsCreated === b.netnsCreated &&
+  a.vcpus === b.vcpus &&
+  (a.vhost ?? vhostNetPresent()) === (b.vhost ?? vhostNetPresent()) &&
+  (a.multiQueue ?? true) === (b.multiQueue ?? true) &&
+  (a.qmp ?? '') === (b.qmp ?? '');
+
+export class Sandboxes {
+  private readonly map = new Map<string, Sandbox>();
+  /** One Linux adapter for every sandbox: one set of netlink sockets and worker threads, one inline budget. */
+  private netlink: Promise<NetlinkAdapter | undefined> | undefined;
+  private readonly sharedNetlink = () => (this.netlink ??= sharedNetlinkFor(this.env));
+
+  constructor(
+    readonly stateDir: string,
+    private readonly env: NodeJS.ProcessEnv,
+  ) {
+    fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  }
+
+  /**
+   * Find every store under the state dir and open (recover) them all, `width` at a time. What a
+   * create or a delete interrupted by a crash left (a `.new-*` or `.trash-*` directory) is removed first.
+   */
+  async openAll(width = 8): Promise<void> {
+    for (const name of fs.readdirSync(this.stateDir).sort()) {
+      const dir = path.join(this.stateDir, name);
+      if (name.startsWith(TRASH) || name.startsWith(NEW_PREFIX)) fs.rmSync(dir, { recursive: true, force: true });
+      else if (!this.map.has(name) && SANDBOX_ID_RE.test(name) && isStoreDir(dir)) this.map.set(name, new Sandbox(name, dir, this.env, this.sharedNetlink));
+    }
+    const todo = [...this.map.values()];
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < todo.length) await todo[next++]!.ready().catch(() => undefined);
+    };
+    await Promise.all(Array.from({ length: Math.min(width, todo.length) }, worker));
+  }
+
+  list(): Sandbox[] {
+    return [...this.map.values()];
+  }
+
+  get(id: string): Sandbox {
+    const s = this.map.get(id);
+    if (!s) throw new SandboxNotFoundError(id);
+    return s;
+  }
+
+  /** Create (or find, with the same config: a retried PUT) a sandbox. `created` is false for an identical existing one. */
+  async create(id: string, config: SandboxConfig): Promise<{ sandbox: Sandbox; created: boolean }> {
+    const existing = this.map.get(id);
+    if (existing) {
+      const s = await existing.ready();
+      if (!sameConfig(s.sandbox, config)) throw new SandboxExistsError(id);
+      return { sandbox: existing, created: false };
+    }
+    const dir = path.join(this.stateDir, id);
+    if (!isStoreDir(dir)) createSandboxStore(dir, config);
+    const sb = new Sandbox(id, dir, this.env, this.sharedNetlink);
+    this.map.set(id, sb);
+    const s = await sb.ready();
+    if (!sameConfig(s.sandbox, config)) throw new SandboxExistsError(id);
+    return { sandbox: sb, created: true };
+  }
+
+  /** Delete a sandbox whose endpoints hold nothing (all `created` or `detached`): close its store, remove its directory. */
+  async delete(id: string): Promise<void> {
+    const sb = this.get(id);
+    const s = await sb.ready();
+    const live = s.store.list().filter((v) => v.state !== 'created' && v.state !== 'detached');
+    if (live.length) throw new SandboxNotEmptyError(id, live.map((v) => v.id));
+    this.map.delete(id);
+    await sb.close();
+    // atomically out of the way first: a crash in the middle of removing it never leaves a
+    // half-removed store (a checkpoint without its log) under the sandbox's name
+    const trash = path.join(this.stateDir, `${TRASH}${id}-${process.pid}-${Date.now()}`);
+    fs.renameSync(sb.dir, trash);
+    fs.rmSync(trash, { recursive: true, force: true });
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.map.values()].map((s) => s.close()));
+    await (await this.netlink?.catch(() => undefined))?.close();
+  }
+}

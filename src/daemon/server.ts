@@ -1,0 +1,193 @@
+/**
+ * `tapstate serve`: one daemon per host. HTTP/1.1 + JSON on a unix socket only (never TCP):
+ * the socket is created 0600 (0660 with a group), every connection's peer is checked with
+ * SO_PEERCRED, bodies are size-limited, slow or idle connections time out. Stores are opened
+ * (and recovered) at start; a request for a sandbox waits until its store is recovered.
+ * Operations are never tied to a connection: a client that goes away does not cancel them.
+ */
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { PeerRejectedError, SocketPathError } from './errors.js';
+import { sendError, sendJson, readJson } from './http-io.js';
+import { peerAllowed, peerCred, socketFd, type PeerPolicy } from './peer-cred.js';
+import { routes } from './handlers.js';
+import { Router } from './routes.js';
+import { Sandboxes } from './sandboxes.js';
+import { adapterKind } from '../cli/open-store.js';
+
+export interface DaemonOptions {
+  socketPath: string;
+  stateDir: string;
+  /** Group allowed to connect (socket 0660, owned by it). Default: none (socket 0600). */
+  gid?: number;
+  /** Max request body, bytes (default 1 MiB). */
+  maxBodyBytes?: number;
+  /** A request's headers must arrive within this (default 10 s). */
+  headersTimeoutMs?: number;
+  /** A whole request (headers + body) must arrive within this (default 30 s). */
+  requestTimeoutMs?: number;
+  /** An idle keep-alive connection is closed after this (default 5 s). */
+  idleTimeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
+  /** Called with one line per notable event (start, peer rejected, errors). */
+  log?: (line: string) => void;
+}
+
+export class Daemon {
+  readonly sandboxes: Sandboxes;
+  private readonly server: http.Server;
+  /** The listener: admits a connection to the HTTP server only after its peer check. */
+  private readonly listener: net.Server;
+  private readonly router = new Router(routes);
+  private readonly policy: PeerPolicy;
+  private readonly startedAt = Date.now();
+  private readonly sockets = new Set<net.Socket>();
+
+  private constructor(private readonly opts: DaemonOptions) {
+    const env = opts.env ?? process.env;
+    this.sandboxes = new Sandboxes(path.resolve(opts.stateDir), env);
+    this.policy = { uid: process.geteuid?.() ?? 0, ...(opts.gid !== undefined ? { gid: opts.gid } : {}) };
+    const headersTimeout = opts.headersTimeoutMs ?? 10_000;
+    this.server = http.createServer(
+      {
+        headersTimeout,
+        requestTimeout: Math.max(opts.requestTimeoutMs ?? 30_000, headersTimeout),
+        keepAliveTimeout: opts.idleTimeoutMs ?? 5_000,
+        connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 4))),
+      },
+      (req, res) => void this.handle(req, res),
+    );
+    // no socket inactivity timeout: a long operation's reply must not be cut; slow requests and idle
+    // keep-alive connections are bounded by headersTimeout / requestTimeout / keepAliveTimeout
+    this.server.timeout = 0;
+    this.listener = net.createServer({ pauseOnConnect: true }, (socket) => this.admit(socket));
+  }
+
+  /**
+   * Listen, then open (and recover) every store under the state dir. Health and version answer
+   * at once; a request for a sandbox waits until its store is recovered.
+   */
+  static async start(opts: DaemonOptions): Promise<Daemon> {
+    const d = new Daemon(opts);
+    await d.listen();
+    await d.sandboxes.openAll();
+    return d;
+  }
+
+  private log(line: string): void {
+    this.opts.log?.(line);
+  }
+
+  private admit(socket: net.Socket): void {
+    socket.on('error', () => {});
+    let cred;
+    try {
+      cred = peerCred(socketFd(socket));
+    } catch (e) {
+      this.log(`rejecting a connection: ${(e as Error).message}`);
+      socket.destroy();
+      return;
+    }
+    if (!peerAllowed(cred, this.policy)) {
+      this.log(`rejecting peer pid ${cred.pid} uid ${cred.uid} gid ${cred.gid}`);
+      const err = new PeerRejectedError(cred.uid, cred.gid);
+      const body = JSON.stringify({ error: { type: err.name, code: 'peer_rejected', message: err.message, uid: cred.uid, gid: cred.gid } });
+      socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+      socket.resume();
+      return;
+    }
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    this.server.emit('connection', socket);
+    socket.resume();
+  }
+
+  private async listen(): Promise<void> {
+    const p = path.resolve(this.opts.socketPath);
+    fs.mkdirSync(path.dirname(p), { recursive: true, mode: 0o755 });
+    // a stale socket of a dead daemon: remove it (a live one answers, and we refuse to start)
+    if (fs.existsSync(p)) {
+      if (!fs.lstatSync(p).isSocket()) throw new SocketPathError(p, 'exists and is not a socket');
+      if (await answers(p)) throw new SocketPathError(p, 'another daemon is listening there');
+      fs.rmSync(p);
+    }
+    const mode = this.opts.gid !== undefined ? 0o660 : 0o600;
+    const old = process.umask(0o777 & ~mode); // created with the right mode: no window where it is wider
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.listener.once('error', reject);
+        this.listener.listen(p, () => {
+          this.listener.off('error', reject);
+          resolve();
+        });
+      });
+    } finally {
+      process.umask(old);
+    }
+    // node:http starts its slow-request checks (headersTimeout, requestTimeout) on 'listening'; the
+    // net listener in front of it listens instead, so tell it
+    this.server.emit('listening');
+    if (this.opts.gid !== undefined) fs.chownSync(p, -1 as unknown as number, this.opts.gid);
+    fs.chmodSync(p, mode);
+    this.log(`listening on ${p} (mode ${mode.toString(8)}${this.opts.gid !== undefined ? `, group ${this.opts.gid}` : ''})`);
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const limit = this.opts.maxBodyBytes ?? 1 << 20;
+    try {
+      const url = new URL(req.url ?? '/', 'http://tapstate');
+      const { route, params } = this.router.match(req.method ?? 'GET', url.pathname);
+      let parsed: Promise<Record<string, unknown>> | undefined;
+      const reply = await route.handler({
+        req,
+        res,
+        params,
+        query: url.searchParams,
+        sandboxes: this.sandboxes,
+        body: () => (parsed ??= readJson(req, limit)),
+        startedAt: this.startedAt,
+        adapters: adapterKind(this.opts.env ?? process.env),
+      });
+      // a body nobody asked for is still bounded
+      if (!parsed && !req.complete) await readJson(req, limit).catch(() => undefined);
+      if (reply) {
+        if (reply.status === 204) {
+          res.writeHead(204, reply.headers);
+          res.end();
+        } else sendJson(res, reply.status, reply.body, reply.headers);
+      }
+    } catch (e) {
+      if (!res.headersSent) sendError(res, e);
+      else res.destroy();
+    }
+  }
+
+  /** Stop listening, let running requests finish (operations are never cut), close every store, then the connections. */
+  async close(): Promise<void> {
+    const stopped = new Promise<void>((resolve) => this.listener.close(() => resolve()));
+    this.server.closeIdleConnections();
+    await this.sandboxes.close(); // waits for running operations, ends event streams
+    await new Promise((r) => setTimeout(r, 20)); // their replies are written
+    for (const s of this.sockets) s.destroy();
+    this.server.close();
+    await stopped;
+  }
+}
+
+/** Does something accept connections on the unix socket `p`? */
+function answers(p: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.request({ socketPath: p, path: '/v1/health', timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(true);
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => {
+      req.destroy();
+      resolve(true);
+    });
+    req.end();
+  });
+}

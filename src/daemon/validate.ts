@@ -1,0 +1,89 @@
+/** Validation of request bodies and path parameters: bad input is a {@link RequestFieldError} naming the field and the rule. */
+import * as fs from 'node:fs';
+import { MAX_QUEUES, normaliseMac } from '../../machines/index.js';
+import { randomMac } from '../cli/commands/add.js';
+import { vhostNetPresent } from '../runtime/vhost-default.js';
+import type { SandboxConfig } from '../runtime/tapstore.js';
+import { RequestFieldError } from './errors.js';
+import { isOwnNetns } from '../cli/netns-check.js';
+
+export const SANDBOX_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+export function sandboxId(id: string): string {
+  if (!SANDBOX_ID_RE.test(id)) throw new RequestFieldError('sandbox', 'pattern', `must match ${SANDBOX_ID_RE.source} (got ${JSON.stringify(id)})`);
+  return id;
+}
+
+type Obj = Record<string, unknown>;
+
+function optBool(o: Obj, k: string): boolean | undefined {
+  if (o[k] === undefined) return undefined;
+  if (typeof o[k] !== 'boolean') throw new RequestFieldError(k, 'type', 'must be a boolean');
+  return o[k] as boolean;
+}
+
+function optInt(o: Obj, k: string): number | undefined {
+  if (o[k] === undefined) return undefined;
+  if (typeof o[k] !== 'number' || !Number.isInteger(o[k])) throw new RequestFieldError(k, 'type', 'must be an integer');
+  return o[k] as number;
+}
+
+function optString(o: Obj, k: string): string | undefined {
+  if (o[k] === undefined) return undefined;
+  if (typeof o[k] !== 'string') throw new RequestFieldError(k, 'type', 'must be a string');
+  return o[k] as string;
+}
+
+function onlyKnown(o: Obj, known: readonly string[]): void {
+  for (const k of Object.keys(o)) if (!known.includes(k)) throw new RequestFieldError(k, 'unknown', `unknown field (known: ${known.join(', ')})`);
+}
+
+/**
+ * A sandbox config: `netnsPath` (absolute; not the daemon's own netns; must exist with the real adapters), `netnsCreated`
+ * (default false), `qmp` (absolute), `vcpus` (1..256, default 1), `vhost` (default: /dev/vhost-net exists).
+ */
+export function sandboxConfig(o: Obj, realWorld: boolean): SandboxConfig {
+  onlyKnown(o, ['netnsPath', 'netnsCreated', 'qmp', 'vcpus', 'vhost', 'multiQueue']);
+  const netnsPath = optString(o, 'netnsPath');
+  if (netnsPath === undefined) throw new RequestFieldError('netnsPath', 'required', 'is required');
+  if (!netnsPath.startsWith('/')) throw new RequestFieldError('netnsPath', 'absolute', `must be an absolute path (got ${JSON.stringify(netnsPath)})`);
+  if (isOwnNetns(netnsPath))
+    throw new RequestFieldError('netnsPath', 'not-own', "is the daemon's own network namespace (the host's): never a sandbox's (docs/security.md)");
+  if (realWorld && !fs.existsSync(netnsPath)) throw new RequestFieldError('netnsPath', 'exists', `no such network namespace: ${netnsPath}`);
+  const qmp = optString(o, 'qmp');
+  if (qmp !== undefined && !qmp.startsWith('/')) throw new RequestFieldError('qmp', 'absolute', `must be an absolute path (got ${JSON.stringify(qmp)})`);
+  const vcpus = optInt(o, 'vcpus') ?? 1;
+  if (vcpus < 1 || vcpus > MAX_QUEUES) throw new RequestFieldError('vcpus', 'range', `must be between 1 and ${MAX_QUEUES} (got ${vcpus})`);
+  const vhost = optBool(o, 'vhost') ?? vhostNetPresent();
+  const multiQueue = optBool(o, 'multiQueue');
+  return {
+    netnsPath,
+    netnsCreated: optBool(o, 'netnsCreated') ?? false,
+    vcpus,
+    vhost,
+    ...(multiQueue !== undefined ? { multiQueue } : {}),
+    ...(qmp !== undefined ? { qmp } : {}),
+  };
+}
+
+/** An endpoint to add: `idx` (required), `ifName`, `mac` (default: random locally-administered), `mtu`. The machine's rules check the values. */
+export function endpointInput(o: Obj): { idx: number; ifName?: string; mac: string; mtu?: number } {
+  onlyKnown(o, ['idx', 'ifName', 'mac', 'mtu']);
+  const idx = optInt(o, 'idx');
+  if (idx === undefined) throw new RequestFieldError('idx', 'required', 'is required');
+  const ifName = optString(o, 'ifName');
+  const mac = optString(o, 'mac');
+  const mtu = optInt(o, 'mtu');
+  return { idx, mac: mac !== undefined ? normaliseMac(mac) : randomMac(), ...(ifName !== undefined ? { ifName } : {}), ...(mtu !== undefined ? { mtu } : {}) };
+}
+
+export const ACTIONS = ['hot-attach', 'hot-detach', 'attach', 'detach', 'cleanup'] as const;
+export type Action = (typeof ACTIONS)[number];
+
+export function action(o: Obj): Action {
+  onlyKnown(o, ['action']);
+  const a = optString(o, 'action');
+  if (a === undefined) throw new RequestFieldError('action', 'required', `is required (one of ${ACTIONS.join(', ')})`);
+  if (!(ACTIONS as readonly string[]).includes(a)) throw new RequestFieldError('action', 'enum', `must be one of ${ACTIONS.join(', ')} (got ${JSON.stringify(a)})`);
+  return a as Action;
+}

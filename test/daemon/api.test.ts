@@ -1,0 +1,191 @@
+/**
+ * The daemon's API semantics, with the in-memory adapters: idempotency keys, operations that
+ * outlive their clients, the live events stream, a store locked by another process (423), and
+ * bad bodies.
+ */
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createSandboxStore } from '../../src/daemon/sandbox-store.js';
+import { StoreLock } from '../../src/cli/store-lock.js';
+import { memoryDaemon, readEvents } from './client.js';
+
+const CFG = { netnsPath: '/run/netns/api', netnsCreated: true, vcpus: 1, vhost: false, qmp: '/run/api/qmp.sock' };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+let cleanup: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanup.reverse()) await c();
+  cleanup = [];
+});
+
+async function daemon(env: Record<string, string> = {}) {
+  const d = await memoryDaemon({}, env);
+  cleanup.push(() => d.stop());
+  expect((await d.call('PUT', '/v1/sandboxes/sb', CFG)).status).toBe(201);
+  expect((await d.call('POST', '/v1/sandboxes/sb/endpoints', { idx: 0 })).status).toBe(201);
+  return d;
+}
+
+const act = (action: string) => ({ action });
+const A = '/v1/sandboxes/sb/endpoints/ep0/actions';
+
+describe('idempotency keys', () => {
+  it('concurrent retries with one key run the action once and get the same reply', async () => {
+    const d = await daemon({ TAPSTATE_TEST_EFFECT_DELAY_MS: '40' });
+    const [a, b] = await Promise.all([d.call('POST', A, act('hot-attach'), { 'idempotency-key': 'k1' }), sleep(30).then(() => d.call('POST', A, act('hot-attach'), { 'idempotency-key': 'k1' }))]);
+    expect([a.status, b.status]).toEqual([200, 200]);
+    expect(b.body).toEqual(a.body);
+    expect(b.headers['idempotent-replayed']).toBe('true');
+    const later = await d.call('POST', A, act('hot-attach'), { 'idempotency-key': 'k1' });
+    expect([later.status, later.body.state, later.headers['idempotent-replayed']]).toEqual([200, 'hotAttached', 'true']);
+    const commands = (await readEvents(d.socketPath, '/v1/sandboxes/sb/events?since=0', 3)).filter((r) => r.k === 'event');
+    expect(commands.map((r) => r.event.type)).toEqual(['HOT_ATTACH']);
+  });
+
+  it('a key used for another request is refused; a refusal that ran nothing frees its key', async () => {
+    const d = await daemon();
+    expect((await d.call('POST', A, act('hot-attach'), { 'idempotency-key': 'k1' })).status).toBe(200);
+    const refused = await d.call('POST', A, act('attach'), { 'idempotency-key': 'k2' });
+    expect([refused.status, refused.body.error.code]).toEqual([409, 'invalid_command']);
+    // k2 is free again: it can key the hot-detach
+    expect((await d.call('POST', A, act('hot-detach'), { 'idempotency-key': 'k2' })).status).toBe(200);
+    const reused = await d.call('POST', A, act('attach'), { 'idempotency-key': 'k2' });
+    expect([reused.status, reused.body.error.code, reused.body.error.firstRequest]).toEqual([409, 'idempotency_key_reused', 'ep0 hot-detach']);
+    const bad = await d.call('POST', A, act('hot-detach'), { 'idempotency-key': 'has space' });
+    expect([bad.status, bad.body.error.field]).toEqual([400, 'Idempotency-Key']);
+  });
+
+  it('recorded replies survive a daemon restart', async () => {
+    const d = await memoryDaemon();
+    let stopped = false;
+    cleanup.push(() => (stopped ? undefined : d.stop()));
+    await d.call('PUT', '/v1/sandboxes/sb', CFG);
+    await d.call('POST', '/v1/sandboxes/sb/endpoints', { idx: 0 });
+    const first = await d.call('POST', A, act('hot-attach'), { 'idempotency-key': 'k3' });
+    expect(first.status).toBe(200);
+    await d.stop(true);
+    stopped = true;
+    const d2 = await memoryDaemon({}, {}, d.tmp);
+    cleanup.push(() => d2.stop());
+    const again = await d2.call('POST', A, act('hot-attach'), { 'idempotency-key': 'k3' });
+    expect([again.status, again.headers['idempotent-replayed']]).toEqual([200, 'true']);
+    expect(again.body).toEqual(first.body);
+  });
+});
+
+describe('operations outlive their clients', () => {
+  it('a client that hangs up mid-action does not cancel it: the operation completes', async () => {
+    const d = await daemon({ TAPSTATE_TEST_EFFECT_DELAY_MS: '60' });
+    await new Promise<void>((resolve) => {
+      const body = JSON.stringify(act('hot-attach'));
+      const req = http.request({ socketPath: d.socketPath, method: 'POST', path: A, agent: false, headers: { 'content-type': 'application/json', 'content-length': String(body.length) } });
+      req.on('error', () => resolve());
+      req.end(body);
+      setTimeout(() => {
+        req.destroy();
+        resolve();
+      }, 80);
+    });
+    const during = await d.call('GET', '/v1/sandboxes/sb/endpoints/ep0');
+    expect(during.body.status).toBe('busy');
+    let v = during.body;
+    for (let i = 0; i < 200 && v.status !== 'settled'; i++) {
+      await sleep(20);
+      v = (await d.call('GET', '/v1/sandboxes/sb/endpoints/ep0')).body;
+    }
+    expect([v.state, v.status]).toEqual(['hotAttached', 'settled']);
+  });
+});
+
+describe('events', () => {
+  it('streams the journal records as they are appended', async () => {
+    const d = await daemon();
+    const got = readEvents(d.socketPath, '/v1/sandboxes/sb/events', 4);
+    await sleep(50);
+    await d.call('POST', A, act('hot-attach'));
+    const recs = await got;
+    expect(recs[0]).toMatchObject({ k: 'event', ep: 'ep0', event: { type: 'HOT_ATTACH' } });
+    expect(recs[1]).toMatchObject({ k: 'intent', id: 'hotAttach.createTap' });
+    expect(recs.map((r) => r.seq)).toEqual([2, 3, 4, 5]);
+  });
+
+  it('a stream ends when its sandbox is deleted', async () => {
+    const d = await daemon();
+    const ended = new Promise<number>((resolve, reject) => {
+      const req = http.get({ socketPath: d.socketPath, path: '/v1/sandboxes/sb/events', agent: false }, (res) => {
+        let lines = 0;
+        res.on('data', (c: Buffer) => (lines += c.toString().split('\n').length - 1));
+        res.on('end', () => resolve(lines));
+      });
+      req.on('error', reject);
+    });
+    await sleep(50);
+    expect((await d.call('DELETE', '/v1/sandboxes/sb')).status).toBe(204);
+    expect(await ended).toBe(0);
+  });
+});
+
+describe('a store locked by another process', () => {
+  it('answers 423 with the holder, and serves the sandbox once the lock is free', async () => {
+    const d0 = await memoryDaemon();
+    const dir = path.join(d0.stateDir, 'held');
+    createSandboxStore(dir, CFG);
+    await d0.stop(true);
+    const lock = StoreLock.acquire(dir);
+    let held = true;
+    cleanup.push(() => (held ? lock.release() : undefined));
+    const d = await memoryDaemon({}, {}, d0.tmp);
+    cleanup.push(() => d.stop());
+    const r = await d.call('GET', '/v1/sandboxes/held');
+    expect([r.status, r.body.error.code, r.body.error.pid]).toEqual([423, 'store_locked', process.pid]);
+    expect((await d.call('GET', '/v1/sandboxes')).body.sandboxes[0]).toMatchObject({ id: 'held', state: 'error', error: { code: 'store_locked' } });
+    lock.release();
+    held = false;
+    expect((await d.call('GET', '/v1/sandboxes/held')).status).toBe(200);
+  });
+});
+
+describe('deleting a sandbox', () => {
+  it('creates and deletes stores atomically (rename); what a crash mid-create or mid-delete left is removed at start, never served', async () => {
+    const d0 = await memoryDaemon();
+    const trash = path.join(d0.stateDir, '.trash-old-1-1');
+    createSandboxStore(trash, CFG); // a delete that was killed while removing the directory
+    const half = path.join(d0.stateDir, '.new-half-1-1');
+    fs.mkdirSync(half);
+    fs.writeFileSync(path.join(half, 'log.jsonl'), '0000'); // a create killed half-way
+    await d0.stop(true);
+    const d = await memoryDaemon({}, {}, d0.tmp);
+    cleanup.push(() => d.stop());
+    expect(fs.existsSync(trash)).toBe(false);
+    expect(fs.existsSync(half)).toBe(false);
+    expect((await d.call('GET', '/v1/sandboxes')).body.sandboxes).toEqual([]);
+    expect((await d.call('PUT', '/v1/sandboxes/gone', CFG)).status).toBe(201);
+    expect((await d.call('DELETE', '/v1/sandboxes/gone')).status).toBe(204);
+    expect(fs.readdirSync(d.stateDir)).toEqual([]);
+    // the same id again: a fresh store
+    expect((await d.call('PUT', '/v1/sandboxes/gone', CFG)).body.endpoints).toEqual([]);
+  });
+});
+
+describe('bad bodies', () => {
+  it('malformed JSON, a non-object, a wrong content-type and unknown fields are 400s naming the problem', async () => {
+    const d = await daemon();
+    const r1 = await d.call('POST', '/v1/sandboxes/sb/endpoints', '{"idx":');
+    expect([r1.status, r1.body.error.code]).toEqual([400, 'bad_json']);
+    const r2 = await d.call('POST', '/v1/sandboxes/sb/endpoints', '[1]');
+    expect([r2.status, r2.body.error.message]).toEqual([400, 'body must be a JSON object']);
+    const r3 = await d.call('POST', '/v1/sandboxes/sb/endpoints', 'idx=1', { 'content-type': 'text/plain' });
+    expect([r3.status, r3.body.error.code]).toEqual([400, 'bad_json']);
+    const r4 = await d.call('POST', '/v1/sandboxes/sb/endpoints', { idx: 1, colour: 'red' });
+    expect([r4.status, r4.body.error.field, r4.body.error.rule]).toEqual([400, 'colour', 'unknown']);
+    const r5 = await d.call('PUT', '/v1/sandboxes/.hidden', CFG);
+    expect([r5.status, r5.body.error.field]).toEqual([400, 'sandbox']);
+    // a path segment that is not valid percent-encoded UTF-8 is bad input, not a daemon failure
+    const r6 = await d.call('GET', '/v1/sandboxes/%E0%A4%A/endpoints');
+    expect([r6.status, r6.body.error.code, r6.body.error.field, r6.body.error.rule]).toEqual([400, 'request_field', 'sandbox', 'encoding']);
+    // nothing was created
+    expect((await d.call('GET', '/v1/sandboxes/sb/endpoints')).body.endpoints).toHaveLength(1);
+  });
+});

@@ -1,0 +1,46 @@
+/** The idempotency-key file: durable start, recorded replies, forgotten keys, a torn last line, compaction at open. */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { IDEMPOTENCY_FILE, IdempotencyKeys, validKey } from '../../src/daemon/idempotency.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+const tmp = () => {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), `tapstate-idem-${process.pid}-`));
+  dirs.push(d);
+  return d;
+};
+
+describe('IdempotencyKeys', () => {
+  it('reopened: done keys keep their reply, started-only keys are interrupted, forgotten keys are gone, a torn line is ignored', () => {
+    const d = tmp();
+    const k = new IdempotencyKeys(d);
+    k.start('a', 'ep0 hot-attach', new Promise(() => {}));
+    k.finish('a', { status: 200, body: { state: 'hotAttached' } });
+    k.start('b', 'ep1 attach', new Promise(() => {}));
+    k.start('c', 'ep2 detach', new Promise(() => {}));
+    k.forget('c');
+    k.close();
+    fs.appendFileSync(path.join(d, IDEMPOTENCY_FILE), '{"k":"d","fp":"ep3 hot-att');
+    const r = new IdempotencyKeys(d);
+    expect(r.lookup('a')).toEqual({ fp: 'ep0 hot-attach', done: { status: 200, body: { state: 'hotAttached' } } });
+    expect(r.lookup('b')).toEqual({ fp: 'ep1 attach' });
+    expect(r.lookup('c')).toBeUndefined();
+    expect(r.lookup('d')).toBeUndefined();
+    r.close();
+    // compacted: one start (+ one done) line per live key
+    expect(fs.readFileSync(path.join(d, IDEMPOTENCY_FILE), 'utf8').trim().split('\n')).toHaveLength(3);
+  });
+
+  it('keys are 1..128 printable ASCII characters', () => {
+    expect(validKey('sb1-ep0-plug')).toBe(true);
+    expect(validKey('')).toBe(false);
+    expect(validKey('x'.repeat(129))).toBe(false);
+    expect(validKey('a b')).toBe(false);
+    expect(validKey('é')).toBe(false);
+  });
+});

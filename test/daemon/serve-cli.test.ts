@@ -1,0 +1,44 @@
+/** `tapstate serve` as a command: usage errors, and SIGTERM finishing running operations before it exits 0. */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { request } from './client.js';
+import { CLI, startDaemon, type DaemonProcess } from './daemon-process.js';
+
+let tmp = '';
+let d: DaemonProcess | undefined;
+afterEach(async () => {
+  await d?.kill9();
+  d = undefined;
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('tapstate serve', () => {
+  it('usage errors exit 2 with one line naming the flag', () => {
+    const bad = spawnSync(process.execPath, [CLI, 'serve', '--socket', '/tmp/x.sock', '--state-dir', '/tmp/x', '--group', 'no-such-group-zz']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.toString()).toMatch(/^tapstate: UsageError: serve: --group: no group "no-such-group-zz"/);
+    const missing = spawnSync(process.execPath, [CLI, 'serve', '--socket', '/tmp/x.sock']);
+    expect([missing.status, missing.stderr.toString()]).toEqual([2, expect.stringMatching(/missing required option --state-dir/)]);
+    expect(spawnSync(process.execPath, [CLI, 'serve', '--socket', '/tmp/x.sock', '--state-dir', '/tmp/x', '--max-body', '0']).status).toBe(2);
+  });
+
+  it('SIGTERM: running operations finish and are answered, then it exits 0 and removes its socket', async () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), `tapstate-serve-${process.pid}-`));
+    const sock = path.join(tmp, 'api.sock');
+    d = startDaemon(sock, path.join(tmp, 'state'), { TAPSTATE_ADAPTERS: 'memory', TAPSTATE_TEST_EFFECT_DELAY_MS: '100' });
+    await d.ready();
+    expect((await request(sock, 'PUT', '/v1/sandboxes/sb', { netnsPath: '/run/netns/x', qmp: '/run/x/qmp.sock' })).status).toBe(201);
+    expect((await request(sock, 'POST', '/v1/sandboxes/sb/endpoints', { idx: 0 })).status).toBe(201);
+    const running = request(sock, 'POST', '/v1/sandboxes/sb/endpoints/ep0/actions', { action: 'hot-attach' });
+    await new Promise((r) => setTimeout(r, 150));
+    process.kill(d.pid, 'SIGTERM');
+    const reply = await running;
+    expect([reply.status, reply.body.state]).toEqual([200, 'hotAttached']);
+    expect(await d.exited).toEqual({ code: 0, signal: null });
+    expect(d.stderr()).toMatch(/stopping \(waiting for running operations\)/);
+    expect(fs.existsSync(sock)).toBe(false);
+  });
+});
