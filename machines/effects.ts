@@ -27,6 +27,8 @@ export interface NicInput {
 export interface EffectTypes {
   'netlink.createTap': [{ netns: string; name: string; queues: number; vhost?: true }, { index: number; queues: number }];
   'netlink.getLink': [{ netns: string; name: string }, { index: number; mtu: number; mac: string }];
+  /** upstream getLinkByName(name, Tuntap): the link, only if it is a tun/tap in TAP mode. */
+  'netlink.getTap': [{ netns: string; name: string }, { index?: number; absent?: boolean }];
   'netlink.setMtu': [{ netns: string; name: string; mtu: number }, Record<string, never>];
   'netlink.setUp': [{ netns: string; name: string; up: boolean }, { absent?: boolean }];
   'netlink.deleteLink': [{ netns: string; name: string }, { absent?: boolean }];
@@ -34,7 +36,7 @@ export interface EffectTypes {
   'netlink.deleteIngressQdisc': [{ netns: string; name: string }, { absent?: boolean }];
   'netlink.addRedirect': [{ netns: string; from: string; to: string }, Record<string, never>];
   'hypervisor.hotplug': [NicInput, { pciPath: string }];
-  'hypervisor.hotunplug': [{ netdevId: string; deviceId: string; mac?: string }, { vmmGone?: boolean }];
+  'hypervisor.hotunplug': [{ netdevId: string; deviceId: string; mac?: string; queues?: number }, { vmmGone?: boolean }];
   'hypervisor.coldplug': [NicInput, { args: string[] }];
 }
 

@@ -13,6 +13,8 @@ export interface EndpointInput {
   id: string;
   /** Upstream's endpoint index: names are `tap<idx>_kata` / `eth<idx>`. */
   idx: number;
+  /** The tap's name; `tap<idx>_kata` when absent (a CNI config may name it, as tc-redirect-tap's `tap_name`). */
+  tapName?: string;
   /** TuntapInterface.Name: the original link's name; `eth<idx>` when empty. */
   ifName?: string;
   /** The original link's MAC (TAPIface.HardAddr before attach); `""` when unknown. */
@@ -133,13 +135,16 @@ export function resolveEndpointInput(input: EndpointInput): ResolvedEndpoint {
   if (idx < 0) bad('idx', 'non-negative', `invalid network endpoint index: ${idx}`);
   if (typeof input.id !== 'string' || !ID_RE.test(input.id))
     bad('id', 'pattern', `id must match ${ID_RE.source} (got ${JSON.stringify(input.id)})`);
-  const tapName = tapNameOf(idx);
+  if (input.tapName !== undefined && typeof input.tapName !== 'string') bad('tapName', 'string', 'tapName must be a string');
+  const tapName = input.tapName ?? tapNameOf(idx);
   const tapProblem = ifNameProblem(tapName);
+  if (tapProblem && input.tapName !== undefined) bad('tapName', 'ifname', `tapName "${tapName}" ${tapProblem}`);
   if (tapProblem) bad('idx', 'tap-name-length', `idx ${idx} gives tap name "${tapName}", which ${tapProblem}`);
   const name = input.ifName === undefined || input.ifName === '' ? defaultIfNameOf(idx) : input.ifName;
   if (typeof name !== 'string') bad('ifName', 'string', 'ifName must be a string');
   const nameProblem = ifNameProblem(name);
   if (nameProblem) bad('ifName', 'ifname', `ifName "${name}" ${nameProblem}`);
+  if (name === tapName) bad('tapName', 'distinct', `tapName "${tapName}" must differ from the original link's name`);
   const hwAddr = normaliseMac(input.hwAddr ?? '');
   if (hwAddr !== '') {
     const p = macProblem(hwAddr);

@@ -5,7 +5,7 @@
  * journals them and feeds the outcome back as `xstate.done.actor.<id>` / `xstate.error.actor.<id>`.
  *
  * States: `created` → `hotAttach.*` → `hotAttached` | `attach.*` → `attached`;
- * `teardown.*` (unplug → removeTc → setDown → deleteTap, each only when needed) leads to
+ * `teardown.*` (unplug → removeTc → lookupTap → setDown → deleteTap, each only when needed) leads to
  * `detached` (final), back to `created` (a rolled-back attach) or to `dirty` (something is left
  * that a later `CLEANUP`/`DETACH` must remove).
  */
@@ -54,6 +54,7 @@ const actors = Object.fromEntries(
   (Object.keys({
     'netlink.createTap': 0,
     'netlink.getLink': 0,
+    'netlink.getTap': 0,
     'netlink.setMtu': 0,
     'netlink.setUp': 0,
     'netlink.deleteLink': 0,
@@ -83,6 +84,7 @@ export function initialContext(input: EndpointInput): EndpointContext {
     error: null,
     warnings: [],
     leftToNetnsOwner: false,
+    tapVerified: false,
   };
 }
 
@@ -132,7 +134,11 @@ const begin =
       if (goal) d.goal = goal;
       d.error = null;
       d.warnings = [];
-      d.leftToNetnsOwner = false;
+      d.tapVerified = false;
+      // upstream's "netns not ours" rule belongs to Detach: a DETACH (also from `dirty`) decides
+      // it afresh, a CLEANUP keeps what the interrupted operation decided, anything else drops it
+      if (op === 'detach') d.leftToNetnsOwner = !c.netnsCreated && c.netnsPath !== '';
+      else if (op !== 'cleanup') d.leftToNetnsOwner = false;
       if (goal === 'detach') {
         // a cold-plugged NIC lives in the VMM's command line and goes with the VM
         d.progress.coldplugged = false;
@@ -185,16 +191,8 @@ const teardownStates: Generated = Object.fromEntries(
   }),
 );
 
-/** upstream Detach: `!netNsCreated && netNsPath != ""` → the netns owner's deletion removes the tap. */
-const netnsNotOurs = ({ context }: { context: EndpointContext }) => !context.netnsCreated && context.netnsPath !== '';
-
-const detachCommand: Generated = route(
-  (c, e) =>
-    produce(begin('detach', 'detach')(c, e), (d) => {
-      d.leftToNetnsOwner = netnsNotOurs({ context: c });
-    }),
-  null,
-);
+/** upstream Detach: `!netNsCreated && netNsPath != ""` → the netns owner's deletion removes the tap (see `begin`). */
+const detachCommand: Generated = route(begin('detach', 'detach'), null);
 const hotDetachCommand = route(begin('hotDetach', 'detach'), null);
 
 export const endpointMachine = setup({
@@ -255,7 +253,7 @@ export const endpointMachine = setup({
     dirty: {
       on: {
         CLEANUP: route(begin('cleanup', null), null),
-        DETACH: route(begin('detach', 'detach'), null),
+        DETACH: detachCommand,
         HOT_DETACH: hotDetachCommand,
       },
     },

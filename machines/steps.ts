@@ -38,6 +38,13 @@ export interface EndpointContext extends ResolvedEndpoint {
   warnings: string[];
   /** Detach left the tap to the netns owner (upstream's "netns not ours" rule). */
   leftToNetnsOwner: boolean;
+  /**
+   * This teardown found a tun/tap in TAP mode under the tap's name (`lookupTap`): only then is
+   * it set down and deleted. A link of another kind is not ours: it is left alone, the endpoint
+   * ends `dirty` with upstream's `Could not get TAP interface: …`. Absent in logs written before
+   * the step existed (read as false).
+   */
+  tapVerified: boolean;
 }
 
 export type ForwardStep =
@@ -51,7 +58,7 @@ export type ForwardStep =
   | 'redirectIn'
   | 'redirectOut'
   | 'coldplug';
-export type TeardownStep = 'unplug' | 'removeTc' | 'setDown' | 'deleteTap';
+export type TeardownStep = 'unplug' | 'removeTc' | 'lookupTap' | 'setDown' | 'deleteTap';
 export type Step = ForwardStep | TeardownStep;
 
 /** The order of the forward steps of each attach. */
@@ -67,8 +74,11 @@ export const ATTACH_STEPS: readonly ForwardStep[] = [
   'redirectOut',
   'coldplug',
 ];
-/** Teardown, in order: unplug before deleting the tap (upstream PR #11749). */
-export const TEARDOWN_STEPS: readonly TeardownStep[] = ['unplug', 'removeTc', 'setDown', 'deleteTap'];
+/**
+ * Teardown, in order: unplug before deleting the tap (upstream PR #11749); look the tap up as a
+ * tuntap (upstream unTuntapNetwork's getLinkByName) before setting it down and deleting it.
+ */
+export const TEARDOWN_STEPS: readonly TeardownStep[] = ['unplug', 'removeTc', 'lookupTap', 'setDown', 'deleteTap'];
 
 export interface StepSpec {
   src: EffectSrc;
@@ -187,8 +197,12 @@ export const STEPS: Record<Step, StepSpec> = {
   },
   unplug: {
     src: 'hypervisor.hotunplug',
-    // a taken-over NIC (deviceId unknown): found by its MAC, upstream's TAPIface.HardAddr
-    input: (c) => (c.deviceId === '' ? { netdevId: c.netdevId, deviceId: '', mac: c.hardAddr } : { netdevId: c.netdevId, deviceId: c.deviceId }),
+    // a taken-over NIC (deviceId unknown): found by its MAC, upstream's TAPIface.HardAddr; queues:
+    // the fd names a hot plug passed for this netdev, closed by the unplug (derived names)
+    input: (c) =>
+      c.deviceId === ''
+        ? { netdevId: c.netdevId, deviceId: '', mac: c.hardAddr, queues: c.queues }
+        : { netdevId: c.netdevId, deviceId: c.deviceId, queues: c.queues },
     done: (c) =>
       edit(c, (d) => {
         d.progress.plugged = false;
@@ -201,6 +215,15 @@ export const STEPS: Record<Step, StepSpec> = {
     done: (c) =>
       edit(c, (d) => {
         d.progress.tcOrig = false;
+      }),
+  },
+  lookupTap: {
+    src: 'netlink.getTap',
+    input: (c) => ({ netns: c.netnsPath, name: c.tapName }),
+    done: (c, out: { absent?: boolean }) =>
+      edit(c, (d) => {
+        if (out?.absent) d.progress.tap = d.progress.up = d.progress.tcTap = false;
+        else d.tapVerified = true;
       }),
   },
   setDown: {
@@ -231,6 +254,8 @@ const teardownMessage = (c: EndpointContext, step: TeardownStep, e: EffectFailur
       return `Could not remove TAP ${c.tapName}: ${e.message}`;
     case 'removeTc':
       return `Could not remove the ingress qdisc of ${c.name}: ${e.message}`;
+    case 'lookupTap':
+      return `Could not get TAP interface: ${e.message}`;
     default:
       return e.message;
   }
@@ -260,7 +285,8 @@ export function teardownFailed(c: EndpointContext, step: TeardownStep, e: Effect
     observe(d, e);
     const message = teardownMessage(c, step, e);
     d.warnings.push(message);
-    if (!d.error && d.goal === 'detach') d.error = { op: c.op ?? 'detach', step, message, cause: e };
+    // a detach, and a CLEANUP (whatever the goal), report the first failure; a rollback keeps the attach's
+    if (!d.error && (d.goal === 'detach' || c.op === 'cleanup')) d.error = { op: c.op ?? 'detach', step, message, cause: e };
   });
 }
 
@@ -273,8 +299,9 @@ export function nextTeardown(c: EndpointContext, after: TeardownStep | null): Te
   const needed: Record<TeardownStep, boolean> = {
     unplug: p.plugged,
     removeTc: ours && p.tcOrig,
-    setDown: ours && p.tap && p.up,
-    deleteTap: ours && p.tap,
+    lookupTap: ours && p.tap && !c.tapVerified,
+    setDown: ours && p.tap && p.up && c.tapVerified,
+    deleteTap: ours && p.tap && c.tapVerified,
   };
   const from = after === null ? 0 : TEARDOWN_STEPS.indexOf(after) + 1;
   for (const s of TEARDOWN_STEPS.slice(from)) if (needed[s]) return s;

@@ -13,9 +13,11 @@ export type NicSpec = NicInput;
 /**
  * What hot-unplug needs. `deviceId: ""` means the device id is unknown (a NIC upstream's runtime
  * plugged: it never persists it): the adapter finds the virtio-net device whose MAC is `mac`,
- * cross-checked with its netdev (see {@link takeoverProblem}), and unplugs that.
+ * cross-checked with its netdev (see {@link takeoverProblem}), and unplugs that. `queues`: how
+ * many fds a hot plug passed under the names derived from the netdev id (`<netdevId>-fd<i>`);
+ * the unplug closes any that no netdev took.
  */
-export type UnplugSpec = Pick<NicSpec, 'netdevId' | 'deviceId'> & { mac?: string };
+export type UnplugSpec = Pick<NicSpec, 'netdevId' | 'deviceId'> & { mac?: string; queues?: number };
 
 /** A virtio-net NIC found in the VMM. */
 export interface FoundNic {
@@ -85,7 +87,8 @@ export interface HypervisorAdapter {
   hotplug(nic: NicSpec, fds: readonly number[], vhostFds?: readonly number[]): Promise<HotplugResult>;
   /**
    * Hot-unplug: device_del (subscribe to DEVICE_DELETED first), wait with a timeout, then
-   * netdev_del. Idempotent: a missing device or netdev is skipped. A stuck unplug is a
+   * netdev_del, then release any fd a hot plug passed for this netdev (`queues` of them) that no
+   * netdev took. Idempotent: a missing device, netdev or fd is skipped. A stuck unplug is a
    * {@link HypervisorError} with kind `unplug-stuck` (the netdev is still deleted, releasing the tap).
    * `deviceId: ""` (a taken-over NIC): the device is found by `mac` and its netdev (see {@link UnplugSpec}).
    */

@@ -65,6 +65,11 @@ export interface IntentRecord extends Base {
   input: unknown;
   /** 1 for the first run; > 1 when recovery re-runs an idempotent teardown effect. */
   attempt: number;
+  /**
+   * What the world held before the effect, when recovery needs it (attach.qdiscOrig:
+   * `{origIngress}`, whether the original link already had an ingress qdisc).
+   */
+  pre?: Record<string, unknown>;
 }
 
 /** Something recovery (or the runtime) wants on the record that is not a transition. */

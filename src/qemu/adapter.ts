@@ -20,7 +20,21 @@ import {
 } from '../adapters/hypervisor.js';
 import { findNicsByMac } from './find-nic.js';
 import { coldplugArgs, fdNumbers } from './coldplug.js';
-import { deviceAddArgs, devicePlacement, isNotFound, netdevAddArgs, occupiedSlots, passFds, passVhostFds, peripheralIds, releaseFdNames, unplugSequence } from './hotplug.js';
+import {
+  closeFdNames,
+  deviceAddArgs,
+  devicePlacement,
+  fdNames,
+  isNotFound,
+  netdevAddArgs,
+  occupiedSlots,
+  passFds,
+  passVhostFds,
+  peripheralIds,
+  releaseFdNames,
+  unplugSequence,
+} from './hotplug.js';
+import { SimulatedCrash, type FaultPlan } from '../adapters/faults.js';
 import { netdevIds } from './info-network.js';
 import { checkFds, checkId, checkNic } from './nic-spec.js';
 import { QmpClient, QmpError } from './qmp-client.js';
@@ -50,6 +64,12 @@ export interface QemuAdapterOptions {
   vhostAvailable?: () => boolean;
   /** First child-side fd number for cold plug. Default 3. */
   coldplugFdBase?: number;
+  /**
+   * Test only: fault injection at the QMP command level (`method` is the QMP command, e.g.
+   * `getfd`), so a crash can land between two commands of one hot plug. A simulated crash is
+   * never cleaned up after: it propagates as is.
+   */
+  qmpFaults?: FaultPlan;
 }
 
 /** Last timings, for reports and benches (ms). */
@@ -69,9 +89,27 @@ function toHypervisorError(op: string, e: unknown): HypervisorError {
   return new HypervisorError({ kind: 'disconnected', op, message: `${op}: ${(e as Error)?.message ?? String(e)}` });
 }
 
+/** Consult `plan` before every QMP command of `client` (test only; see {@link QemuAdapterOptions.qmpFaults}). */
+function injectQmpFaults(client: QmpClient, plan: FaultPlan): void {
+  const execute = client.execute.bind(client);
+  let n = 0;
+  client.execute = async (command, args, opts) => {
+    const action = plan({ adapter: 'qmp', method: command, args: [args], n: n++ });
+    if (action === 'crash-before') throw new SimulatedCrash(`before qmp ${command}`);
+    if (typeof action === 'object') throw action.fail;
+    const result = await execute(command, args, opts);
+    if (action === 'crash-after') throw new SimulatedCrash(`after qmp ${command}`);
+    return result;
+  };
+}
+
 /** QEMU over QMP. */
 export class QemuHypervisorAdapter implements HypervisorAdapter {
-  private readonly opts: Required<Omit<QemuAdapterOptions, 'slots' | 'hotplugBuses'>> & { slots: readonly Slot[] | undefined; hotplugBuses: readonly string[] | undefined };
+  private readonly opts: Required<Omit<QemuAdapterOptions, 'slots' | 'hotplugBuses' | 'qmpFaults'>> & {
+    slots: readonly Slot[] | undefined;
+    hotplugBuses: readonly string[] | undefined;
+    qmpFaults?: FaultPlan;
+  };
   /** The controllers found on a connection (asked again on a new one, or when no slot is free). */
   private discovered: { client: QmpClient; found: FoundController[] } | undefined;
   private client: QmpClient | undefined;
@@ -118,6 +156,7 @@ export class QemuHypervisorAdapter implements HypervisorAdapter {
       unplugTimeoutMs: options.unplugTimeoutMs ?? 5000,
       vhostAvailable: options.vhostAvailable ?? (() => fs.existsSync('/dev/vhost-net')),
       coldplugFdBase: base,
+      ...(options.qmpFaults && { qmpFaults: options.qmpFaults }),
     };
     this.nextColdFd = base;
   }
@@ -136,19 +175,22 @@ export class QemuHypervisorAdapter implements HypervisorAdapter {
     try {
       slot = await this.freeSlot(op, client); // reserved until this hot plug ends
       if (nic.queues > 0) attachTapQueues(fds); // IFF_MULTI_QUEUE: QEMU 7.2 aborts on a still-detached queue
-      const names = await passFds(client, fds, 'fd');
+      // names derived from the netdev: a crash between getfd and netdev_add leaves fds in QEMU
+      // that a later unplug (recovery's rollback) can closefd by name
+      const names = await passFds(client, fds, fdNames(nic.netdevId, fds.length));
       let vhostNames: string[] = [];
       try {
         vhostNames = await passVhostFds(client, nic.netdevId, vhostFds);
         await client.execute('netdev_add', netdevAddArgs(nic, names, vhostNames));
         this.deletedNetdevs.delete(nic.netdevId);
       } catch (e) {
-        await releaseFdNames(client, [...names, ...vhostNames]);
+        if (!(e instanceof SimulatedCrash)) await releaseFdNames(client, [...names, ...vhostNames]);
         throw e;
       }
       try {
         await client.execute('device_add', deviceAddArgs(nic, slot));
       } catch (e) {
+        if (e instanceof SimulatedCrash) throw e;
         // Undo the netdev_add (releases QEMU's tap fds). If QEMU is gone, so is the netdev.
         await client.execute('netdev_del', { id: nic.netdevId }).then(
           () => this.deletedNetdevs.add(nic.netdevId),
@@ -160,6 +202,7 @@ export class QemuHypervisorAdapter implements HypervisorAdapter {
       this.timings.hotplugMs = performance.now() - t0;
       return { pciPath: pciPathOf(slot) };
     } catch (e) {
+      if (e instanceof SimulatedCrash) throw e;
       throw toHypervisorError(op, e);
     } finally {
       if (slot) this.reserved.delete(slotKey(slot.bus, slot.addr));
@@ -174,6 +217,8 @@ export class QemuHypervisorAdapter implements HypervisorAdapter {
       if (typeof spec.mac !== 'string' || !/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(spec.mac))
         throw new HypervisorError({ kind: 'invalid', op, message: `${op}: mac must be a MAC when deviceId is unknown (""), got ${JSON.stringify(spec.mac)}` });
     } else checkId(op, 'deviceId', spec?.deviceId);
+    const queues = spec.queues ?? 0;
+    if (!Number.isInteger(queues) || queues < 0) throw new HypervisorError({ kind: 'invalid', op, message: `${op}: queues must be an integer >= 0, got ${queues}` });
     const t0 = performance.now();
     const client = await this.connect(op);
     let nic: { netdevId: string; deviceId: string } = spec;
@@ -193,7 +238,10 @@ export class QemuHypervisorAdapter implements HypervisorAdapter {
         nic = found;
       }
       outcome = await unplugSequence(client, nic, this.opts.unplugTimeoutMs);
+      // fds passed by a hot plug that never reached netdev_add (a crash, a lost reply)
+      await closeFdNames(client, [...fdNames(nic.netdevId, queues), ...fdNames(nic.netdevId, queues, 'vhostfd')]);
     } catch (e) {
+      if (e instanceof SimulatedCrash) throw e;
       throw toHypervisorError(op, e);
     }
     this.timings.unplugMs = performance.now() - t0;
@@ -391,6 +439,7 @@ export class QemuHypervisorAdapter implements HypervisorAdapter {
           c.close();
           throw new HypervisorError({ kind: 'disconnected', op, message: `${op}: adapter closed` });
         }
+        if (this.opts.qmpFaults) injectQmpFaults(c, this.opts.qmpFaults);
         this.client = c;
         c.onClose(() => {
           if (this.client === c) this.client = undefined;

@@ -5,6 +5,7 @@
 import type { NicSpec } from '../adapters/hypervisor.js';
 import { multiQueue, vectorsFor } from './nic-spec.js';
 import { QmpError, type QmpClient } from './qmp-client.js';
+import { SimulatedCrash } from '../adapters/faults.js';
 import { hex2, slotKey, type Slot } from './topology.js';
 
 /**
@@ -33,7 +34,7 @@ export async function passVhostFds(client: QmpClient, netdevId: string, fds: rea
     }
     return names;
   } catch (e) {
-    await releaseFdNames(client, names);
+    if (!(e instanceof SimulatedCrash)) await releaseFdNames(client, names);
     throw e;
   }
 }
@@ -133,14 +134,36 @@ export async function occupiedSlots(client: QmpClient, slots: readonly Slot[]): 
   return used;
 }
 
-/** Pass `fds` with getfd; on failure release the names already passed. Returns the names. */
-export async function passFds(client: QmpClient, fds: readonly number[], prefix = 'fd'): Promise<string[]> {
-  const names: string[] = [];
+/**
+ * The getfd names of an endpoint's fds: derived from the netdev id and the queue index
+ * (`<netdevId>-fd0`, `<netdevId>-fd1`, …; `kind` `vhostfd` for vhost fds), so that every process
+ * — the one that passed them, a restarted one, recovery — knows them and can `closefd` them.
+ * A netdev id starts with a letter, so QEMU never reads a name as an fd number.
+ */
+export function fdNames(netdevId: string, count: number, kind: 'fd' | 'vhostfd' = 'fd'): string[] {
+  return Array.from({ length: count }, (_, i) => `${netdevId}-${kind}${i}`);
+}
+
+/**
+ * Pass `fds` with getfd, under `names` (one per fd; a string: a per-connection prefix), on
+ * failure release the names already passed. Returns the names. A simulated crash releases
+ * nothing: a dead process sends nothing more.
+ */
+export async function passFds(client: QmpClient, fds: readonly number[], names: readonly string[] | string = 'fd'): Promise<string[]> {
+  const passed: string[] = [];
   try {
-    for (const fd of fds) names.push(await client.passFd(fd, prefix));
-    return names;
+    for (const [i, fd] of fds.entries()) {
+      if (typeof names === 'string') passed.push(await client.passFd(fd, names));
+      else {
+        const fdname = names[i]!;
+        // listed before the call: a getfd that timed out may still have landed
+        passed.push(fdname);
+        await client.passNamedFd(fd, fdname);
+      }
+    }
+    return passed;
   } catch (e) {
-    await releaseFdNames(client, names);
+    if (!(e instanceof SimulatedCrash)) await releaseFdNames(client, passed);
     throw e;
   }
 }
@@ -148,6 +171,20 @@ export async function passFds(client: QmpClient, fds: readonly number[], prefix 
 /** `closefd` each name, ignoring errors (names consumed by netdev_add are already gone). */
 export async function releaseFdNames(client: QmpClient, names: readonly string[]): Promise<void> {
   await Promise.all(names.map((fdname) => client.execute('closefd', { fdname }).catch(() => undefined)));
+}
+
+/**
+ * `closefd` each name; idempotent: QEMU's "not found" answer (the name was consumed by
+ * netdev_add, closed already, or never passed) is success. Transport errors propagate.
+ */
+export async function closeFdNames(client: QmpClient, names: readonly string[]): Promise<void> {
+  await Promise.all(
+    names.map((fdname) =>
+      client.execute('closefd', { fdname }).catch((e: unknown) => {
+        if (!(e instanceof QmpError && e.kind === 'command')) throw e;
+      }),
+    ),
+  );
 }
 
 /** Outcome of {@link unplugSequence}. */

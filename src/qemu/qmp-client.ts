@@ -170,8 +170,17 @@ export class QmpClient {
    */
   async passFd(fd: number, prefix = 'fd', opts: { timeoutMs?: number } = {}): Promise<string> {
     const fdname = `${prefix}${this.nextFd++}`;
-    await this.execute('getfd', { fdname }, { ...opts, fds: [fd] });
+    await this.passNamedFd(fd, fdname, opts);
     return fdname;
+  }
+
+  /**
+   * Pass one fd to QEMU under `fdname` (getfd + SCM_RIGHTS). QEMU keeps getfd'd fds per monitor,
+   * not per connection: a name survives this client, and a second getfd of the same name
+   * replaces (and closes) the first. The caller keeps its own fd.
+   */
+  async passNamedFd(fd: number, fdname: string, opts: { timeoutMs?: number } = {}): Promise<void> {
+    await this.execute('getfd', { fdname }, { ...opts, fds: [fd] });
   }
 
   /**

@@ -7,6 +7,7 @@ import type { EffectFailure, EffectSrc, NicInput } from '../../machines/index.js
 import { NetlinkError, type NetlinkAdapter } from '../adapters/netlink.js';
 import { HypervisorError, type HypervisorAdapter } from '../adapters/hypervisor.js';
 import { SimulatedCrash } from '../adapters/faults.js';
+import { getTap } from '../adapters/tap-lookup.js';
 
 export interface Adapters {
   netlink: NetlinkAdapter;
@@ -116,6 +117,10 @@ export async function runEffect(endpoint: string, src: EffectSrc, input: any, a:
       case 'netlink.getLink': {
         const l = await nl.getLink(input.netns, input.name);
         return { index: l.index, mtu: l.mtu, mac: l.mac };
+      }
+      case 'netlink.getTap': {
+        const l = await getTap(nl, input.netns, input.name);
+        return { index: l.index };
       }
       case 'netlink.setMtu':
         await nl.setMtu(input.netns, input.name, input.mtu);

@@ -12,6 +12,7 @@
  */
 import { type EffectFailure, type EndpointContext, type PendingEffect, type Progress } from '../../machines/index.js';
 import type { Adapters } from './effects.js';
+import { SimulatedCrash } from '../adapters/faults.js';
 
 export type Reconciliation =
   /** Feed this event to the machine (recorded with `reconciled`). */
@@ -19,8 +20,39 @@ export type Reconciliation =
   /** Run the effect again (a teardown step whose postcondition does not hold yet). */
   | { kind: 'rerun'; observed: Record<string, unknown> };
 
-/** What of the endpoint the probes find in the world. */
-export async function observeWorld(c: EndpointContext, a: Adapters): Promise<Partial<Progress> & { netnsGone?: boolean; vmmGone?: boolean }> {
+/** What the world held before an effect ran, recorded in its intent (`pre`) for recovery. */
+export type BeforeEffect = {
+  /** attach.qdiscOrig: the original link already had an ingress qdisc (someone else's). */
+  origIngress?: boolean;
+};
+
+/**
+ * Probe what recovery will need to know of the world as it was before `effect` runs; recorded in
+ * the effect's intent. A failed probe counts as "it existed": recovery never removes what it is
+ * not sure it added.
+ */
+export async function beforeEffect(c: EndpointContext, effect: PendingEffect, a: Adapters): Promise<BeforeEffect | undefined> {
+  if (effect.phase !== 'attach' || effect.step !== 'qdiscOrig') return undefined;
+  try {
+    return { origIngress: await a.netlink.hasIngressQdisc(c.netnsPath, c.name) };
+  } catch (e) {
+    if (e instanceof SimulatedCrash) throw e;
+    return { origIngress: true };
+  }
+}
+
+/**
+ * What of the endpoint the probes find in the world. `step`/`pre`: the interrupted attach step
+ * and what its intent recorded. The original link's ingress qdisc is ours only once qdiscOrig
+ * added it: recorded in the progress, or found after an interrupted qdiscOrig whose intent says
+ * there was none before (an intent without `pre`, from an older log, is trusted to the probe).
+ */
+export async function observeWorld(
+  c: EndpointContext,
+  a: Adapters,
+  step?: PendingEffect['step'],
+  pre?: BeforeEffect,
+): Promise<Partial<Progress> & { netnsGone?: boolean; vmmGone?: boolean }> {
   const out: Partial<Progress> & { netnsGone?: boolean; vmmGone?: boolean } = {};
   const netnsAlive = c.netnsPath === '' || (await a.netlink.netnsExists(c.netnsPath));
   if (!netnsAlive) {
@@ -31,8 +63,9 @@ export async function observeWorld(c: EndpointContext, a: Adapters): Promise<Par
     out.tap = tap !== null;
     out.up = tap?.flags.up ?? false;
     if (!tap) out.tcTap = false;
-    // only a cold attach touches the original link's qdisc: never probe (and so never remove) someone else's
-    const orig = c.model === 'tcfilter' && (c.op === 'attach' || c.progress.tcOrig) ? await a.netlink.probeLink(c.netnsPath, c.name) : null;
+    // only a cold attach's qdiscOrig adds the original link's qdisc: never probe (and so never remove) someone else's
+    const mayBeOurs = c.progress.tcOrig || (c.model === 'tcfilter' && c.op === 'attach' && step === 'qdiscOrig' && pre?.origIngress !== true);
+    const orig = mayBeOurs ? await a.netlink.probeLink(c.netnsPath, c.name) : null;
     out.tcOrig = orig ? await a.netlink.hasIngressQdisc(c.netnsPath, c.name) : false;
   }
   if (await a.hypervisor.alive()) {
@@ -48,11 +81,17 @@ export async function observeWorld(c: EndpointContext, a: Adapters): Promise<Par
   return out;
 }
 
-/** Decide the fate of an interrupted effect. `ran`: its intent was logged (it may have run). */
-export async function reconcile(c: EndpointContext, effect: PendingEffect, ran: boolean, a: Adapters): Promise<Reconciliation> {
+/**
+ * Decide the fate of an interrupted effect. `ran`: its intent was logged (it may have run);
+ * `pre`: what that intent recorded of the world before the effect.
+ */
+export async function reconcile(c: EndpointContext, effect: PendingEffect, ran: boolean, a: Adapters, pre?: BeforeEffect): Promise<Reconciliation> {
   if (effect.phase !== 'teardown') {
-    const observed = ran ? await observeWorld(c, a) : {};
+    const observed = ran ? await observeWorld(c, a, effect.step, pre) : {};
     const { netnsGone: _n, vmmGone: _v, ...progress } = observed;
+    // an interrupted hot plug may have passed queue fds (getfd) that no netdev took: a live VMM
+    // still holds them under the names derived from the netdev, and only the unplug closes them
+    if (ran && effect.step === 'hotplug' && !observed.vmmGone) progress.plugged = true;
     return {
       kind: 'event',
       event: {

@@ -34,7 +34,7 @@ import {
   UnknownEndpointError,
 } from './errors.js';
 import { InspectionMirror, type InspectOption } from './inspection.js';
-import { reconcile } from './recovery.js';
+import { beforeEffect, reconcile, type BeforeEffect } from './recovery.js';
 import { vhostNetPresent } from './vhost-default.js';
 import { type PersistNetworkV1, type PersistNetworkV2, type PersistShape } from '../persist/persist-json.js';
 import { networkOfRecord, type PersistedNetwork } from '../persist/persisted-network.js';
@@ -324,7 +324,13 @@ export class Tapstore {
       const eff = pendingEffect(slot.snapshot.value, slot.snapshot.context);
       if (!eff) break;
       const attempt = slot.pending && slot.pending.id === eff.id ? slot.pending.attempt + 1 : 1;
-      const [intent] = this.append([{ k: 'intent', ep: slot.id, id: eff.id, src: eff.src, input: eff.input, attempt }], false);
+      // what recovery must know of the world before the effect (only a simulated crash escapes)
+      const pre = await beforeEffect(slot.snapshot.context, eff, this.opts.adapters).catch((e: unknown) => {
+        this.dead = true;
+        this.fds.forgetAll();
+        throw e;
+      });
+      const [intent] = this.append([{ k: 'intent', ep: slot.id, id: eff.id, src: eff.src, input: eff.input, attempt, ...(pre && { pre }) }], false);
       slot.pending = intent as IntentRecord;
       slot.lastSeq = intent!.seq;
       // write-ahead: the intent (and the command before it) is durable before the effect runs
@@ -640,7 +646,7 @@ export class Tapstore {
     };
     slot.busy = true;
     try {
-      const r = await reconcile(slot.snapshot.context, eff, ran, this.opts.adapters);
+      const r = await reconcile(slot.snapshot.context, eff, ran, this.opts.adapters, ran ? (slot.pending!.pre as BeforeEffect | undefined) : undefined);
       entry.observed = r.observed;
       // informational: the next intent (if any) is made durable and syncs it too
       this.append([{ k: 'note', ep: slot.id, note: 'recovery', data: { effect: eff.id, ran, decision: r.kind, observed: r.observed } }], false);

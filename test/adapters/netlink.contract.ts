@@ -12,6 +12,8 @@
 import { constants } from 'node:os';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NetlinkError, type LinkInfo, type NetlinkAdapter } from '../../src/adapters/netlink.js';
+import { getTap, WRONG_KIND_ERRNO } from '../../src/adapters/tap-lookup.js';
+import { FdTable, runEffect } from '../../src/runtime/effects.js';
 
 /** What a contract run needs from an implementation under test. A fresh harness per test. */
 export interface NetlinkHarness {
@@ -507,6 +509,35 @@ export function netlinkContract(name: string, makeHarness: () => Promise<Netlink
           errno: 'ENODEV',
         });
         expect(await a.listRedirects(ns, 'eth0')).toEqual([]);
+      });
+    });
+
+    describe('teardown lookup (getTap: upstream getLinkByName expecting a tuntap)', () => {
+      it('returns a tap we created', async () => {
+        await tap('tlook', 2);
+        const l = await getTap(a, ns, 'tlook');
+        expect(l).toMatchObject({ name: 'tlook', kind: 'tun', tun: { mode: 'tap' } });
+      });
+
+      it('a non-tun link called like a tap: EMEDIUMTYPE "Incorrect link type <kind>, expecting tuntap"; the teardown effect leaves it up and in place', async () => {
+        await h.addDummyLink('tap9_kata');
+        await a.setUp(ns, 'tap9_kata', true);
+        const e = await expectNetlinkError(getTap(a, ns, 'tap9_kata'), { op: 'getTap', link: 'tap9_kata', netns: ns, errno: WRONG_KIND_ERRNO });
+        const kind = (await a.getLink(ns, 'tap9_kata')).kind; // the harness's non-tun kind (dummy, ifb…)
+        expect(e.message).toBe(`Incorrect link type ${kind}, expecting tuntap`);
+        // the runtime's teardown effect fails the same way (no `absent`), touching nothing
+        const fds = new FdTable(a);
+        await expect(runEffect('ep9', 'netlink.getTap', { netns: ns, name: 'tap9_kata' }, { netlink: a, hypervisor: null as never }, fds, true)).rejects.toMatchObject({
+          errno: WRONG_KIND_ERRNO,
+        });
+        expect(await a.getLink(ns, 'tap9_kata')).toMatchObject({ kind, flags: { up: true } });
+      });
+
+      it('a missing link: "LinkByName() failed for tuntap name …" keeping ENODEV, which a teardown reads as already gone', async () => {
+        const e = await expectNetlinkError(getTap(a, ns, 'tnone'), { op: 'getTap', link: 'tnone', netns: ns, errno: 'ENODEV' });
+        expect(e.message).toMatch(/^LinkByName\(\) failed for tuntap name tnone: /);
+        const fds = new FdTable(a);
+        expect(await runEffect('ep9', 'netlink.getTap', { netns: ns, name: 'tnone' }, { netlink: a, hypervisor: null as never }, fds, true)).toEqual({ absent: true });
       });
     });
 

@@ -53,12 +53,61 @@ describe("upstream's error messages", () => {
     expect(stateName(s.value)).toBe('hotAttached');
     [s] = transition(endpointMachine, s, { type: 'HOT_DETACH' });
     [s] = transition(endpointMachine, s, { type: 'xstate.done.actor.teardown.unplug', output: {} } as never);
+    expect(stateName(s.value)).toBe('teardown.lookupTap');
+    [s] = transition(endpointMachine, s, { type: 'xstate.done.actor.teardown.lookupTap', output: { index: 7 } } as never);
     [s] = transition(endpointMachine, s, { type: 'xstate.error.actor.teardown.setDown', error: boom } as never);
     expect(stateName(s.value)).toBe('teardown.deleteTap');
     [s] = transition(endpointMachine, s, { type: 'xstate.error.actor.teardown.deleteTap', error: boom } as never);
     expect(stateName(s.value)).toBe('dirty');
     expect(s.context.warnings).toEqual(['Could not disable TAP tap4_kata: EINVAL', 'Could not remove TAP tap4_kata: EINVAL']);
     expect(s.context.error?.message).toBe('Could not disable TAP tap4_kata: EINVAL');
+  });
+
+  it.each([
+    ['Incorrect link type dummy, expecting tuntap'],
+    ['LinkByName() failed for tuntap name tap4_kata: getLink tap4_kata: EIO'],
+  ])('a tap lookup failing with "%s": "Could not get TAP interface: …", nothing set down or deleted, dirty', (cause) => {
+    let s = failAt('HOT_ATTACH', 'none');
+    [s] = transition(endpointMachine, s, { type: 'HOT_DETACH' });
+    [s] = transition(endpointMachine, s, { type: 'xstate.done.actor.teardown.unplug', output: {} } as never);
+    [s] = transition(endpointMachine, s, { type: 'xstate.error.actor.teardown.lookupTap', error: { name: 'NetlinkError', message: cause } } as never);
+    expect(stateName(s.value)).toBe('dirty');
+    expect(s.context.error?.message).toBe(`Could not get TAP interface: ${cause}`);
+    expect(s.context.progress).toMatchObject({ tap: true, plugged: false });
+    // CLEANUP looks again before touching anything
+    [s] = transition(endpointMachine, s, { type: 'CLEANUP' });
+    expect(stateName(s.value)).toBe('teardown.lookupTap');
+    [s] = transition(endpointMachine, s, { type: 'xstate.error.actor.teardown.lookupTap', error: { name: 'NetlinkError', message: cause } } as never);
+    expect(stateName(s.value)).toBe('dirty');
+    expect(s.context.error?.message).toBe(`Could not get TAP interface: ${cause}`);
+  });
+
+  it('cold detach: "Could not remove the ingress qdisc of <orig>", recorded as the error and a warning; the tap still goes', () => {
+    let s = failAt('ATTACH', 'none');
+    expect(stateName(s.value)).toBe('attached');
+    [s] = transition(endpointMachine, s, { type: 'DETACH' });
+    expect(stateName(s.value)).toBe('teardown.removeTc');
+    [s] = transition(endpointMachine, s, { type: 'xstate.error.actor.teardown.removeTc', error: boom } as never);
+    expect(stateName(s.value)).toBe('teardown.lookupTap');
+    expect(s.context.error).toMatchObject({ op: 'detach', step: 'removeTc', message: 'Could not remove the ingress qdisc of tap0: EINVAL' });
+    [s] = transition(endpointMachine, s, { type: 'xstate.done.actor.teardown.lookupTap', output: { index: 7 } } as never);
+    [s] = transition(endpointMachine, s, { type: 'xstate.done.actor.teardown.setDown', output: {} } as never);
+    [s] = transition(endpointMachine, s, { type: 'xstate.done.actor.teardown.deleteTap', output: {} } as never);
+    // the qdisc is still ours and still there: dirty, and CLEANUP starts with it
+    expect(stateName(s.value)).toBe('dirty');
+    expect(s.context.progress).toMatchObject({ tap: false, tcOrig: true });
+    expect(s.context.warnings).toEqual(['Could not remove the ingress qdisc of tap0: EINVAL']);
+    [s] = transition(endpointMachine, s, { type: 'CLEANUP' });
+    expect(stateName(s.value)).toBe('teardown.removeTc');
+    expect(s.context).toMatchObject({ op: 'cleanup', error: null, warnings: [] });
+  });
+
+  it('a rollback keeps the attach failure as its error; later teardown failures are warnings', () => {
+    let s = failAt('HOT_ATTACH', 'hotplug');
+    expect(stateName(s.value)).toBe('teardown.unplug');
+    [s] = transition(endpointMachine, s, { type: 'xstate.error.actor.teardown.unplug', error: boom } as never);
+    expect(s.context.error).toMatchObject({ op: 'hotAttach', step: 'hotplug' });
+    expect(s.context.warnings).toEqual(['EINVAL']);
   });
 
   it('model none: "Invalid internetworking model", nothing run', () => {

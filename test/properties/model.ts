@@ -1,9 +1,12 @@
 /**
  * The model-based property: random commands on random endpoints, faults injected at any adapter
  * call, crashes at any adapter call and at any log record (drop the runtime, reopen the store,
- * recover); then a final teardown without faults. Afterwards: no tap of ours in any netns, no
- * device/netdev in the hypervisor, no open fd, and the live snapshots equal a pure replay of the
- * log. Reused by the fuzz target with a larger budget.
+ * recover); then a final teardown without faults. Afterwards, checked while the netns still
+ * exists (test/support/world-invariants.ts): no tap except one an endpoint left to the netns
+ * owner, no device/netdev in the hypervisor, no fd of ours, the original link's tc as it was
+ * before the run (sometimes with someone else's ingress qdisc); after the VM stops no fd at all;
+ * and the live snapshots equal a pure replay of the log. Reused by the fuzz target with a larger
+ * budget.
  */
 import fc from 'fast-check';
 import { NetlinkError } from '../../src/adapters/netlink.js';
@@ -13,6 +16,7 @@ import { MemoryLogStore } from '../../src/log/index.js';
 import { Tapstore } from '../../src/runtime/tapstore.js';
 import type { EndpointCommand } from '../../machines/index.js';
 import { memoryWorld, NETNS } from '../support/memory-world.js';
+import { worldProblems } from '../support/world-invariants.js';
 
 export type Fault = 'ok' | 'fail' | 'crash-before' | 'crash-after' | 'stuck';
 export interface Scenario {
@@ -26,6 +30,8 @@ export interface Scenario {
   checkpointEvery: number;
   /** Crash at the n-th appended record (1-based), if any. */
   logCrash: { at: number; how: 'crash-before' | 'crash-after' | 'torn' } | null;
+  /** Someone else put an ingress qdisc on the original link before the run (it must survive it). */
+  foreignQdisc: boolean;
   /** vhost: off; on with /dev/vhost-net (vhost fds counted and handed over like queue fds); on without it (every attach fails). */
   vhost: 'off' | 'on' | 'absent';
 }
@@ -53,6 +59,7 @@ export const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
   checkpointEvery: fc.constantFrom(1, 2, 7, 1000),
   vhost: fc.constantFrom<Scenario['vhost']>('off', 'on', 'absent'),
   logCrash: fc.option(fc.record({ at: fc.integer({ min: 1, max: 40 }), how: fc.constantFrom('crash-before', 'crash-after', 'torn') as fc.Arbitrary<'crash-before' | 'crash-after' | 'torn'> }), { nil: null }),
+  foreignQdisc: fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
 });
 
 const injected = (method: string): Error =>
@@ -63,6 +70,7 @@ const injected = (method: string): Error =>
 /** Run one scenario; throws (with a description) when an invariant is broken. */
 export async function runScenario(sc: Scenario): Promise<void> {
   const w = memoryWorld({ netnsCreated: sc.netnsCreated, vhost: sc.vhost !== 'off' }, { vhostNet: sc.vhost === 'on' });
+  if (sc.foreignQdisc) await w.kernel.addIngressQdisc(NETNS, 'eth0');
   // endpoint idx 0 has its original link (eth0) in the netns; idx 1 does not: its cold attach fails
   let calls = 0;
   let faultsOn = true;
@@ -151,9 +159,10 @@ export async function runScenario(sc: Scenario): Promise<void> {
   const describe = () => JSON.stringify({ crashes, endpoints: store.list().map((v) => [v.id, v.state, v.progress, v.error?.message]) });
   const unsettled = store.list().filter((v) => !['detached', 'created'].includes(v.state));
   if (unsettled.length) throw new Error(`endpoints not torn down: ${describe()}`);
-  if (w.hypervisor.devices().length || w.hypervisor.netdevs().length)
-    throw new Error(`hypervisor leaks ${JSON.stringify([w.hypervisor.devices(), w.hypervisor.netdevs()])}: ${describe()}`);
-  if (store.heldFds !== 0) throw new Error(`runtime holds ${store.heldFds} fds`);
+  // the world, while the netns still exists: taps only where left to the netns owner, no device,
+  // netdev or fd of ours, the original link as it was before the run
+  const problems = worldProblems(w, store, { origIngress: sc.foreignQdisc });
+  if (problems.length) throw new Error(`${problems.join('; ')}: ${describe()}`);
   // the live snapshots equal a pure replay of the whole log
   const live = store.list().map((v) => [v.id, store.snapshotOf(v.id).value, store.snapshotOf(v.id).context]);
   const replay = await Tapstore.open({
@@ -167,7 +176,6 @@ export async function runScenario(sc: Scenario): Promise<void> {
   await store.close();
   // the netns owner deletes a netns that is not ours (upstream Detach leaves the tap to it)
   if (!sc.netnsCreated) w.kernel.deleteNetns(NETNS);
-  if (w.taps().length) throw new Error(`taps left: ${w.taps().join(', ')}: ${describe()}`);
   w.hypervisor.kill(); // the VM stops: staged cold-plug copies are released
   if (w.kernel.openFdCount() !== 0) throw new Error(`open fds left: ${JSON.stringify(w.kernel.openFds())}: ${describe()}`);
 }

@@ -108,7 +108,8 @@ export class TortureWorld {
   readonly netnsName = `tst-${this.tag}`;
   readonly netnsPath = `/run/netns/${this.netnsName}`;
   readonly tmp = fs.mkdtempSync(path.join(os.tmpdir(), `tapstate-torture-${process.pid}-`));
-  readonly store = path.join(this.tmp, 'store');
+  /** The store the CLI runs on (a run per seed sets its own). */
+  store = path.join(this.tmp, 'store');
   qemu: QemuInstance | undefined;
   private netnsMade = false;
 

@@ -1,0 +1,86 @@
+/**
+ * ADD: cold-attach a tap to CNI_IFNAME in CNI_NETNS through the journaled endpoint machine
+ * (createTap → getOrigLink → setMtu → setUp → qdiscTap → qdiscOrig → redirectIn → redirectOut →
+ * coldplug), then print prevResult with the tap and the VM interface added.
+ *
+ * Repeated ADD (a runtime retrying after a crash): opening recovers first, so an interrupted
+ * attach is already rolled back; an attachment that finished and still checks out is returned as
+ * it is; anything else of this CNI_IFNAME is detached and attached afresh.
+ */
+import * as fs from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { macProblem } from '../../machines/index.js';
+import type { TapstateCniConfig } from './config.js';
+import type { CniEnv } from './env.js';
+import { CniConfigError, CniEnvError } from './errors.js';
+import { openContainerStore } from './container-store.js';
+import { stderrLine } from './stderr.js';
+import { freshEndpointId, liveEndpoints } from './attachment.js';
+import { verifyAttached } from './verify.js';
+import { addResult, interfaceMac, type CniResult } from './result.js';
+
+const randomMac = (): string => {
+  const b = randomBytes(6);
+  b[0] = (b[0]! & 0xfc) | 0x02;
+  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
+};
+
+export async function cniAdd(env: CniEnv, cfg: TapstateCniConfig, processEnv: NodeJS.ProcessEnv): Promise<CniResult> {
+  const prev = cfg.prevResult;
+  if (!prev)
+    throw new CniConfigError(
+      'prevResult',
+      'required',
+      'prevResult: required: tapstate-cni is a chained plugin; list it after a plugin that creates CNI_IFNAME in CNI_NETNS (ptp, bridge, …)',
+    );
+  if (!fs.existsSync(env.netns)) throw new CniEnvError('CNI_NETNS', 'exists', `CNI_NETNS ${env.netns}: no such network namespace`);
+  const cs = await openContainerStore(cfg.stateDir, env.containerId, {
+    create: { netnsPath: env.netns, netnsCreated: true, vcpus: Math.max(1, cfg.queues), vhost: false },
+    env: processEnv,
+    onRecovered: stderrLine,
+  });
+  if (!cs) throw new Error('unreachable: a created store is never null');
+  try {
+    const { store } = cs;
+    const tapName = cfg.tapName;
+    let view = null;
+    for (const v of liveEndpoints(store, env.ifName)) {
+      const same = v.state === 'attached' && v.netnsPath === env.netns && v.queues === cfg.queues && (tapName === undefined ? v.idx === cfg.idx : v.tapName === tapName);
+      if (same && (await verifyAttached(cs.adapters.netlink, v)).length === 0) {
+        view = v;
+        continue;
+      }
+      // something of an earlier ADD of this interface (rolled back, failed, or no longer as configured)
+      await store.detach(v.id);
+    }
+    if (!view) {
+      const hw = interfaceMac(prev, env.ifName, env.netns);
+      const ep = store.createEndpoint({
+        id: freshEndpointId(store, env.ifName),
+        idx: cfg.idx,
+        ...(tapName !== undefined ? { tapName } : {}),
+        ifName: env.ifName,
+        ...(hw && !macProblem(hw) ? { hwAddr: hw } : { mac: randomMac() }),
+        netnsPath: env.netns,
+        netnsCreated: true,
+        // queues 0: upstream's "no multi-queue support" (one fd, no IFF_MULTI_QUEUE)
+        vcpus: Math.max(1, cfg.queues),
+        multiQueue: cfg.queues > 0,
+        vhost: false,
+      });
+      view = await store.attach(ep.id);
+    }
+    const tap = await cs.adapters.netlink.getLink(env.netns, view.tapName);
+    return addResult(cfg.cniVersion, prev, {
+      tapName: view.tapName,
+      tapMac: tap.mac,
+      guestMac: view.hardAddr,
+      mtu: tap.mtu,
+      netns: env.netns,
+      containerId: env.containerId,
+      ifName: env.ifName,
+    });
+  } finally {
+    await cs.close();
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * `npm run mutate [-- <stryker options, e.g. --mutate machines/steps.ts>]`: StrykerJS over
+ * machines/, src/runtime/ and src/persist/ with the fast in-memory tests (stryker.config.json,
+ * vitest.mutation.config.ts), niced, one test process, incremental (.tmp/stryker-incremental.json:
+ * a second run re-tests only the mutants whose code or tests changed). Outside CI.
+ *
+ * Prints the per-file table (also written to .tmp/mutation-table.md for docs/testing.md) and
+ * the bench-style line of the machines+runtime score.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { mutationSummary, type MutationReport } from './score.js';
+
+const REPORT = '.tmp/mutation.json';
+const skip = process.argv.includes('--report-only');
+const extra = process.argv.slice(2).filter((a) => a !== '--report-only');
+if (!skip) {
+  fs.mkdirSync('.tmp', { recursive: true });
+  const r = spawnSync('nice', ['-n', '15', 'npx', 'stryker', 'run', 'stryker.config.json', ...extra], { stdio: 'inherit' });
+  if (r.status !== 0) {
+    process.stderr.write(`mutate: stryker exited ${r.status}\n`);
+    process.exit(r.status ?? 1);
+  }
+}
+if (!fs.existsSync(REPORT)) {
+  process.stderr.write(`mutate: ${REPORT} is missing (run without --report-only first)\n`);
+  process.exit(1);
+}
+const s = mutationSummary(JSON.parse(fs.readFileSync(REPORT, 'utf8')) as MutationReport);
+fs.writeFileSync('.tmp/mutation-table.md', s.table);
+process.stdout.write(`${s.table}\n`);
+process.stdout.write(`${JSON.stringify(s.line)}\n`);

@@ -1,0 +1,45 @@
+/**
+ * The end-of-run invariants of the in-memory world, shared by the graph test and the model-based
+ * test. They are checked while the sandbox netns still exists: deleting a netns that is not ours
+ * drops every link in it, and a check after that passes whatever tapstate did.
+ *
+ * - a tap may remain only for an endpoint that recorded `leftToNetnsOwner` (upstream Detach in a
+ *   netns that is not ours);
+ * - no device, netdev or fd of ours may remain, ever;
+ * - the original link carries no ingress qdisc or redirect filter that tapstate added (what
+ *   was there before the run must still be there); only a Detach that left everything to the
+ *   netns owner may leave its tc rules.
+ */
+import type { MemoryWorld } from './memory-world.js';
+import { NETNS } from './memory-world.js';
+import type { Tapstore } from '../../src/runtime/tapstore.js';
+
+export interface Baseline {
+  /** The original link's ingress qdisc before the run (someone else's). */
+  origIngress: boolean;
+}
+
+/** The problems found, as readable lines (empty: all good). */
+export function worldProblems(w: MemoryWorld, store: Tapstore, base: Baseline, orig = 'eth0'): string[] {
+  const out: string[] = [];
+  const ctxs = store.list().map((v) => store.snapshotOf(v.id).context);
+  const leftTaps = new Set(ctxs.filter((c) => c.leftToNetnsOwner).map((c) => `${c.netnsPath}:${c.tapName}`));
+  for (const t of w.taps()) if (!leftTaps.has(t)) out.push(`tap ${t} left, and no endpoint left it to the netns owner`);
+  if (w.hypervisor.devices().length) out.push(`devices left: ${w.hypervisor.devices().map((d) => d.id).join(', ')}`);
+  if (w.hypervisor.netdevs().length) out.push(`netdevs left: ${w.hypervisor.netdevs().map((d) => d.id).join(', ')}`);
+  if (store.heldFds !== 0) out.push(`the runtime holds ${store.heldFds} fds`);
+  const selfFds = w.kernel.openFdCount('self');
+  if (selfFds !== 0) out.push(`${selfFds} fds of ours open in the kernel`);
+  const ns = w.kernel.snapshot().netns.find((n) => n.path === NETNS);
+  const link = ns?.links.find((l) => l.name === orig);
+  if (!link) out.push(`the original link ${orig} is gone`);
+  else {
+    const origCtx = ctxs.filter((c) => c.name === orig);
+    const leftToOwner = origCtx.some((c) => c.leftToNetnsOwner);
+    if (link.ingress !== base.origIngress && !(leftToOwner && link.ingress)) {
+      out.push(`${orig} ${link.ingress ? 'has an ingress qdisc tapstate added' : 'lost the ingress qdisc it had before'}`);
+    }
+    if (link.redirects.length && !leftToOwner) out.push(`${orig} still redirects to ${link.redirects.join(', ')}`);
+  }
+  return out;
+}
