@@ -2,10 +2,12 @@
  * Fault injection for any adapter (real or in-memory): each call can be made to fail, or to
  * run and then "crash" the caller (the process dies between the effect and its journal entry).
  */
+import { TapstateError } from '../../machines/tapstate-error.js';
 
 /** Thrown to simulate the death of the process. The runtime never catches it as a failure. */
-export class SimulatedCrash extends Error {
+export class SimulatedCrash extends TapstateError {
   override readonly name = 'SimulatedCrash';
+  readonly code = 'SIMULATED_CRASH';
   constructor(readonly where: string) {
     super(`simulated crash: ${where}`);
   }

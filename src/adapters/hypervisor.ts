@@ -6,6 +6,7 @@
  */
 
 import type { NicInput } from '../../machines/effects.js';
+import { TapstateError } from '../../machines/tapstate-error.js';
 
 /** What the VMM needs to build a virtio-net NIC backed by a TAP: the machine's effect input. */
 export type NicSpec = NicInput;
@@ -13,7 +14,7 @@ export type NicSpec = NicInput;
 /**
  * What hot-unplug needs. `deviceId: ""` means the device id is unknown (a NIC upstream's runtime
  * plugged: it never persists it): the adapter finds the virtio-net device whose MAC is `mac`,
- * cross-checked with its netdev (see {@link takeoverProblem}), and unplugs that. `queues`: how
+ * cross-checked with its netdev (see `takeoverProblem`), and unplugs that. `queues`: how
  * many fds a hot plug passed under the names derived from the netdev id (`<netdevId>-fd<i>`);
  * the unplug closes any that no netdev took.
  */
@@ -39,7 +40,7 @@ export function takeoverProblem(nic: FoundNic, expected: string): string | null 
 
 /**
  * Pick the NIC to take over among those carrying the MAC: the one(s) passing
- * {@link takeoverProblem}. None carrying the MAC: null (already gone). Carrying it but failing
+ * `takeoverProblem`. None carrying the MAC: null (already gone). Carrying it but failing
  * the cross-check, or more than one passing: a {@link HypervisorError} (`invalid`) — a device
  * that cannot be proved ours is never unplugged.
  */
@@ -120,8 +121,9 @@ export type HypervisorErrorKind =
   /** Bad arguments (caught before talking to the VMM). */
   | 'invalid';
 
-export class HypervisorError extends Error {
+export class HypervisorError extends TapstateError {
   override readonly name: string = 'HypervisorError';
+  readonly code: string = 'HYPERVISOR_ERROR';
   readonly kind: HypervisorErrorKind;
   /** The operation: `hotplug`, `hotunplug`, `netdev_add`, `device_del`, … */
   readonly op: string;

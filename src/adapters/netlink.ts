@@ -7,6 +7,7 @@
  * Every method takes the network namespace as a path (`/run/netns/NAME`, `/proc/PID/ns/net`);
  * the empty string means the caller's own namespace. Failures are {@link NetlinkError}s.
  */
+import { TapstateError } from '../../machines/tapstate-error.js';
 
 /** Link flags we care about (subset of IFF_*). */
 export interface LinkFlags {
@@ -131,11 +132,13 @@ export type ErrnoName =
   | 'ETIMEDOUT'
   | 'EINTR'
   | 'EIO'
-  | string;
+  /** Any other errno name (`E<n>` for a number without one). */
+  | `E${string}`;
 
 /** One typed error for every netlink adapter failure. */
-export class NetlinkError extends Error {
+export class NetlinkError extends TapstateError {
   override readonly name = 'NetlinkError';
+  readonly code = 'NETLINK_ERROR';
   /** The adapter operation, e.g. `createTap`, `setMtu`. */
   readonly op: string;
   /** The link concerned, `""` if none. */

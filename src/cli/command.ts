@@ -5,6 +5,7 @@
  * 0 success, 1 operation error (one typed line on stderr; details with `--verbose`), 2 usage error,
  * 75 store locked (EX_TEMPFAIL). With `--json`, errors are also a JSON object on stdout.
  */
+import { TapstateError } from '../../machines/tapstate-error.js';
 
 export interface CliIO {
   out(text: string): void;
@@ -55,6 +56,7 @@ export interface CommandSpec {
 export const EXIT = { ok: 0, error: 1, usage: 2, locked: 75 } as const;
 
 /** Bad command-line usage: exit code 2. */
-export class UsageError extends Error {
+export class UsageError extends TapstateError {
   override readonly name = 'UsageError';
+  readonly code = 'USAGE';
 }

@@ -7,19 +7,22 @@
  * for explicitly: `/proc/self/ns/net` and friends would otherwise turn a sandbox store into one
  * that creates and deletes links in the host namespace.
  */
+import { TapstateError } from '../../machines/tapstate-error.js';
 import * as fs from 'node:fs';
 
 /** The sandbox's network namespace path does not exist. */
-export class NetnsMissingError extends Error {
+export class NetnsMissingError extends TapstateError {
   override readonly name = 'NetnsMissingError';
+  readonly code = 'NETNS_MISSING';
   constructor(readonly netns: string, readonly field = '--netns') {
     super(`${field} ${netns}: no such network namespace (create it first, e.g. ip netns add NAME → /run/netns/NAME)`);
   }
 }
 
 /** The path exists but is not a network namespace, or is the caller's own without `--host-netns`. */
-export class NetnsInvalidError extends Error {
+export class NetnsInvalidError extends TapstateError {
   override readonly name = 'NetnsInvalidError';
+  readonly code = 'NETNS_INVALID';
   constructor(
     readonly netns: string,
     readonly field: string,

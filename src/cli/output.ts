@@ -2,7 +2,9 @@
  * Human and JSON output helpers for `tapstate`: aligned tables, durations, times, and the stable
  * JSON shapes of `status --json` (see docs/cli.md). Pure.
  */
-import type { EndpointView, RecoveryReport, SandboxConfig } from '../runtime/tapstore.js';
+import type { EndpointView } from '../runtime/endpoint-view.js';
+import type { RecoveryReport } from '../runtime/recovery-scheduler.js';
+import type { SandboxConfig } from '../runtime/sandbox-config.js';
 
 /** A table column: header and how to get the cell text. */
 export interface Column<T> {

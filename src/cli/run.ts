@@ -9,7 +9,7 @@ import { EXIT, UsageError, type CliIO } from './command.js';
 import { allCommands, findCommand } from './commands/index.js';
 import { errorJson } from './error-json.js';
 import { capEcho, ERROR_LINE_MAX } from './quote.js';
-import { StoreLockedError } from './store-lock.js';
+import { StoreLockedError } from '../store/store-lock.js';
 import { typedSystemError } from './system-error.js';
 import { packageVersion } from './version.js';
 

@@ -5,26 +5,24 @@
  * refused with a typed error and left exactly as it was: init never deletes a file it did not
  * create.
  */
+import { TapstateError } from '../../machines/tapstate-error.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { decodeHeader, LOG_FILE } from '../log/index.js';
+import { decodeHeader } from '../log/codec.js';
+import { LOG_FILE } from '../log/index.js';
 import { capEcho } from './quote.js';
 
 /** Longest path and component the kernel accepts (PATH_MAX - 1, NAME_MAX). */
 const PATH_MAX = 4095;
 const NAME_MAX = 255;
 
-/** The store exists already. */
-export class StoreExistsError extends Error {
-  override readonly name = 'StoreExistsError';
-  constructor(readonly store: string) {
-    super(`a tapstate store exists already at ${capEcho(store)} (use it, or choose another --store)`);
-  }
-}
+export { StoreExistsError } from '../store/errors.js';
+import { StoreExistsError } from '../store/errors.js';
 
 /** The directory is not a place for a new store (not empty, not a directory, foreign log, not ours). */
-export class StoreDirError extends Error {
+export class StoreDirError extends TapstateError {
   override readonly name = 'StoreDirError';
+  readonly code = 'STORE_DIR_INVALID';
   constructor(
     readonly store: string,
     /** `not-empty`, `foreign-log`, `not-a-directory`, `symlink`, `owner`, `path-length` */

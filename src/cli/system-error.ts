@@ -5,6 +5,7 @@
  * reason in words and the errno code. Commands give their own typed errors where they know the
  * field (`--out`, `--store`); this catches the rest.
  */
+import { TapstateError } from '../../machines/tapstate-error.js';
 import { capEcho } from './quote.js';
 
 /** Reasons in words for the errno codes a user is likely to meet. */
@@ -28,15 +29,17 @@ const REASONS: Record<string, string> = {
 };
 
 /** A file-system call failed. */
-export class FileSystemError extends Error {
+export class FileSystemError extends TapstateError {
   override readonly name = 'FileSystemError';
+  readonly code = 'FILE_SYSTEM';
   constructor(
-    readonly code: string,
+    /** The errno name (`ENOSPC`, `EACCES`, …). */
+    readonly errno: string,
     readonly syscall: string,
     readonly path: string | undefined,
     options?: { cause?: unknown },
   ) {
-    super(`${syscall}${path !== undefined ? ` ${capEcho(path)}` : ''}: ${REASONS[code] ?? 'failed'} (${code})`, options);
+    super(`${syscall}${path !== undefined ? ` ${capEcho(path)}` : ''}: ${REASONS[errno] ?? 'failed'} (${errno})`, options);
   }
 }
 

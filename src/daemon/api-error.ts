@@ -48,7 +48,8 @@ export function toApiError(e: unknown): { status: number; body: ApiErrorBody } {
   const type = err.name || 'Error';
   const fields: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(err)) {
-    if (k === 'stack' || k === 'message' || k === 'name') continue;
+    // `code`: the API's own snake_case code below, not TapstateError's
+    if (k === 'stack' || k === 'message' || k === 'name' || k === 'code') continue;
     fields[k] = v;
   }
   if (err.cause !== undefined && fields.cause === undefined) fields.cause = err.cause instanceof Error ? { name: err.cause.name, message: err.cause.message } : err.cause;

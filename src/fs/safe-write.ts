@@ -12,6 +12,7 @@
  * - every failure is an {@link OutputFileError} naming the option, the path (capped) and the
  *   reason; the temp file is removed.
  */
+import { TapstateError } from '../../machines/tapstate-error.js';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -23,8 +24,9 @@ const ECHO = 160;
 const cap = (s: string) => (s.length <= ECHO ? s : `${s.slice(0, ECHO)}… (${s.length} chars)`);
 
 /** An output file could not be written; nothing was changed at the target. */
-export class OutputFileError extends Error {
+export class OutputFileError extends TapstateError {
   override readonly name = 'OutputFileError';
+  readonly code = 'OUTPUT_FILE';
   constructor(
     /** The option that named the file, e.g. `--out`. */
     readonly field: string,

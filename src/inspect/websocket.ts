@@ -25,6 +25,7 @@ import * as http from 'node:http';
 import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
 import type { InspectionEvent, Observer } from 'xstate';
+import { TapstateError } from '../../machines/tapstate-error.js';
 
 /** The part of `@statelyai/inspect` this file uses. */
 export interface InspectorModules {
@@ -32,8 +33,9 @@ export interface InspectorModules {
 }
 
 /** The optional peer dependency `@statelyai/inspect` is not installed. */
-export class InspectorMissingError extends Error {
+export class InspectorMissingError extends TapstateError {
   override readonly name = 'InspectorMissingError';
+  readonly code = 'INSPECTOR_MISSING';
   readonly dependency = '@statelyai/inspect';
   constructor(cause: unknown) {
     super('the live inspector needs the optional peer dependency @statelyai/inspect: npm install @statelyai/inspect (or use tapstate inspect --json, or tapstate view)', { cause });
@@ -50,22 +52,24 @@ export async function loadInspectorModules(): Promise<InspectorModules> {
 export const REPLAY_BUFFER = 10_000;
 
 /** The inspector could not listen (port in use, address not available, permission). */
-export class InspectorListenError extends Error {
+export class InspectorListenError extends TapstateError {
   override readonly name = 'InspectorListenError';
+  readonly code = 'INSPECTOR_LISTEN';
   constructor(
     readonly host: string,
     readonly port: number,
-    readonly code: string,
+    /** The errno name (`EADDRINUSE`, …). */
+    readonly errno: string,
   ) {
     const why =
-      code === 'EADDRINUSE'
+      errno === 'EADDRINUSE'
         ? 'is in use by another process: choose another --port'
-        : code === 'EADDRNOTAVAIL'
+        : errno === 'EADDRNOTAVAIL'
           ? 'is not an address of this host: check --listen'
-          : code === 'EACCES'
+          : errno === 'EACCES'
             ? 'needs privileges to listen on: choose a port above 1023'
             : 'cannot be listened on';
-      super(`${host.includes(':') ? `[${host}]` : host}:${port} ${why} (${code})`);
+      super(`${host.includes(':') ? `[${host}]` : host}:${port} ${why} (${errno})`);
   }
 }
 

@@ -16,12 +16,13 @@
  * Namespace paths are revalidated per call: pinned paths (`/run/netns/NAME`) by one poll() of
  * the mount table ({@link MountEvents}), other paths by stat().
  */
-import { statSync } from 'node:fs';
-import { constants } from 'node:os';
+import { ifNameProblem } from '../../machines/index.js';
 import { NetlinkError, type CreateTapRequest, type CreatedTap, type LinkInfo, type NetlinkAdapter, type RedirectRequest } from '../adapters/netlink.js';
 import { libc, type Libc } from './libc.js';
-import { inNetns, openNetns } from './netns.js';
-import { exchangeOne, openRouteSocket, transactSync, ReplyMode, type SyscallFailure } from './netlink-socket.js';
+import { EBUSY, EEXIST, EINTR, EINVAL, EIO, ENOENT, ENOTDIR, errnoName } from './errno.js';
+import { openNetns } from './netns.js';
+import { NetnsHandles, isFailure, type NetnsHandle } from './netns-handle.js';
+import { exchangeOne, transactSync, ReplyMode, type SyscallFailure } from './netlink-socket.js';
 import {
   KernelError,
   NetlinkCodecError,
@@ -35,8 +36,7 @@ import {
   parseMac,
   type NlMsg,
 } from './rtnetlink-codec.js';
-import { MAX_IFNAME_BYTES, O_CLOEXEC, O_RDWR, queueFdCount, tapFlags, tunAttachSync, tunUnpersistSync } from './tun-ioctl.js';
-import { MountEvents, isMountPinned } from './mount-events.js';
+import { O_CLOEXEC, O_RDWR, queueFdCount, tapFlags, tunAttachSync, tunUnpersistSync } from './tun-ioctl.js';
 import { NlWriter } from './nl-writer.js';
 import { WorkerPool } from './worker.js';
 import type { OpContext, Transport } from './transport.js';
@@ -51,8 +51,6 @@ export interface LinuxNetlinkAdapterOptions {
   maxThreads?: number;
 }
 
-const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno as Record<string, number>).map(([k, v]) => [v, k]));
-const errnoName = (n: number): string => ERRNO_NAMES.get(n) ?? `E${n}`;
 
 /**
  * Main-thread time (ms) that short-but-blocking calls (TUNSETIFF, up/down, close of queue fds)
@@ -63,42 +61,11 @@ export const INLINE_BUDGET_MS = 1;
 /** Where an ack-only change runs: see the threading notes of {@link LinuxNetlinkAdapter}. */
 type Where = 'short' | 'slow';
 
-/** Sockets cached for one netns path, valid while the path keeps its (dev, ino). */
-interface NetnsEntry {
-  path: string;
-  dev: number;
-  ino: number;
-  /** Revalidated by mount-table generation instead of stat() ({@link isMountPinned}). */
-  pinned: boolean;
-  /** Mount-table generation at the last validation. */
-  gen: number;
-  /** Open netns fd ( -1 for the caller's own netns). */
-  nsFd: number;
-  idle: number[];
-  live: boolean;
-}
-
-function isFailure<T>(x: T | SyscallFailure): x is SyscallFailure {
-  return typeof x === 'object' && x !== null && (x as { ok?: unknown }).ok === false;
-}
-
-/** Validate an interface name like the kernel's dev_valid_name (≤ 15 bytes, never truncated). */
-function nameProblem(name: string): string | null {
-  if (typeof name !== 'string' || name.length === 0) return 'name: must be a non-empty string';
-  // Fast path: printable ASCII without "/" and ":" (the usual case), checked without a regex.
-  if (name.length <= MAX_IFNAME_BYTES && name !== '.' && name !== '..') {
-    let ok = true;
-    for (let i = 0; i < name.length && ok; i++) {
-      const c = name.charCodeAt(i);
-      ok = c > 0x20 && c < 0x7f && c !== 0x2f && c !== 0x3a;
-    }
-    if (ok) return null;
-  }
-  if (Buffer.byteLength(name) > MAX_IFNAME_BYTES) return `name: ${Buffer.byteLength(name)} bytes, at most ${MAX_IFNAME_BYTES} (IFNAMSIZ-1)`;
-  if (name === '.' || name === '..') return 'name: "." and ".." are not valid interface names';
-  if (/[/:\s\0]/.test(name)) return 'name: must not contain "/", ":", NUL or whitespace';
-  return null;
-}
+/** `dev_valid_name` (shared with the input rules and the in-memory kernel). */
+const nameProblem = (name: string): string | null => {
+  const p = ifNameProblem(name);
+  return p && `name: ${p}`;
+};
 
 /**
  * {@link NetlinkAdapter} for Linux. Requires CAP_NET_ADMIN (and CAP_SYS_ADMIN for setns) for
@@ -114,15 +81,13 @@ export class LinuxNetlinkAdapter implements NetlinkAdapter, Transport {
   private readonly l: Libc = libc();
   private readonly timeoutMs: number;
   private readonly pool: WorkerPool;
-  private readonly netns = new Map<string, NetnsEntry>();
+  private readonly handles: NetnsHandles;
   private readonly ownedFds = new Set<number>();
-  private homeFd = -1;
   private seq = Math.floor(Math.random() * 0x7fffffff);
   private readonly rbuf = Buffer.allocUnsafe(131072);
   private readonly w = new NlWriter();
   private readonly pfd = Buffer.alloc(8);
   private readonly ifr = Buffer.alloc(40);
-  private readonly mounts: MountEvents;
   /** Main-thread ms spent in short calls during this event-loop turn. */
   private inlineSpent = 0;
   private inlineResetScheduled = false;
@@ -130,7 +95,7 @@ export class LinuxNetlinkAdapter implements NetlinkAdapter, Transport {
   constructor(opts: LinuxNetlinkAdapterOptions = {}) {
     this.timeoutMs = opts.receiveTimeoutMs ?? 5000;
     this.pool = new WorkerPool(opts.maxThreads ?? 8);
-    this.mounts = new MountEvents(this.l);
+    this.handles = new NetnsHandles(this.l);
   }
 
   // ---- errors ----
@@ -157,78 +122,12 @@ export class LinuxNetlinkAdapter implements NetlinkAdapter, Transport {
 
   // ---- netns and sockets ----
 
-  private home(): number {
-    if (this.homeFd < 0) {
-      const fd = this.l.open('/proc/thread-self/ns/net', 0o2000000);
-      if (fd < 0) throw new Error(`open /proc/thread-self/ns/net: errno ${this.l.errno()}`);
-      this.homeFd = fd;
-    }
-    return this.homeFd;
+  /** The revalidated handle of `ctx.netns`. */
+  private entry(ctx: OpContext): NetnsHandle {
+    return this.handles.get(ctx.netns, ctx, this.failCtx);
   }
 
-  /**
-   * The cached entry for `ctx.netns`, revalidated: a pinned path while the mount table is
-   * unchanged is still what it was; otherwise the path's current (dev, ino) must match.
-   */
-  private entry(ctx: OpContext): NetnsEntry {
-    const path = ctx.netns;
-    const cached = this.netns.get(path);
-    if (path === '') {
-      if (cached) return cached;
-      const e: NetnsEntry = { path, dev: 0, ino: 0, pinned: false, gen: -1, nsFd: -1, idle: [], live: true };
-      this.netns.set('', e);
-      return e;
-    }
-    // Read the generation before validating: a change racing with the stat() below bumps it.
-    const gen = cached && !cached.pinned ? -1 : this.mounts.generation();
-    if (cached && cached.pinned && gen >= 0 && cached.gen === gen) return cached;
-    let st: { dev: number; ino: number };
-    try {
-      st = statSync(path);
-    } catch (err) {
-      this.evict(path);
-      const code = (err as NodeJS.ErrnoException).code ?? 'ENOENT';
-      throw this.fail(ctx, (constants.errno as Record<string, number>)[code] ?? 2, `stat ${path}`);
-    }
-    if (cached && cached.dev === st.dev && cached.ino === st.ino) {
-      cached.gen = gen;
-      return cached;
-    }
-    this.evict(path);
-    const fd = openNetns(this.l, path);
-    if (typeof fd !== 'number') throw this.fail(ctx, fd.errno, fd.check ?? fd.stage);
-    const pinned = isMountPinned(this.l, path);
-    const e: NetnsEntry = { path, dev: st.dev, ino: st.ino, pinned, gen: pinned ? gen : -1, nsFd: fd, idle: [], live: true };
-    this.netns.set(path, e);
-    return e;
-  }
-
-  private evict(path: string): void {
-    const e = this.netns.get(path);
-    if (!e) return;
-    this.netns.delete(path);
-    e.live = false;
-    for (const fd of e.idle.splice(0)) this.l.close(fd);
-    if (e.nsFd >= 0) this.l.close(e.nsFd);
-  }
-
-  /** Run bare syscalls inside the entry's netns (directly for the caller's own). */
-  private within<T>(e: NetnsEntry, fn: () => T): T | SyscallFailure {
-    return e.nsFd < 0 ? fn() : inNetns(this.l, this.home(), e.nsFd, fn);
-  }
-
-  private acquire(ctx: OpContext, e: NetnsEntry): number {
-    const idle = e.idle.pop();
-    if (idle !== undefined) return idle;
-    const fd = this.within(e, () => openRouteSocket(this.l));
-    if (isFailure(fd)) throw this.fail(ctx, fd.errno, fd.stage);
-    return fd;
-  }
-
-  private release(e: NetnsEntry, fd: number, healthy: boolean): void {
-    if (healthy && e.live) e.idle.push(fd);
-    else this.l.close(fd);
-  }
+  private readonly failCtx = (ctx: OpContext, errno: number, detail: string): NetlinkError => this.fail(ctx, errno, detail);
 
   /** {@inheritDoc Transport.request} */
   async request(
@@ -243,8 +142,8 @@ export class LinuxNetlinkAdapter implements NetlinkAdapter, Transport {
   }
 
   /** Send `req` on a socket of the netns (inline or on a worker) and collect its reply. */
-  private async transact(ctx: OpContext, e: NetnsEntry, req: Buffer, seq: number, mode: ReplyMode, offThread: boolean): Promise<NlMsg[]> {
-    const fd = this.acquire(ctx, e);
+  private async transact(ctx: OpContext, e: NetnsHandle, req: Buffer, seq: number, mode: ReplyMode, offThread: boolean): Promise<NlMsg[]> {
+    const fd = e.socket(ctx, this.failCtx);
     let healthy = false;
     try {
       const r = offThread
@@ -259,7 +158,7 @@ export class LinuxNetlinkAdapter implements NetlinkAdapter, Transport {
     } catch (err) {
       throw this.wrap(ctx, err);
     } finally {
-      this.release(e, fd, healthy);
+      e.release(fd, healthy);
     }
   }
 
@@ -267,8 +166,8 @@ export class LinuxNetlinkAdapter implements NetlinkAdapter, Transport {
   private wrap(ctx: OpContext, err: unknown): Error {
     if (err instanceof NetlinkError) return err;
     if (err instanceof KernelError) return this.fail(ctx, err.errno, 'kernel', err.extack);
-    if (err instanceof NetlinkCodecError) return this.fail(ctx, 5, `malformed reply: ${err.message}`);
-    return this.fail(ctx, 5, err instanceof Error ? err.message : String(err));
+    if (err instanceof NetlinkCodecError) return this.fail(ctx, EIO, `malformed reply: ${err.message}`);
+    return this.fail(ctx, EIO, err instanceof Error ? err.message : String(err));
   }
 
   // ---- the hot path: one request, one reply message ----
@@ -277,8 +176,8 @@ export class LinuxNetlinkAdapter implements NetlinkAdapter, Transport {
    * Run the request `fill` writes, in `e`'s netns, synchronously on this thread; returns the
    * link of a GET reply, `undefined` for an ack. Kernel errors become {@link NetlinkError}s.
    */
-  private exchange(ctx: OpContext, e: NetnsEntry, fill: (w: NlWriter, seq: number) => void, mode: ReplyMode): LinkInfo | undefined {
-    const fd = this.acquire(ctx, e);
+  private exchange(ctx: OpContext, e: NetnsHandle, fill: (w: NlWriter, seq: number) => void, mode: ReplyMode): LinkInfo | undefined {
+    const fd = e.socket(ctx, this.failCtx);
     const seq = (this.seq = (this.seq + 1) >>> 0 || 1);
     let healthy = false;
     try {
@@ -302,7 +201,7 @@ export class LinuxNetlinkAdapter implements NetlinkAdapter, Transport {
     } catch (err) {
       throw this.wrap(ctx, err);
     } finally {
-      this.release(e, fd, healthy);
+      e.release(fd, healthy);
     }
   }
 
@@ -348,13 +247,13 @@ export class LinuxNetlinkAdapter implements NetlinkAdapter, Transport {
   /** Index of link `name` (SIOCGIFINDEX on a socket of the netns; `ENODEV` when missing). */
   private index(ctx: OpContext, name: string): number {
     const e = this.entry(ctx);
-    const fd = this.acquire(ctx, e);
+    const fd = e.socket(ctx, this.failCtx);
     try {
       const r = links.ifindexSync(this.l, fd, name, this.ifr);
       if (r < 0) throw this.fail(ctx, -r, 'ioctl(SIOCGIFINDEX)');
       return r;
     } finally {
-      this.release(e, fd, true);
+      e.release(fd, true);
     }
   }
 
@@ -375,11 +274,11 @@ export class LinuxNetlinkAdapter implements NetlinkAdapter, Transport {
       throw this.invalid(ctx, `queues: ${req.queues} must be an integer in 0..256`);
     const e = this.entry(ctx);
     const fds: number[] = [];
-    const opened = this.within(e, () => {
+    const opened = e.within(() => {
       for (let i = 0; i < queueFdCount(req.queues); i++) {
         let fd: number;
         do fd = this.l.open('/dev/net/tun', O_RDWR | O_CLOEXEC);
-        while (fd < 0 && this.l.errno() === 4);
+        while (fd < 0 && this.l.errno() === EINTR);
         if (fd < 0) return { ok: false, errno: this.l.errno(), stage: 'open(/dev/net/tun)' } as SyscallFailure;
         fds.push(fd);
       }
@@ -410,9 +309,9 @@ export class LinuxNetlinkAdapter implements NetlinkAdapter, Transport {
       // queue 0 failed: nothing was created. Later: the tap is ours and not persistent yet
       // (TUNSETPERSIST is last, and a failed TUNSETPERSIST leaves it unset), so closing destroys it.
       await closeAll();
-      const exists = r.queue === 0 && r.errno === 16; /* EBUSY under IFF_TUN_EXCL */
+      const exists = r.queue === 0 && r.errno === EBUSY; /* under IFF_TUN_EXCL */
       throw exists
-        ? this.fail(ctx, 17, `a link named ${req.name} already exists (TUNSETIFF with IFF_TUN_EXCL: EBUSY)`)
+        ? this.fail(ctx, EEXIST, `a link named ${req.name} already exists (TUNSETIFF with IFF_TUN_EXCL: EBUSY)`)
         : this.fail(ctx, r.errno, `${r.stage}${r.queue >= 0 ? ` on queue ${r.queue}` : ''}`);
     }
     try {
@@ -522,7 +421,7 @@ export class LinuxNetlinkAdapter implements NetlinkAdapter, Transport {
       this.l.close(fd);
       return true;
     }
-    if (fd.errno === 2 || fd.errno === 22 || fd.errno === 20 /* ENOTDIR */) return false;
+    if (fd.errno === ENOENT || fd.errno === EINVAL || fd.errno === ENOTDIR) return false;
     throw this.fail({ op: 'netnsExists', link: '', netns }, fd.errno, fd.stage);
   }
 
@@ -541,7 +440,7 @@ export class LinuxNetlinkAdapter implements NetlinkAdapter, Transport {
     for (let i = 0; i < count; i++) {
       let fd: number;
       do fd = this.l.open('/dev/vhost-net', O_RDWR | O_CLOEXEC);
-      while (fd < 0 && this.l.errno() === 4);
+      while (fd < 0 && this.l.errno() === EINTR);
       if (fd < 0) {
         const errno = this.l.errno();
         for (const f of fds) this.l.close(f);
@@ -568,10 +467,7 @@ export class LinuxNetlinkAdapter implements NetlinkAdapter, Transport {
 
   /** Close cached sockets and netns fds, and stop the worker threads. Queue fds stay the caller's. */
   async close(): Promise<void> {
-    for (const path of [...this.netns.keys()]) this.evict(path);
-    if (this.homeFd >= 0) this.l.close(this.homeFd);
-    this.homeFd = -1;
-    this.mounts.close();
+    this.handles.close();
     await this.pool.close();
   }
 }

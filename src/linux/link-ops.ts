@@ -6,6 +6,7 @@
  */
 import type { LinkInfo } from '../adapters/netlink.js';
 import type { Libc } from './libc.js';
+import { EINTR } from './errno.js';
 import {
   IFF_UP,
   IFLA_ADDRESS,
@@ -69,6 +70,6 @@ export function ifindexSync(l: Libc, fd: number, name: string, ifr: Buffer): num
   ifr.write(name, 0, 15, 'utf8');
   let r: number;
   do r = l.ioctl(fd, SIOCGIFINDEX, 'void *', ifr);
-  while (r < 0 && l.errno() === 4);
+  while (r < 0 && l.errno() === EINTR);
   return r < 0 ? -l.errno() : ifr.readInt32LE(16);
 }

@@ -7,6 +7,7 @@
  * the worker pool embeds its source and runs the very same code off the main thread.
  */
 import type { Libc } from './libc.js';
+import { EINTR as EINTR_ } from './errno.js'; // transactSync and exchangeOne keep a local EINTR: the worker embeds their source
 
 export const AF_NETLINK = 16;
 export const NETLINK_ROUTE = 0;
@@ -38,7 +39,7 @@ export interface TransactOk {
 export function openRouteSocket(l: Libc): number | SyscallFailure {
   let fd: number;
   do fd = l.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-  while (fd < 0 && l.errno() === 4);
+  while (fd < 0 && l.errno() === EINTR_);
   if (fd < 0) return { ok: false, errno: l.errno(), stage: 'socket(AF_NETLINK)' };
   const one = Buffer.alloc(4);
   one.writeInt32LE(1, 0);

@@ -4,6 +4,7 @@
  */
 import type { Libc } from './libc.js';
 import type { SyscallFailure } from './netlink-socket.js';
+import { EINTR, EINVAL } from './errno.js';
 
 export const CLONE_NEWNET = 0x40000000;
 export const NSFS_MAGIC = 0x6e736673;
@@ -23,7 +24,7 @@ export type NetnsFailure = SyscallFailure & { check?: string };
 export function openNetns(l: Libc, path: string): number | NetnsFailure {
   let fd: number;
   do fd = l.open(path, O_RDONLY | O_CLOEXEC);
-  while (fd < 0 && l.errno() === 4);
+  while (fd < 0 && l.errno() === EINTR);
   if (fd < 0) return { ok: false, errno: l.errno(), stage: `open(${path})` };
   const st = Buffer.alloc(120);
   if (l.fstatfs(fd, st) < 0) {
@@ -33,12 +34,12 @@ export function openNetns(l: Libc, path: string): number | NetnsFailure {
   }
   if (Number(st.readBigInt64LE(0)) !== NSFS_MAGIC) {
     l.close(fd);
-    return { ok: false, errno: 22, stage: 'fstatfs', check: `${path} is not a namespace file (f_type != NSFS_MAGIC 0x6e736673)` };
+    return { ok: false, errno: EINVAL, stage: 'fstatfs', check: `${path} is not a namespace file (f_type != NSFS_MAGIC 0x6e736673)` };
   }
   const t = l.ioctl(fd, NS_GET_NSTYPE);
   if (t !== CLONE_NEWNET) {
     l.close(fd);
-    return { ok: false, errno: 22, stage: 'ioctl(NS_GET_NSTYPE)', check: `${path} is not a network namespace` };
+    return { ok: false, errno: EINVAL, stage: 'ioctl(NS_GET_NSTYPE)', check: `${path} is not a network namespace` };
   }
   return fd;
 }

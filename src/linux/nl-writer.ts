@@ -1,14 +1,10 @@
 /**
  * Encodes one rtnetlink request in place into a reusable buffer (no per-call allocation):
- * nlmsghdr, ifinfomsg, rtattrs. The hot path of get/set calls writes ~50 bytes here and hands
+ * nlmsghdr, ifinfomsg, rtattrs (the rtattr layout is the codec's {@link putAttrHeader}). The hot path of get/set calls writes ~50 bytes here and hands
  * the same buffer to sendto().
  */
-import { NLMSG_HDRLEN } from './rtnetlink-codec.js';
+import { NLMSG_HDRLEN, putAttrHeader, putNlHeader } from './rtnetlink-codec.js';
 
-const put16 = (b: Buffer, o: number, v: number): void => {
-  b[o] = v & 0xff;
-  b[o + 1] = (v >>> 8) & 0xff;
-};
 const put32 = (b: Buffer, o: number, v: number): void => {
   b[o] = v & 0xff;
   b[o + 1] = (v >>> 8) & 0xff;
@@ -25,18 +21,19 @@ export class NlWriter {
   /** The buffer the request is written into (valid up to the length {@link finish} returns). */
   readonly buf: Buffer;
   private len = 0;
+  private type = 0;
+  private flags = 0;
+  private seq = 0;
 
   constructor(size = 1024) {
     this.buf = Buffer.alloc(size);
   }
 
-  /** Start a message: nlmsghdr with `type`, `flags`, `seq` (length patched by {@link finish}). */
+  /** Start a message: nlmsghdr with `type`, `flags`, `seq` (written by {@link finish}). */
   begin(type: number, flags: number, seq: number): this {
-    const b = this.buf;
-    put16(b, 4, type);
-    put16(b, 6, flags);
-    put32(b, 8, seq);
-    put32(b, 12, 0);
+    this.type = type;
+    this.flags = flags;
+    this.seq = seq;
     this.len = NLMSG_HDRLEN;
     return this;
   }
@@ -80,9 +77,9 @@ export class NlWriter {
     return this.pad(4 + data.length);
   }
 
-  /** Patch the header length; returns the message length. */
+  /** Write the header (the codec's {@link putNlHeader}); returns the message length. */
   finish(): number {
-    put32(this.buf, 0, this.len);
+    putNlHeader(this.buf, 0, this.len, this.type, this.flags, this.seq);
     return this.len;
   }
 
@@ -93,16 +90,12 @@ export class NlWriter {
 
   private attrHeader(type: number, dataLen: number): number {
     this.room(4 + dataLen + 3);
-    put16(this.buf, this.len, 4 + dataLen);
-    put16(this.buf, this.len + 2, type);
-    return this.len + 4;
+    return putAttrHeader(this.buf, this.len, type, dataLen);
   }
 
+  /** Advance past an attribute of `attrLen` bytes (its padding was zeroed by the header). */
   private pad(attrLen: number): this {
-    const end = this.len + attrLen;
-    const aligned = (end + 3) & ~3;
-    for (let i = end; i < aligned; i++) this.buf[i] = 0;
-    this.len = aligned;
+    this.len = (this.len + attrLen + 3) & ~3;
     return this;
   }
 

@@ -4,6 +4,7 @@
  * {@link NetlinkCodecError}; nothing here ever reads out of bounds.
  */
 import type { LinkInfo, TunInfo } from '../adapters/netlink.js';
+import { TapstateError } from '../../machines/tapstate-error.js';
 
 // ---- constants (linux/netlink.h, linux/rtnetlink.h, linux/if_link.h, linux/pkt_sched.h) ----
 export const NLMSG_HDRLEN = 16;
@@ -67,8 +68,9 @@ export const TC_ACT_STOLEN = 4;
 export const REDIRECT_PRIO = 1;
 
 /** A reply that does not parse. The adapter reports it as `EIO`. */
-export class NetlinkCodecError extends Error {
+export class NetlinkCodecError extends TapstateError {
   override readonly name = 'NetlinkCodecError';
+  readonly code = 'NETLINK_CODEC';
 }
 
 /** One netlink message: header fields and its payload (a view into the input). */
@@ -84,13 +86,37 @@ const align4 = (n: number): number => (n + 3) & ~3;
 
 // ---- attributes ----
 
+/**
+ * Write an rtattr header at `off` for `dataLen` bytes of data (len excludes padding) and zero
+ * the padding after the data. Returns the data offset; the attribute ends at
+ * `align4(off + 4 + dataLen)`. The one rtattr encoder: {@link attr} and the in-place
+ * {@link NlWriter} both use it. Byte stores, no checked writes (little-endian hosts).
+ */
+export function putAttrHeader(b: Buffer, off: number, type: number, dataLen: number): number {
+  const len = 4 + dataLen;
+  b[off] = len & 0xff;
+  b[off + 1] = (len >>> 8) & 0xff;
+  b[off + 2] = type & 0xff;
+  b[off + 3] = (type >>> 8) & 0xff;
+  for (let i = off + len, e = align4(off + len); i < e; i++) b[i] = 0;
+  return off + 4;
+}
+
+/** Write an nlmsghdr at `off` (pid 0). The one nlmsghdr encoder. */
+export function putNlHeader(b: Buffer, off: number, len: number, type: number, flags: number, seq: number): void {
+  b.writeUInt32LE(len >>> 0, off);
+  b[off + 4] = type & 0xff;
+  b[off + 5] = (type >>> 8) & 0xff;
+  b[off + 6] = flags & 0xff;
+  b[off + 7] = (flags >>> 8) & 0xff;
+  b.writeUInt32LE(seq >>> 0, off + 8);
+  b.writeUInt32LE(0, off + 12);
+}
+
 /** An rtattr: 4-byte header (len excludes padding), data, zero padding to 4 bytes. */
 export function attr(type: number, data: Buffer): Buffer {
-  const len = 4 + data.length;
-  const b = Buffer.alloc(align4(len));
-  b.writeUInt16LE(len, 0);
-  b.writeUInt16LE(type, 2);
-  data.copy(b, 4);
+  const b = Buffer.alloc(align4(4 + data.length));
+  data.copy(b, putAttrHeader(b, 0, type, data.length));
   return b;
 }
 /** A u32 attribute (host order). */
@@ -105,26 +131,57 @@ export const attrStr = (type: number, s: string): Buffer => attr(type, Buffer.co
 export const attrNested = (type: number, children: readonly Buffer[]): Buffer => attr(type, Buffer.concat(children));
 
 /**
+ * The one rtattr iterator: walks the attributes of `buf[start, end)` in place (no allocation
+ * per attribute). After each successful {@link next}, `type` (nested flag bits masked off),
+ * `data` and `dataEnd` describe the current attribute. An attribute overrunning the region is
+ * a {@link NetlinkCodecError} naming `where`, the type and the offset within the region.
+ */
+export class AttrIter {
+  type = 0;
+  data = 0;
+  dataEnd = 0;
+  private off: number;
+
+  constructor(
+    private readonly buf: Buffer,
+    private readonly start: number,
+    private readonly end: number,
+    /** Prefix of error messages (`IFLA_LINKINFO: `), `""` for a top-level region. */
+    private readonly where = '',
+  ) {
+    this.off = start;
+  }
+
+  next(): boolean {
+    const b = this.buf;
+    const off = this.off;
+    if (off + 4 > this.end) return false;
+    // Plain indexing: Buffer#readUInt16LE costs ~10x more per call and a link reply has ~40 attributes.
+    const len = (b[off] as number) | ((b[off + 1] as number) << 8);
+    const type = ((b[off + 2] as number) | ((b[off + 3] as number) << 8)) & 0x3fff;
+    if (len < 4 || off + len > this.end) throw new NetlinkCodecError(`${this.where}rtattr ${type} at ${off - this.start}: bad length ${len}`);
+    this.type = type;
+    this.data = off + 4;
+    this.dataEnd = off + len;
+    this.off = off + align4(len);
+    return true;
+  }
+}
+
+/**
  * Parse the attributes in `buf` into a map type → data (nested flag bits masked off; the last
  * occurrence wins). Throws on an attribute that overruns the buffer.
  */
 export function parseAttrs(buf: Buffer): Map<number, Buffer> {
   const out = new Map<number, Buffer>();
-  for (const [type, data] of attrList(buf)) out.set(type, data);
+  for (const it = new AttrIter(buf, 0, buf.length); it.next(); ) out.set(it.type, buf.subarray(it.data, it.dataEnd));
   return out;
 }
 
 /** Parse attributes in order (for lists such as action tables). */
 export function attrList(buf: Buffer): Array<[number, Buffer]> {
   const out: Array<[number, Buffer]> = [];
-  let off = 0;
-  while (off + 4 <= buf.length) {
-    const len = buf.readUInt16LE(off);
-    const type = buf.readUInt16LE(off + 2) & 0x3fff;
-    if (len < 4 || off + len > buf.length) throw new NetlinkCodecError(`rtattr ${type} at ${off}: bad length ${len}`);
-    out.push([type, buf.subarray(off + 4, off + len)]);
-    off += align4(len);
-  }
+  for (const it = new AttrIter(buf, 0, buf.length); it.next(); ) out.push([it.type, buf.subarray(it.data, it.dataEnd)]);
   return out;
 }
 
@@ -139,11 +196,7 @@ const cstr = (b: Buffer): string => {
 export function encodeMessage(type: number, flags: number, seq: number, body: Buffer, attrs: readonly Buffer[] = []): Buffer {
   const payload = Buffer.concat([body, ...attrs]);
   const b = Buffer.alloc(NLMSG_HDRLEN + payload.length);
-  b.writeUInt32LE(b.length, 0);
-  b.writeUInt16LE(type, 4);
-  b.writeUInt16LE(flags, 6);
-  b.writeUInt32LE(seq >>> 0, 8);
-  b.writeUInt32LE(0, 12);
+  putNlHeader(b, 0, b.length, type, flags, seq);
   payload.copy(b, NLMSG_HDRLEN);
   return b;
 }
@@ -197,8 +250,9 @@ export function decodeStatus(msg: NlMsg): NlStatus {
 }
 
 /** Thrown by {@link collectReply} for a kernel error reply. */
-export class KernelError extends Error {
+export class KernelError extends TapstateError {
   override readonly name = 'KernelError';
+  readonly code = 'KERNEL_ERROR';
   constructor(
     readonly errno: number,
     readonly extack: string,
@@ -273,16 +327,8 @@ function cstrAt(buf: Buffer, start: number, end: number, known?: string): string
   return buf.toString('utf8', start, z);
 }
 
-/** The last MAC decoded, to reuse its string when the same six bytes come again. */
-const lastMac = { bytes: Buffer.alloc(6), text: '00:00:00:00:00:00' };
-
 function macAt(buf: Buffer, d: number): string {
-  const m = lastMac.bytes;
-  if (m[0] === buf[d] && m[1] === buf[d + 1] && m[2] === buf[d + 2] && m[3] === buf[d + 3] && m[4] === buf[d + 4] && m[5] === buf[d + 5])
-    return lastMac.text;
-  buf.copy(m, 0, d, d + 6);
-  lastMac.text = `${HEX[buf[d] as number]}:${HEX[buf[d + 1] as number]}:${HEX[buf[d + 2] as number]}:${HEX[buf[d + 3] as number]}:${HEX[buf[d + 4] as number]}:${HEX[buf[d + 5] as number]}`;
-  return lastMac.text;
+  return `${HEX[buf[d] as number]}:${HEX[buf[d + 1] as number]}:${HEX[buf[d + 2] as number]}:${HEX[buf[d + 3] as number]}:${HEX[buf[d + 4] as number]}:${HEX[buf[d + 5] as number]}`;
 }
 
 /**
@@ -304,15 +350,10 @@ export function decodeLinkAt(buf: Buffer, start: number, end: number, expectName
   let carrier = false;
   let liStart = -1;
   let liEnd = -1;
-  let off = start + 16;
-  // Plain indexing: Buffer#readUInt16LE costs ~10x more per call and a reply has ~40 attributes.
-  while (off + 4 <= end) {
-    const len = (buf[off] as number) | ((buf[off + 1] as number) << 8);
-    const type = ((buf[off + 2] as number) | ((buf[off + 3] as number) << 8)) & 0x3fff;
-    if (len < 4 || off + len > end) throw new NetlinkCodecError(`rtattr ${type} at ${off - start - 16}: bad length ${len}`);
-    const d = off + 4;
-    const de = off + len;
-    switch (type) {
+  for (const it = new AttrIter(buf, start + 16, end); it.next(); ) {
+    const d = it.data;
+    const de = it.dataEnd;
+    switch (it.type) {
       case IFLA_IFNAME:
         name = cstrAt(buf, d, de, expectName);
         break;
@@ -330,7 +371,6 @@ export function decodeLinkAt(buf: Buffer, start: number, end: number, expectName
         liEnd = de;
         break;
     }
-    off += (len + 3) & ~3;
   }
   if (name === undefined || mtu === undefined) throw new NetlinkCodecError(`link ${index} without IFLA_IFNAME/IFLA_MTU`);
   let kind = '';
@@ -338,13 +378,9 @@ export function decodeLinkAt(buf: Buffer, start: number, end: number, expectName
   if (liStart >= 0) {
     let dataStart = -1;
     let dataEnd = -1;
-    for (let o = liStart; o + 4 <= liEnd; ) {
-      const len = (buf[o] as number) | ((buf[o + 1] as number) << 8);
-      const type = ((buf[o + 2] as number) | ((buf[o + 3] as number) << 8)) & 0x3fff;
-      if (len < 4 || o + len > liEnd) throw new NetlinkCodecError(`IFLA_LINKINFO: rtattr ${type} at ${o - liStart}: bad length ${len}`);
-      if (type === IFLA_INFO_KIND) kind = cstrAt(buf, o + 4, o + len, 'tun');
-      else if (type === IFLA_INFO_DATA) (dataStart = o + 4), (dataEnd = o + len);
-      o += (len + 3) & ~3;
+    for (const it = new AttrIter(buf, liStart, liEnd, 'IFLA_LINKINFO: '); it.next(); ) {
+      if (it.type === IFLA_INFO_KIND) kind = cstrAt(buf, it.data, it.dataEnd, 'tun');
+      else if (it.type === IFLA_INFO_DATA) (dataStart = it.data), (dataEnd = it.dataEnd);
     }
     if (kind === 'tun' && dataStart >= 0) tun = decodeTunInfo(buf, dataStart, dataEnd, carrier);
   }
@@ -371,17 +407,14 @@ function decodeTunInfo(buf: Buffer, start: number, end: number, carrier: boolean
   let persist = false;
   let vnetHdr = false;
   let numQueues: number | undefined;
-  for (let o = start; o + 4 <= end; ) {
-    const len = (buf[o] as number) | ((buf[o + 1] as number) << 8);
-    const t = ((buf[o + 2] as number) | ((buf[o + 3] as number) << 8)) & 0x3fff;
-    if (len < 4 || o + len > end) throw new NetlinkCodecError(`IFLA_INFO_DATA: rtattr ${t} at ${o - start}: bad length ${len}`);
-    const b = len > 4 ? buf[o + 4] : undefined;
+  for (const it = new AttrIter(buf, start, end, 'IFLA_INFO_DATA: '); it.next(); ) {
+    const t = it.type;
+    const b = it.dataEnd > it.data ? buf[it.data] : undefined;
     if (t === IFLA_TUN_TYPE) type = b ?? 0;
     else if (t === IFLA_TUN_MULTI_QUEUE) multiQueue = b === 1;
     else if (t === IFLA_TUN_PERSIST) persist = b === 1;
     else if (t === IFLA_TUN_VNET_HDR) vnetHdr = b === 1;
-    else if (t === IFLA_TUN_NUM_QUEUES) numQueues = len >= 8 ? buf.readUInt32LE(o + 4) : undefined;
-    o += (len + 3) & ~3;
+    else if (t === IFLA_TUN_NUM_QUEUES) numQueues = it.dataEnd - it.data >= 4 ? buf.readUInt32LE(it.data) : undefined;
   }
   return {
     mode: type === 1 ? 'tun' : type === 2 ? 'tap' : 'undetermined',

@@ -42,12 +42,12 @@ export function tunAttachSync(l: Libc, fds: readonly number[], name: string, fla
     ifr.writeUInt16LE(i === 0 ? flags | 0x8000 /* IFF_TUN_EXCL */ : flags, 16);
     let r: number;
     do r = l.ioctl(fds[i] as number, 0x400454ca, 'void *', ifr);
-    while (r < 0 && l.errno() === 4);
+    while (r < 0 && l.errno() === 4 /* EINTR: embedded in the worker, no imports */);
     if (r < 0) return { ok: false, errno: l.errno(), queue: i, stage: 'ioctl(TUNSETIFF)' };
   }
   let r: number;
   do r = l.ioctl(fds[0] as number, 0x400454cb, 'unsigned long', 1);
-  while (r < 0 && l.errno() === 4);
+  while (r < 0 && l.errno() === 4 /* EINTR: embedded in the worker, no imports */);
   if (r < 0) return { ok: false, errno: l.errno(), queue: -1, stage: 'ioctl(TUNSETPERSIST)' };
   return { ok: true };
 }

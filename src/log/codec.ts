@@ -17,6 +17,7 @@ import {
   type PositionedRecord,
 } from './records.js';
 import type { AppendHook, TornTail } from './store.js';
+import { TapstateError } from '../../machines/tapstate-error.js';
 
 const NL = 0x0a;
 const SP = 0x20;
@@ -29,8 +30,9 @@ const MAX_TEXT = 1 << 28;
 const RECORD_KINDS = new Set(['create', 'event', 'intent', 'note', 'snapshot']);
 
 /** A record handed to `append()` is invalid: names the field and the rule. Nothing was written. */
-export class LogRecordError extends Error {
+export class LogRecordError extends TapstateError {
   override readonly name = 'LogRecordError';
+  readonly code = 'LOG_RECORD_INVALID';
   constructor(
     /** e.g. `records[2].seq`. */
     readonly field: string,
@@ -42,8 +44,9 @@ export class LogRecordError extends Error {
 }
 
 /** The store was closed, or died in a simulated crash; every further call throws this. */
-export class LogStoreClosedError extends Error {
+export class LogStoreClosedError extends TapstateError {
   override readonly name = 'LogStoreClosedError';
+  readonly code = 'LOG_STORE_CLOSED';
   constructor(
     readonly file: string,
     readonly why: 'closed' | 'crashed' | 'read-only' | 'write-failed',

@@ -1,8 +1,10 @@
 /** Typed errors of the event log. */
+import { TapstateError } from '../../machines/tapstate-error.js';
 
 /** A record in the middle of the log is damaged (checksum, syntax, sequence). Never skipped. */
-export class LogCorruptError extends Error {
+export class LogCorruptError extends TapstateError {
   override readonly name = 'LogCorruptError';
+  readonly code = 'LOG_CORRUPT';
   constructor(
     readonly file: string,
     /** Byte offset of the damaged record. */
@@ -16,8 +18,9 @@ export class LogCorruptError extends Error {
 }
 
 /** Not a tapstate log (foreign file), or a format version this build does not read. */
-export class LogFormatError extends Error {
+export class LogFormatError extends TapstateError {
   override readonly name = 'LogFormatError';
+  readonly code = 'LOG_FORMAT';
   constructor(
     readonly file: string,
     /** `foreign`, `newer-version`, `unsafe-file` (symlink, wrong mode, not a regular file), `empty`, `not-fresh` */

@@ -19,7 +19,7 @@ export interface LogHeader {
 
 /** The resulting state of a transition: dotted state value and a checksum of the context. */
 export interface StateStamp {
-  /** e.g. `hotAttaching.createTap`. */
+  /** e.g. `hotAttach.createTap`. */
   v: string;
   /** crc32 (8 hex digits) of the canonical JSON of the context. */
   h: string;

@@ -8,6 +8,7 @@
  * `save` after a `load` gives the document back (see `persisted-network.ts`). A malformed
  * document is refused with a {@link PersistFormatError} naming the JSON path of the field.
  */
+import { TapstateError } from '../../machines/tapstate-error.js';
 import { ifNameProblem, macProblem, normaliseMac } from '../../machines/endpoint-input.js';
 
 /** persistapi.NetworkInterface */
@@ -41,8 +42,9 @@ export type PersistShape = 'v1' | 'v2';
 export const UPSTREAM_ENDPOINT_TYPES: readonly string[] = ['physical', 'virtual', 'vhost-user', 'macvlan', 'macvtap', 'tap', 'tuntap', 'ipvlan'];
 
 /** A field of a persist.json document breaks a rule. Nothing was loaded. */
-export class PersistFormatError extends Error {
+export class PersistFormatError extends TapstateError {
   override readonly name = 'PersistFormatError';
+  readonly code = 'PERSIST_FORMAT';
   constructor(
     /** JSON path of the field, e.g. `Endpoints[1].Tuntap.TuntapInterface.TAPIface.Name`. */
     readonly field: string,

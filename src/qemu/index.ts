@@ -5,5 +5,3 @@ export { createQmpStream, feedQmpStream, QmpStreamError, type QmpMessage, type Q
 export { launchQemu, LaunchError, defaultAccel, type LaunchOptions, type MachineType, type QemuInstance } from './launcher.js';
 export { rootPortTopology, shpcBridgeTopology, pciPathOf, discoverControllers, describeNoSlot, NoSlotError, type FoundController, type Slot, type Topology, type TopologyOptions } from './topology.js';
 export { coldplugArgs, type ColdplugPlacement } from './coldplug.js';
-export { netdevAddArgs, deviceAddArgs } from './hotplug.js';
-export { parseInfoNetwork, netdevIds } from './info-network.js';

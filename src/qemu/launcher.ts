@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { QmpClient, QmpError } from './qmp-client.js';
 import { rootPortTopology, type Topology } from './topology.js';
+import { TapstateError } from '../../machines/tapstate-error.js';
 
 /** Options of {@link launchQemu}. */
 export interface LaunchOptions {
@@ -66,8 +67,9 @@ export interface QemuInstance {
 }
 
 /** QEMU failed to start or to answer QMP. */
-export class LaunchError extends Error {
+export class LaunchError extends TapstateError {
   override readonly name = 'LaunchError';
+  readonly code = 'QEMU_LAUNCH_FAILED';
 }
 
 /** QEMU machine types the launcher knows. */

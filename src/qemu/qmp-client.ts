@@ -10,6 +10,7 @@
 import net from 'node:net';
 import { createQmpStream, feedQmpStream, type QmpEvent, type QmpMessage, type QmpStreamState } from './qmp-stream.js';
 import { SyscallError, sendWithFds } from './scm-rights.js';
+import { TapstateError } from '../../machines/tapstate-error.js';
 
 /** Why a QMP call failed. */
 export type QmpErrorKind =
@@ -23,8 +24,9 @@ export type QmpErrorKind =
   | 'garbled';
 
 /** A typed QMP failure. For `command`, `qmpClass`/`desc` are QEMU's. */
-export class QmpError extends Error {
+export class QmpError extends TapstateError {
   override readonly name = 'QmpError';
+  readonly code = 'QMP_ERROR';
   constructor(
     readonly kind: QmpErrorKind,
     readonly command: string,
@@ -234,7 +236,7 @@ export class QmpClient {
       try {
         sent = sendWithFds(fd, line, fds);
       } catch (e) {
-        if (e instanceof SyscallError && (e.code === 'EAGAIN' || e.code === 'EWOULDBLOCK' || e.code === 'EINTR') && tries < 1000) {
+        if (e instanceof SyscallError && (e.errnoName === 'EAGAIN' || e.errnoName === 'EWOULDBLOCK' || e.errnoName === 'EINTR') && tries < 1000) {
           await new Promise((r) => setTimeout(r, 1));
           continue;
         }

@@ -7,6 +7,7 @@
  * a QMP message, or an unterminated frame longer than the limit, yields a typed
  * {@link QmpStreamError} — the stream cannot be trusted after that, so the caller should close it.
  */
+import { TapstateError } from '../../machines/tapstate-error.js';
 
 /** The greeting QEMU sends when a client connects. */
 export interface QmpGreeting {
@@ -45,8 +46,9 @@ export type QmpMessage = QmpGreeting | QmpReturn | QmpErrorReply | QmpEvent;
 export type QmpStreamErrorReason = 'garbled' | 'not-a-message' | 'oversized';
 
 /** The stream is corrupt: a non-JSON line, a JSON line that is not a QMP message, or a frame too large. */
-export class QmpStreamError extends Error {
+export class QmpStreamError extends TapstateError {
   override readonly name = 'QmpStreamError';
+  readonly code = 'QMP_STREAM_INVALID';
   constructor(
     readonly reason: QmpStreamErrorReason,
     message: string,

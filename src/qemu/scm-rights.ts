@@ -4,6 +4,7 @@
  * fd ownership.
  */
 import koffi from 'koffi';
+import { TapstateError } from '../../machines/tapstate-error.js';
 
 const libc = koffi.load('libc.so.6');
 
@@ -31,8 +32,9 @@ const F_DUPFD_CLOEXEC = 1030;
 const F_GETFD = 1;
 
 /** A failed system call, with the errno name (`EAGAIN`, `EBADF`, …). */
-export class SyscallError extends Error {
+export class SyscallError extends TapstateError {
   override readonly name = 'SyscallError';
+  readonly code = 'SYSCALL_FAILED';
   constructor(
     readonly syscall: string,
     readonly errno: number,
@@ -40,7 +42,7 @@ export class SyscallError extends Error {
     super(`${syscall} failed: ${errnoName(errno)} (${errno})`);
   }
   /** The errno's symbolic name. */
-  get code(): string {
+  get errnoName(): string {
     return errnoName(this.errno);
   }
 }

@@ -11,6 +11,7 @@
  * unplug completes without a guest when ACPI PCI hotplug is off), or SHPC PCI bridges `br0..` with
  * slots 1..30 each (upstream's layout).
  */
+import { TapstateError } from '../../machines/tapstate-error.js';
 import { HypervisorError } from '../adapters/hypervisor.js';
 import type { QmpClient } from './qmp-client.js';
 
@@ -46,8 +47,9 @@ export interface TopologyOptions {
 }
 
 /** Bad topology parameters. */
-export class TopologyError extends RangeError {
+export class TopologyError extends TapstateError {
   override readonly name = 'TopologyError';
+  readonly code = 'TOPOLOGY_INVALID';
 }
 
 function check(count: number, firstAddr: number, prefix: string): void {
@@ -195,6 +197,7 @@ export function slotsOf(found: readonly FoundController[], buses?: readonly stri
 /** No free hot-pluggable slot: names every controller found, and the restriction if any. */
 export class NoSlotError extends HypervisorError {
   override readonly name = 'NoSlotError';
+  override readonly code = 'NO_SLOT';
   /** The root ports and bridges QEMU has (usable or not). */
   readonly found: FoundController[];
   /** The restriction in force (`init --hotplug-bus`), if any. */

@@ -8,68 +8,21 @@ import { NetlinkError, type NetlinkAdapter } from '../adapters/netlink.js';
 import { HypervisorError, type HypervisorAdapter } from '../adapters/hypervisor.js';
 import { SimulatedCrash } from '../adapters/faults.js';
 import { getTap } from '../adapters/tap-lookup.js';
+import type { FdTable } from './fd-table.js';
+import { TapstateError } from '../../machines/tapstate-error.js';
 
 export interface Adapters {
   netlink: NetlinkAdapter;
   hypervisor: HypervisorAdapter;
 }
 
-/** Queue fds (and vhost fds) held between createTap and the hypervisor taking them, per endpoint. */
-export class FdTable {
-  private readonly held = new Map<string, number[]>();
-  /** The vhost fds among `held`, per endpoint. */
-  private readonly vhost = new Map<string, number[]>();
-  constructor(private readonly netlink: NetlinkAdapter) {}
-  put(endpoint: string, fds: number[]): void {
-    this.held.set(endpoint, [...(this.held.get(endpoint) ?? []), ...fds]);
-  }
-  /** vhost fds: held (and counted, and closed) like queue fds. */
-  putVhost(endpoint: string, fds: number[]): void {
-    this.put(endpoint, fds);
-    this.vhost.set(endpoint, [...(this.vhost.get(endpoint) ?? []), ...fds]);
-  }
-  /** The queue fds held for the endpoint. */
-  get(endpoint: string): number[] {
-    const v = new Set(this.vhost.get(endpoint) ?? []);
-    return (this.held.get(endpoint) ?? []).filter((fd) => !v.has(fd));
-  }
-  /** The vhost fds held for the endpoint. */
-  getVhost(endpoint: string): number[] {
-    return this.vhost.get(endpoint) ?? [];
-  }
-  /**
-   * Close every fd we still hold for the endpoint (after hand-over, rollback or settle). Never
-   * fails the effect: on Linux close(2) releases the descriptor even when it reports an error.
-   */
-  async release(endpoint: string): Promise<void> {
-    const fds = this.held.get(endpoint);
-    if (!fds?.length) return;
-    this.held.delete(endpoint);
-    this.vhost.delete(endpoint);
-    try {
-      await this.netlink.closeFds(fds);
-    } catch (e) {
-      if (e instanceof SimulatedCrash) throw e;
-    }
-  }
-  /** The process died: the kernel closed them. */
-  forgetAll(): void {
-    this.held.clear();
-    this.vhost.clear();
-  }
-  get count(): number {
-    let n = 0;
-    for (const f of this.held.values()) n += f.length;
-    return n;
-  }
-}
-
 /**
  * Opening `/dev/vhost-net` failed (upstream: `Could not setup vhost fds %s : %s`). The tap was
  * created: the failure carries `observed: {tap: true}` and the rollback deletes it.
  */
-export class VhostSetupError extends Error {
+export class VhostSetupError extends TapstateError {
   override readonly name = 'VhostSetupError';
+  readonly code = 'VHOST_SETUP_FAILED';
   constructor(readonly reason: unknown) {
     super(reason instanceof Error ? reason.message : String(reason));
   }

@@ -1,9 +1,11 @@
 /** Typed errors of the tapstate runtime. */
 import type { EffectFailure, EndpointError } from '../../machines/index.js';
+import { TapstateError } from '../../machines/tapstate-error.js';
 
 /** An operation failed; `message` is upstream's message for that failure. */
-export class EndpointOperationError extends Error {
+export class EndpointOperationError extends TapstateError {
   override readonly name = 'EndpointOperationError';
+  readonly code = 'ENDPOINT_OPERATION_FAILED';
   readonly endpoint: string;
   readonly op: string;
   readonly step: string;
@@ -21,8 +23,9 @@ export class EndpointOperationError extends Error {
 }
 
 /** The command is not accepted in the endpoint's current state. Nothing was logged. */
-export class InvalidCommandError extends Error {
+export class InvalidCommandError extends TapstateError {
   override readonly name = 'InvalidCommandError';
+  readonly code = 'INVALID_COMMAND';
   constructor(
     readonly endpoint: string,
     readonly command: string,
@@ -33,15 +36,17 @@ export class InvalidCommandError extends Error {
 }
 
 /** Another command is running on this endpoint. */
-export class EndpointBusyError extends Error {
+export class EndpointBusyError extends TapstateError {
   override readonly name = 'EndpointBusyError';
+  readonly code = 'ENDPOINT_BUSY';
   constructor(readonly endpoint: string) {
     super(`endpoint ${endpoint} is busy with another command`);
   }
 }
 
-export class UnknownEndpointError extends Error {
+export class UnknownEndpointError extends TapstateError {
   override readonly name = 'UnknownEndpointError';
+  readonly code = 'UNKNOWN_ENDPOINT';
   constructor(readonly endpoint: string) {
     super(`no endpoint ${endpoint} in this store`);
   }
@@ -52,8 +57,9 @@ export class UnknownEndpointError extends Error {
  * that has it). Two live endpoints sharing a MAC or an original link would break the machine's
  * invariants: one endpoint's teardown would act on the other's link.
  */
-export class DuplicateEndpointError extends Error {
+export class DuplicateEndpointError extends TapstateError {
   override readonly name = 'DuplicateEndpointError';
+  readonly code = 'DUPLICATE_ENDPOINT';
   constructor(
     readonly field: 'id' | 'idx' | 'mac' | 'ifName',
     readonly value: string | number,
@@ -67,8 +73,9 @@ export class DuplicateEndpointError extends Error {
  * A document or input names a network namespace other than the store's. tapstate acts only in
  * its store's netns (docs/security.md); nothing was changed.
  */
-export class NetnsMismatchError extends Error {
+export class NetnsMismatchError extends TapstateError {
   override readonly name = 'NetnsMismatchError';
+  readonly code = 'NETNS_MISMATCH';
   constructor(
     /** Which field named it, e.g. `NetNsPath` (persist.json) or `netnsPath` (endpoint input). */
     readonly field: string,
@@ -83,39 +90,10 @@ export class NetnsMismatchError extends Error {
   }
 }
 
-/**
- * A real write or fdatasync of the log failed (disk full, I/O error): the log is in an unknown
- * state, so this process writes nothing more to it. A fresh process (`tapstate recover`) reads
- * the log back, cuts any partial record and settles what was interrupted.
- */
-export class StoreFailedError extends Error {
-  override readonly name = 'StoreFailedError';
-  constructor(
-    /** The errno code of the failure (`ENOSPC`, `EIO`, …), or `unknown`. */
-    readonly code: string,
-    /** `write`, `fsync`, or `used-after-failure` (a later call on the same failed store). */
-    readonly during: 'write' | 'fsync' | 'used-after-failure',
-    options?: { cause?: unknown },
-  ) {
-    super(
-      during === 'used-after-failure'
-        ? `the store stopped after a failed log write (${code}); run 'tapstate recover' once the cause is fixed`
-        : `log ${during} failed (${code}); run 'tapstate recover' once ${code === 'ENOSPC' || code === 'EDQUOT' ? 'space is available' : 'the cause is fixed'}`,
-      options,
-    );
-  }
-
-  /** Wrap a failure of the log medium. */
-  static of(e: unknown, during: 'write' | 'fsync'): StoreFailedError {
-    if (e instanceof StoreFailedError) return e;
-    const code = (e as NodeJS.ErrnoException | null)?.code ?? 'unknown';
-    return new StoreFailedError(code, during, { cause: e });
-  }
-}
-
 /** An effect of this endpoint is in doubt (interrupted by a crash): recover first. */
-export class InDoubtError extends Error {
+export class InDoubtError extends TapstateError {
   override readonly name = 'InDoubtError';
+  readonly code = 'IN_DOUBT';
   constructor(
     readonly endpoint: string,
     readonly effect: string,
@@ -125,8 +103,9 @@ export class InDoubtError extends Error {
 }
 
 /** Replaying a record gave a different state than the one the log recorded: the machine changed under an old log. */
-export class NonDeterminismError extends Error {
+export class NonDeterminismError extends TapstateError {
   override readonly name = 'NonDeterminismError';
+  readonly code = 'NON_DETERMINISM';
   constructor(
     readonly seq: number,
     readonly endpoint: string,
@@ -139,9 +118,46 @@ export class NonDeterminismError extends Error {
   }
 }
 
-export class StoreClosedError extends Error {
+export class StoreClosedError extends TapstateError {
   override readonly name = 'StoreClosedError';
+  readonly code = 'STORE_CLOSED';
   constructor() {
     super('the store is closed');
+  }
+}
+
+/**
+ * A real write or fdatasync of the log failed (disk full, I/O error): the log is in an unknown
+ * state, so this process writes nothing more to it. A fresh process (`tapstate recover`) reads
+ * the log back, cuts any partial record and settles what was interrupted.
+ */
+export class StoreFailedError extends TapstateError {
+  override readonly name = 'StoreFailedError';
+  readonly code = 'STORE_FAILED';
+  constructor(
+    /** The errno name of the failure (`ENOSPC`, `EIO`, …), or `unknown`. */
+    readonly errno: string,
+    /** `write`, `fsync`, or `used-after-failure` (a later call on the same failed store). */
+    readonly during: 'write' | 'fsync' | 'used-after-failure',
+    options?: { cause?: unknown },
+  ) {
+    super(
+      during === 'used-after-failure'
+        ? `the store stopped after a failed log write (${errno}); run 'tapstate recover' once the cause is fixed`
+        : `log ${during} failed (${errno}); run 'tapstate recover' once ${errno === 'ENOSPC' || errno === 'EDQUOT' ? 'space is available' : 'the cause is fixed'}`,
+      options,
+    );
+  }
+
+  /** The errno name of a failure of the log medium (`ENOSPC`), or null if it is not one. */
+  static errnoOf(e: unknown): string | null {
+    const code = (e as { code?: unknown } | null)?.code;
+    return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? code : null;
+  }
+
+  /** Wrap a failure of the log medium. */
+  static of(e: unknown, during: 'write' | 'fsync'): StoreFailedError {
+    if (e instanceof StoreFailedError) return e;
+    return new StoreFailedError(StoreFailedError.errnoOf(e) ?? 'unknown', during, { cause: e });
   }
 }

@@ -11,7 +11,8 @@
  * not skipped.
  */
 import type { LinkInfo, NetlinkAdapter } from '../adapters/netlink.js';
-import type { EndpointView, Tapstore } from '../runtime/tapstore.js';
+import type { EndpointView } from '../runtime/endpoint-view.js';
+import type { Tapstore } from '../runtime/tapstore.js';
 
 /** Upstream's netlink.TuntapMode numbers: 0 undetermined, 1 TUN, 2 TAP. */
 export function tuntapModeNumber(mode: 'tun' | 'tap' | 'undetermined' | undefined): number {

@@ -13,7 +13,8 @@ import { constants } from 'node:os';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NetlinkError, type LinkInfo, type NetlinkAdapter } from '../../src/adapters/netlink.js';
 import { getTap, WRONG_KIND_ERRNO } from '../../src/adapters/tap-lookup.js';
-import { FdTable, runEffect } from '../../src/runtime/effects.js';
+import { runEffect } from '../../src/runtime/effects.js';
+import { FdTable } from '../../src/runtime/fd-table.js';
 
 /** What a contract run needs from an implementation under test. A fresh harness per test. */
 export interface NetlinkHarness {

@@ -13,7 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { allOptions } from '../../src/cli/args.js';
 import { allCommands } from '../../src/cli/commands/index.js';
 import { runCli } from '../../src/cli/run.js';
-import { StoreLock } from '../../src/cli/store-lock.js';
+import { StoreLock } from '../../src/store/store-lock.js';
 import { CLI } from '../torture/world.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `tapstate-contract-${process.pid}-`));
@@ -143,12 +143,12 @@ describe('errors as JSON on stdout', () => {
   it('operation errors carry their typed fields', () => {
     json(['init', '--store', store, '--netns', '/run/netns/x']);
     expect(jsonError(['hot-attach', '--store', store, '--endpoint', 'ep9'], 1)).toMatchObject({ type: 'UnknownEndpointError', message: expect.stringContaining('ep9') });
-    expect(jsonError(['status', '--store', path.join(tmp, 'none')], 1)).toEqual({ type: 'StoreNotFoundError', store: path.join(tmp, 'none'), message: expect.stringContaining('no tapstate store') });
-    expect(jsonError(['init', '--store', store, '--netns', '/run/netns/x'], 1)).toEqual({ type: 'StoreExistsError', store, message: expect.any(String) });
+    expect(jsonError(['status', '--store', path.join(tmp, 'none')], 1)).toEqual({ type: 'StoreNotFoundError', code: 'STORE_NOT_FOUND', store: path.join(tmp, 'none'), message: expect.stringContaining('no tapstate store') });
+    expect(jsonError(['init', '--store', store, '--netns', '/run/netns/x'], 1)).toEqual({ type: 'StoreExistsError', code: 'STORE_EXISTS', store, message: expect.any(String) });
   });
 
   it('usage errors name the command; an unknown command too', () => {
-    expect(jsonError(['add', '--store', store, '--idx', 'x'], 2)).toEqual({ type: 'UsageError', command: 'add', message: '--idx: must be an integer (got "x")' });
+    expect(jsonError(['add', '--store', store, '--idx', 'x'], 2)).toEqual({ type: 'UsageError', code: 'USAGE', command: 'add', message: '--idx: must be an integer (got "x")' });
     expect(jsonError(['add', '--nope'], 2)).toMatchObject({ type: 'UsageError', command: 'add', message: 'unknown option --nope' });
     expect(jsonError(['save', '--store', store, '--shape', 'v3'], 2)).toMatchObject({ message: '--shape: must be one of v1, v2 (got "v3")' });
     expect(jsonError(['frobnicate'], 2)).toMatchObject({ type: 'UsageError', command: 'frobnicate' });

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { HOT_ATTACH_STEPS, TEARDOWN_STEPS, resolveEndpointInput, EndpointInputError } from '../../machines/index.js';
 import { HypervisorError } from '../../src/adapters/hypervisor.js';
-import { NetlinkError } from '../../src/adapters/netlink.js';
+import { NetlinkError, type ErrnoName } from '../../src/adapters/netlink.js';
 import { PersistFormatError } from '../../src/persist/persist-json.js';
 import { EndpointOperationError } from '../../src/runtime/errors.js';
 import { coldplugArgs } from '../../src/qemu/coldplug.js';
@@ -16,7 +16,7 @@ import { scanNetns } from '../../src/scan/scan.js';
 import { memoryWorld, NETNS } from '../support/memory-world.js';
 
 const MAC = '02:00:00:00:00:01';
-const nlErr = (op: string, errno = 'EINVAL') => new NetlinkError({ op, netns: NETNS, errno, errnoNumber: 22 });
+const nlErr = (op: string, errno: ErrnoName = 'EINVAL') => new NetlinkError({ op, netns: NETNS, errno, errnoNumber: 22 });
 const fail = (method: string, e: Error) => (c: { method: string }) => (c.method === method ? { fail: e } : ('ok' as const));
 const tuntapDoc = (idx: number, name: string, mac: string) => ({
   NetNsPath: NETNS,

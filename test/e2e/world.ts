@@ -14,7 +14,8 @@ import { LinuxNetlinkAdapter } from '../../src/linux/adapter.js';
 import { launchQemu, type LaunchOptions, type QemuInstance } from '../../src/qemu/launcher.js';
 import { netdevIds } from '../../src/qemu/info-network.js';
 import type { QmpClient } from '../../src/qemu/qmp-client.js';
-import { Tapstore, type SandboxConfig, type TapstoreOptions } from '../../src/runtime/tapstore.js';
+import { Tapstore, type TapstoreOptions } from '../../src/runtime/tapstore.js';
+import type { SandboxConfig } from '../../src/runtime/sandbox-config.js';
 import { makeNetns, requireRoot, type TestNetns } from '../linux/fixture.js';
 import { requireRealEnvironment } from '../qemu/tap-helper.js';
 

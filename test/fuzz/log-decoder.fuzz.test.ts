@@ -6,7 +6,8 @@
  */
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LogCorruptError, LogFormatError, MemoryLogMedium, MemoryLogStore, decodeLog, type DecodedLog } from '../../src/log/index.js';
+import { LogCorruptError, LogFormatError, MemoryLogMedium, MemoryLogStore } from '../../src/log/index.js';
+import { decodeLog, type DecodedLog } from '../../src/log/codec.js';
 import { memoryWorld } from '../support/memory-world.js';
 import { FUZZ_SECONDS, fuzz, mutate, mutationArb, onlyTyped } from './budget.js';
 

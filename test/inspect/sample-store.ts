@@ -11,7 +11,8 @@ import { MemoryHypervisor, MemoryKernel } from '../../src/adapters/memory/index.
 import { withFaults, type FaultPlan } from '../../src/adapters/faults.js';
 import { NetlinkError } from '../../src/adapters/netlink.js';
 import { FileLogStore } from '../../src/log/index.js';
-import { Tapstore, type SandboxConfig } from '../../src/runtime/tapstore.js';
+import { Tapstore } from '../../src/runtime/tapstore.js';
+import type { SandboxConfig } from '../../src/runtime/sandbox-config.js';
 import type { InspectOption } from '../../src/runtime/inspection.js';
 
 export const NETNS = '/run/netns/sample';

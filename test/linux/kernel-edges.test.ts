@@ -174,7 +174,12 @@ describe('LinuxNetlinkAdapter kernel edge cases', () => {
     const root = join(process.cwd());
     const dir = mkdtempSync(join('/tmp', `tst-${process.pid}-nonroot-`));
     try {
-      const files = ['src/adapters/netlink.ts', ...readdirSync(join(root, 'src/linux')).map((f) => `src/linux/${f}`)];
+      // the adapter and what it imports: the netlink contract, and the pure core (error base, name rules)
+      const files = [
+        'src/adapters/netlink.ts',
+        ...readdirSync(join(root, 'src/linux')).map((f) => `src/linux/${f}`),
+        ...readdirSync(join(root, 'machines')).map((f) => `machines/${f}`),
+      ];
       for (const f of files) {
         const out = ts.transpileModule(readFileSync(join(root, f), 'utf8'), {
           compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 },

@@ -6,6 +6,7 @@ import { FileLogStore, type FileLogStoreOptions } from '../../src/log/file-store
 import type { LogStoreOptions } from '../../src/log/log-engine.js';
 import { MemoryLogMedium, MemoryLogStore } from '../../src/log/memory-store.js';
 import type { LogRecord } from '../../src/log/records.js';
+import { doneEvent } from '../../src/testing/actor-events.js';
 
 const stamp = (v: string) => ({ v, h: 'a1b2c3d4' });
 
@@ -15,9 +16,9 @@ export function hotAttach(seq0: number, ep = 'eth0', ts0 = 1_700_000_000_000): L
     { k: 'create', seq: 0, ts: 0, ep, input: { name: ep, tap: `tap0_${ep}`, mac: '02:00:00:00:00:01' }, state: stamp('idle') },
     { k: 'event', seq: 0, ts: 0, ep, event: { type: 'HOT_ATTACH' }, state: stamp('hotAttaching.createTap') },
     { k: 'intent', seq: 0, ts: 0, ep, id: `${ep}/1`, src: 'netlink.createTap', input: { name: `tap0_${ep}`, queues: 1 }, attempt: 1 },
-    { k: 'event', seq: 0, ts: 0, ep, event: { type: `xstate.done.actor.${ep}/1`, output: { ifindex: 7 } }, state: stamp('hotAttaching.plug'), ms: 1.2 },
+    { k: 'event', seq: 0, ts: 0, ep, event: doneEvent(`${ep}/1`, { ifindex: 7 }), state: stamp('hotAttaching.plug'), ms: 1.2 },
     { k: 'intent', seq: 0, ts: 0, ep, id: `${ep}/2`, src: 'qemu.plugNic', input: { id: ep, ifname: `tap0_${ep}` }, attempt: 1 },
-    { k: 'event', seq: 0, ts: 0, ep, event: { type: `xstate.done.actor.${ep}/2`, output: { devId: `virtio-${ep}` } }, state: stamp('attached'), ms: 14.5 },
+    { k: 'event', seq: 0, ts: 0, ep, event: doneEvent(`${ep}/2`, { devId: `virtio-${ep}` }), state: stamp('attached'), ms: 14.5 },
     { k: 'note', seq: 0, ts: 0, ep, note: 'attached', data: { ünïcode: 'ok ✓', nl: 'a\nb' } },
   ];
   return recs.map((r, i) => ({ ...r, seq: seq0 + i, ts: ts0 + i }));

@@ -7,6 +7,7 @@
  * a netns that is not ours during a Detach (upstream's rule, as an independent oracle).
  */
 import { describe, expect, it } from 'vitest';
+import { doneEvent, errorEvent } from '../../src/testing/actor-events.js';
 import { getShortestPaths } from 'xstate/graph';
 import { initialTransition, transition, type AnyEventObject } from 'xstate';
 import { endpointMachine, pendingEffect, stateName, type EndpointInput } from '../../machines/index.js';
@@ -46,8 +47,8 @@ const eventsFor = (s: EndpointSnapshot): AnyEventObject[] => {
   const eff = pendingEffect(s.value, s.context);
   if (!eff) return COMMANDS.filter((c) => s.can(c as never));
   return [
-    { type: `xstate.done.actor.${eff.id}`, output: OUTPUT[eff.src] ?? {} },
-    { type: `xstate.error.actor.${eff.id}`, error: { name: 'Injected', message: `injected failure of ${eff.src}` } },
+    doneEvent(eff.id, OUTPUT[eff.src] ?? {}),
+    errorEvent(eff.id, { name: 'Injected', message: `injected failure of ${eff.src}` }),
   ];
 };
 

@@ -2,6 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { initialTransition, transition } from 'xstate';
 import { endpointMachine, stateName, type EndpointInput } from '../../machines/index.js';
+import { doneEvent, errorEvent } from '../../src/testing/actor-events.js';
+import { given } from '../support/machine-spec.js';
 
 const input: EndpointInput = { id: 'ep0', idx: 4, ifName: 'tap0', mac: '02:00:00:00:00:01', mtu: 9000, netnsPath: '/run/netns/x', netnsCreated: true, vcpus: 2 };
 const boom = { name: 'NetlinkError', message: 'EINVAL' };
@@ -17,8 +19,8 @@ function failAt(command: 'HOT_ATTACH' | 'ATTACH', failAt: string) {
     if (!step || phase === 'teardown') break;
     const id = `${phase}.${step}`;
     [s] = step === failAt
-      ? transition(endpointMachine, s, { type: `xstate.error.actor.${id}`, error: boom } as never)
-      : transition(endpointMachine, s, { type: `xstate.done.actor.${id}`, output: outputs[step] ?? {} } as never);
+      ? transition(endpointMachine, s, errorEvent(id, boom) as never)
+      : transition(endpointMachine, s, doneEvent(id, outputs[step] ?? {}) as never);
   }
   return s;
 }
@@ -49,18 +51,29 @@ describe("upstream's error messages", () => {
   });
 
   it('teardown failures: "Could not disable TAP" / "Could not remove TAP", and the teardown goes on', () => {
+    const adopted = [{ type: 'ADOPT' }, { type: 'HOT_DETACH' }, doneEvent('teardown.unplug', {})];
+    given(input, adopted)
+      .when(errorEvent('teardown.setDown', boom))
+      .then({ state: 'teardown.deleteTap', context: { warnings: ['Could not disable TAP tap4_kata: EINVAL'] }, spawns: ['netlink.deleteLink'] });
+    const s = given(input, adopted)
+      .when(errorEvent('teardown.setDown', boom), errorEvent('teardown.deleteTap', boom))
+      .then({ state: 'dirty', spawns: [] });
+    expect(s.context.warnings).toEqual(['Could not disable TAP tap4_kata: EINVAL', 'Could not remove TAP tap4_kata: EINVAL']);
+    expect(s.context.error?.message).toBe('Could not disable TAP tap4_kata: EINVAL');
+  });
+
+  it('the same teardown after a full hot-attach', () => {
     let s = failAt('HOT_ATTACH', 'none');
     expect(stateName(s.value)).toBe('hotAttached');
     [s] = transition(endpointMachine, s, { type: 'HOT_DETACH' });
-    [s] = transition(endpointMachine, s, { type: 'xstate.done.actor.teardown.unplug', output: {} } as never);
+    [s] = transition(endpointMachine, s, doneEvent('teardown.unplug', {}) as never);
     expect(stateName(s.value)).toBe('teardown.lookupTap');
-    [s] = transition(endpointMachine, s, { type: 'xstate.done.actor.teardown.lookupTap', output: { index: 7 } } as never);
-    [s] = transition(endpointMachine, s, { type: 'xstate.error.actor.teardown.setDown', error: boom } as never);
+    [s] = transition(endpointMachine, s, doneEvent('teardown.lookupTap', { index: 7 }) as never);
+    [s] = transition(endpointMachine, s, errorEvent('teardown.setDown', boom) as never);
     expect(stateName(s.value)).toBe('teardown.deleteTap');
-    [s] = transition(endpointMachine, s, { type: 'xstate.error.actor.teardown.deleteTap', error: boom } as never);
+    [s] = transition(endpointMachine, s, errorEvent('teardown.deleteTap', boom) as never);
     expect(stateName(s.value)).toBe('dirty');
     expect(s.context.warnings).toEqual(['Could not disable TAP tap4_kata: EINVAL', 'Could not remove TAP tap4_kata: EINVAL']);
-    expect(s.context.error?.message).toBe('Could not disable TAP tap4_kata: EINVAL');
   });
 
   it.each([
@@ -127,7 +140,7 @@ describe("upstream's error messages", () => {
     [c] = transition(endpointMachine, c, { type: 'ADOPT' });
     [c] = transition(endpointMachine, c, { type: 'DETACH' });
     expect(stateName(c.value)).toBe('teardown.unplug');
-    [c] = transition(endpointMachine, c, { type: 'xstate.done.actor.teardown.unplug', output: {} } as never);
+    [c] = transition(endpointMachine, c, doneEvent('teardown.unplug', {}) as never);
     expect(stateName(c.value)).toBe('detached');
     expect(c.context).toMatchObject({ leftToNetnsOwner: true, progress: { tap: true, plugged: false } });
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { memoryWorld, NETNS } from '../support/memory-world.js';
-import { EndpointOperationError, InvalidCommandError } from '../../src/runtime/errors.js';
+import { EndpointBusyError, EndpointOperationError, InvalidCommandError } from '../../src/runtime/errors.js';
 import { NetlinkError } from '../../src/adapters/netlink.js';
 
 describe('Tapstore with the in-memory adapters', () => {
@@ -55,6 +55,24 @@ describe('Tapstore with the in-memory adapters', () => {
     const after = w.medium.log.length;
     await expect(store.hotAttach('ep0')).rejects.toBeInstanceOf(InvalidCommandError);
     expect(w.medium.log.length).toBe(after);
+    await store.close();
+  });
+});
+
+describe('a command on a busy endpoint', () => {
+  it('is refused with EndpointBusyError while another runs, logs nothing, and the first completes', async () => {
+    const w = memoryWorld();
+    const store = await w.open();
+    store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    const first = store.hotAttach('ep0');
+    expect(store.get('ep0').status).toBe('busy');
+    const logged = w.medium.log.length;
+    const e = await store.hotDetach('ep0').catch((err: unknown) => err);
+    expect(e).toBeInstanceOf(EndpointBusyError);
+    expect(e).toMatchObject({ code: 'ENDPOINT_BUSY', endpoint: 'ep0', message: 'endpoint ep0 is busy with another command' });
+    expect(w.medium.log.length).toBe(logged); // the refused command wrote nothing
+    expect((await first).state).toBe('hotAttached');
+    expect(store.get('ep0').status).toBe('settled');
     await store.close();
   });
 });

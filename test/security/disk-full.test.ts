@@ -97,7 +97,8 @@ describe('a full disk under the store', () => {
         }
       }
       expect(failure).toBeInstanceOf(StoreFailedError);
-      expect((failure as StoreFailedError).code).toBe('ENOSPC');
+      expect((failure as StoreFailedError).errno).toBe('ENOSPC');
+      expect((failure as StoreFailedError).code).toBe('STORE_FAILED');
       expect(() => store.createEndpoint({ idx: 500, mac: '02:00:00:02:00:00' })).toThrow(StoreFailedError);
       await expect(store.hotAttach('ep0')).rejects.toThrow(/the store stopped after a failed log write \(ENOSPC\); run 'tapstate recover'/);
     } finally {

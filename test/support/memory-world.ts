@@ -7,7 +7,8 @@ import { MemoryHypervisor, MemoryKernel } from '../../src/adapters/memory/index.
 import { withFaults, type FaultPlan } from '../../src/adapters/faults.js';
 import { MemoryLogMedium, MemoryLogStore } from '../../src/log/index.js';
 import type { AppendHook } from '../../src/log/store.js';
-import { Tapstore, type SandboxConfig, type TapstoreOptions } from '../../src/runtime/tapstore.js';
+import { Tapstore, type TapstoreOptions } from '../../src/runtime/tapstore.js';
+import type { SandboxConfig } from '../../src/runtime/sandbox-config.js';
 
 export const NETNS = '/run/netns/sandbox';
 

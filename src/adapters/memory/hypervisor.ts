@@ -1,8 +1,8 @@
 /**
  * An in-memory model of QEMU as seen over QMP: netdevs, virtio-net devices on hot-pluggable
  * PCIe root ports, cold-plug staging, stuck unplugs and VMM death. It implements
- * {@link HypervisorAdapter} and behaves like the real QEMU measured in
- * `/work/shared/reference/qemu-qmp-findings.md`:
+ * {@link HypervisorAdapter} and behaves like a real QEMU (the contract suite
+ * `test/adapters/hypervisor.contract.ts` runs the same cases against the model and QEMU):
  *
  * - root ports `rp0..rp{n-1}` sit at PCI slots 3, 4, …; a NIC on `rpI` has pciPath `<slot hex2>/00`;
  * - a hot-plugged NIC unplugs at once (native PCIe, no guest), unless the model is told to make

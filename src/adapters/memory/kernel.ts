@@ -2,14 +2,16 @@
  * An in-memory model of the parts of the Linux kernel a TAP endpoint touches: network
  * namespaces, links (tun/tap, dummy, loopback) with flags/MTU/MAC, ingress qdiscs with
  * mirred-redirect filters, and a table of open TAP queue fds. It implements
- * {@link NetlinkAdapter} and reports failures with the errno the real kernel returns
- * (see `/work/shared/reference/koffi-netlink-findings.md`).
+ * {@link NetlinkAdapter} and reports failures with the errno the real kernel returns: the
+ * contract suite `test/adapters/netlink.contract.ts` runs the same cases against the model and
+ * the real kernel.
  *
  * Deterministic: no clock, no randomness — ifindexes, fd numbers and default MACs come from
  * counters. Every operation checks everything before it changes anything, so a failed call
  * leaves the model unchanged.
  */
 import { constants } from 'node:os';
+import { ifNameProblem } from '../../../machines/index.js';
 import {
   NetlinkError,
   type CreateTapRequest,
@@ -76,8 +78,6 @@ const TAP_MIN_MTU = 68;
 const TAP_MAX_MTU = 65521;
 /** MAX_TAP_QUEUES. */
 const MAX_QUEUES = 256;
-/** IFNAMSIZ - 1. */
-const MAX_NAME_BYTES = 15;
 
 interface TunState {
   /** IFLA_TUN_TYPE as reported (taps created by createTap: `tap`). */
@@ -134,14 +134,11 @@ function parseMac(mac: string): string | null {
   return /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(mac) ? mac.toLowerCase() : null;
 }
 
-/** `dev_valid_name`: non-empty, ≤ 15 bytes, not `.`/`..`, no `/`, `:` or whitespace. */
-function nameProblem(name: unknown): string | null {
-  if (typeof name !== 'string' || name.length === 0) return 'name must be a non-empty string';
-  if (Buffer.byteLength(name) > MAX_NAME_BYTES) return `name must be at most ${MAX_NAME_BYTES} bytes (IFNAMSIZ-1), never truncated`;
-  if (name === '.' || name === '..') return 'name must not be "." or ".."';
-  if (/[/:\s]/.test(name)) return 'name must not contain "/", ":" or whitespace';
-  return null;
-}
+/** `dev_valid_name` (shared with the input rules and the Linux adapter). */
+const nameProblem = (name: unknown): string | null => {
+  const p = ifNameProblem(name);
+  return p && `name ${p}`;
+};
 
 /**
  * The in-memory kernel. Construct it, add namespaces with {@link addNetns}, and use it as a

@@ -1,7 +1,7 @@
 /** Option specs and helpers shared by the subcommands. */
 import { UsageError, type CliIO, type OptionSpec } from '../command.js';
 import { formatDuration } from '../output.js';
-import type { EndpointView } from '../../runtime/tapstore.js';
+import type { EndpointView } from '../../runtime/endpoint-view.js';
 
 export const STORE: OptionSpec = { type: 'string', placeholder: 'DIR', required: true, description: 'The store directory (one per sandbox).' };
 export const ENDPOINT: OptionSpec = { type: 'string', placeholder: 'ID', required: true, description: 'The endpoint id (as printed by tapstate add).' };

@@ -1,13 +1,11 @@
 /** `tapstate init`: create a store for one sandbox. */
 import * as path from 'node:path';
-import { FileLogStore } from '../../log/index.js';
 import { MAX_QUEUES } from '../../../machines/index.js';
-import type { SandboxConfig } from '../../runtime/tapstore.js';
+import { createStore } from '../../store/open-store.js';
 import { UsageError, type CommandSpec } from '../command.js';
 import { checkSandboxNetns } from '../netns-check.js';
 import { adapterKind } from '../open-store.js';
 import { quoteArg } from '../quote.js';
-import { StoreLock } from '../store-lock.js';
 import { pathLengthProblem, prepareStoreDir } from '../store-dir.js';
 import { LOCK_TIMEOUT, STORE, lockTimeout, printJson } from './common.js';
 import { vhostNetPresent } from '../../runtime/vhost-default.js';
@@ -85,26 +83,24 @@ export const command: CommandSpec = {
     // upstream's default is vhost on (DisableVhostNet false); here only when the device exists
     if (opts['no-vhost'] && opts.vhost) throw new UsageError('--vhost and --no-vhost: give at most one');
     const present = vhostNetPresent();
-    const vhost = opts.vhost === true || (!opts['no-vhost'] && present);
     const why = opts['no-vhost'] ? '--no-vhost' : opts.vhost ? `--vhost${present ? '' : '; /dev/vhost-net absent'}` : present ? '/dev/vhost-net present' : "/dev/vhost-net absent; upstream's default is on";
-    const sandbox: SandboxConfig = {
-      netnsPath: netns,
-      netnsCreated: opts['netns-created'] === true,
-      vcpus,
-      vhost,
-      ...(qmp ? { qmp } : {}),
-      ...(hotplugBuses ? { hotplugBuses } : {}),
-      ...(host ? { hostNetns: true } : {}),
-    };
     const prepared = prepareStoreDir(store);
     if (prepared.tightenedFrom !== undefined)
       io.err(`tapstate: tightened ${store} from mode ${prepared.tightenedFrom.toString(8).padStart(4, '0')} to 0700 (a store is private to its owner)\n`);
-    const lock = StoreLock.acquire(store, lockMs);
-    try {
-      FileLogStore.create(store, { sandbox }).close();
-    } finally {
-      lock.release();
-    }
+    const sandbox = await createStore(
+      store,
+      {
+        netnsPath: netns,
+        netnsCreated: opts['netns-created'] === true,
+        vcpus,
+        vhost: opts.vhost === true ? true : opts['no-vhost'] ? false : 'auto',
+        ...(qmp ? { qmp } : {}),
+        ...(hotplugBuses ? { hotplugBuses } : {}),
+        ...(host ? { hostNetns: true } : {}),
+      },
+      { lock: { timeoutMs: lockMs } },
+    );
+    const vhost = sandbox.vhost;
     if (opts.json) {
       printJson(io, { version: 1, store, sandbox, ...(prepared.tightenedFrom !== undefined ? { tightenedFrom: prepared.tightenedFrom.toString(8).padStart(4, '0') } : {}) });
       return 0;

@@ -10,10 +10,12 @@ import { capEcho } from '../quote.js';
 import { StoreLock } from '../store-lock.js';
 import { LOCK_TIMEOUT, STORE, lockTimeout, printJson } from './common.js';
 import { endpointJson } from '../output.js';
+import { TapstateError } from '../../../machines/tapstate-error.js';
 
 /** The file to load could not be read or is not JSON. */
-export class LoadFileError extends Error {
+export class LoadFileError extends TapstateError {
   override readonly name = 'LoadFileError';
+  readonly code = 'LOAD_FILE';
   constructor(
     readonly file: string,
     reason: string,

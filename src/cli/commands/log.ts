@@ -1,7 +1,7 @@
 /** `tapstate log`: the store's records, human or JSON Lines, optionally followed. */
 import { FileLogStore, type LogRecord } from '../../log/index.js';
 import type { CommandSpec, CliIO } from '../command.js';
-import { checkStore } from '../open-store.js';
+import { checkStore } from '../../store/open-store.js';
 import { formatDuration, formatTime } from '../output.js';
 import { STORE } from './common.js';
 

@@ -2,7 +2,8 @@
 import type { CommandSpec } from '../command.js';
 import { openWriter } from '../open-store.js';
 import { endpointJson, shellQuote } from '../output.js';
-import type { EndpointView, Tapstore } from '../../runtime/tapstore.js';
+import type { EndpointView } from '../../runtime/endpoint-view.js';
+import type { Tapstore } from '../../runtime/tapstore.js';
 import { ENDPOINT, LOCK_TIMEOUT, STORE, lockTimeout, outcomeLine, printJson } from './common.js';
 
 type Op = (store: Tapstore, id: string) => Promise<EndpointView>;

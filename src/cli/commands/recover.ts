@@ -3,10 +3,12 @@ import type { CommandSpec } from '../command.js';
 import { openWriter } from '../open-store.js';
 import { recoveryText } from '../output.js';
 import { JSON_OUT, LOCK_TIMEOUT, STORE, lockTimeout } from './common.js';
+import { TapstateError } from '../../../machines/tapstate-error.js';
 
 /** Recovery could not settle every endpoint. */
-export class RecoveryIncompleteError extends Error {
+export class RecoveryIncompleteError extends TapstateError {
   override readonly name = 'RecoveryIncompleteError';
+  readonly code = 'RECOVERY_INCOMPLETE';
   constructor(
     readonly endpoints: string[],
     /** The recovery report (`recover --json` prints it inside the error object). */

@@ -7,15 +7,18 @@
  * With `--json`: `{"version":1, "store", "records", "checkpoint", "endpoints"}` on success; damage is
  * the `StoreDamagedError` JSON error (its `problems` list every finding).
  */
+import { TapstateError } from '../../../machines/tapstate-error.js';
 import { FileLogStore } from '../../log/index.js';
-import { Tapstore, type EndpointView } from '../../runtime/tapstore.js';
+import type { EndpointView } from '../../runtime/tapstore.js';
+import { openStore } from '../../store/open-store.js';
 import type { CommandSpec } from '../command.js';
-import { checkStore, inert } from '../open-store.js';
+import { checkStore } from '../open-store.js';
 import { STORE, printJson } from './common.js';
 
 /** verify found damage; `problems` says what. */
-export class StoreDamagedError extends Error {
+export class StoreDamagedError extends TapstateError {
   override readonly name = 'StoreDamagedError';
+  readonly code = 'STORE_DAMAGED';
   constructor(
     readonly store: string,
     readonly problems: string[],
@@ -27,12 +30,11 @@ export class StoreDamagedError extends Error {
 const describe = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
 
 async function openWith(dir: string, verify: boolean): Promise<EndpointView[]> {
-  const log = FileLogStore.open(dir, { readOnly: true });
+  const store = await openStore(dir, { lock: false, verify });
   try {
-    const store = await Tapstore.open({ log, adapters: { netlink: inert, hypervisor: inert }, recover: false, verify });
     return store.list();
   } finally {
-    log.close();
+    await store.close();
   }
 }
 

@@ -4,7 +4,7 @@
  * probes find no devices and {@link NoVmmHypervisor.alive} is false, so recovery records the
  * hypervisor side as gone.
  */
-import { HypervisorError, type ColdPlugResult, type DeviceProbe, type HotplugResult, type HypervisorAdapter, type NicSpec, type UnplugSpec } from '../adapters/hypervisor.js';
+import { HypervisorError, type ColdPlugResult, type DeviceProbe, type HotplugResult, type HypervisorAdapter, type NicSpec, type UnplugSpec } from './hypervisor.js';
 import { coldplugArgs } from '../qemu/coldplug.js';
 
 export class NoVmmHypervisor implements HypervisorAdapter {

@@ -1,0 +1,34 @@
+/**
+ * Checkpoints: every endpoint's snapshot and pending intent at a log position, written every
+ * `every` records (default 1000) so that opening replays a bounded tail. Settled endpoints also
+ * have `snapshot` records in the log, so a store closed between checkpoints opens fast too: no
+ * checkpoint is forced on close.
+ */
+import type { EndpointSlot } from './endpoint-slot.js';
+import type { Journal } from './journal.js';
+import type { Checkpoint } from '../log/records.js';
+
+export const DEFAULT_CHECKPOINT_EVERY = 1000;
+
+export class Checkpointer {
+  constructor(
+    private readonly journal: Journal,
+    private readonly slots: ReadonlyMap<string, EndpointSlot>,
+    /** What the store keeps of loaded persist.json documents, checkpointed with the endpoints. */
+    private readonly network: () => unknown,
+    private readonly every = DEFAULT_CHECKPOINT_EVERY,
+  ) {}
+
+  /** Write a checkpoint if `every` records were appended since the last one. */
+  maybe(): void {
+    if (this.journal.sinceCheckpoint >= this.every) this.now();
+  }
+
+  /** Write a checkpoint now (nothing once the journal failed). */
+  now(): void {
+    if (this.journal.failed) return;
+    const endpoints: Checkpoint['endpoints'] = {};
+    for (const s of this.slots.values()) endpoints[s.id] = s.toCheckpoint();
+    this.journal.writeCheckpoint(endpoints, this.network() ?? undefined);
+  }
+}

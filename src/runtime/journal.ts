@@ -1,0 +1,134 @@
+/**
+ * The journal: the store's only writer of log records. It numbers and timestamps records,
+ * makes them durable with group commit (callers that ask in the same event-loop turn share one
+ * fdatasync), counts records since the last checkpoint, and fails closed: after a write or sync
+ * fails it refuses every further write — with {@link StoreFailedError} for a real failure (an
+ * errno), and with {@link SimulatedCrash} when a test crashed the "process".
+ */
+import { SimulatedCrash } from '../adapters/faults.js';
+import { LOG_FORMAT, LOG_VERSION, type Checkpoint, type LogRecord } from '../log/records.js';
+import type { LogStore } from '../log/store.js';
+import { StoreFailedError } from './errors.js';
+
+/** A record as the store builds it: the journal adds `seq` and `ts`. */
+export type RecordBody = LogRecord extends infer R ? (R extends LogRecord ? Omit<R, 'seq' | 'ts'> : never) : never;
+
+export interface JournalOptions {
+  /** The seq of the last record already in the log. */
+  seq: number;
+  /** Wall clock for record timestamps. */
+  clock: () => number;
+  /** Called on every failure (e.g. to forget fds that died with a crashed process). */
+  onFail?: (cause: unknown) => void;
+}
+
+export class Journal {
+  #seq: number;
+  #sinceCheckpoint = 0;
+  #failure: unknown = null;
+  /** Group commit: callers waiting for the next fdatasync. */
+  #syncWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
+
+  constructor(
+    private readonly log: LogStore,
+    private readonly opts: JournalOptions,
+  ) {
+    this.#seq = opts.seq;
+  }
+
+  /** seq of the last record appended. */
+  get seq(): number {
+    return this.#seq;
+  }
+  /** Records appended since the last checkpoint. */
+  get sinceCheckpoint(): number {
+    return this.#sinceCheckpoint;
+  }
+  /** Whether a write or sync failed (or the process "crashed"): nothing more is written. */
+  get failed(): boolean {
+    return this.#failure !== null;
+  }
+
+  /**
+   * Enter the failed state because of `cause` and return the error to throw: a failure of the
+   * log medium (an errno) as a {@link StoreFailedError}; a {@link SimulatedCrash} or anything
+   * else (a bug) as is.
+   */
+  fail(cause: unknown, during: 'write' | 'fsync' = 'write'): unknown {
+    const err = cause instanceof SimulatedCrash || StoreFailedError.errnoOf(cause) === null ? cause : StoreFailedError.of(cause, during);
+    if (this.#failure === null) this.#failure = err;
+    this.opts.onFail?.(cause);
+    return err;
+  }
+
+  /** Throw if the journal failed: nothing may be written or acted on after that. */
+  assertUsable(): void {
+    const f = this.#failure;
+    if (f === null) return;
+    if (f instanceof SimulatedCrash) throw new SimulatedCrash('store used after a crash');
+    throw new StoreFailedError(f instanceof StoreFailedError ? f.errno : 'unknown', 'used-after-failure', { cause: f });
+  }
+
+  /** Append records in one write (`durable`: and fdatasync at once). Returns them as written. */
+  append(bodies: readonly RecordBody[], durable: boolean): LogRecord[] {
+    this.assertUsable();
+    const ts = this.opts.clock();
+    const recs = bodies.map((b) => ({ ...b, seq: ++this.#seq, ts }) as LogRecord);
+    try {
+      this.log.append(recs, durable);
+    } catch (e) {
+      throw this.fail(e, 'write'); // the log is in an unknown state: never write again from this process
+    }
+    this.#sinceCheckpoint += recs.length;
+    return recs;
+  }
+
+  /**
+   * Make everything appended so far durable. Group commit: operations running concurrently
+   * (many endpoints, recovery) that ask in the same turn of the event loop share one fdatasync.
+   */
+  durable(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#syncWaiters.push({ resolve, reject });
+      if (this.#syncWaiters.length > 1) return;
+      setImmediate(() => {
+        const waiters = this.#syncWaiters;
+        this.#syncWaiters = [];
+        try {
+          this.sync();
+          for (const w of waiters) w.resolve();
+        } catch (e) {
+          for (const w of waiters) w.reject(e);
+        }
+      });
+    });
+  }
+
+  /** fdatasync now, whatever was appended. */
+  sync(): void {
+    this.assertUsable();
+    try {
+      this.log.sync();
+    } catch (e) {
+      throw this.fail(e, 'fsync');
+    }
+  }
+
+  /**
+   * Write a checkpoint of `endpoints` at the current log position (the log is synced first). A
+   * failure is typed but does not fail the journal: the checkpoint is replaced atomically, so the
+   * log and the previous checkpoint stay intact.
+   */
+  writeCheckpoint(endpoints: Checkpoint['endpoints'], network?: unknown): void {
+    try {
+      this.log.writeCheckpoint({ format: LOG_FORMAT, version: LOG_VERSION, seq: this.#seq, offset: this.log.end, endpoints, ...(network !== undefined ? { network } : {}) });
+    } catch (e) {
+      throw StoreFailedError.errnoOf(e) === null ? e : StoreFailedError.of(e, 'write');
+    }
+    this.#sinceCheckpoint = 0;
+  }
+
+  close(): void {
+    this.log.close();
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * The sandbox a store serves: typed, versioned, kept in the log header's `meta` as
+ * `{ sandbox: SandboxConfig, sandboxVersion: 1 }`, with every default applied here and nowhere
+ * else. Stores written before the version existed have no `sandboxVersion` (read as 1); logs
+ * without a `sandbox` at all get {@link LEGACY_SANDBOX}.
+ */
+import { MAX_QUEUES, TapstateError } from '../../machines/index.js';
+import { vhostNetPresent } from './vhost-default.js';
+
+/** The sandbox an endpoint store serves. */
+export interface SandboxConfig {
+  /**
+   * Network namespace path of the sandbox: the only netns this store acts in. `""` is the
+   * runtime's own (the host's) and is set only by an explicit `init --host-netns` (`hostNetns`).
+   */
+  netnsPath: string;
+  /** Set (true) when the store was made for the caller's own namespace on purpose (`init --host-netns`). */
+  hostNetns?: boolean;
+  /** Whether the runtime created that namespace (upstream NetNsCreated): detach then deletes the tap. */
+  netnsCreated: boolean;
+  /** NumVCPUs: queues per tap. */
+  vcpus: number;
+  /**
+   * Ask for vhost-net: one /dev/vhost-net fd per queue, passed as `vhostfds`. A stored config
+   * without it (written by a library caller) gets the host's default when the store opens: on
+   * when /dev/vhost-net exists (upstream: always on).
+   */
+  vhost: boolean;
+  /** The hypervisor reports multi-queue support (default true, as QEMU does); false: queues = 0. */
+  multiQueue?: boolean;
+  /** QMP socket of the VMM, when a real one is used. */
+  qmp?: string;
+  /** Hot plug only onto these root ports / bridges (QEMU ids); absent: any QEMU has. */
+  hotplugBuses?: string[];
+}
+
+/** What creating a store needs; everything else has a default ({@link resolveSandbox}). */
+export interface SandboxInit {
+  /** Absolute path of the sandbox's network namespace (`""`: the runtime's own). */
+  netnsPath: string;
+  /** The store acts in the caller's own namespace on purpose (`netnsPath` `""`, `init --host-netns`). */
+  hostNetns?: boolean;
+  /** Default false: the namespace is someone else's and detach leaves the tap to its owner. */
+  netnsCreated?: boolean;
+  /** Default 1. */
+  vcpus?: number;
+  /** Default `'auto'`: use vhost-net when /dev/vhost-net exists. */
+  vhost?: boolean | 'auto';
+  /** Default true. */
+  multiQueue?: boolean;
+  /** Absolute path of the VMM's QMP socket; none: no VMM (cold attach only). */
+  qmp?: string;
+  /** Hot plug only onto these root ports / bridges (QEMU ids); default: any. */
+  hotplugBuses?: string[];
+}
+
+/** The version of the sandbox config this code writes and reads. */
+export const SANDBOX_CONFIG_VERSION = 1;
+
+/** The sandbox of a log whose header has none (the runtime's own netns, 1 vCPU). */
+export const LEGACY_SANDBOX: Readonly<SandboxConfig> = Object.freeze({ netnsPath: '', netnsCreated: true, vcpus: 1, vhost: false });
+
+/** A sandbox config (given, or read from a store) breaks a rule: names the field and the rule. */
+export class SandboxConfigError extends TapstateError {
+  override readonly name = 'SandboxConfigError';
+  readonly code = 'SANDBOX_CONFIG_INVALID';
+  constructor(
+    readonly field: string,
+    readonly rule: string,
+  ) {
+    super(`sandbox config: ${field} ${rule}`);
+  }
+}
+
+/** Check a full config; throws {@link SandboxConfigError}. */
+export function checkSandbox(s: SandboxConfig): SandboxConfig {
+  if (typeof s !== 'object' || s === null) throw new SandboxConfigError('sandbox', 'must be an object');
+  if (typeof s.netnsPath !== 'string' || (s.netnsPath !== '' && !s.netnsPath.startsWith('/')))
+    throw new SandboxConfigError('netnsPath', `must be an absolute path or "" (got ${JSON.stringify(s.netnsPath)})`);
+  if (s.hostNetns !== undefined && typeof s.hostNetns !== 'boolean') throw new SandboxConfigError('hostNetns', 'must be a boolean');
+  if (s.hostNetns === true && s.netnsPath !== '') throw new SandboxConfigError('hostNetns', 'needs netnsPath "" (the own namespace)');
+  if (typeof s.netnsCreated !== 'boolean') throw new SandboxConfigError('netnsCreated', 'must be a boolean');
+  if (!Number.isInteger(s.vcpus) || s.vcpus < 1 || s.vcpus > MAX_QUEUES) throw new SandboxConfigError('vcpus', `must be an integer between 1 and ${MAX_QUEUES} (got ${s.vcpus})`);
+  if (typeof s.vhost !== 'boolean') throw new SandboxConfigError('vhost', 'must be a boolean');
+  if (s.multiQueue !== undefined && typeof s.multiQueue !== 'boolean') throw new SandboxConfigError('multiQueue', 'must be a boolean');
+  if (s.qmp !== undefined && (typeof s.qmp !== 'string' || !s.qmp.startsWith('/')))
+    throw new SandboxConfigError('qmp', `must be an absolute socket path (got ${JSON.stringify(s.qmp)})`);
+  if (s.hotplugBuses !== undefined && (!Array.isArray(s.hotplugBuses) || s.hotplugBuses.some((b) => typeof b !== 'string' || b === '')))
+    throw new SandboxConfigError('hotplugBuses', 'must be a list of non-empty QEMU ids');
+  return s;
+}
+
+/** Apply the defaults to a {@link SandboxInit} and check the result. */
+export function resolveSandbox(init: SandboxInit): SandboxConfig {
+  const vhost = init.vhost ?? 'auto';
+  const s: SandboxConfig = {
+    netnsPath: init.netnsPath,
+    ...(init.hostNetns === true ? { hostNetns: true } : {}),
+    netnsCreated: init.netnsCreated ?? false,
+    vcpus: init.vcpus ?? 1,
+    vhost: vhost === 'auto' ? vhostNetPresent() : vhost,
+    ...(init.multiQueue === false ? { multiQueue: false } : {}),
+    ...(init.qmp !== undefined ? { qmp: init.qmp } : {}),
+    ...(init.hotplugBuses !== undefined ? { hotplugBuses: [...init.hotplugBuses] } : {}),
+  };
+  return checkSandbox(s);
+}
+
+/** The header `meta` that records a sandbox config. */
+export function sandboxMeta(s: SandboxConfig): Record<string, unknown> {
+  return { sandbox: s, sandboxVersion: SANDBOX_CONFIG_VERSION };
+}
+
+/** The sandbox config of a log header's `meta`. */
+export function sandboxFromMeta(meta: Record<string, unknown>): SandboxConfig {
+  const version = meta.sandboxVersion ?? 1;
+  if (version !== SANDBOX_CONFIG_VERSION) throw new SandboxConfigError('sandboxVersion', `must be ${SANDBOX_CONFIG_VERSION} (got ${JSON.stringify(version)}): a newer tapstate wrote this store`);
+  const s = meta.sandbox as (Omit<SandboxConfig, 'vhost'> & { vhost?: boolean }) | undefined;
+  if (s === undefined) return { ...LEGACY_SANDBOX };
+  return s.vhost === undefined ? { ...s, vhost: vhostNetPresent() } : (s as SandboxConfig);
+}

@@ -1,0 +1,35 @@
+/** Errors of opening and creating a store directory. */
+import { TapstateError } from '../../machines/tapstate-error.js';
+
+/** The directory holds no tapstate store. */
+export class StoreNotFoundError extends TapstateError {
+  override readonly name = 'StoreNotFoundError';
+  readonly code = 'STORE_NOT_FOUND';
+  constructor(readonly store: string) {
+    super(`no tapstate store at ${store} (create one with: tapstate init --store ${store} --netns PATH)`);
+  }
+}
+
+/** The store exists already. */
+export class StoreExistsError extends TapstateError {
+  override readonly name = 'StoreExistsError';
+  readonly code = 'STORE_EXISTS';
+  constructor(readonly store: string) {
+    super(`a tapstate store exists already at ${store} (use it, or choose another --store)`);
+  }
+}
+
+/** `openStore` was given a sandbox config that differs from the one the existing store records. */
+export class SandboxMismatchError extends TapstateError {
+  override readonly name = 'SandboxMismatchError';
+  readonly code = 'SANDBOX_MISMATCH';
+  constructor(
+    readonly store: string,
+    /** The first field that differs. */
+    readonly field: string,
+    readonly recorded: unknown,
+    readonly given: unknown,
+  ) {
+    super(`store ${store} serves another sandbox: ${field} is ${JSON.stringify(recorded)}, not ${JSON.stringify(given)}`);
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * The one way to open a store directory for a runtime (the CLI, a daemon, a CNI plugin):
+ *
+ * ```ts
+ * const store = await openStore('/run/tapstate/sb1', { sandbox: { netnsPath: '/run/netns/sb1' } });
+ * ```
+ *
+ * `openStore` takes the single-writer lock (`<dir>/lock`, flock), creates the store when it is
+ * given a sandbox config and none exists, reads the typed sandbox config from the log header,
+ * builds the adapters that config calls for (unless given), replays and recovers. Closing the
+ * store closes what `openStore` built and drops the lock. With `lock: false` it opens read-only:
+ * no lock, no recovery, in-doubt endpoints show as `in-doubt`, and no adapter is ever called.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { FileLogStore, LOG_FILE } from '../log/file-store.js';
+import type { Adapters } from '../runtime/effects.js';
+import { resolveSandbox, sandboxFromMeta, sandboxMeta, type SandboxConfig, type SandboxInit } from '../runtime/sandbox-config.js';
+import { Tapstore, type TapstoreOptions } from '../runtime/tapstore.js';
+import { defaultHypervisor, defaultNetlink } from './default-adapters.js';
+import { SandboxMismatchError, StoreExistsError, StoreNotFoundError } from './errors.js';
+import { StoreLock, type StoreLockOptions } from './store-lock.js';
+
+/** Builds the adapters for a store's sandbox; the store closes them when it closes. */
+export type AdapterFactory = (sandbox: SandboxConfig) => Adapters | Promise<Adapters>;
+
+export interface OpenStoreOptions extends Omit<TapstoreOptions, 'log' | 'adapters' | 'onClose'> {
+  /**
+   * The sandbox the store serves. When the directory holds no store, one is created for it;
+   * when it does, the recorded config must be the same ({@link SandboxMismatchError}). Without
+   * it the store must exist ({@link StoreNotFoundError}).
+   */
+  sandbox?: SandboxInit;
+  /**
+   * The adapters, or a factory given the store's sandbox config. Given adapters stay the
+   * caller's (e.g. one netlink adapter shared by many stores: `{ netlink: shared }`); a side
+   * left out is built for the sandbox ({@link defaultNetlink}, {@link defaultHypervisor}) and
+   * closed with the store, as is everything a factory builds. A read-only open gets adapters that
+   * refuse every call for the sides left out.
+   */
+  adapters?: Partial<Adapters> | AdapterFactory;
+  /** The write lock: how long to wait for it (default: fail at once), or `false` to open read-only. */
+  lock?: StoreLockOptions | false;
+}
+
+/** Whether `dir` holds a store (its log file exists). */
+export function storeExists(dir: string): boolean {
+  return fs.existsSync(path.join(path.resolve(dir), LOG_FILE));
+}
+
+/** The store must exist and hold a tapstate log (checked read-only: nothing is created). */
+export function checkStore(dir: string): string {
+  const d = path.resolve(dir);
+  if (!storeExists(d)) throw new StoreNotFoundError(d);
+  FileLogStore.open(d, { readOnly: true }).close(); // a foreign log fails here, before any lock file is made
+  return d;
+}
+
+/**
+ * Create a store for `init` (defaults applied, {@link SandboxConfigError} on a bad field),
+ * under the write lock. Throws {@link StoreExistsError} if one exists. Returns the config written.
+ */
+export async function createStore(dir: string, init: SandboxInit, opts: { lock?: StoreLockOptions } = {}): Promise<SandboxConfig> {
+  const d = path.resolve(dir);
+  const sandbox = resolveSandbox(init);
+  if (storeExists(d)) throw new StoreExistsError(d);
+  fs.mkdirSync(d, { recursive: true, mode: 0o700 });
+  const lock = await StoreLock.acquireWithin(d, opts.lock);
+  try {
+    if (storeExists(d)) throw new StoreExistsError(d);
+    FileLogStore.create(d, sandboxMeta(sandbox)).close();
+  } finally {
+    lock.release();
+  }
+  return sandbox;
+}
+
+/** Adapters for a read-only store: it never runs an effect. */
+const inert = new Proxy({} as Adapters['netlink'] & Adapters['hypervisor'], {
+  get(_t, prop) {
+    if (prop === 'then') return undefined; // not a thenable: it may be awaited
+    if (prop === 'close') return async () => {};
+    return () => Promise.reject(new Error(`read-only store: ${String(prop)} not available`));
+  },
+});
+
+function checkSame(dir: string, recorded: SandboxConfig, init: SandboxInit): void {
+  const given = resolveSandbox(init);
+  for (const k of ['netnsPath', 'netnsCreated', 'vcpus', 'vhost', 'qmp', 'multiQueue'] as const)
+    if (recorded[k] !== given[k] && !(k === 'vhost' && (init.vhost === undefined || init.vhost === 'auto'))) throw new SandboxMismatchError(dir, k, recorded[k], given[k]);
+}
+
+/** Open (or create) the store in `dir`; see the module comment. */
+export async function openStore(dir: string, opts: OpenStoreOptions = {}): Promise<Tapstore> {
+  const { sandbox: init, adapters: given, lock: lockOpts, ...rest } = opts;
+  const d = path.resolve(dir);
+  if (lockOpts === false) return openReadOnly(d, init, given, rest);
+  if (init && !storeExists(d)) await createStore(d, init, { lock: lockOpts }).catch((e: unknown) => {
+    if (!(e instanceof StoreExistsError)) throw e; // created meanwhile by another process: open it
+  });
+  checkStore(d);
+  const lock = await StoreLock.acquireWithin(d, lockOpts);
+  let log: FileLogStore | undefined;
+  let built: Built | undefined;
+  try {
+    log = FileLogStore.open(d);
+    const sandbox = sandboxFromMeta(log.header.meta);
+    if (init) checkSame(d, sandbox, init);
+    built = await buildAdapters(sandbox, given, { netlink: defaultNetlink, hypervisor: () => defaultHypervisor(sandbox) });
+    const b = built;
+    return await Tapstore.open({
+      ...rest,
+      log,
+      adapters: b.adapters,
+      onClose: async () => {
+        try {
+          await b.close();
+        } finally {
+          lock.release();
+        }
+      },
+    });
+  } catch (e) {
+    try {
+      log?.close();
+    } catch {
+      /* already closed */
+    }
+    await built?.close();
+    lock.release();
+    throw e;
+  }
+}
+
+/** Adapters, and how to close the ones this open built. */
+interface Built {
+  adapters: Adapters;
+  close(): Promise<void>;
+}
+
+async function buildAdapters(
+  sandbox: SandboxConfig,
+  given: OpenStoreOptions['adapters'],
+  defaults: { netlink: () => Promise<Adapters['netlink']> | Adapters['netlink']; hypervisor: () => Promise<Adapters['hypervisor']> | Adapters['hypervisor'] },
+): Promise<Built> {
+  if (typeof given === 'function') {
+    const adapters = await given(sandbox);
+    return { adapters, close: () => closeAll([adapters.netlink, adapters.hypervisor]) };
+  }
+  const owned: Array<{ close(): Promise<void> }> = [];
+  const netlink = given?.netlink ?? (await defaults.netlink());
+  if (!given?.netlink) owned.push(netlink);
+  let hypervisor: Adapters['hypervisor'];
+  try {
+    hypervisor = given?.hypervisor ?? (await defaults.hypervisor());
+  } catch (e) {
+    await closeAll(owned);
+    throw e;
+  }
+  if (!given?.hypervisor) owned.push(hypervisor);
+  return { adapters: { netlink, hypervisor }, close: () => closeAll(owned) };
+}
+
+async function closeAll(adapters: ReadonlyArray<{ close(): Promise<void> }>): Promise<void> {
+  await Promise.allSettled(adapters.map((a) => a.close()));
+}
+
+async function openReadOnly(d: string, init: SandboxInit | undefined, given: OpenStoreOptions['adapters'], rest: Omit<OpenStoreOptions, 'sandbox' | 'adapters' | 'lock'>): Promise<Tapstore> {
+  checkStore(d);
+  const log = FileLogStore.open(d, { readOnly: true });
+  let built: Built | undefined;
+  try {
+    const sandbox = sandboxFromMeta(log.header.meta);
+    if (init) checkSame(d, sandbox, init);
+    built = await buildAdapters(sandbox, given, { netlink: () => inert, hypervisor: () => inert });
+    const b = built;
+    return await Tapstore.open({ ...rest, log, adapters: b.adapters, recover: false, onClose: () => b.close() });
+  } catch (e) {
+    log.close();
+    await built?.close();
+    throw e;
+  }
+}

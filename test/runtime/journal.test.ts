@@ -1,0 +1,123 @@
+/** The journal directly, and the durability it gives the store: group commit, per-effect syncs, failing closed. */
+import { describe, expect, it } from 'vitest';
+import { MemoryLogMedium, MemoryLogStore } from '../../src/log/index.js';
+import { Journal } from '../../src/runtime/journal.js';
+import { StoreFailedError } from '../../src/runtime/errors.js';
+import { TapstateError } from '../../machines/index.js';
+import { SimulatedCrash } from '../../src/adapters/faults.js';
+import { memoryWorld } from '../support/memory-world.js';
+
+const note = (n: number) => ({ k: 'note' as const, ep: 'ep0', note: `n${n}`, data: {} });
+const enospc = () => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+
+function journal(): { j: Journal; medium: MemoryLogMedium } {
+  const medium = new MemoryLogMedium();
+  const log = MemoryLogStore.create(medium, {});
+  return { j: new Journal(log, { seq: 0, clock: () => 0 }), medium };
+}
+
+describe('Journal', () => {
+  it('numbers records after the seq it was opened at', () => {
+    const { j } = journal();
+    expect(j.append([note(1), note(2)], false).map((r) => r.seq)).toEqual([1, 2]);
+    expect(j.seq).toBe(2);
+    expect(j.sinceCheckpoint).toBe(2);
+  });
+
+  it('group commit: durable() calls made in the same event-loop turn share one fdatasync', async () => {
+    const { j, medium } = journal();
+    j.append([note(1)], false);
+    const before = medium.datasyncs;
+    const waits = [j.durable(), j.durable(), j.durable()];
+    j.append([note(2)], false); // appended before the sync runs: covered by it
+    await Promise.all(waits);
+    expect(medium.datasyncs - before).toBe(1);
+    expect(medium.syncedLength).toBe(medium.log.length);
+    await j.durable(); // a later turn: its own fdatasync
+    expect(medium.datasyncs - before).toBe(1); // nothing new appended: the store skips the datasync
+    j.append([note(3)], false);
+    await j.durable();
+    expect(medium.datasyncs - before).toBe(2);
+  });
+
+  it('a failed write throws StoreFailedError (errno, message) and every later write throws it too', async () => {
+    const { j, medium } = journal();
+    j.append([note(1)], true);
+    medium.failNextWrite = { afterBytes: 7, error: enospc() };
+    const e = (() => {
+      try {
+        j.append([note(2)], false);
+      } catch (err) {
+        return err;
+      }
+    })();
+    expect(e).toBeInstanceOf(StoreFailedError);
+    expect(e).toBeInstanceOf(TapstateError);
+    expect(e).toMatchObject({ code: 'STORE_FAILED', errno: 'ENOSPC', during: 'write' });
+    expect((e as Error).message).toBe("log write failed (ENOSPC); run 'tapstate recover' once space is available");
+    expect((e as Error).cause).toMatchObject({ code: 'ENOSPC' });
+    expect(j.failed).toBe(true);
+    expect(() => j.append([note(3)], false)).toThrow(StoreFailedError);
+    await expect(j.durable()).rejects.toMatchObject({ name: 'StoreFailedError', errno: 'ENOSPC', during: 'used-after-failure' });
+    expect(() => j.sync()).toThrow("the store stopped after a failed log write (ENOSPC); run 'tapstate recover' once the cause is fixed");
+  });
+
+  it('a failed fdatasync is a StoreFailedError too (during: fsync)', async () => {
+    const { j } = journal();
+    const log = (j as unknown as { log: { sync(): void } }).log;
+    log.sync = () => {
+      throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+    };
+    j.append([note(1)], false);
+    await expect(j.durable()).rejects.toMatchObject({ name: 'StoreFailedError', errno: 'EIO', during: 'fsync', message: "log fsync failed (EIO); run 'tapstate recover' once the cause is fixed" });
+    expect(j.failed).toBe(true);
+  });
+
+  it('a simulated crash stays a SimulatedCrash (tests), never a StoreFailedError', () => {
+    const { j } = journal();
+    expect(j.fail(new SimulatedCrash('test'))).toBeInstanceOf(SimulatedCrash);
+    expect(() => j.append([note(1)], false)).toThrow(SimulatedCrash);
+  });
+});
+
+describe('durability through the store', () => {
+  it("'command' (default): concurrent commands share one fdatasync, made before their first effects", async () => {
+    const w = memoryWorld();
+    const store = await w.open();
+    for (const idx of [0, 1, 2]) store.createEndpoint({ idx, mac: `02:00:00:00:00:0${idx + 1}` });
+    const before = w.medium.datasyncs;
+    await Promise.all(['ep0', 'ep1', 'ep2'].map((id) => store.hotAttach(id)));
+    expect(w.medium.datasyncs - before).toBe(1);
+    await store.close();
+  });
+
+  it("'effect': an fdatasync before every effect and one when the command settles", async () => {
+    const w = memoryWorld();
+    const store = await w.open({ durability: 'effect' });
+    store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    const before = w.medium.datasyncs;
+    await store.hotAttach('ep0'); // createTap, setMtu, setUp, hotplug
+    expect(w.medium.datasyncs - before).toBe(4 + 1);
+    await store.close();
+  });
+
+  it('a log write failure fails the command with StoreFailedError; the store refuses more; reopening recovers', async () => {
+    const w = memoryWorld();
+    const store = await w.open();
+    store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    store.createEndpoint({ idx: 1, mac: '02:00:00:00:00:02' });
+    w.medium.failNextWrite = { afterBytes: 3, error: enospc() };
+    const e = await store.hotAttach('ep0').catch((err: unknown) => err);
+    expect(e).toBeInstanceOf(StoreFailedError);
+    expect((e as StoreFailedError).errno).toBe('ENOSPC');
+    await expect(store.hotAttach('ep1')).rejects.toBeInstanceOf(StoreFailedError);
+    await store.close();
+    const again = await w.open();
+    expect(again.recovery.torn).toBeNull(); // the partial write was cut back at once
+    expect(again.list().map((v) => [v.id, v.state, v.status])).toEqual([
+      ['ep0', 'created', 'settled'],
+      ['ep1', 'created', 'settled'],
+    ]);
+    await again.close();
+  });
+});

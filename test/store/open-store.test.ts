@@ -1,0 +1,128 @@
+/** openStore: the lock, the typed sandbox config, owned adapters, read-only opens. */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MemoryHypervisor, MemoryKernel } from '../../src/adapters/memory/index.js';
+import { FileLogStore } from '../../src/log/index.js';
+import type { Adapters } from '../../src/runtime/effects.js';
+import { SandboxConfigError, type SandboxConfig } from '../../src/runtime/sandbox-config.js';
+import { SandboxMismatchError, StoreExistsError, StoreNotFoundError } from '../../src/store/errors.js';
+import { createStore, openStore } from '../../src/store/open-store.js';
+import { StoreLock, StoreLockedError } from '../../src/store/store-lock.js';
+
+const NETNS = '/run/netns/open-store-test';
+const dirs: string[] = [];
+function tmpStore(): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), `tapstate-open-store-${process.pid}-`));
+  dirs.push(d);
+  return path.join(d, 'store');
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/** In-memory adapters for the store's sandbox, counting closes. */
+function memory(closed: { n: number }) {
+  return (sb: SandboxConfig): Adapters => {
+    const kernel = new MemoryKernel();
+    kernel.addNetns(sb.netnsPath);
+    const hypervisor = new MemoryHypervisor({ kernel });
+    const close = kernel.close.bind(kernel);
+    kernel.close = async () => {
+      closed.n++;
+      await close();
+    };
+    return { netlink: kernel, hypervisor };
+  };
+}
+
+describe('openStore', () => {
+  it('creates the store from a sandbox config with its defaults, records it versioned, and reopens it', async () => {
+    const dir = tmpStore();
+    const closed = { n: 0 };
+    const store = await openStore(dir, { sandbox: { netnsPath: NETNS, vhost: false }, adapters: memory(closed) });
+    expect(store.sandbox).toEqual({ netnsPath: NETNS, netnsCreated: false, vcpus: 1, vhost: false });
+    store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    await store.hotAttach('ep0');
+    await store.close();
+    expect(closed.n).toBe(1); // adapters it built are closed with the store
+    const log = FileLogStore.open(dir, { readOnly: true });
+    expect(log.header.meta).toEqual({ sandbox: { netnsPath: NETNS, netnsCreated: false, vcpus: 1, vhost: false }, sandboxVersion: 1 });
+    log.close();
+    const again = await openStore(dir, { adapters: memory(closed) });
+    expect(again.get('ep0').state).toBe('hotAttached');
+    await again.close();
+  });
+
+  it('one writer: a second open is refused with StoreLockedError naming the holder; the lock is dropped on close', async () => {
+    const dir = tmpStore();
+    const closed = { n: 0 };
+    const first = await openStore(dir, { sandbox: { netnsPath: NETNS }, adapters: memory(closed) });
+    const e = await openStore(dir, { adapters: memory(closed) }).catch((err: unknown) => err);
+    expect(e).toBeInstanceOf(StoreLockedError);
+    expect(e).toMatchObject({ code: 'STORE_LOCKED', pid: process.pid, waitedMs: 0 });
+    expect(closed.n).toBe(0); // refused before building adapters
+    await first.close();
+    const second = await openStore(dir, { adapters: memory(closed) });
+    await second.close();
+  });
+
+  it('lock.timeoutMs: waits for the holder, or fails naming how long it waited', async () => {
+    const dir = tmpStore();
+    await createStore(dir, { netnsPath: NETNS });
+    const held = StoreLock.acquire(dir);
+    const e = await openStore(dir, { adapters: memory({ n: 0 }), lock: { timeoutMs: 60 } }).catch((err: unknown) => err);
+    expect(e).toBeInstanceOf(StoreLockedError);
+    expect(e).toMatchObject({ pid: process.pid, waitedMs: 60 });
+    expect((e as Error).message).toMatch(/still held after waiting 60 ms$/);
+    setTimeout(() => held.release(), 50);
+    const store = await openStore(dir, { adapters: memory({ n: 0 }), lock: { timeoutMs: 5000 } });
+    await store.close();
+  });
+
+  it('given adapters stay the caller\'s: one netlink adapter shared by two stores; the side left out is built and closed', async () => {
+    const closed = { n: 0 };
+    const shared = memory(closed)({ netnsPath: NETNS, netnsCreated: false, vcpus: 1, vhost: false }).netlink as MemoryKernel;
+    shared.addDummyLink(NETNS, 'eth0', { mtu: 1500, mac: '02:aa:bb:cc:dd:01' });
+    const a = await openStore(tmpStore(), { sandbox: { netnsPath: NETNS }, adapters: { netlink: shared } });
+    const b = await openStore(tmpStore(), { sandbox: { netnsPath: NETNS }, adapters: { netlink: shared } });
+    a.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    // no QMP socket in the sandbox: the built hypervisor is the no-VMM one, which refuses hot-plug
+    await expect(a.hotAttach('ep0')).rejects.toMatchObject({ name: 'EndpointOperationError', message: expect.stringMatching(/no VMM/) });
+    expect((await a.attach('ep0')).coldplugArgs.join(' ')).toMatch(/ifname=tap0_kata/);
+    await a.close();
+    await b.close();
+    expect(closed.n).toBe(0);
+    expect(shared.links(NETNS).map((l) => l.name)).toContain('tap0_kata');
+  });
+
+  it('lock: false opens read-only, without the lock, recovery or adapters', async () => {
+    const dir = tmpStore();
+    const writer = await openStore(dir, { sandbox: { netnsPath: NETNS }, adapters: memory({ n: 0 }) });
+    writer.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    const reader = await openStore(dir, { lock: false }); // while the writer holds the lock
+    expect(reader.list().map((v) => v.id)).toEqual(['ep0']);
+    await reader.close();
+    await writer.close();
+  });
+
+  it('typed errors: no store, a store that exists, another sandbox, a bad field, a newer config version', async () => {
+    const dir = tmpStore();
+    await expect(openStore(dir)).rejects.toBeInstanceOf(StoreNotFoundError);
+    expect(fs.existsSync(dir)).toBe(false); // nothing made
+    await expect(createStore(dir, { netnsPath: 'relative' })).rejects.toMatchObject({ name: 'SandboxConfigError', field: 'netnsPath' });
+    await expect(createStore(dir, { netnsPath: NETNS, vcpus: 0 })).rejects.toBeInstanceOf(SandboxConfigError);
+    expect(fs.existsSync(dir)).toBe(false);
+    await createStore(dir, { netnsPath: NETNS, vcpus: 2 });
+    await expect(createStore(dir, { netnsPath: NETNS })).rejects.toBeInstanceOf(StoreExistsError);
+    const e = await openStore(dir, { sandbox: { netnsPath: NETNS, vcpus: 4 }, adapters: memory({ n: 0 }) }).catch((err: unknown) => err);
+    expect(e).toBeInstanceOf(SandboxMismatchError);
+    expect(e).toMatchObject({ field: 'vcpus', recorded: 2, given: 4 });
+    const same = await openStore(dir, { sandbox: { netnsPath: NETNS, vcpus: 2 }, adapters: memory({ n: 0 }) });
+    await same.close();
+    const newer = tmpStore();
+    FileLogStore.create(newer, { sandbox: { netnsPath: NETNS, netnsCreated: false, vcpus: 1, vhost: false }, sandboxVersion: 2 }).close();
+    await expect(openStore(newer, { adapters: memory({ n: 0 }) })).rejects.toMatchObject({ name: 'SandboxConfigError', field: 'sandboxVersion' });
+  });
+});
