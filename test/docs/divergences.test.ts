@@ -12,6 +12,7 @@ import { NetlinkError, type ErrnoName } from '../../src/adapters/netlink.js';
 import { PersistFormatError } from '../../src/persist/persist-json.js';
 import { EndpointOperationError } from '../../src/runtime/errors.js';
 import { coldplugArgs } from '../../src/qemu/coldplug.js';
+import { fdNames, vhostFdName } from '../../src/qemu/hotplug.js';
 import { scanNetns } from '../../src/scan/scan.js';
 import { memoryWorld, NETNS } from '../support/memory-world.js';
 
@@ -231,6 +232,26 @@ const ROWS: Record<number, () => Promise<void> | void> = {
     expect(on.hypervisor.netdevs()[0]!.vhostFds).toHaveLength(2);
     expect(s.heldFds).toBe(0);
     await s.close();
+  },
+  22: () => {
+    // the same names in every process: derived from the netdev id and the queue index
+    expect(fdNames('net-ep0', 2)).toEqual(['net-ep0-fd0', 'net-ep0-fd1']);
+    expect(fdNames('net-ep0', 2, 'vhostfd')).toEqual(['net-ep0-vhostfd0', 'net-ep0-vhostfd1']);
+    expect(vhostFdName('net-ep0', 1)).toBe('net-ep0-vhostfd1');
+  },
+  23: async () => {
+    // a dummy where the tap should be: neither set down nor deleted, the endpoint ends dirty
+    const w = memoryWorld();
+    const store = await w.open();
+    store.createEndpoint({ idx: 0, mac: MAC });
+    await store.hotAttach('ep0');
+    await w.kernel.deleteLink(NETNS, 'tap0_kata');
+    w.kernel.addDummyLink(NETNS, 'tap0_kata', { up: true });
+    const e = await store.hotDetach('ep0').catch((x: unknown) => x);
+    expect((e as Error).message).toMatch(/^Could not get TAP interface: Incorrect link type dummy, expecting tuntap/);
+    expect(store.get('ep0').state).toBe('dirty');
+    expect(await w.kernel.probeLink(NETNS, 'tap0_kata')).toMatchObject({ kind: 'dummy', flags: { up: true } });
+    await store.close();
   },
 };
 

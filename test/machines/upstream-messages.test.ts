@@ -51,7 +51,7 @@ describe("upstream's error messages", () => {
   });
 
   it('teardown failures: "Could not disable TAP" / "Could not remove TAP", and the teardown goes on', () => {
-    const adopted = [{ type: 'ADOPT' }, { type: 'HOT_DETACH' }, doneEvent('teardown.unplug', {})];
+    const adopted = [{ type: 'ADOPT' }, { type: 'HOT_DETACH' }, doneEvent('teardown.unplug', {}), doneEvent('teardown.lookupTap', { index: 7 })];
     given(input, adopted)
       .when(errorEvent('teardown.setDown', boom))
       .then({ state: 'teardown.deleteTap', context: { warnings: ['Could not disable TAP tap4_kata: EINVAL'] }, spawns: ['netlink.deleteLink'] });

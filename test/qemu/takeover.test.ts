@@ -106,7 +106,7 @@ describe("taking over a NIC upstream's runtime plugged (real kernel + real QEMU,
     expect(w.linkNames().filter((n) => w.link(n)?.linkinfo?.info_kind === 'tun')).toEqual([]);
     // and the log shows the takeover: the unplug effect was asked to find the NIC by its MAC
     const log = fs.readFileSync(path.join(store, 'log.jsonl'), 'utf8');
-    expect(log).toContain(`"src":"hypervisor.hotunplug","input":{"netdevId":"br${idx}_kata","deviceId":"","mac":"${mac}"}`);
+    expect(log).toContain(`"src":"hypervisor.hotunplug","input":{"netdevId":"br${idx}_kata","deviceId":"","mac":"${mac}","queues":2}`);
   });
 
   it('a NIC carrying the MAC on another netdev is not ours: hot-detach refuses to unplug it, exit 1, it stays', async () => {
