@@ -59,7 +59,6 @@ async function runAction(ctx: RequestContext): Promise<Reply> {
   const { sb, s } = await open(ctx);
   const ep = ctx.params.endpoint!;
   const action = v.action(await ctx.body());
-  s.store.get(ep); // unknown → 404 before any key is recorded
   const run = async (): Promise<StoredReply & { ran: boolean }> => {
     try {
       return { status: 200, body: await s.store.send(ep, { type: COMMAND[action] } as EndpointCommand), ran: true };
@@ -68,19 +67,26 @@ async function runAction(ctx: RequestContext): Promise<Reply> {
     }
   };
   const keyHeader = ctx.req.headers['idempotency-key'];
-  if (keyHeader === undefined) return await run();
+  if (keyHeader === undefined) {
+    s.store.get(ep); // unknown → 404
+    return await run();
+  }
   const key = String(keyHeader);
   if (!validKey(key)) throw new RequestFieldError('Idempotency-Key', 'pattern', 'must be 1..128 printable ASCII characters');
   const keys = sb.keys!;
   const fp = `${ep} ${action}`;
   const seen = keys.lookup(key);
+  // a key already seen is answered first: a detach's endpoint is retired afterwards (unknown), and
+  // its retried request must still get its recorded reply
+  if (!seen) s.store.get(ep); // unknown → 404 before any key is recorded
   if (seen) {
     if (seen.fp !== fp) throw new IdempotencyKeyReusedError(key, seen.fp);
     const replay = { 'idempotent-replayed': 'true' };
     if (seen.running) return { ...(await seen.running), headers: replay };
     if (seen.done) return { ...seen.done, headers: replay };
-    // started by a daemon that died: recovery has settled the endpoint since
-    const view = s.store.get(ep);
+    // started by a daemon that died: recovery has settled the endpoint since (a detached one retired)
+    const retired = !s.store.list().some((x) => x.id === ep);
+    const view = retired ? { id: ep, state: 'detached' } : s.store.get(ep);
     const reply: StoredReply = TARGET[action].includes(view.state)
       ? { status: 200, body: view }
       : toApiError(new OperationInterruptedError(ep, action, view.state));

@@ -6,9 +6,9 @@
  * recorded state stamps (a log that does not match the machine fails with NonDeterminismError).
  */
 import { stateName, type EndpointInput } from '../../machines/index.js';
-import type { LogRecord } from '../log/records.js';
+import type { Checkpoint, LogRecord } from '../log/records.js';
 import { InspectionMirror, type InspectOption } from '../runtime/inspection.js';
-import { applyRecord, type ReplayedEndpoint } from '../runtime/replay.js';
+import { applyRecord, restoreSnapshot, type ReplayedEndpoint } from '../runtime/replay.js';
 
 /** Where replay left an endpoint. */
 export interface ReplayedState {
@@ -21,13 +21,19 @@ export interface ReplayedState {
 }
 
 /**
- * Feed `records` (a whole log, from its first record) to `inspect`. Returns the final state
- * of every endpoint. Calls no adapter and starts no effect.
+ * Feed `records` (a whole log from its first record, or the retained history after `base`, the
+ * state before its first record) to `inspect`. Returns the final state of every endpoint. Calls
+ * no adapter and starts no effect.
  */
-export function replayIntoInspector(records: readonly LogRecord[], inspect: InspectOption): ReplayedState[] {
+export function replayIntoInspector(records: readonly LogRecord[], inspect: InspectOption, base: Checkpoint | null = null): ReplayedState[] {
   const mirror = new InspectionMirror(inspect);
   const eps = new Map<string, ReplayedEndpoint>();
   try {
+    for (const [id, e] of Object.entries(base?.endpoints ?? {})) {
+      const snapshot = restoreSnapshot(e.snapshot);
+      eps.set(id, { id, snapshot, pending: e.pending, lastSeq: e.lastSeq, replayed: 0 });
+      mirror.restore(id, snapshot);
+    }
     for (const rec of records) {
       const next = applyRecord(eps.get(rec.ep), rec);
       if (next) eps.set(rec.ep, next);

@@ -10,6 +10,8 @@ import { LogCorruptError, LogFormatError } from './errors.js';
 import {
   LOG_FORMAT,
   LOG_VERSION,
+  LOG_VERSION_SEGMENT,
+  LOG_VERSION_SINGLE,
   type Checkpoint,
   type IntentRecord,
   type LogHeader,
@@ -84,13 +86,18 @@ export function encodeRecord(rec: LogRecord): Buffer {
 
 /** Encode the header line; key order is fixed so that the line starts with the format magic. */
 export function encodeHeader(h: LogHeader): Buffer {
-  const ordered: LogHeader = { k: 'header', format: h.format, version: h.version, created: h.created, meta: h.meta };
+  const ordered: LogHeader = { k: 'header', format: h.format, version: h.version, created: h.created, meta: h.meta, ...(h.base ? { base: h.base } : {}) };
   return frameJson(JSON.stringify(ordered));
 }
 
 /** A new header for this build's format version. */
 export function newHeader(meta: Record<string, unknown>, now: Date = new Date()): LogHeader {
-  return { k: 'header', format: LOG_FORMAT, version: LOG_VERSION, created: now.toISOString(), meta };
+  return { k: 'header', format: LOG_FORMAT, version: LOG_VERSION_SINGLE, created: now.toISOString(), meta };
+}
+
+/** The header of a segment started by a rotation: `base` is the checkpoint at its start. */
+export function segmentHeader(meta: Record<string, unknown>, base: Checkpoint, now: Date = new Date()): LogHeader {
+  return { k: 'header', format: LOG_FORMAT, version: LOG_VERSION_SEGMENT, created: now.toISOString(), meta, base };
 }
 
 /** Encode the checkpoint file's single line. */
@@ -214,6 +221,11 @@ function headerProblem(v: Record<string, unknown>): ShapeProblem | null {
   if (v.format !== LOG_FORMAT) return { field: 'format', rule: `must be "${LOG_FORMAT}"` };
   if (typeof v.created !== 'string') return { field: 'created', rule: 'must be an ISO time string' };
   if (!isObject(v.meta)) return { field: 'meta', rule: 'must be an object' };
+  if (v.base !== undefined) {
+    if (v.version !== LOG_VERSION_SEGMENT) return { field: 'base', rule: `is only allowed in a version ${LOG_VERSION_SEGMENT} header` };
+    const p = checkpointProblem(v.base);
+    if (p) return { field: `base.${p.field}`.replace(/\.$/, ''), rule: p.rule };
+  } else if (v.version !== LOG_VERSION_SINGLE) return { field: 'base', rule: `is required in a version ${String(v.version)} header` };
   return null;
 }
 
@@ -225,6 +237,8 @@ export function checkpointProblem(v: unknown): ShapeProblem | null {
   if (!Number.isSafeInteger(v.seq) || (v.seq as number) < 0) return { field: 'seq', rule: 'must be a non-negative integer' };
   if (!Number.isSafeInteger(v.offset) || (v.offset as number) < 0) return { field: 'offset', rule: 'must be a non-negative integer' };
   if (!isObject(v.endpoints)) return { field: 'endpoints', rule: 'must be an object' };
+  if (v.retired !== undefined && (!Number.isSafeInteger(v.retired) || (v.retired as number) < 0))
+    return { field: 'retired', rule: 'must be a non-negative integer when present' };
   for (const [ep, e] of Object.entries(v.endpoints)) {
     const f = `endpoints[${JSON.stringify(ep)}]`;
     if (!isObject(e)) return { field: f, rule: 'must be an object' };
@@ -473,8 +487,8 @@ export function decodeCheckpoint(buf: Buffer, file: string): Checkpoint {
   } catch (e) {
     throw new LogCorruptError(file, 0, 'checkpoint', e instanceof LogCorruptError ? `${e.reason}: ${e.message}` : String(e));
   }
-  if (isObject(v) && isPosInt(v.version) && (v.version as number) > LOG_VERSION)
-    throw new LogFormatError(file, 'newer-version', `${file}: checkpoint version ${String(v.version)} is newer than this build reads (${LOG_VERSION})`);
+  if (isObject(v) && isPosInt(v.version) && (v.version as number) > LOG_VERSION_SINGLE)
+    throw new LogFormatError(file, 'newer-version', `${file}: checkpoint version ${String(v.version)} is newer than this build reads (${LOG_VERSION_SINGLE})`);
   const p = checkpointProblem(v);
   if (p) throw new LogCorruptError(file, 0, 'checkpoint', `${p.field || 'checkpoint'} ${p.rule}`);
   return v as Checkpoint;
@@ -491,11 +505,13 @@ export function checkpointPositionProblem(
   headerEnd: number,
   end: number,
   probe: () => BoundaryProbe,
+  /** seq of the record just before `headerEnd` (0 for a log's first segment; `base.seq` after a rotation). */
+  startSeq = 0,
 ): string | null {
   if (cp.offset > end) return `offset ${cp.offset} is beyond the log end ${end}`;
   if (cp.offset < headerEnd) return `offset ${cp.offset} is inside the header (records start at ${headerEnd})`;
-  if (cp.offset === headerEnd) return cp.seq === 0 ? null : `offset ${cp.offset} is the log start but seq is ${cp.seq} (must be 0)`;
-  if (cp.seq === 0) return `seq 0 but offset ${cp.offset} is not the log start ${headerEnd}`;
+  if (cp.offset === headerEnd) return cp.seq === startSeq ? null : `offset ${cp.offset} is the log start but seq is ${cp.seq} (must be ${startSeq})`;
+  if (cp.seq === startSeq) return `seq ${startSeq} but offset ${cp.offset} is not the log start ${headerEnd}`;
   const pr = probe();
   if (pr.kind !== 'record') return `offset ${cp.offset} is not a record boundary`;
   if (pr.record.record.seq !== cp.seq) return `the record before offset ${cp.offset} has seq ${pr.record.record.seq}, checkpoint says ${cp.seq}`;

@@ -7,7 +7,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LogFormatError } from './errors.js';
 import { decodeHeader, encodeHeader, newHeader } from './codec.js';
-import { LogEngine, type LogMedium, type LogStoreOptions } from './log-engine.js';
+import { LogEngine, type LogMedium, type LogStoreOptions, type SealedDir, type SealedFile } from './log-engine.js';
+import { readRetentionFile } from './retention-file.js';
+import { ARCHIVE_DIR, SEGMENTS_DIR, segmentFirstSeq } from './segments.js';
 
 const { O_RDONLY, O_RDWR, O_WRONLY, O_CREAT, O_EXCL, O_APPEND, O_NOFOLLOW, O_DIRECTORY, O_NONBLOCK } = fs.constants;
 
@@ -95,6 +97,23 @@ function unlinkIfPresent(file: string): void {
   }
 }
 
+/** Open (creating it 0700 when `create`) a sub-directory of the store, checked like the store's. */
+function openSubdir(dir: string, create: boolean): number | null {
+  if (create) {
+    try {
+      fs.mkdirSync(dir, { mode: 0o700 });
+    } catch (e) {
+      if (errno(e) !== 'EEXIST') throw e;
+    }
+  }
+  try {
+    return openChecked(dir, O_RDONLY | O_DIRECTORY, 'directory');
+  } catch (e) {
+    if (errno(e) === 'ENOENT') return null;
+    throw e;
+  }
+}
+
 class FileMedium implements LogMedium {
   readonly logName: string;
   readonly checkpointName: string;
@@ -105,7 +124,7 @@ class FileMedium implements LogMedium {
   constructor(
     readonly dir: string,
     readonly dirFd: number,
-    readonly fd: number,
+    public fd: number,
     opts: FileLogStoreOptions,
   ) {
     this.logName = path.join(dir, LOG_FILE);
@@ -175,6 +194,91 @@ class FileMedium implements LogMedium {
     this.#closed = true;
     fs.closeSync(this.fd);
     fs.closeSync(this.dirFd);
+  }
+
+  listSealed(where: SealedDir): string[] {
+    // the sub-directory must be ours like the store's (a symlink or a foreign one is refused)
+    const fd = openSubdir(path.join(this.dir, where), false);
+    if (fd === null) return [];
+    fs.closeSync(fd);
+    return fs
+      .readdirSync(path.join(this.dir, where))
+      .filter((n) => segmentFirstSeq(n) !== null)
+      .sort();
+  }
+
+  openSealed(where: SealedDir, name: string): SealedFile {
+    const file = path.join(this.dir, where, name);
+    const fd = openChecked(file, O_RDONLY, 'file');
+    let closed = false;
+    return {
+      name: file,
+      size: () => fs.fstatSync(fd).size,
+      readAt: (pos, len) => {
+        const buf = Buffer.allocUnsafe(len);
+        let got = 0;
+        while (got < len) {
+          const n = fs.readSync(fd, buf, got, len - got, pos + got);
+          if (n === 0) break;
+          got += n;
+        }
+        return got === len ? buf : buf.subarray(0, got);
+      },
+      close: () => {
+        if (!closed) fs.closeSync(fd);
+        closed = true;
+      },
+    };
+  }
+
+  rotateWriteHeader(bytes: Buffer): void {
+    const tmp = this.logName + TMP_SUFFIX;
+    unlinkIfPresent(tmp); // left over by a rotation that crashed before its switch
+    const fd = openChecked(tmp, O_WRONLY | O_CREAT | O_EXCL, 'file');
+    try {
+      writeAll(fd, bytes);
+      this.#fsync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  rotateLink(name: string): void {
+    const sub = openSubdir(path.join(this.dir, SEGMENTS_DIR), true)!;
+    try {
+      fs.linkSync(this.logName, path.join(this.dir, SEGMENTS_DIR, name));
+      this.#fsync(sub);
+    } finally {
+      fs.closeSync(sub);
+    }
+  }
+
+  rotateSwitch(): void {
+    fs.renameSync(this.logName + TMP_SUFFIX, this.logName);
+    this.#fsync(this.dirFd);
+    const fd = openChecked(this.logName, O_RDWR | O_APPEND, 'file');
+    fs.closeSync(this.fd);
+    this.fd = fd;
+  }
+
+  removeSealed(name: string, archive: boolean): void {
+    const from = path.join(this.dir, SEGMENTS_DIR, name);
+    const seg = openSubdir(path.join(this.dir, SEGMENTS_DIR), false);
+    if (seg === null) return;
+    try {
+      if (archive) {
+        const arc = openSubdir(path.join(this.dir, ARCHIVE_DIR), true)!;
+        try {
+          fs.renameSync(from, path.join(this.dir, ARCHIVE_DIR, name));
+          this.#fsync(arc);
+        } finally {
+          fs.closeSync(arc);
+        }
+      } else unlinkIfPresent(from);
+      this.#fsync(seg);
+    } finally {
+      fs.closeSync(seg);
+    }
   }
 }
 
@@ -299,6 +403,14 @@ export class FileLogStore extends LogEngine {
       if (errno(e) === 'ENOENT') throw new LogFormatError(logPath, 'empty', `${logPath}: no log file`);
       throw e;
     }
-    return new FileLogStore(new FileMedium(d, dirFd, fd, opts), opts);
+    let retention = opts.retention;
+    try {
+      retention ??= readRetentionFile(d) ?? undefined;
+    } catch (e) {
+      fs.closeSync(fd);
+      fs.closeSync(dirFd);
+      throw e;
+    }
+    return new FileLogStore(new FileMedium(d, dirFd, fd, opts), { ...opts, retention });
   }
 }

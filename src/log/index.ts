@@ -3,7 +3,10 @@
  * and memory stores. The wire codec is internal (docs/log-format.md documents the bytes).
  */
 export * from './records.js';
-export type { AppendHook, LogStore, ReadResult, TornTail } from './store.js';
+export type { AppendHook, CompactionHook, History, LogStore, MaintenanceReport, ReadResult, TornTail } from './store.js';
+export { DEFAULT_RETENTION, MIN_SEGMENT_BYTES, checkRetention, parseAge, parseSize, type RetentionPolicy } from './retention.js';
+export { RETENTION_FILE, readRetentionFile, writeRetentionFile } from './retention-file.js';
+export { ARCHIVE_DIR, SEGMENTS_DIR, type SettledTest } from './segments.js';
 export { LogCorruptError, LogFormatError } from './errors.js';
 export { LogRecordError, LogStoreClosedError } from './codec.js';
 export type { LogStoreOptions } from './log-engine.js';

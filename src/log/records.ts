@@ -4,7 +4,16 @@
  */
 
 export const LOG_FORMAT = 'tapstate-log';
-export const LOG_VERSION = 1;
+/**
+ * The newest format version this build reads. A log written as one file (no rotation) and every
+ * checkpoint are version 1; the header of a segment started by a rotation (it carries `base`) is
+ * version 2, so that a build that knows only one file refuses it rather than misread it.
+ */
+export const LOG_VERSION = 2;
+/** Version of headers without `base` and of checkpoints. */
+export const LOG_VERSION_SINGLE = 1;
+/** Version of a segment header with `base`. */
+export const LOG_VERSION_SEGMENT = 2;
 
 /** First line of every log file. */
 export interface LogHeader {
@@ -15,6 +24,12 @@ export interface LogHeader {
   created: string;
   /** Free-form store metadata (the sandbox: netns path, vCPUs, QMP socket…). */
   meta: Record<string, unknown>;
+  /**
+   * Segments started by a rotation (version 2): the state of every live endpoint just before
+   * this segment's first record — a checkpoint whose `seq` is the seq before that record and
+   * whose `offset` is that record's logical offset. Absent in the first segment (seq 1 first).
+   */
+  base?: Checkpoint;
 }
 
 /** The resulting state of a transition: dotted state value and a checksum of the context. */
@@ -123,7 +138,10 @@ export interface Checkpoint {
   seq: number;
   /** Byte offset just after that record (where replay of the tail starts). */
   offset: number;
+  /** The live endpoints (a detached endpoint is retired: it is not here). */
   endpoints: Record<string, CheckpointEndpoint>;
+  /** Optional: how many endpoints were retired (detached) over the store's life. */
+  retired?: number;
   /** What the store keeps of the persist.json documents it loaded (src/persist/persisted-network.ts), when any. */
   network?: unknown;
 }

@@ -16,12 +16,15 @@ export class Checkpointer {
     private readonly slots: ReadonlyMap<string, EndpointSlot>,
     /** What the store keeps of loaded persist.json documents, checkpointed with the endpoints. */
     private readonly network: () => unknown,
+    /** Endpoints retired over the store's life, checkpointed too. */
+    private readonly retired: () => number,
     private readonly every = DEFAULT_CHECKPOINT_EVERY,
   ) {}
 
-  /** Write a checkpoint if `every` records were appended since the last one. */
+  /** Write a checkpoint if `every` records were appended since the last one, or the active segment is full (so that it rotates). */
   maybe(): void {
-    if (this.journal.sinceCheckpoint >= this.every) this.now();
+    const since = this.journal.sinceCheckpoint;
+    if (since >= this.every || (since > 0 && this.journal.segmentFull)) this.now();
   }
 
   /** Write a checkpoint now (nothing once the journal failed). */
@@ -29,6 +32,6 @@ export class Checkpointer {
     if (this.journal.failed) return;
     const endpoints: Checkpoint['endpoints'] = {};
     for (const s of this.slots.values()) endpoints[s.id] = s.toCheckpoint();
-    this.journal.writeCheckpoint(endpoints, this.network() ?? undefined);
+    this.journal.writeCheckpoint(endpoints, { network: this.network() ?? undefined, retired: this.retired() });
   }
 }

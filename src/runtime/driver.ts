@@ -13,6 +13,7 @@ import { beforeEffect } from './recovery.js';
 import type { FdTable } from './fd-table.js';
 import type { InspectionMirror } from './inspection.js';
 import type { Journal } from './journal.js';
+import type { Retirements } from './retirement.js';
 import { stampOf } from './replay.js';
 
 export type Durability = 'command' | 'effect';
@@ -26,6 +27,7 @@ export class Driver {
     private readonly fds: FdTable,
     private readonly mirror: InspectionMirror | null,
     private readonly durability: Durability,
+    private readonly retirements: Retirements,
   ) {}
 
   /** Apply an event to an endpoint: transition, journal, then make it the endpoint's state. */
@@ -38,11 +40,15 @@ export class Driver {
     this.mirror?.send(slot.id, event);
   }
 
-  /** A per-endpoint checkpoint in the log: opening restores from it instead of replaying the history. */
+  /**
+   * A per-endpoint checkpoint in the log: opening restores from it instead of replaying the
+   * history. A detached endpoint (final state) then retires (src/runtime/retirement.ts).
+   */
   private snapshotRecord(slot: EndpointSlot): void {
     const s = slot.snapshot;
     const [rec] = this.journal.append([{ k: 'snapshot', ep: slot.id, snapshot: { value: s.value, context: s.context, status: s.status }, state: stampOf(s) }], false);
     slot.lastSeq = rec!.seq;
+    this.retirements.settled(slot);
   }
 
   /** Run effects until the endpoint settles. The first intent is made durable when `durable`. */

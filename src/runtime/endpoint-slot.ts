@@ -55,6 +55,11 @@ export class EndpointSlot {
     this.#raw = null;
   }
 
+  /** Has the endpoint reached its final state, detached (without resolving a stored form)? */
+  isDone(): boolean {
+    return (this.#raw ? this.#raw.status : this.snapshot.status) === 'done';
+  }
+
   /** Is the endpoint in an effect state (without resolving a stored form)? */
   inEffect(): boolean {
     return isEffectState(this.#raw ? this.#raw.value : this.snapshot.value);

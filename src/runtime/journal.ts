@@ -6,12 +6,16 @@
  * errno), and with {@link SimulatedCrash} when a test crashed the "process".
  */
 import { SimulatedCrash } from '../adapters/faults.js';
-import { LOG_FORMAT, LOG_VERSION, type Checkpoint, type LogRecord } from '../log/records.js';
+import { LOG_FORMAT, LOG_VERSION_SINGLE, type Checkpoint, type CheckpointEndpoint, type LogRecord } from '../log/records.js';
 import type { LogStore } from '../log/store.js';
+import { isEffectState } from '../../machines/index.js';
 import { StoreFailedError } from './errors.js';
 
 /** A record as the store builds it: the journal adds `seq` and `ts`. */
 export type RecordBody = LogRecord extends infer R ? (R extends LogRecord ? Omit<R, 'seq' | 'ts'> : never) : never;
+
+/** An endpoint at a checkpoint is settled: no effect pending, not in an effect state. */
+const settledAtCheckpoint = (e: CheckpointEndpoint): boolean => e.pending === null && !isEffectState(e.snapshot.value);
 
 export interface JournalOptions {
   /** The seq of the last record already in the log. */
@@ -43,6 +47,10 @@ export class Journal {
   /** Records appended since the last checkpoint. */
   get sinceCheckpoint(): number {
     return this.#sinceCheckpoint;
+  }
+  /** The active log segment is full: a checkpoint now lets it rotate. */
+  get segmentFull(): boolean {
+    return this.log.segmentFull;
   }
   /** Whether a write or sync failed (or the process "crashed"): nothing more is written. */
   get failed(): boolean {
@@ -117,15 +125,31 @@ export class Journal {
   /**
    * Write a checkpoint of `endpoints` at the current log position (the log is synced first). A
    * failure is typed but does not fail the journal: the checkpoint is replaced atomically, so the
-   * log and the previous checkpoint stay intact.
+   * log and the previous checkpoint stay intact. Then the log's maintenance (bounded history):
+   * rotate a full segment, remove what retention no longer wants; a failure there leaves the log
+   * in an unknown state, so it fails the journal.
    */
-  writeCheckpoint(endpoints: Checkpoint['endpoints'], network?: unknown): void {
+  writeCheckpoint(endpoints: Checkpoint['endpoints'], extra: { network?: unknown; retired: number }): void {
+    const cp: Checkpoint = {
+      format: LOG_FORMAT,
+      version: LOG_VERSION_SINGLE,
+      seq: this.#seq,
+      offset: this.log.end,
+      endpoints,
+      retired: extra.retired,
+      ...(extra.network !== undefined ? { network: extra.network } : {}),
+    };
     try {
-      this.log.writeCheckpoint({ format: LOG_FORMAT, version: LOG_VERSION, seq: this.#seq, offset: this.log.end, endpoints, ...(network !== undefined ? { network } : {}) });
+      this.log.writeCheckpoint(cp);
     } catch (e) {
       throw StoreFailedError.errnoOf(e) === null ? e : StoreFailedError.of(e, 'write');
     }
     this.#sinceCheckpoint = 0;
+    try {
+      this.log.maintain(cp, settledAtCheckpoint);
+    } catch (e) {
+      throw this.fail(e, 'write');
+    }
   }
 
   close(): void {

@@ -32,6 +32,7 @@ import {
 import { InspectionMirror, type InspectOption } from './inspection.js';
 import { Journal } from './journal.js';
 import { rebuildEndpoints } from './rebuild.js';
+import { Retirements } from './retirement.js';
 import { recoverEndpoints, type RecoveredEndpoint, type RecoveryReport } from './recovery-scheduler.js';
 import { createFromInput, stampOf, type EndpointSnapshot } from './replay.js';
 import { sandboxFromMeta, type SandboxConfig } from './sandbox-config.js';
@@ -79,6 +80,7 @@ export class Tapstore {
   private readonly journal: Journal;
   private readonly driver: Driver;
   private readonly checkpoints: Checkpointer;
+  private readonly retirements: Retirements;
   /** The sandbox this store serves. */
   readonly sandbox: SandboxConfig;
   /** What opening found and did. */
@@ -103,8 +105,9 @@ export class Tapstore {
         if (cause instanceof SimulatedCrash) this.fds.forgetAll(); // they died with the "process"
       },
     });
-    this.driver = new Driver(this.journal, opts.adapters, this.fds, this.mirror, opts.durability ?? 'command');
-    this.checkpoints = new Checkpointer(this.journal, this.slots, () => this.network, opts.checkpointEvery);
+    this.retirements = new Retirements(this.slots, rebuilt.retired);
+    this.driver = new Driver(this.journal, opts.adapters, this.fds, this.mirror, opts.durability ?? 'command', this.retirements);
+    this.checkpoints = new Checkpointer(this.journal, this.slots, () => this.network, () => this.retirements.count, opts.checkpointEvery);
     this.recovery = { torn: rebuilt.torn, fromCheckpoint: rebuilt.fromCheckpoint, replayed: rebuilt.replayed, endpoints: [] };
   }
 
@@ -236,6 +239,10 @@ export class Tapstore {
   /** The raw machine snapshot of an endpoint (for tests and tools). */
   snapshotOf(id: string): EndpointSnapshot {
     return this.slot(id).snapshot;
+  }
+  /** How many endpoints were detached and retired over the store's life (they are not in {@link list}). */
+  get retired(): number {
+    return this.retirements.count;
   }
   /** The log this store writes (for tools that follow it live, e.g. the daemon's event stream). */
   get log(): LogStore {

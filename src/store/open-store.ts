@@ -14,6 +14,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FileLogStore, LOG_FILE } from '../log/file-store.js';
+import type { RetentionPolicy } from '../log/retention.js';
+import { writeRetentionFile } from '../log/retention-file.js';
 import type { Adapters } from '../runtime/effects.js';
 import { resolveSandbox, sandboxFromMeta, sandboxMeta, type SandboxConfig, type SandboxInit } from '../runtime/sandbox-config.js';
 import { Tapstore, type TapstoreOptions } from '../runtime/tapstore.js';
@@ -60,7 +62,7 @@ export function checkStore(dir: string): string {
  * Create a store for `init` (defaults applied, {@link SandboxConfigError} on a bad field),
  * under the write lock. Throws {@link StoreExistsError} if one exists. Returns the config written.
  */
-export async function createStore(dir: string, init: SandboxInit, opts: { lock?: StoreLockOptions } = {}): Promise<SandboxConfig> {
+export async function createStore(dir: string, init: SandboxInit, opts: { lock?: StoreLockOptions; retention?: RetentionPolicy } = {}): Promise<SandboxConfig> {
   const d = path.resolve(dir);
   const sandbox = resolveSandbox(init);
   if (storeExists(d)) throw new StoreExistsError(d);
@@ -69,6 +71,7 @@ export async function createStore(dir: string, init: SandboxInit, opts: { lock?:
   try {
     if (storeExists(d)) throw new StoreExistsError(d);
     FileLogStore.create(d, sandboxMeta(sandbox)).close();
+    if (opts.retention) writeRetentionFile(d, opts.retention);
   } finally {
     lock.release();
   }

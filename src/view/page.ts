@@ -16,7 +16,10 @@ export interface ViewModel {
   generatedAt: string;
   /** A partial last record found in the log, if any (bytes). */
   tornBytes: number | null;
+  /** Live endpoints first, then endpoints (retired ones) that appear only in the records shown. */
   endpoints: EndpointTimeline[];
+  /** How many records the timelines show, of how many retained. */
+  window?: { shown: number; total: number };
 }
 
 const CSS = `
@@ -121,6 +124,8 @@ function scriptJson(v: unknown): string {
 /** The page as one HTML string. Deterministic for a given model and chart. */
 export function renderViewPage(model: ViewModel, chart: StateChart = stateChart()): string {
   const torn = model.tornBytes ? ` · a torn last record (${model.tornBytes} bytes) was ignored` : '';
+  const w = model.window;
+  const shown = w ? ` · the newest ${w.shown} of ${w.total} records${w.shown < w.total ? ' (tapstate view --all for every one)' : ''}` : '';
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -132,7 +137,7 @@ export function renderViewPage(model: ViewModel, chart: StateChart = stateChart(
 <body data-rendered="0">
 <header>
 <h1>tapstate store ${esc(model.title)}</h1>
-<div class="meta">${model.endpoints.length} endpoint(s) · generated ${esc(model.generatedAt)}${esc(torn)}</div>
+<div class="meta">${model.endpoints.length} endpoint(s) · generated ${esc(model.generatedAt)}${esc(shown)}${esc(torn)}</div>
 <ul id="summary" class="summary"></ul>
 </header>
 <main id="endpoints"></main>

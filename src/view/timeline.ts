@@ -1,11 +1,10 @@
 /**
  * An endpoint's log as a timeline (pure): commands, effects with their durations, faults
- * (failed effects and interrupted ones), recoveries; plus the state the endpoint is in, by pure
- * replay of the same records.
+ * (failed effects and interrupted ones), recoveries; plus the state the endpoint is in, from the
+ * state stamps the records carry (what replay produced when they were written: `verify`
+ * checks them). Works on any window of the log: the last N records are enough.
  */
-import { stateName } from '../../machines/index.js';
 import type { IntentRecord, LogRecord } from '../log/records.js';
-import { applyRecord, type ReplayedEndpoint } from '../runtime/replay.js';
 import { NETWORK_EP } from '../persist/persisted-network.js';
 
 /** One line of an endpoint's timeline. */
@@ -52,22 +51,40 @@ function messageOf(error: unknown): string {
   return String(error);
 }
 
-/** Build every endpoint's timeline from a whole log (records in order, from seq 1). */
-export function timelines(records: readonly LogRecord[]): EndpointTimeline[] {
-  const eps = new Map<string, ReplayedEndpoint>();
-  const out = new Map<string, EndpointTimeline>();
-  const intents = new Map<string, IntentRecord>();
-  for (const rec of records) {
-    if (rec.ep === NETWORK_EP) continue; // the loaded persist.json documents: not an endpoint
-    const next = applyRecord(eps.get(rec.ep), rec);
-    if (next) eps.set(rec.ep, next);
-    const state = next ? stateName(next.snapshot.value) : undefined;
+/** Build every endpoint's timeline from records in log order (the whole log, or its last records). */
+export function timelines(records: Iterable<LogRecord>): EndpointTimeline[] {
+  const b = new TimelineBuilder();
+  for (const r of records) b.add(r);
+  return b.finish();
+}
+
+/** {@link timelines} one record at a time. */
+export class TimelineBuilder {
+  readonly #out = new Map<string, EndpointTimeline>();
+  readonly #intents = new Map<string, IntentRecord>();
+
+  add(rec: LogRecord): void {
+    const out = this.#out;
+    const intents = this.#intents;
+    const state = rec.k === 'create' || rec.k === 'event' || rec.k === 'snapshot' ? rec.state.v : undefined;
+    if (rec.ep === NETWORK_EP) return; // the loaded persist.json documents: not an endpoint
     let tl = out.get(rec.ep);
-    if (!tl) {
+    if (!tl || rec.k === 'create') {
+      // a create starts the endpoint (an id reused after its endpoint retired starts over)
+      if (tl && rec.k === 'create') out.delete(rec.ep);
       tl = { id: rec.ep, state: state ?? '', visited: [], inDoubt: null, tapName: '', entries: [] };
       out.set(rec.ep, tl);
+      intents.delete(rec.ep);
     }
-    if (state && !tl.visited.includes(state)) tl.visited.push(state);
+    if (state) {
+      tl.state = state;
+      if (!tl.visited.includes(state)) tl.visited.push(state);
+    }
+    if (rec.k === 'create') tl.tapName = tapNameOf(rec.input);
+    if (rec.k === 'snapshot') {
+      const c = rec.snapshot.context as { tapName?: unknown };
+      if (typeof c.tapName === 'string') tl.tapName = c.tapName;
+    }
     const base = { seq: rec.seq, ts: rec.ts };
     switch (rec.k) {
       case 'create':
@@ -112,17 +129,21 @@ export function timelines(records: readonly LogRecord[]): EndpointTimeline[] {
         break;
     }
   }
-  for (const [id, tl] of out) {
-    const ep = eps.get(id);
-    if (ep) {
-      tl.state = stateName(ep.snapshot.value);
-      tl.tapName = ep.snapshot.context.tapName;
+
+  finish(): EndpointTimeline[] {
+    for (const [id, tl] of this.#out) {
+      const open = this.#intents.get(id);
+      if (open) {
+        tl.inDoubt = open.id;
+        tl.entries.push({ seq: open.seq, ts: open.ts, kind: 'fault', title: open.src, effect: open.id, outcome: 'in-doubt', attempt: open.attempt, detail: 'no outcome logged' });
+      }
     }
-    const open = intents.get(id);
-    if (open) {
-      tl.inDoubt = open.id;
-      tl.entries.push({ seq: open.seq, ts: open.ts, kind: 'fault', title: open.src, effect: open.id, outcome: 'in-doubt', attempt: open.attempt, detail: 'no outcome logged' });
-    }
+    return [...this.#out.values()];
   }
-  return [...out.values()];
+}
+
+/** The tap name a create record's input gives (`tap<idx>_kata`). */
+function tapNameOf(input: unknown): string {
+  const i = input as { idx?: unknown } | null;
+  return i && typeof i.idx === 'number' ? `tap${i.idx}_kata` : '';
 }

@@ -48,7 +48,14 @@ export function formatHuman(r: BenchResult): string {
 export function readAndChecksumStore(dir: string): number {
   const cp = path.join(dir, 'checkpoint.json');
   if (fs.existsSync(cp)) crc32(fs.readFileSync(cp));
-  const buf = fs.readFileSync(path.join(dir, 'log.jsonl'));
+  const segs = path.join(dir, 'segments');
+  const files = fs.existsSync(segs) ? fs.readdirSync(segs).sort().map((f) => path.join(segs, f)) : [];
+  let n = 0;
+  for (const f of [...files, path.join(dir, 'log.jsonl')]) n += checksumLines(fs.readFileSync(f));
+  return n;
+}
+
+function checksumLines(buf: Buffer): number {
   let start = 0;
   let n = 0;
   for (let i = buf.indexOf(10); i !== -1; i = buf.indexOf(10, start)) {

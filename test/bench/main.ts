@@ -4,7 +4,7 @@
  */
 import { formatHuman, type BenchSuite } from './harness.js';
 
-const KNOWN = ['core', 'netlink', 'qemu', 'recovery', 'serve', 'cni'] as const;
+const KNOWN = ['core', 'netlink', 'qemu', 'recovery', 'serve', 'cni', 'growth'] as const;
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);

@@ -62,8 +62,7 @@ export async function buildStore(dir: string, total: number, inDoubt: number): P
 }
 
 function copyDir(from: string, to: string): void {
-  fs.mkdirSync(to, { mode: 0o700 });
-  for (const f of fs.readdirSync(from)) fs.copyFileSync(path.join(from, f), path.join(to, f));
+  fs.cpSync(from, to, { recursive: true });
 }
 
 async function realProbeCost(): Promise<Record<string, number | string>> {

@@ -51,6 +51,9 @@ describe('idempotency keys', () => {
     expect([refused.status, refused.body.error.code]).toEqual([409, 'invalid_command']);
     // k2 is free again: it can key the hot-detach
     expect((await d.call('POST', A, act('hot-detach'), { 'idempotency-key': 'k2' })).status).toBe(200);
+    // ep0 is detached, so retired (unknown): a retry of that hot-detach still gets its recorded reply
+    const retry = await d.call('POST', A, act('hot-detach'), { 'idempotency-key': 'k2' });
+    expect([retry.status, retry.body.state]).toEqual([200, 'detached']);
     const reused = await d.call('POST', A, act('attach'), { 'idempotency-key': 'k2' });
     expect([reused.status, reused.body.error.code, reused.body.error.firstRequest]).toEqual([409, 'idempotency_key_reused', 'ep0 hot-detach']);
     const bad = await d.call('POST', A, act('hot-detach'), { 'idempotency-key': 'has space' });

@@ -19,7 +19,7 @@ export const NETNS = '/run/netns/sample';
 
 export interface SampleStore {
   dir: string;
-  /** The state each endpoint ends in, as the live store reported it. */
+  /** The state each endpoint ends in, as the live store reported it (ep3, detached, is retired from it). */
   states: Record<string, string>;
   remove(): void;
 }
@@ -60,9 +60,10 @@ export async function sampleStore(opts: { inspect?: InspectOption; crash?: boole
     await store.hotAttach('ep2').catch(() => undefined);
     store.createEndpoint({ idx: 3, mac: '02:00:00:00:00:13' });
     await store.hotAttach('ep3');
-    await store.hotDetach('ep3');
+    // detached: ep3 retires from the live set; its history (and its final state) stays in the log
+    const retired = { ep3: (await store.hotDetach('ep3')).state };
     if (!opts.crash) {
-      const states = Object.fromEntries(store.list().map((v) => [v.id, v.state]));
+      const states = { ...Object.fromEntries(store.list().map((v) => [v.id, v.state])), ...retired };
       await store.close();
       return { dir, states, remove };
     }
@@ -72,7 +73,7 @@ export async function sampleStore(opts: { inspect?: InspectOption; crash?: boole
     crashNow = false;
     kernel.simulateProcessDeath();
     const again = await Tapstore.open({ log: FileLogStore.open(dir), adapters });
-    const states = Object.fromEntries(again.list().map((v) => [v.id, v.state]));
+    const states = { ...Object.fromEntries(again.list().map((v) => [v.id, v.state])), ...retired };
     await again.close();
     return { dir, states, remove };
   } catch (e) {

@@ -131,4 +131,18 @@ describe('codec', () => {
     expect(thrown(() => decodeCheckpoint(bad, 'c'))).toBeInstanceOf(LogCorruptError);
     expect(thrown(() => decodeCheckpoint(encodeCheckpoint({ ...cp, version: 2 }), 'c'))).toMatchObject({ reason: 'newer-version' });
   });
+
+  it('a segment header (version 2) carries its base checkpoint; base only in version 2, and required there', () => {
+    const base = { format: LOG_FORMAT, version: 1, seq: 41, offset: 9000, endpoints: {} } as const;
+    const h = encodeHeader({ k: 'header', format: LOG_FORMAT, version: 2, created: 'c', meta: { a: 1 }, base });
+    expect(h.toString().slice(9, 9 + 42)).toBe('{"k":"header","format":"tapstate-log","ver');
+    expect(decodeHeader(h, 'f').header.base).toEqual(base);
+    for (const bad of [
+      { k: 'header', format: LOG_FORMAT, version: 2, created: 'c', meta: {} },
+      { k: 'header', format: LOG_FORMAT, version: 1, created: 'c', meta: {}, base },
+      { k: 'header', format: LOG_FORMAT, version: 2, created: 'c', meta: {}, base: { ...base, seq: -1 } },
+    ] as LogHeader[])
+      expect(thrown(() => decodeHeader(encodeHeader(bad), 'f'))).toMatchObject({ name: 'LogCorruptError', reason: 'record-shape' });
+    expect(thrown(() => decodeHeader(encodeHeader({ k: 'header', format: LOG_FORMAT, version: 3, created: 'c', meta: {} }), 'f'))).toMatchObject({ reason: 'newer-version' });
+  });
 });

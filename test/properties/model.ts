@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { NetlinkError } from '../../src/adapters/netlink.js';
 import { HypervisorError } from '../../src/adapters/hypervisor.js';
 import { SimulatedCrash, type FaultAction } from '../../src/adapters/faults.js';
-import { MemoryLogStore } from '../../src/log/index.js';
+import { MIN_SEGMENT_BYTES, MemoryLogStore, type RetentionPolicy } from '../../src/log/index.js';
 import { Tapstore } from '../../src/runtime/tapstore.js';
 import type { EndpointCommand } from '../../machines/index.js';
 import { memoryWorld, NETNS } from '../support/memory-world.js';
@@ -30,6 +30,10 @@ export interface Scenario {
   checkpointEvery: number;
   /** Crash at the n-th appended record (1-based), if any. */
   logCrash: { at: number; how: 'crash-before' | 'crash-after' | 'torn' } | null;
+  /** Segments and retention: null = defaults (no rotation at this size); else tiny segments, compacted hard. */
+  retention: RetentionPolicy | null;
+  /** Crash before the n-th step (1-based) of a rotation or compaction, if any. */
+  compactCrash: number | null;
   /** Someone else put an ingress qdisc on the original link before the run (it must survive it). */
   foreignQdisc: boolean;
   /** vhost: off; on with /dev/vhost-net (vhost fds counted and handed over like queue fds); on without it (every attach fails). */
@@ -59,6 +63,13 @@ export const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
   checkpointEvery: fc.constantFrom(1, 2, 7, 1000),
   vhost: fc.constantFrom<Scenario['vhost']>('off', 'on', 'absent'),
   logCrash: fc.option(fc.record({ at: fc.integer({ min: 1, max: 40 }), how: fc.constantFrom('crash-before', 'crash-after', 'torn') as fc.Arbitrary<'crash-before' | 'crash-after' | 'torn'> }), { nil: null }),
+  retention: fc.constantFrom<RetentionPolicy | null>(
+    null,
+    // (history archived, not deleted: the world invariants read retired endpoints' last snapshots from it)
+    { segmentBytes: MIN_SEGMENT_BYTES, maxBytes: 6000, maxAgeMs: null, keepHistory: true },
+    { segmentBytes: MIN_SEGMENT_BYTES, maxBytes: 1, maxAgeMs: null, keepHistory: true },
+  ),
+  compactCrash: fc.option(fc.integer({ min: 1, max: 12 }), { nil: null }),
   foreignQdisc: fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
 });
 
@@ -95,11 +106,17 @@ export async function runScenario(sc: Scenario): Promise<void> {
     }
     return 'ok' as const;
   };
+  let steps = 0;
+  const compactHook = () => {
+    steps++;
+    return faultsOn && sc.compactCrash === steps ? ('crash' as const) : ('ok' as const);
+  };
+  const retention = sc.retention ?? undefined;
   const crashes: string[] = [];
   const openSurviving = async (): Promise<Tapstore> => {
     for (let attempt = 0; attempt < 20; attempt++) {
       try {
-        return await w.open({ faults: plan, hook, checkpointEvery: sc.checkpointEvery });
+        return await w.open({ faults: plan, hook, compactHook, retention, checkpointEvery: sc.checkpointEvery });
       } catch (e) {
         if (!(e instanceof SimulatedCrash)) throw e;
         crashes.push(`open: ${e.message}`);

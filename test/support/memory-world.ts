@@ -6,7 +6,8 @@
 import { MemoryHypervisor, MemoryKernel } from '../../src/adapters/memory/index.js';
 import { withFaults, type FaultPlan } from '../../src/adapters/faults.js';
 import { MemoryLogMedium, MemoryLogStore } from '../../src/log/index.js';
-import type { AppendHook } from '../../src/log/store.js';
+import type { AppendHook, CompactionHook } from '../../src/log/store.js';
+import type { RetentionPolicy } from '../../src/log/retention.js';
 import { Tapstore, type TapstoreOptions } from '../../src/runtime/tapstore.js';
 import type { SandboxConfig } from '../../src/runtime/sandbox-config.js';
 
@@ -18,7 +19,7 @@ export interface MemoryWorld {
   medium: MemoryLogMedium;
   sandbox: SandboxConfig;
   /** Open (or reopen) the store; the first call creates it. */
-  open(opts?: { faults?: FaultPlan; hook?: AppendHook } & Partial<TapstoreOptions>): Promise<Tapstore>;
+  open(opts?: { faults?: FaultPlan; hook?: AppendHook; retention?: RetentionPolicy; compactHook?: CompactionHook } & Partial<TapstoreOptions>): Promise<Tapstore>;
   /** The process died: the kernel closes every fd it held. */
   crash(): void;
   /** Taps (kind tun) left in any namespace. */
@@ -39,8 +40,9 @@ export function memoryWorld(sandbox: Partial<SandboxConfig> = {}, opts: { slots?
     medium,
     sandbox: sb,
     async open(o = {}) {
-      const { faults, hook, ...rest } = o;
-      const log = created ? MemoryLogStore.open(medium, { hook }) : MemoryLogStore.create(medium, { sandbox: sb }, { hook });
+      const { faults, hook, retention, compactHook, ...rest } = o;
+      const lo = { hook, retention, compactHook };
+      const log = created ? MemoryLogStore.open(medium, lo) : MemoryLogStore.create(medium, { sandbox: sb }, lo);
       created = true;
       const netlink = faults ? withFaults(kernel, 'netlink', faults) : kernel;
       const hv = faults ? withFaults(hypervisor, 'hypervisor', faults) : hypervisor;

@@ -13,6 +13,21 @@
 import type { MemoryWorld } from './memory-world.js';
 import { NETNS } from './memory-world.js';
 import type { Tapstore } from '../../src/runtime/tapstore.js';
+import { MemoryLogStore } from '../../src/log/index.js';
+import type { EndpointContext } from '../../machines/index.js';
+
+/** The last contexts of the endpoints that retired (detached), from the log's history and archive. */
+function retiredContexts(w: MemoryWorld): EndpointContext[] {
+  const log = MemoryLogStore.open(w.medium, { readOnly: true });
+  try {
+    const out: EndpointContext[] = [];
+    for (const { record: r } of log.history({ archive: true }).records)
+      if (r.k === 'snapshot' && r.snapshot.status === 'done') out.push(r.snapshot.context as EndpointContext);
+    return out;
+  } finally {
+    log.close();
+  }
+}
 
 export interface Baseline {
   /** The original link's ingress qdisc before the run (someone else's). */
@@ -22,7 +37,8 @@ export interface Baseline {
 /** The problems found, as readable lines (empty: all good). */
 export function worldProblems(w: MemoryWorld, store: Tapstore, base: Baseline, orig = 'eth0'): string[] {
   const out: string[] = [];
-  const ctxs = store.list().map((v) => store.snapshotOf(v.id).context);
+  // a detached endpoint retires from the live set: what it left to the netns owner is in its last snapshot record
+  const ctxs = [...store.list().map((v) => store.snapshotOf(v.id).context), ...retiredContexts(w)];
   const leftTaps = new Set(ctxs.filter((c) => c.leftToNetnsOwner).map((c) => `${c.netnsPath}:${c.tapName}`));
   for (const t of w.taps()) if (!leftTaps.has(t)) out.push(`tap ${t} left, and no endpoint left it to the netns owner`);
   if (w.hypervisor.devices().length) out.push(`devices left: ${w.hypervisor.devices().map((d) => d.id).join(', ')}`);

@@ -110,7 +110,13 @@ describe(`kill -9 torture of the daemon, through the API (seed ${SEED}, ${TRIALS
       const slots: Array<{ idx: number; id: string }> = [];
       for (let i = 0; i < ENDPOINTS; i++) slots.push({ idx: i, id: (await ok('POST', `/v1/sandboxes/${SB}/endpoints`, { idx: i })).id });
       const list = async (): Promise<any[]> => (await ok('GET', `/v1/sandboxes/${SB}/endpoints`)).endpoints;
-      const stateOf = async (id: string): Promise<string> => (await ok('GET', `/v1/sandboxes/${SB}/endpoints/${id}`)).state;
+      // a detached endpoint is retired (#14): unknown from then on
+      const stateOf = async (id: string): Promise<string> => {
+        const r = await call('GET', `/v1/sandboxes/${SB}/endpoints/${id}`);
+        if (r.status === 404 && r.body.error?.code === 'unknown_endpoint') return 'detached';
+        if (r.status >= 300) throw new Error(`GET ${id} → ${r.status}: ${JSON.stringify(r.body)}`);
+        return r.body.state;
+      };
       const action = (id: string, a: string, key?: string) => call('POST', `/v1/sandboxes/${SB}/endpoints/${id}/actions`, { action: a }, key ? { 'idempotency-key': key } : {});
 
       let killed = 0;

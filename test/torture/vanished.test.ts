@@ -70,8 +70,10 @@ describe('recovery when the world moved on (real kernel, real QEMU)', () => {
     expect([...view.taps.keys()]).toEqual([]);
     expect(disagreements(await w.status(), view, false)).toEqual([]);
     // a hot-attach with QEMU gone fails cleanly and rolls back
-    expect((await runCli(['add', '--store', w.store, '--idx', '0'])).code).toBe(0);
-    const ha = await runCli(['hot-attach', '--store', w.store, '--endpoint', 'ep0-2']);
+    const add = await runCli(['add', '--store', w.store, '--idx', '0']);
+    expect(add.code).toBe(0);
+    expect(add.stdout.trim()).toBe('ep0'); // the detached ep0 retired: its id is free again
+    const ha = await runCli(['hot-attach', '--store', w.store, '--endpoint', 'ep0']);
     expect(ha.code).toBe(1);
     expect(ha.stderr).toMatch(/^tapstate: EndpointOperationError: /);
     expect([...(await w.view()).taps.keys()]).toEqual([]);

@@ -96,6 +96,6 @@ describe('tapstate view', () => {
     const file = path.join(out, 'nothing.html');
     await expect(viewCommand.run({ store: out, out: file }, [], io().io)).rejects.toMatchObject({ name: 'LogFormatError' });
     expect(fs.existsSync(file)).toBe(false);
-    expect(() => storeViewPage(path.join(out, 'missing'))).toThrow();
+    await expect(storeViewPage(path.join(out, 'missing'))).rejects.toThrow();
   });
 });

@@ -1,5 +1,7 @@
 /** `tapstate init`: create a store for one sandbox. */
 import * as path from 'node:path';
+import { DEFAULT_RETENTION } from '../../log/index.js';
+import { RETENTION_OPTIONS, describePolicy, policyFromFlags } from './retention-options.js';
 import { MAX_QUEUES } from '../../../machines/index.js';
 import { createStore } from '../../store/open-store.js';
 import { UsageError, type CommandSpec } from '../command.js';
@@ -40,6 +42,7 @@ export const command: CommandSpec = {
       type: 'boolean',
       description: "Always ask for vhost-net, as upstream does, even without /dev/vhost-net (attaches then fail with upstream's \"Could not setup vhost fds\").",
     },
+    ...RETENTION_OPTIONS,
   },
   examples: [
     'tapstate init --store /run/tapstate/sb1 --netns /run/netns/sb1 --netns-created --qmp /run/sb1/qmp.sock --vcpus 2',
@@ -71,6 +74,7 @@ export const command: CommandSpec = {
       if (bytes > SUN_PATH_MAX)
         throw new UsageError(`--qmp: the socket path is ${bytes} bytes (absolute), longer than a unix socket address allows (sun_path: ${SUN_PATH_MAX} bytes + NUL)`);
     }
+    const retention = policyFromFlags(opts, { ...DEFAULT_RETENTION });
     let hotplugBuses: string[] | undefined;
     if (typeof opts['hotplug-bus'] === 'string') {
       if (!qmp) throw new UsageError('--hotplug-bus: needs --qmp (hot plug needs a QEMU)');
@@ -98,17 +102,17 @@ export const command: CommandSpec = {
         ...(hotplugBuses ? { hotplugBuses } : {}),
         ...(host ? { hostNetns: true } : {}),
       },
-      { lock: { timeoutMs: lockMs } },
+      { lock: { timeoutMs: lockMs }, retention },
     );
     const vhost = sandbox.vhost;
     if (opts.json) {
-      printJson(io, { version: 1, store, sandbox, ...(prepared.tightenedFrom !== undefined ? { tightenedFrom: prepared.tightenedFrom.toString(8).padStart(4, '0') } : {}) });
+      printJson(io, { version: 1, store, sandbox, retention, ...(prepared.tightenedFrom !== undefined ? { tightenedFrom: prepared.tightenedFrom.toString(8).padStart(4, '0') } : {}) });
       return 0;
     }
     const where = host ? 'the host\'s own netns (--host-netns)' : `netns ${netns}`;
     io.out(
       `initialised store ${store}: ${where}${sandbox.netnsCreated ? ' (ours)' : ' (not ours: detach leaves the tap to its owner)'}, ` +
-        `${vcpus} vCPU(s), vhost ${vhost ? 'on' : 'off'} (${why}), ${qmp ? `QMP ${qmp}` : 'no VMM (cold attach only)'}${hotplugBuses ? `, hot plug onto ${hotplugBuses.join(',')}` : ''}\n`,
+        `${vcpus} vCPU(s), vhost ${vhost ? 'on' : 'off'} (${why}), ${qmp ? `QMP ${qmp}` : 'no VMM (cold attach only)'}${hotplugBuses ? `, hot plug onto ${hotplugBuses.join(',')}` : ''}; history: ${describePolicy(retention)}\n`,
     );
     return 0;
   },

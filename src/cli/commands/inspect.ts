@@ -34,7 +34,7 @@ export const command: CommandSpec = {
     const log = readStoreDir(store);
     if (opts.json) {
       const cap = captureInspection();
-      replayIntoInspector(log.records, cap.inspect);
+      replayIntoInspector(log.records, cap.inspect, log.base);
       for (const s of cap.steps) io.out(JSON.stringify(s) + '\n');
       return 0;
     }
@@ -50,7 +50,7 @@ export const command: CommandSpec = {
           `tapstate: WARNING: serving this store's history (MACs, netns paths, errors) on ${host}:${port}: ` +
             'anyone who can reach it can read it (clients are read-only). Without --listen it stays on 127.0.0.1.\n',
         );
-      const final = replayIntoInspector(log.records, ws.inspect);
+      const final = replayIntoInspector(log.records, ws.inspect, log.base);
       for (const f of final) io.out(`${f.id}\t${f.state}${f.inDoubt ? `\t(in doubt: ${f.inDoubt})` : ''}\n`);
       io.out(`replayed ${log.records.length} records; inspection events on ${ws.url} (viewer: http://${host === '127.0.0.1' ? 'localhost' : host}:${port}); Ctrl-C to stop\n`);
       await new Promise<void>((resolve) => {

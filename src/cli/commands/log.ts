@@ -61,11 +61,19 @@ export function headerLine(): string {
   return ['SEQ'.padStart(W.seq), 'TIME'.padEnd(W.time), 'ENDPOINT'.padEnd(W.ep), 'KIND'.padEnd(W.kind), 'STATE'.padEnd(W.state), 'TOOK'.padStart(8), 'EVENT / EFFECT'].join('  ');
 }
 
-function readFrom(dir: string, offset: number | undefined): { records: LogRecord[]; end: number } {
+/**
+ * Stream the retained records from logical offset `from` (0: the oldest) to `print`, in bounded
+ * chunks (memory does not grow with the history); returns the offset just after the last one.
+ */
+function streamFrom(dir: string, from: number, archive: boolean, print: (r: LogRecord) => void): number {
   const log = FileLogStore.open(dir, { readOnly: true });
   try {
-    const r = log.read(offset);
-    return { records: r.records.map((p) => p.record), end: r.end };
+    let end = from;
+    for (const p of log.history({ from, archive }).records) {
+      print(p.record);
+      end = p.offset + p.length;
+    }
+    return Math.max(end, from);
   } finally {
     log.close();
   }
@@ -79,20 +87,18 @@ export const command: CommandSpec = {
     json: { type: 'boolean', description: 'Print the records themselves, one JSON object per line (docs/log-format.md).' },
     follow: { type: 'boolean', description: 'Keep printing new records as they are written (poll every 100 ms; stop with Ctrl-C).' },
     endpoint: { type: 'string', placeholder: 'ID', description: 'Only the records of this endpoint.' },
+    archive: { type: 'boolean', description: 'Archived segments (--keep-history) too, before the retained ones.' },
   },
   examples: ['tapstate log --store /run/tapstate/sb1', 'tapstate log --store /run/tapstate/sb1 --endpoint ep0 --follow', 'tapstate log --store /run/tapstate/sb1 --json'],
   async run(opts, _pos, io: CliIO) {
     const dir = checkStore(String(opts.store));
     const only = typeof opts.endpoint === 'string' ? opts.endpoint : undefined;
-    const print = (records: LogRecord[]) => {
-      for (const r of records) {
-        if (only !== undefined && r.ep !== only) continue;
-        io.out((opts.json ? JSON.stringify(r) : recordLine(r)) + '\n');
-      }
+    const print = (r: LogRecord) => {
+      if (only !== undefined && r.ep !== only) return;
+      io.out((opts.json ? JSON.stringify(r) : recordLine(r)) + '\n');
     };
-    let { records, end } = readFrom(dir, undefined);
     if (!opts.json) io.out(headerLine() + '\n');
-    print(records);
+    let end = streamFrom(dir, 0, opts.archive === true, print);
     if (!opts.follow) return 0;
     let stop = false;
     const onSig = () => {
@@ -104,8 +110,7 @@ export const command: CommandSpec = {
       while (!stop) {
         await new Promise((r) => setTimeout(r, 100));
         if (stop) break;
-        ({ records, end } = readFrom(dir, end));
-        print(records);
+        end = streamFrom(dir, end, false, print);
       }
     } finally {
       process.off('SIGINT', onSig);

@@ -23,6 +23,8 @@ export const command: CommandSpec = {
       );
       if (views.length === 0) io.out('no endpoints (tapstate add)\n');
       else io.out(statusTable(views));
+      const retired = s.store.retired;
+      if (retired) io.out(`${retired} endpoint(s) detached and retired over the store's life (their history: tapstate log)\n`);
       const doubt = views.filter((v) => v.status === 'in-doubt').length;
       if (doubt) io.out(`${doubt} endpoint(s) in doubt: the next write command (or tapstate recover) recovers them first\n`);
       return 0;
