@@ -79,11 +79,3 @@ export async function openWriter(dir: string, opts: WriterOptions): Promise<Stor
   }
   return { ...session(dir, store), adapters };
 }
-
-// ---- kept for the daemon (src/daemon/) and the CNI plugin (src/cni/) until they open stores
-// through openStore (#11 follow-up)
-/** @deprecated use {@link cliAdapters} or openStore's `adapters`. */
-export const makeAdapters = cliAdapters;
-export { sandboxFromMeta as sandboxOf } from '../runtime/sandbox-config.js';
-export { StoreNotFoundError } from '../store/errors.js';
-export { checkStore } from '../store/open-store.js';
