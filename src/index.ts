@@ -52,6 +52,10 @@ export { StoreLockedError } from './store/store-lock.js';
 export { PersistFormatError } from './persist/persist-json.js';
 export { LogCorruptError, LogFormatError } from './log/errors.js';
 export { LogRecordError, LogStoreClosedError } from './log/codec.js';
+export { NetnsMismatchError } from './runtime/errors.js';
+
+// writing an output file safely (temp file, O_EXCL|O_NOFOLLOW, fsync, rename)
+export { writeFileSafely, parseFileMode, OutputFileError, DEFAULT_FILE_MODE, type SafeWriteOptions } from './fs/safe-write.js';
 
 // the adapter contracts
 export { NetlinkError, type NetlinkAdapter, type ErrnoName, type LinkInfo, type TunInfo, type CreateTapRequest, type CreatedTap, type RedirectRequest } from './adapters/netlink.js';

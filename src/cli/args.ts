@@ -5,6 +5,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError, type CommandSpec, type OptionSpec, type PositionalSpec } from './command.js';
+import { capEcho, quoteArg } from './quote.js';
 
 /** Options every subcommand accepts. */
 export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
@@ -53,7 +54,7 @@ export function parseCommandArgs(spec: CommandSpec, argv: readonly string[]): Pa
     const help = argv.includes('--help') || argv.includes('-h');
     const version = argv.includes('--version');
     if (help || version) return { opts: { json: argv.includes('--json') }, positionals: [], help, version, verbose: false };
-    throw new UsageError(cleanParseMessage((e as Error).message));
+    throw new UsageError(capEcho(cleanParseMessage((e as Error).message), 300));
   }
   const help = parsed.values.help === true;
   const version = parsed.values.version === true;
@@ -70,11 +71,11 @@ export function parseCommandArgs(spec: CommandSpec, argv: readonly string[]): Pa
     }
     if (o.type === 'string' && typeof v === 'string') {
       if (v === '' && o.required) throw new UsageError(`--${name}: must not be empty`);
-      if (o.choices && !o.choices.includes(v)) throw new UsageError(`--${name}: must be one of ${o.choices.join(', ')} (got ${JSON.stringify(v)})`);
+      if (o.choices && !o.choices.includes(v)) throw new UsageError(`--${name}: must be one of ${o.choices.join(', ')} (got ${quoteArg(v)})`);
       if (o.integer) {
-        if (!INTEGER_RE.test(v.trim())) throw new UsageError(`--${name}: must be an integer (got ${JSON.stringify(v)})`);
+        if (!INTEGER_RE.test(v.trim())) throw new UsageError(`--${name}: must be an integer (got ${quoteArg(v)})`);
         const n = Number(v.trim());
-        if (!Number.isSafeInteger(n)) throw new UsageError(`--${name}: integer out of range (got ${v})`);
+        if (!Number.isSafeInteger(n)) throw new UsageError(`--${name}: integer out of range (got ${capEcho(v)})`);
         v = n;
       }
     }
@@ -87,11 +88,11 @@ export function parseCommandArgs(spec: CommandSpec, argv: readonly string[]): Pa
     throw new UsageError(`missing argument ${missing.name}`);
   }
   if (parsed.positionals.length > pos.length) {
-    throw new UsageError(`unexpected argument ${JSON.stringify(parsed.positionals[pos.length])}`);
+    throw new UsageError(`unexpected argument ${quoteArg(parsed.positionals[pos.length]!)}`);
   }
   parsed.positionals.forEach((v, i) => {
     const p = pos[i]!;
-    if (p.choices && !p.choices.includes(v)) throw new UsageError(`${p.name}: must be one of ${p.choices.join(', ')} (got ${JSON.stringify(v)})`);
+    if (p.choices && !p.choices.includes(v)) throw new UsageError(`${p.name}: must be one of ${p.choices.join(', ')} (got ${quoteArg(v)})`);
   });
   return { opts, positionals: parsed.positionals, help, version, verbose };
 }

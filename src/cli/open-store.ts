@@ -9,6 +9,7 @@
  */
 import * as path from 'node:path';
 import type { Adapters } from '../runtime/effects.js';
+import type { LogEngine } from '../log/log-engine.js';
 import type { LogStore } from '../log/store.js';
 import type { SandboxConfig } from '../runtime/sandbox-config.js';
 import type { Tapstore } from '../runtime/tapstore.js';
@@ -43,6 +44,11 @@ export async function openReader(dir: string): Promise<StoreSession> {
   return session(dir, await openStore(dir, { lock: false }));
 }
 
+/** The stderr line of a writer that cut a torn tail. */
+export function tornNotice(t: { offset: number; bytes: number }): string {
+  return `tapstate: cut a torn last record (${t.bytes} bytes at byte ${t.offset}) left by an interrupted writer; the records before it are intact\n`;
+}
+
 /** Options of {@link openWriter}. */
 export interface WriterOptions {
   io: CliIO;
@@ -67,6 +73,9 @@ export async function openWriter(dir: string, opts: WriterOptions): Promise<Stor
     lock: { timeoutMs: opts.lockTimeoutMs ?? 0 },
     onRecoveryProgress: opts.onRecoveryProgress,
   });
+  // opening for writing cut a partial last record away: say so (docs/recovery.md)
+  const torn = (store.log as Partial<Pick<LogEngine, 'tornAtOpen'>>).tornAtOpen;
+  if (torn) opts.io.err(tornNotice(torn));
   const rec = store.recovery.endpoints;
   if (rec.length > 0 && (opts.announceRecovery ?? true)) {
     const failed = rec.filter((r) => r.action === 'failed').length;
@@ -79,3 +88,8 @@ export async function openWriter(dir: string, opts: WriterOptions): Promise<Stor
   }
   return { ...session(dir, store), adapters };
 }
+
+// ---- used by CLI commands (load, verify)
+export { sandboxFromMeta as sandboxOf } from '../runtime/sandbox-config.js';
+export { StoreNotFoundError } from '../store/errors.js';
+export { checkStore } from '../store/open-store.js';

@@ -8,7 +8,9 @@ import { helpJson, renderCommandList, renderHelp, parseCommandArgs } from './arg
 import { EXIT, UsageError, type CliIO } from './command.js';
 import { allCommands, findCommand } from './commands/index.js';
 import { errorJson } from './error-json.js';
+import { capEcho, ERROR_LINE_MAX } from './quote.js';
 import { StoreLockedError } from '../store/store-lock.js';
+import { typedSystemError } from './system-error.js';
 import { packageVersion } from './version.js';
 
 /** `tapstate --version` (with `--json`: `{"name":"tapstate","version":…}`). */
@@ -35,7 +37,7 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
   }
   const cmd = findCommand(name);
   if (!cmd) {
-    const e = new UsageError(`unknown command ${JSON.stringify(name)} (tapstate --help lists them)`);
+    const e = new UsageError(`unknown command ${JSON.stringify(capEcho(name, 40))} (tapstate --help lists them)`);
     return fail(e, EXIT.usage, `tapstate: UsageError: ${e.message}`, { command: name });
   }
   try {
@@ -47,16 +49,18 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
     if (parsed.version) return printVersion(io, json);
     return await cmd.run(parsed.opts, parsed.positionals, io);
   } catch (e) {
-    if (e instanceof UsageError) return fail(e, EXIT.usage, `tapstate: UsageError: ${cmd.name}: ${e.message} (tapstate ${cmd.name} --help)`, { command: cmd.name });
-    return fail(e, e instanceof StoreLockedError ? EXIT.locked : EXIT.error, errorLine(e));
+    if (e instanceof UsageError) return fail(e, EXIT.usage, `tapstate: UsageError: ${cmd.name}: ${capEcho(e.message, 600)} (tapstate ${cmd.name} --help)`, { command: cmd.name });
+    const typed = typedSystemError(e);
+    return fail(typed, typed instanceof StoreLockedError ? EXIT.locked : EXIT.error, errorLine(typed));
   }
 }
 
-/** `tapstate: <ErrorName>: <message>` on one line. */
+/** `tapstate: <ErrorName>: <message>` on one line, at most ERROR_LINE_MAX characters. */
 export function errorLine(e: unknown): string {
   const name = e instanceof Error ? e.name : 'Error';
   const msg = (e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, ' ');
-  return `tapstate: ${name}: ${msg}`;
+  const line = `tapstate: ${name}: ${msg}`;
+  return line.length <= ERROR_LINE_MAX ? line : `${line.slice(0, ERROR_LINE_MAX)}… (cut; --verbose shows all)`;
 }
 
 /** The error's own fields, its cause and its stack. */

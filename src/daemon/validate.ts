@@ -5,6 +5,7 @@ import { randomMac } from '../cli/commands/add.js';
 import { vhostNetPresent } from '../runtime/vhost-default.js';
 import type { SandboxConfig } from '../runtime/tapstore.js';
 import { RequestFieldError } from './errors.js';
+import { isOwnNetns } from '../cli/netns-check.js';
 
 export const SANDBOX_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
@@ -38,7 +39,7 @@ function onlyKnown(o: Obj, known: readonly string[]): void {
 }
 
 /**
- * A sandbox config: `netnsPath` (absolute; must exist with the real adapters), `netnsCreated`
+ * A sandbox config: `netnsPath` (absolute; not the daemon's own netns; must exist with the real adapters), `netnsCreated`
  * (default false), `qmp` (absolute), `vcpus` (1..256, default 1), `vhost` (default: /dev/vhost-net exists).
  */
 export function sandboxConfig(o: Obj, realWorld: boolean): SandboxConfig {
@@ -46,6 +47,8 @@ export function sandboxConfig(o: Obj, realWorld: boolean): SandboxConfig {
   const netnsPath = optString(o, 'netnsPath');
   if (netnsPath === undefined) throw new RequestFieldError('netnsPath', 'required', 'is required');
   if (!netnsPath.startsWith('/')) throw new RequestFieldError('netnsPath', 'absolute', `must be an absolute path (got ${JSON.stringify(netnsPath)})`);
+  if (isOwnNetns(netnsPath))
+    throw new RequestFieldError('netnsPath', 'not-own', "is the daemon's own network namespace (the host's): never a sandbox's (docs/security.md)");
   if (realWorld && !fs.existsSync(netnsPath)) throw new RequestFieldError('netnsPath', 'exists', `no such network namespace: ${netnsPath}`);
   const qmp = optString(o, 'qmp');
   if (qmp !== undefined && !qmp.startsWith('/')) throw new RequestFieldError('qmp', 'absolute', `must be an absolute path (got ${JSON.stringify(qmp)})`);

@@ -2,4 +2,12 @@
 export { readLog, readStoreDir, type SavedLog } from './read-store.js';
 export { replayIntoInspector, type ReplayedState } from './replay-inspection.js';
 export { captureInspection, type InspectedStep, type InspectionCapture } from './capture.js';
-export { startWebSocketInspection, loadInspectorModules, InspectorMissingError, type WebSocketInspection, type InspectorModules } from './websocket.js';
+export {
+  startWebSocketInspection,
+  loadInspectorModules,
+  InspectorListenError,
+  InspectorMissingError,
+  type InspectorModules,
+  type WebSocketInspection,
+  type WebSocketInspectionOptions,
+} from './websocket.js';

@@ -248,6 +248,41 @@ export class FileLogStore extends LogEngine {
   }
 
   /**
+   * Replace the header's `meta` of a store that holds no record yet (a fresh `init`): the new
+   * header goes to a temp file, fsynced, renamed over the log, the directory fsynced. A store
+   * with any record or a checkpoint is `LogFormatError('not-fresh')`, unchanged. The caller
+   * holds the store's write lock.
+   */
+  static replaceFreshMeta(dir: string, meta: Record<string, unknown>, opts: Pick<FileLogStoreOptions, 'fsync'> = {}): void {
+    const d = path.resolve(dir);
+    const fsync = opts.fsync ?? fs.fsyncSync;
+    const logPath = path.join(d, LOG_FILE);
+    const current = FileLogStore.open(d, { readOnly: true });
+    try {
+      if (current.end !== current.headerEnd || current.readCheckpoint() !== null)
+        throw new LogFormatError(logPath, 'not-fresh', `${logPath}: the store has records already; its header is fixed`);
+    } finally {
+      current.close();
+    }
+    const dirFd = openDir(d);
+    try {
+      const tmp = logPath + TMP_SUFFIX;
+      unlinkIfPresent(tmp);
+      const fd = openChecked(tmp, O_WRONLY | O_CREAT | O_EXCL, 'file');
+      try {
+        writeAll(fd, encodeHeader(newHeader(meta)));
+        fsync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+      fs.renameSync(tmp, logPath);
+      fsync(dirFd);
+    } finally {
+      fs.closeSync(dirFd);
+    }
+  }
+
+  /**
    * Open the store in `dir`. Verifies the header and the last record (not the whole log: `read()`
    * verifies what it returns); a torn tail is reported by `read()` and, unless `readOnly`,
    * truncated away. A missing or never-completed log is `LogFormatError('empty')`.

@@ -5,7 +5,7 @@
  */
 import { resolveEndpointInput, type EndpointContext, type EndpointInput } from '../../machines/index.js';
 import type { NetlinkAdapter } from '../adapters/netlink.js';
-import { DuplicateEndpointError } from '../runtime/errors.js';
+import { DuplicateEndpointError, NetnsMismatchError } from '../runtime/errors.js';
 import { parsePersistNetwork, type LoadedNetwork, type PersistNetworkV1, type PersistNetworkV2, type PersistShape } from './persist-json.js';
 import { mergeLoaded, NETWORK_EP, PERSIST_NOTE, saveNetwork, type PersistedNetwork } from './persisted-network.js';
 
@@ -33,6 +33,9 @@ export interface LoadDeps {
 
 /** The sandbox defaults a loaded endpoint takes. */
 interface SandboxDefaults {
+  /** The store's netns: the only one a loaded endpoint may act in (docs/security.md). */
+  netnsPath: string;
+  netnsCreated: boolean;
   vcpus: number;
   vhost?: boolean;
   multiQueue?: boolean;
@@ -40,10 +43,14 @@ interface SandboxDefaults {
 
 /**
  * Validate a document completely and plan its load. Throws (PersistFormatError,
- * EndpointInputError, DuplicateEndpointError) before anything is written.
+ * NetnsMismatchError, EndpointInputError, DuplicateEndpointError) before anything is written.
+ * A document naming a netns other than the store's (`""` included, unless the store's is `""`)
+ * is refused before any kernel call.
  */
 export async function loadPlan(doc: unknown, sandbox: SandboxDefaults, deps: LoadDeps): Promise<LoadPlan> {
   const net = parsePersistNetwork(doc);
+  if (net.netnsPath !== sandbox.netnsPath)
+    throw new NetnsMismatchError(net.shape === 'v1' ? 'NetNsPath' : 'NetworkID', net.netnsPath, sandbox.netnsPath);
   const taken = new Set<string>();
   const inputs: LoadPlan['inputs'] = [];
   for (const e of net.endpoints) {
@@ -54,8 +61,9 @@ export async function loadPlan(doc: unknown, sandbox: SandboxDefaults, deps: Loa
       idx: e.idx,
       ifName: e.ifName,
       hwAddr: e.hwAddr,
-      netnsPath: net.netnsPath,
-      netnsCreated: net.netnsCreated,
+      netnsPath: sandbox.netnsPath,
+      // never delete a tap the document says belongs to someone else
+      netnsCreated: sandbox.netnsCreated && net.netnsCreated,
       vcpus: sandbox.vcpus,
       vhost: sandbox.vhost ?? false,
       ...(sandbox.multiQueue === false ? { multiQueue: false } : {}),

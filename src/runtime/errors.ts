@@ -52,15 +52,41 @@ export class UnknownEndpointError extends TapstateError {
   }
 }
 
-/** An endpoint with that id or idx exists already. */
+/**
+ * An endpoint with that id, idx, MAC or original link exists already (`holder`: the endpoint
+ * that has it). Two live endpoints sharing a MAC or an original link would break the machine's
+ * invariants: one endpoint's teardown would act on the other's link.
+ */
 export class DuplicateEndpointError extends TapstateError {
   override readonly name = 'DuplicateEndpointError';
   readonly code = 'DUPLICATE_ENDPOINT';
   constructor(
-    readonly field: 'id' | 'idx',
+    readonly field: 'id' | 'idx' | 'mac' | 'ifName',
     readonly value: string | number,
+    readonly holder?: string,
   ) {
-    super(`an endpoint with ${field} ${value} exists already`);
+    super(`an endpoint with ${field} ${value} exists already${field === 'id' || holder === undefined ? '' : `: ${holder}`}`);
+  }
+}
+
+/**
+ * A document or input names a network namespace other than the store's. tapstate acts only in
+ * its store's netns (docs/security.md); nothing was changed.
+ */
+export class NetnsMismatchError extends TapstateError {
+  override readonly name = 'NetnsMismatchError';
+  readonly code = 'NETNS_MISMATCH';
+  constructor(
+    /** Which field named it, e.g. `NetNsPath` (persist.json) or `netnsPath` (endpoint input). */
+    readonly field: string,
+    readonly given: string,
+    readonly storeNetns: string,
+    hint = '',
+  ) {
+    super(
+      `${field} ${JSON.stringify(given)} is not this store's network namespace ${JSON.stringify(storeNetns)}: ` +
+        `tapstate acts only in its store's netns${hint ? ` (${hint})` : ''}`,
+    );
   }
 }
 

@@ -9,8 +9,13 @@ import { vhostNetPresent } from './vhost-default.js';
 
 /** The sandbox an endpoint store serves. */
 export interface SandboxConfig {
-  /** Network namespace path of the sandbox (`""`: the runtime's own). */
+  /**
+   * Network namespace path of the sandbox: the only netns this store acts in. `""` is the
+   * runtime's own (the host's) and is set only by an explicit `init --host-netns` (`hostNetns`).
+   */
   netnsPath: string;
+  /** Set (true) when the store was made for the caller's own namespace on purpose (`init --host-netns`). */
+  hostNetns?: boolean;
   /** Whether the runtime created that namespace (upstream NetNsCreated): detach then deletes the tap. */
   netnsCreated: boolean;
   /** NumVCPUs: queues per tap. */
@@ -33,6 +38,8 @@ export interface SandboxConfig {
 export interface SandboxInit {
   /** Absolute path of the sandbox's network namespace (`""`: the runtime's own). */
   netnsPath: string;
+  /** The store acts in the caller's own namespace on purpose (`netnsPath` `""`, `init --host-netns`). */
+  hostNetns?: boolean;
   /** Default false: the namespace is someone else's and detach leaves the tap to its owner. */
   netnsCreated?: boolean;
   /** Default 1. */
@@ -70,6 +77,8 @@ export function checkSandbox(s: SandboxConfig): SandboxConfig {
   if (typeof s !== 'object' || s === null) throw new SandboxConfigError('sandbox', 'must be an object');
   if (typeof s.netnsPath !== 'string' || (s.netnsPath !== '' && !s.netnsPath.startsWith('/')))
     throw new SandboxConfigError('netnsPath', `must be an absolute path or "" (got ${JSON.stringify(s.netnsPath)})`);
+  if (s.hostNetns !== undefined && typeof s.hostNetns !== 'boolean') throw new SandboxConfigError('hostNetns', 'must be a boolean');
+  if (s.hostNetns === true && s.netnsPath !== '') throw new SandboxConfigError('hostNetns', 'needs netnsPath "" (the own namespace)');
   if (typeof s.netnsCreated !== 'boolean') throw new SandboxConfigError('netnsCreated', 'must be a boolean');
   if (!Number.isInteger(s.vcpus) || s.vcpus < 1 || s.vcpus > MAX_QUEUES) throw new SandboxConfigError('vcpus', `must be an integer between 1 and ${MAX_QUEUES} (got ${s.vcpus})`);
   if (typeof s.vhost !== 'boolean') throw new SandboxConfigError('vhost', 'must be a boolean');
@@ -86,6 +95,7 @@ export function resolveSandbox(init: SandboxInit): SandboxConfig {
   const vhost = init.vhost ?? 'auto';
   const s: SandboxConfig = {
     netnsPath: init.netnsPath,
+    ...(init.hostNetns === true ? { hostNetns: true } : {}),
     netnsCreated: init.netnsCreated ?? false,
     vcpus: init.vcpus ?? 1,
     vhost: vhost === 'auto' ? vhostNetPresent() : vhost,

@@ -19,7 +19,16 @@ import type { Adapters } from './effects.js';
 import { FdTable } from './fd-table.js';
 import { EndpointSlot } from './endpoint-slot.js';
 import { freeEndpointId, viewOf, type EndpointView } from './endpoint-view.js';
-import { DuplicateEndpointError, EndpointBusyError, EndpointOperationError, InDoubtError, InvalidCommandError, StoreClosedError, UnknownEndpointError } from './errors.js';
+import {
+  DuplicateEndpointError,
+  EndpointBusyError,
+  EndpointOperationError,
+  InDoubtError,
+  InvalidCommandError,
+  NetnsMismatchError,
+  StoreClosedError,
+  UnknownEndpointError,
+} from './errors.js';
 import { InspectionMirror, type InspectOption } from './inspection.js';
 import { Journal } from './journal.js';
 import { rebuildEndpoints } from './rebuild.js';
@@ -120,6 +129,9 @@ export class Tapstore {
    */
   createEndpoint(input: Partial<EndpointInput> & { idx: number }): EndpointView {
     if (this.closed) throw new StoreClosedError();
+    // the store's netns is the only one this store ever acts in (docs/security.md)
+    if (input.netnsPath !== undefined && input.netnsPath !== this.sandbox.netnsPath)
+      throw new NetnsMismatchError('netnsPath', String(input.netnsPath), this.sandbox.netnsPath);
     const full: EndpointInput = {
       netnsPath: this.sandbox.netnsPath,
       netnsCreated: this.sandbox.netnsCreated,
@@ -131,14 +143,35 @@ export class Tapstore {
     };
     const resolved = resolveEndpointInput(full);
     if (this.slots.has(resolved.id)) throw new DuplicateEndpointError('id', resolved.id);
-    for (const s of this.slots.values())
-      if (s.snapshot.context.idx === resolved.idx && s.snapshot.status !== 'done') throw new DuplicateEndpointError('idx', resolved.idx);
+    this.checkUnique([resolved]);
     const snapshot = createFromInput(full);
     const [rec] = this.journal.append([{ k: 'create', ep: resolved.id, input: full, state: stampOf(snapshot) }], false);
     const slot = EndpointSlot.of({ id: resolved.id, snapshot, pending: null, lastSeq: rec!.seq, replayed: 0 });
     this.slots.set(slot.id, slot);
     this.mirror?.create(slot.id, full);
     return viewOf(slot);
+  }
+
+  /**
+   * Refuse endpoints whose idx, MAC or original link a live (not detached) endpoint of the store,
+   * or an earlier one of `candidates`, has already.
+   */
+  private checkUnique(candidates: ReadonlyArray<{ id: string; idx: number; mac: string; name: string }>): void {
+    const taken = new Map<string, string>();
+    const key = (field: string, v: string | number) => `${field}\0${String(v)}`;
+    const claim = (id: string, c: { idx: number; mac: string; name: string }, check: boolean) => {
+      for (const [field, v] of [['idx', c.idx], ['mac', c.mac], ['ifName', c.name]] as const) {
+        const holder = taken.get(key(field, v));
+        if (check && holder !== undefined) throw new DuplicateEndpointError(field, v, holder);
+        taken.set(key(field, v), id);
+      }
+    };
+    for (const s of this.slots.values()) {
+      if (s.snapshot.status === 'done') continue;
+      const c = s.snapshot.context;
+      claim(s.id, { idx: c.idx, mac: c.mac, name: c.name }, false);
+    }
+    for (const c of candidates) claim(c.id, c, true);
   }
 
   /** Send a command and run the operation to its end. Rejects with the operation's (upstream) error. */
@@ -237,6 +270,8 @@ export class Tapstore {
       idxInUse: (idx) => [...this.slots.values()].some((s) => s.snapshot.context.idx === idx && s.snapshot.status !== 'done'),
       netlink: this.opts.adapters.netlink,
     });
+    // a MAC or original link a live endpoint (or an earlier one of the document) has: refused
+    this.checkUnique(plan.inputs.map((i) => resolveEndpointInput(i.input)));
     // the kept document first, then the endpoints (durable with the first ADOPT, or at the end)
     const [note, network] = loadRecords(this.network, plan);
     this.journal.append([note], false);

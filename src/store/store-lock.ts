@@ -177,8 +177,11 @@ export class StoreLock {
         fs.closeSync(fd);
         return null;
       }
-      fs.ftruncateSync(fd, 0);
-      fs.writeSync(fd, `${process.pid}\n`, 0);
+      // overwrite in place, then cut: never an empty file for a reader, and no new block needed
+      // (on a full disk, truncating to 0 first would free the block and the write would fail)
+      const pid = Buffer.from(`${process.pid}\n`);
+      fs.writeSync(fd, pid, 0, pid.length, 0);
+      fs.ftruncateSync(fd, pid.length);
       return new StoreLock(fd, file);
     } catch (e) {
       fs.closeSync(fd);

@@ -29,7 +29,7 @@ import { median, result, type BenchSuite } from './harness.js';
 
 const r3 = (x: number): number => Number(x.toFixed(3));
 
-/** Root, /dev/net/tun and QEMU (TCG is fine: /dev/kvm is not needed). */
+/** Root, /dev/net/tun and QEMU (TCG is fine: KVM is not needed). */
 function requireReal(): void {
   if (process.getuid?.() !== 0) throw new Error('bench serve needs root');
   if (!fs.existsSync('/dev/net/tun')) throw new Error('bench serve needs /dev/net/tun');

@@ -109,7 +109,7 @@ describe('tapstate add', () => {
     rejects(['add', '--store', store, '--idx', '-1'], 2, /option --idx: a value starting with "-" must be written --idx=VALUE/);
     rejects(['add', '--store', store, '--idx', '1234567890'], 2, /--idx: 1234567890 gives tap name "tap1234567890_kata", which must be at most 15 bytes/);
     rejects(['add', '--store', store, '--idx', '1', '--ifname', 'a/b'], 2, /--ifname: "a\/b" must not contain/);
-    rejects(['add', '--store', store, '--idx', '0'], 1, /^tapstate: DuplicateEndpointError: an endpoint with idx 0 exists already$/m);
+    rejects(['add', '--store', store, '--idx', '0'], 1, /^tapstate: DuplicateEndpointError: an endpoint with idx 0 exists already: ep0$/m);
   });
 });
 

@@ -100,9 +100,10 @@ describe('--json on every command', () => {
       expect(lines.length).toBeGreaterThan(0);
       for (const l of lines) expect(() => JSON.parse(l)).not.toThrow();
     }
+    expect(json(['verify', '--store', store])).toMatchObject({ version: 1, store, records: expect.any(Number), endpoints: 1 });
     expect(json(['diagram'])).toHaveProperty('states');
     const out = path.join(tmp, 'v.html');
-    expect(json(['view', '--store', store, '--out', out])).toEqual({ version: 1, out, bytes: fs.statSync(out).size });
+    expect(json(['view', '--store', store, '--out', out])).toEqual({ version: 1, out, bytes: fs.statSync(out).size, mode: '0600' });
     const help = json(['help']) as { commands: Array<{ name: string; options: Record<string, unknown> }> };
     expect(help.commands.map((c) => c.name)).toEqual(allCommands.map((c) => c.name));
     expect(json(['help', 'init']).commands).toEqual([expect.objectContaining({ name: 'init', synopsis: expect.stringContaining('--hotplug-bus') })]);

@@ -73,10 +73,10 @@ describe('tapstate inspect', () => {
 
   it('without the optional peer @statelyai/inspect: a typed error saying how to get it', async () => {
     const missing = Object.assign(new Error("Cannot find package '@statelyai/inspect'"), { code: 'ERR_MODULE_NOT_FOUND' });
-    const err = await startWebSocketInspection(1, () => Promise.reject(missing)).catch((e: unknown) => e);
+    const err = await startWebSocketInspection(1, { load: () => Promise.reject(missing) }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InspectorMissingError);
     expect(err).toMatchObject({ dependency: '@statelyai/inspect', cause: missing, message: expect.stringContaining('npm install @statelyai/inspect') });
     // installed here (a devDependency): the real loader finds it
-    await expect(loadInspectorModules()).resolves.toMatchObject({ createInspectorServer: expect.any(Function) });
+    await expect(loadInspectorModules()).resolves.toMatchObject({ createInspector: expect.any(Function) });
   });
 });

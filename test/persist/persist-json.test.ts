@@ -81,6 +81,7 @@ describe('persist.json Network section', () => {
     const store = await w.open();
     const before = w.medium.log;
     const doc = JSON.parse(V1);
+    doc.NetNsPath = NETNS;
     doc.Endpoints.push({ Type: 'tuntap', Tuntap: { TuntapInterface: { Name: 'x'.repeat(20), TAPIface: { Name: 'tap1_kata', HardAddr: '5a:94:ef:e4:0c:ef' } } } });
     await expect(store.load(doc)).rejects.toMatchObject({ name: 'PersistFormatError', field: 'Endpoints[1].Tuntap.TuntapInterface.Name', rule: 'ifname' });
     expect(w.medium.log.equals(before)).toBe(true);

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { ifNameProblem, macProblem, mtuProblem, normaliseMac, tapNameOf } from '../../../machines/index.js';
 import { UsageError, type CommandSpec } from '../command.js';
 import { openWriter } from '../open-store.js';
+import { quoteArg } from '../quote.js';
 import { LOCK_TIMEOUT, STORE, lockTimeout, printJson } from './common.js';
 import { endpointJson } from '../output.js';
 
@@ -32,13 +33,13 @@ export const command: CommandSpec = {
     if (tapP) throw new UsageError(`--idx: ${idx} gives tap name "${tapNameOf(idx)}", which ${tapP}`);
     if (typeof opts.ifname === 'string') {
       const p = ifNameProblem(opts.ifname);
-      if (p) throw new UsageError(`--ifname: "${opts.ifname}" ${p}`);
+      if (p) throw new UsageError(`--ifname: ${quoteArg(opts.ifname)} ${p}`);
     }
     let mac: string;
     if (typeof opts.mac === 'string') {
       mac = normaliseMac(opts.mac);
       const p = macProblem(mac);
-      if (p) throw new UsageError(`--mac: "${opts.mac}" ${p}`);
+      if (p) throw new UsageError(`--mac: ${quoteArg(opts.mac)} ${p}`);
     } else mac = randomMac();
     if (opts.mtu !== undefined) {
       const p = mtuProblem(opts.mtu as number);

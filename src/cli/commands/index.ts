@@ -15,11 +15,12 @@ import { command as scan } from './scan.js';
 import { command as inspect } from './inspect.js';
 import { command as diagram } from './diagram.js';
 import { command as view } from './view.js';
+import { command as verify } from './verify.js';
 import { command as serve } from './serve.js';
 import { helpCommand } from './help.js';
 import { completionCommand } from './completion.js';
 
-export const commands: readonly CommandSpec[] = [init, add, hotAttach, hotDetach, attach, detach, status, log, recover, save, load, scan, inspect, diagram, view, serve];
+export const commands: readonly CommandSpec[] = [init, add, hotAttach, hotDetach, attach, detach, status, log, verify, recover, save, load, scan, inspect, diagram, view, serve];
 
 /** All commands including `help`. */
 export const allCommands: readonly CommandSpec[] = [...commands, completionCommand(() => allCommands), helpCommand(() => allCommands)];

@@ -1,34 +1,37 @@
 /** `tapstate init`: create a store for one sandbox. */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MAX_QUEUES } from '../../../machines/index.js';
-import { StoreExistsError } from '../../store/errors.js';
-import { createStore, storeExists } from '../../store/open-store.js';
+import { createStore } from '../../store/open-store.js';
 import { UsageError, type CommandSpec } from '../command.js';
+import { checkSandboxNetns } from '../netns-check.js';
+import { adapterKind } from '../open-store.js';
+import { quoteArg } from '../quote.js';
+import { pathLengthProblem, prepareStoreDir } from '../store-dir.js';
 import { LOCK_TIMEOUT, STORE, lockTimeout, printJson } from './common.js';
-import { TapstateError } from '../../../machines/tapstate-error.js';
 import { vhostNetPresent } from '../../runtime/vhost-default.js';
+
+export { StoreExistsError, StoreDirError } from '../store-dir.js';
+export { NetnsMissingError, NetnsInvalidError } from '../netns-check.js';
 
 /** A QEMU id (as `device_add {bus}` takes it). */
 const QEMU_ID_RE = /^[A-Za-z][A-Za-z0-9._-]{0,127}$/;
 
-/** The sandbox's network namespace path does not exist. */
-export class NetnsMissingError extends TapstateError {
-  override readonly name = 'NetnsMissingError';
-  readonly code = 'NETNS_MISSING';
-  constructor(readonly netns: string) {
-    super(`--netns ${netns}: no such network namespace (create it first, e.g. ip netns add NAME → /run/netns/NAME)`);
-  }
-}
+/** sun_path of struct sockaddr_un: 108 bytes including the terminating NUL. */
+export const SUN_PATH_MAX = 107;
 
 export const command: CommandSpec = {
   name: 'init',
   summary: 'Create a store for one sandbox (its netns, vCPUs, vhost and QMP socket).',
   options: {
     store: STORE,
-    netns: { type: 'string', placeholder: 'PATH', required: true, description: 'Absolute path of the sandbox network namespace (/run/netns/NAME, /proc/PID/ns/net).' },
+    netns: {
+      type: 'string',
+      placeholder: 'PATH',
+      description: 'Absolute path of the sandbox network namespace (/run/netns/NAME, /proc/PID/ns/net); checked to be a network namespace, not this process\'s own. Required unless --host-netns.',
+    },
+    'host-netns': { type: 'boolean', description: 'Act in this process\'s own (the host\'s) network namespace, upstream\'s NetNsPath "" case. Explicit on purpose; excludes --netns.' },
     'netns-created': { type: 'boolean', description: 'The runtime created the netns (upstream NetNsCreated): detach then deletes the tap.' },
-    qmp: { type: 'string', placeholder: 'SOCKET', description: 'QMP unix socket of the QEMU to hot-plug into (without it, hot-attach is refused).' },
+    qmp: { type: 'string', placeholder: 'SOCKET', description: `QMP unix socket of the QEMU to hot-plug into (at most ${SUN_PATH_MAX} bytes; without it, hot-attach is refused).` },
     vcpus: { type: 'string', placeholder: 'N', integer: true, default: '1', description: 'vCPUs: one tap queue per vCPU (1..256).' },
     'hotplug-bus': { type: 'string', placeholder: 'ID[,ID…]', description: 'Hot plug only onto these QEMU root ports / PCI bridges (ids; default: any QEMU has). Needs --qmp.' },
     'lock-timeout': LOCK_TIMEOUT,
@@ -40,11 +43,23 @@ export const command: CommandSpec = {
   },
   examples: [
     'tapstate init --store /run/tapstate/sb1 --netns /run/netns/sb1 --netns-created --qmp /run/sb1/qmp.sock --vcpus 2',
+    'tapstate init --store /run/tapstate/host --host-netns',
   ],
   async run(opts, _pos, io) {
-    const store = path.resolve(String(opts.store));
-    const netns = String(opts.netns);
-    if (!netns.startsWith('/')) throw new UsageError(`--netns: must be an absolute path (got ${JSON.stringify(netns)})`);
+    const rawStore = String(opts.store);
+    const storeLen = pathLengthProblem(rawStore);
+    if (storeLen) throw new UsageError(`--store: ${storeLen}`);
+    const store = path.resolve(rawStore);
+    const host = opts['host-netns'] === true;
+    if (host && typeof opts.netns === 'string') throw new UsageError('--host-netns and --netns exclude each other (one sandbox, one namespace)');
+    if (!host && typeof opts.netns !== 'string') throw new UsageError('missing required option --netns PATH (or --host-netns, to act in this process\'s own namespace)');
+    const netns = host ? '' : String(opts.netns);
+    if (!host) {
+      if (netns === '') throw new UsageError('--netns: must not be empty (use --host-netns for the own namespace)');
+      if (!netns.startsWith('/')) throw new UsageError(`--netns: must be an absolute path (got ${quoteArg(netns)})`);
+      const lenP = pathLengthProblem(netns);
+      if (lenP) throw new UsageError(`--netns: ${lenP}`);
+    }
     const lockMs = lockTimeout(opts);
     const vcpus = opts.vcpus as number;
     if (vcpus < 1 || vcpus > MAX_QUEUES) throw new UsageError(`--vcpus: must be between 1 and ${MAX_QUEUES} (got ${vcpus})`);
@@ -52,21 +67,26 @@ export const command: CommandSpec = {
     if (typeof opts.qmp === 'string') {
       if (opts.qmp === '') throw new UsageError('--qmp: must not be empty');
       qmp = path.resolve(opts.qmp);
+      const bytes = Buffer.byteLength(qmp);
+      if (bytes > SUN_PATH_MAX)
+        throw new UsageError(`--qmp: the socket path is ${bytes} bytes (absolute), longer than a unix socket address allows (sun_path: ${SUN_PATH_MAX} bytes + NUL)`);
     }
     let hotplugBuses: string[] | undefined;
     if (typeof opts['hotplug-bus'] === 'string') {
       if (!qmp) throw new UsageError('--hotplug-bus: needs --qmp (hot plug needs a QEMU)');
       hotplugBuses = opts['hotplug-bus'].split(',');
       for (const id of hotplugBuses) {
-        if (!QEMU_ID_RE.test(id)) throw new UsageError(`--hotplug-bus: each id must be a QEMU id (a letter, then letters/digits/./_/-, at most 128 chars), got ${JSON.stringify(id)}`);
+        if (!QEMU_ID_RE.test(id)) throw new UsageError(`--hotplug-bus: each id must be a QEMU id (a letter, then letters/digits/./_/-, at most 128 chars), got ${quoteArg(id)}`);
       }
     }
-    if (storeExists(store)) throw new StoreExistsError(store);
-    if (io.env.TAPSTATE_ADAPTERS !== 'memory' && !fs.existsSync(netns)) throw new NetnsMissingError(netns);
+    if (!host) await checkSandboxNetns(netns, { field: '--netns', kernel: adapterKind(io.env) === 'real' });
     // upstream's default is vhost on (DisableVhostNet false); here only when the device exists
     if (opts['no-vhost'] && opts.vhost) throw new UsageError('--vhost and --no-vhost: give at most one');
     const present = vhostNetPresent();
     const why = opts['no-vhost'] ? '--no-vhost' : opts.vhost ? `--vhost${present ? '' : '; /dev/vhost-net absent'}` : present ? '/dev/vhost-net present' : "/dev/vhost-net absent; upstream's default is on";
+    const prepared = prepareStoreDir(store);
+    if (prepared.tightenedFrom !== undefined)
+      io.err(`tapstate: tightened ${store} from mode ${prepared.tightenedFrom.toString(8).padStart(4, '0')} to 0700 (a store is private to its owner)\n`);
     const sandbox = await createStore(
       store,
       {
@@ -76,16 +96,18 @@ export const command: CommandSpec = {
         vhost: opts.vhost === true ? true : opts['no-vhost'] ? false : 'auto',
         ...(qmp ? { qmp } : {}),
         ...(hotplugBuses ? { hotplugBuses } : {}),
+        ...(host ? { hostNetns: true } : {}),
       },
       { lock: { timeoutMs: lockMs } },
     );
     const vhost = sandbox.vhost;
     if (opts.json) {
-      printJson(io, { version: 1, store, sandbox });
+      printJson(io, { version: 1, store, sandbox, ...(prepared.tightenedFrom !== undefined ? { tightenedFrom: prepared.tightenedFrom.toString(8).padStart(4, '0') } : {}) });
       return 0;
     }
+    const where = host ? 'the host\'s own netns (--host-netns)' : `netns ${netns}`;
     io.out(
-      `initialised store ${store}: netns ${netns}${sandbox.netnsCreated ? ' (ours)' : ' (not ours: detach leaves the tap to its owner)'}, ` +
+      `initialised store ${store}: ${where}${sandbox.netnsCreated ? ' (ours)' : ' (not ours: detach leaves the tap to its owner)'}, ` +
         `${vcpus} vCPU(s), vhost ${vhost ? 'on' : 'off'} (${why}), ${qmp ? `QMP ${qmp}` : 'no VMM (cold attach only)'}${hotplugBuses ? `, hot plug onto ${hotplugBuses.join(',')}` : ''}\n`,
     );
     return 0;
