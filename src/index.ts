@@ -16,7 +16,7 @@
  */
 
 // opening a store
-export { openStore, createStore, storeExists, type OpenStoreOptions, type AdapterFactory } from './store/open-store.js';
+export { openStore, createStore, removeStore, storeExists, type OpenStoreOptions, type AdapterFactory } from './store/open-store.js';
 export { defaultAdapters, defaultHypervisor, defaultNetlink } from './store/default-adapters.js';
 export { StoreLock, type StoreLockOptions } from './store/store-lock.js';
 export { SANDBOX_CONFIG_VERSION, resolveSandbox, type SandboxConfig, type SandboxInit } from './runtime/sandbox-config.js';
@@ -47,7 +47,7 @@ export {
   UnknownEndpointError,
 } from './runtime/errors.js';
 export { SandboxConfigError } from './runtime/sandbox-config.js';
-export { SandboxMismatchError, StoreExistsError, StoreNotFoundError } from './store/errors.js';
+export { SandboxMismatchError, StoreExistsError, StoreNotFoundError, StoreNotRemovableError } from './store/errors.js';
 export { StoreLockedError } from './store/store-lock.js';
 export { PersistFormatError } from './persist/persist-json.js';
 export { LogCorruptError, LogFormatError } from './log/errors.js';

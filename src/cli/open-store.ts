@@ -13,60 +13,11 @@ import type { LogEngine } from '../log/log-engine.js';
 import type { LogStore } from '../log/store.js';
 import type { SandboxConfig } from '../runtime/sandbox-config.js';
 import type { Tapstore } from '../runtime/tapstore.js';
-import { defaultAdapters, defaultHypervisor } from '../store/default-adapters.js';
+import { envAdapters as cliAdapters } from '../store/env-adapters.js';
 import { openStore } from '../store/open-store.js';
 import type { CliIO } from './command.js';
 
-/** Which adapters the environment asks for. */
-export type AdapterKind = 'real' | 'memory';
-
-export function adapterKind(env: NodeJS.ProcessEnv): AdapterKind {
-  const v = env.TAPSTATE_ADAPTERS ?? 'real';
-  if (v !== 'real' && v !== 'memory') throw new Error(`TAPSTATE_ADAPTERS must be "real" or "memory" (got ${JSON.stringify(v)})`);
-  return v;
-}
-
-/** Stretch every call of an adapter by `ms` (test hook; see the module comment). */
-function stretched<T extends object>(adapter: T, ms: number): T {
-  const sleep = (t: number) => new Promise((r) => setTimeout(r, t));
-  return new Proxy(adapter, {
-    get(target, prop) {
-      const value = Reflect.get(target, prop) as unknown;
-      if (typeof value !== 'function') return value;
-      const fn = (value as (...a: unknown[]) => unknown).bind(target);
-      if (prop === 'close' || prop === 'closeFds') return fn;
-      return async (...args: unknown[]) => {
-        await sleep(ms / 2);
-        const r = await fn(...args);
-        await sleep(ms / 2);
-        return r;
-      };
-    },
-  });
-}
-
-/** The adapters the environment asks for (see the module comment). */
-export async function cliAdapters(sandbox: SandboxConfig, env: NodeJS.ProcessEnv, sharedNetlink?: Adapters['netlink']): Promise<Adapters> {
-  let netlink: Adapters['netlink'];
-  let hypervisor: Adapters['hypervisor'];
-  if (adapterKind(env) === 'memory') {
-    const { MemoryKernel, MemoryHypervisor } = await import('../adapters/memory/index.js');
-    const kernel = new MemoryKernel();
-    if (sandbox.netnsPath !== '') kernel.addNetns(sandbox.netnsPath);
-    netlink = kernel;
-    hypervisor = new MemoryHypervisor({ kernel });
-  } else if (sharedNetlink) {
-    // the owner's adapter (one per daemon): closing this store must not close it
-    netlink = new Proxy(sharedNetlink, { get: (t, p) => (p === 'close' ? async () => {} : (Reflect.get(t, p) as unknown)) });
-    hypervisor = await defaultHypervisor(sandbox);
-  } else ({ netlink, hypervisor } = await defaultAdapters(sandbox));
-  const delay = Number(env.TAPSTATE_TEST_EFFECT_DELAY_MS ?? 0);
-  if (Number.isFinite(delay) && delay > 0) {
-    netlink = stretched(netlink, delay);
-    hypervisor = stretched(hypervisor, delay);
-  }
-  return { netlink, hypervisor };
-}
+export { adapterKind, envAdapters as cliAdapters, type AdapterKind } from '../store/env-adapters.js';
 
 /** An open store (reader or writer). */
 export interface StoreSession {
@@ -138,10 +89,7 @@ export async function openWriter(dir: string, opts: WriterOptions): Promise<Stor
   return { ...session(dir, store), adapters };
 }
 
-// ---- kept for the daemon (src/daemon/) and the CNI plugin (src/cni/) until they open stores
-// through openStore (#11 follow-up)
-/** @deprecated use {@link cliAdapters} or openStore's `adapters`. */
-export const makeAdapters = cliAdapters;
+// ---- used by CLI commands (load, verify)
 export { sandboxFromMeta as sandboxOf } from '../runtime/sandbox-config.js';
 export { StoreNotFoundError } from '../store/errors.js';
 export { checkStore } from '../store/open-store.js';

@@ -1,2 +1,2 @@
-/** Kept for src/daemon and src/cni until they open stores through openStore (#11 follow-up). */
+/** The store lock, for the CLI commands that take it themselves (load). */
 export * from '../store/store-lock.js';

@@ -1,21 +1,21 @@
 /**
  * The seam between tapstate-cni and the store machinery: one tapstate store per container id,
- * `<stateDir>/<containerId>/`, opened under the store's write lock with the usual replay and
- * crash recovery (the same log, lock and adapters as the `tapstate` CLI). Everything CNI-specific
- * stays out of here; when a library-level `openStore` exists this is the one file to switch.
+ * `<stateDir>/<containerId>/`, opened through the library's `openStore` (the same lock, log,
+ * replay, crash recovery and adapters as the `tapstate` CLI and the daemon; no second code path).
  *
- * A store can be removed (DEL, GC) while another plugin waits to open it. The remover holds the
- * lock while it deletes the directory, so a waiter that then gets the lock holds it on an
- * unlinked file: after locking, the lock file at the path must be the one we hold (it carries our
- * pid), otherwise we start again.
+ * A store can be removed (DEL, GC: `removeStore`, which deletes the directory while holding the
+ * lock) while another plugin waits to open it. The lock checks, after flock, that the lock file
+ * at the path is the one it locked, so a waiter never holds the lock of a removed store: it
+ * finds the directory gone (ENOENT) and sees a missing store, or (ADD) creates it again.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FileLogStore, LOG_FILE } from '../log/index.js';
-import { Tapstore, type SandboxConfig } from '../runtime/tapstore.js';
+import type { Tapstore, SandboxConfig } from '../runtime/tapstore.js';
 import type { Adapters } from '../runtime/effects.js';
-import { makeAdapters, sandboxOf } from '../cli/open-store.js';
-import { LOCK_FILE, StoreLock, StoreLockedError } from '../cli/store-lock.js';
+import { envAdapters } from '../store/env-adapters.js';
+import { StoreExistsError, StoreNotFoundError } from '../store/errors.js';
+import { createStore, openStore, removeStore, storeExists } from '../store/open-store.js';
+import { StoreLock, StoreLockedError } from '../store/store-lock.js';
 
 /** Another process holds a container's store (the plugin answers code 11). */
 export { StoreLockedError };
@@ -43,38 +43,24 @@ export interface OpenContainerOptions {
 
 const errno = (e: unknown): string | undefined => (e as NodeJS.ErrnoException | null)?.code;
 
-/** Take the store's lock, making sure it is the lock file still at the path (see the module comment). */
-function lockLive(dir: string, create: boolean): StoreLock | null {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    if (create) fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    let lock: StoreLock;
-    try {
-      lock = StoreLock.acquire(dir);
-    } catch (e) {
-      if (errno(e) === 'ENOENT') {
-        if (!create) return null; // removed meanwhile
-        continue;
-      }
-      throw e;
-    }
-    let holder = '';
-    try {
-      holder = fs.readFileSync(path.join(dir, LOCK_FILE), 'utf8');
-    } catch (e) {
-      if (errno(e) !== 'ENOENT') {
-        lock.release();
-        throw e;
-      }
-    }
-    if (holder === `${process.pid}\n`) return lock;
-    lock.release(); // we locked a file that a remover unlinked: start again
-    if (!create && !fs.existsSync(dir)) return null;
-  }
-  throw new Error(`${dir}: could not lock the store (it keeps being removed and recreated)`);
-}
-
 /** The directory of a container's store. */
 export const containerDir = (stateDir: string, containerId: string): string => path.join(stateDir, containerId);
+
+/** Remove `dir` if it (still) holds no log — an ADD killed before its first record — under its lock. */
+function removeEmpty(dir: string): void {
+  let lock: StoreLock;
+  try {
+    lock = StoreLock.acquire(dir);
+  } catch (e) {
+    if (errno(e) === 'ENOENT') return; // removed meanwhile
+    throw e;
+  }
+  try {
+    if (!storeExists(dir)) fs.rmSync(dir, { recursive: true, force: true });
+  } finally {
+    lock.release();
+  }
+}
 
 /**
  * Open (or create) a container's store. Returns null when it does not exist and `create` is not
@@ -84,51 +70,32 @@ export const containerDir = (stateDir: string, containerId: string): string => p
 export async function openContainerStore(stateDir: string, containerId: string, opts: OpenContainerOptions): Promise<ContainerStore | null> {
   const dir = containerDir(stateDir, containerId);
   if (opts.create) fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  else if (!fs.existsSync(dir)) return null;
-  const lock = lockLive(dir, opts.create !== undefined);
-  if (!lock) return null;
-  let log: FileLogStore | undefined;
-  let adapters: Adapters | undefined;
-  try {
-    if (!fs.existsSync(path.join(dir, LOG_FILE))) {
-      if (!opts.create) {
-        fs.rmSync(dir, { recursive: true, force: true });
-        lock.release();
-        return null;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    if (opts.create && !storeExists(dir)) {
+      try {
+        await createStore(dir, opts.create);
+      } catch (e) {
+        // created meanwhile by another plugin, or removed (DEL) while we waited: open or retry
+        if (!(e instanceof StoreExistsError) && errno(e) !== 'ENOENT') throw e;
       }
-      FileLogStore.create(dir, { sandbox: opts.create, by: 'tapstate-cni' }).close();
     }
-    log = FileLogStore.open(dir);
-    const sandbox = sandboxOf(log.header.meta);
-    adapters = await makeAdapters(sandbox, opts.env);
-    const store = await Tapstore.open({ log, adapters, recover: opts.recover ?? true });
+    let adapters: Adapters | undefined;
+    let store: Tapstore;
+    try {
+      store = await openStore(dir, { adapters: async (sb) => (adapters = await envAdapters(sb, opts.env)), recover: opts.recover ?? true });
+    } catch (e) {
+      if (!(e instanceof StoreNotFoundError) && errno(e) !== 'ENOENT') throw e;
+      if (opts.create) continue; // removed meanwhile: create it again
+      if (fs.existsSync(dir)) removeEmpty(dir);
+      return null;
+    }
     const rec = store.recovery.endpoints;
     if (rec.length && opts.onRecovered)
       opts.onRecovered(`recovered ${rec.length} interrupted effect(s) in ${dir}: ` + rec.map((r) => `${r.id} ${r.effect} ${r.action} → ${r.finalState}${r.error ? ` (${r.error})` : ''}`).join('; '));
-    const a = adapters;
-    let done = false;
-    const finish = async (removeDir: boolean): Promise<void> => {
-      if (done) return;
-      done = true;
-      try {
-        await store.close();
-        await Promise.allSettled([a.netlink.close(), a.hypervisor.close()]);
-        if (removeDir) fs.rmSync(dir, { recursive: true, force: true });
-      } finally {
-        lock.release();
-      }
-    };
-    return { dir, store, adapters, sandbox, close: () => finish(false), remove: () => finish(true) };
-  } catch (e) {
-    try {
-      log?.close();
-    } catch {
-      /* closed */
-    }
-    if (adapters) await Promise.allSettled([adapters.netlink.close(), adapters.hypervisor.close()]);
-    lock.release();
-    throw e;
+    const s = store;
+    return { dir, store: s, adapters: adapters!, sandbox: s.sandbox, close: () => s.close(), remove: () => removeStore(s) };
   }
+  throw new Error(`${dir}: could not open the store (it keeps being removed and recreated)`);
 }
 
 /** The container ids that have a store under `stateDir` (GC). */

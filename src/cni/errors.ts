@@ -1,7 +1,10 @@
 /**
  * CNI error objects (spec 1.0.0 §"Error"): `{cniVersion, code, msg, details}` on stdout with a
- * non-zero exit. Codes 1–99 are the spec's; 100 and up are tapstate-cni's own.
+ * non-zero exit. Codes 1–99 are the spec's; 100 and up are tapstate-cni's own. Every class is
+ * a TapstateError with its own stable string `code`; the CNI number is `cniCode` (the `code` of
+ * the error object on stdout).
  */
+import { TapstateError } from '../../machines/tapstate-error.js';
 import { EndpointInputError } from '../../machines/index.js';
 import { DuplicateEndpointError, EndpointOperationError, InDoubtError } from '../runtime/errors.js';
 import { LogCorruptError, LogFormatError } from '../log/errors.js';
@@ -28,10 +31,12 @@ export const CNI_CODE = {
 } as const;
 
 /** A failure reported to the runtime as a CNI error object. */
-export class CniError extends Error {
+export class CniError extends TapstateError {
   override readonly name: string = 'CniError';
+  readonly code: string = 'CNI_ERROR';
   constructor(
-    readonly code: number,
+    /** The CNI error code (the spec's 1–99, ours ≥ 100): the `code` of {@link toJSON}. */
+    readonly cniCode: number,
     message: string,
     readonly details = '',
   ) {
@@ -39,13 +44,14 @@ export class CniError extends Error {
   }
   /** The error object the spec prints on stdout. */
   toJSON(cniVersion: string): { cniVersion: string; code: number; msg: string; details?: string } {
-    return { cniVersion, code: this.code, msg: this.message, ...(this.details ? { details: this.details } : {}) };
+    return { cniVersion, code: this.cniCode, msg: this.message, ...(this.details ? { details: this.details } : {}) };
   }
 }
 
 /** A bad network configuration (stdin): names the field and the rule. Code 4. */
 export class CniConfigError extends CniError {
   override readonly name = 'CniConfigError';
+  override readonly code = 'CNI_CONFIG_INVALID';
   constructor(
     readonly field: string,
     readonly rule: string,
@@ -58,6 +64,7 @@ export class CniConfigError extends CniError {
 /** The configuration on stdin cannot be decoded (not JSON). Code 6. */
 export class CniDecodeError extends CniError {
   override readonly name = 'CniDecodeError';
+  override readonly code = 'CNI_DECODE';
   constructor(message: string) {
     super(CNI_CODE.decode, message);
   }
@@ -66,6 +73,7 @@ export class CniDecodeError extends CniError {
 /** A bad or missing CNI_* environment variable: names it and the rule. Code 7. */
 export class CniEnvError extends CniError {
   override readonly name = 'CniEnvError';
+  override readonly code = 'CNI_ENV_INVALID';
   constructor(
     readonly variable: string,
     readonly rule: string,
@@ -78,6 +86,7 @@ export class CniEnvError extends CniError {
 /** A config field tapstate-cni knows but does not support (code 2). */
 export class CniUnsupportedFieldError extends CniError {
   override readonly name = 'CniUnsupportedFieldError';
+  override readonly code = 'CNI_UNSUPPORTED_FIELD';
   constructor(
     readonly field: string,
     message: string,
@@ -89,6 +98,7 @@ export class CniUnsupportedFieldError extends CniError {
 /** A cniVersion this plugin does not speak (code 1). */
 export class CniVersionError extends CniError {
   override readonly name = 'CniVersionError';
+  override readonly code = 'CNI_VERSION_UNSUPPORTED';
   constructor(
     readonly version: string,
     supported: readonly string[],
@@ -107,6 +117,7 @@ export class CniVersionError extends CniError {
 /** CHECK found a difference between the store and the kernel (code 101). */
 export class CniCheckError extends CniError {
   override readonly name = 'CniCheckError';
+  override readonly code = 'CNI_CHECK_FAILED';
   constructor(message: string, details = '') {
     super(CNI_CODE.checkFailed, message, details);
   }

@@ -1,11 +1,15 @@
 /**
  * Errors of the daemon's API layer. Each names what was wrong; {@link toApiError} maps these and
  * the runtime's typed errors to an HTTP status and the `{"error":{type,code,message,…}}` body.
+ * Each is a TapstateError with its own stable `code`; the API body's `code` is the snake_case
+ * of the type (api-error.ts), not this one.
  */
+import { TapstateError } from '../../machines/tapstate-error.js';
 
 /** A request field breaks a rule. Nothing was changed. */
-export class RequestFieldError extends Error {
+export class RequestFieldError extends TapstateError {
   override readonly name = 'RequestFieldError';
+  readonly code = 'REQUEST_FIELD';
   constructor(
     readonly field: string,
     readonly rule: string,
@@ -16,21 +20,24 @@ export class RequestFieldError extends Error {
 }
 
 /** The request body is not valid JSON, or not an object. */
-export class BadJsonError extends Error {
+export class BadJsonError extends TapstateError {
   override readonly name = 'BadJsonError';
+  readonly code = 'BAD_JSON';
 }
 
 /** The request body exceeds the daemon's limit. */
-export class BodyTooLargeError extends Error {
+export class BodyTooLargeError extends TapstateError {
   override readonly name = 'BodyTooLargeError';
+  readonly code = 'BODY_TOO_LARGE';
   constructor(readonly limit: number) {
     super(`request body larger than ${limit} bytes`);
   }
 }
 
 /** No such route. */
-export class RouteNotFoundError extends Error {
+export class RouteNotFoundError extends TapstateError {
   override readonly name = 'RouteNotFoundError';
+  readonly code = 'ROUTE_NOT_FOUND';
   constructor(
     readonly method: string,
     readonly path: string,
@@ -40,8 +47,9 @@ export class RouteNotFoundError extends Error {
 }
 
 /** The route exists, not with this method. */
-export class MethodNotAllowedError extends Error {
+export class MethodNotAllowedError extends TapstateError {
   override readonly name = 'MethodNotAllowedError';
+  readonly code = 'METHOD_NOT_ALLOWED';
   constructor(
     readonly method: string,
     readonly path: string,
@@ -51,24 +59,27 @@ export class MethodNotAllowedError extends Error {
   }
 }
 
-export class SandboxNotFoundError extends Error {
+export class SandboxNotFoundError extends TapstateError {
   override readonly name = 'SandboxNotFoundError';
+  readonly code = 'SANDBOX_NOT_FOUND';
   constructor(readonly sandbox: string) {
     super(`no sandbox ${sandbox}`);
   }
 }
 
 /** A sandbox with that id exists with a different config. */
-export class SandboxExistsError extends Error {
+export class SandboxExistsError extends TapstateError {
   override readonly name = 'SandboxExistsError';
+  readonly code = 'SANDBOX_EXISTS';
   constructor(readonly sandbox: string) {
     super(`sandbox ${sandbox} exists already with a different config`);
   }
 }
 
 /** Deleting a sandbox whose endpoints still hold something in the world. */
-export class SandboxNotEmptyError extends Error {
+export class SandboxNotEmptyError extends TapstateError {
   override readonly name = 'SandboxNotEmptyError';
+  readonly code = 'SANDBOX_NOT_EMPTY';
   constructor(
     readonly sandbox: string,
     readonly endpoints: string[],
@@ -78,8 +89,9 @@ export class SandboxNotEmptyError extends Error {
 }
 
 /** The sandbox is being deleted or the daemon is shutting down. */
-export class SandboxUnavailableError extends Error {
+export class SandboxUnavailableError extends TapstateError {
   override readonly name = 'SandboxUnavailableError';
+  readonly code = 'SANDBOX_UNAVAILABLE';
   constructor(
     readonly sandbox: string,
     readonly reason: string,
@@ -89,8 +101,9 @@ export class SandboxUnavailableError extends Error {
 }
 
 /** The same idempotency key was used for a different request. */
-export class IdempotencyKeyReusedError extends Error {
+export class IdempotencyKeyReusedError extends TapstateError {
   override readonly name = 'IdempotencyKeyReusedError';
+  readonly code = 'IDEMPOTENCY_KEY_REUSED';
   constructor(
     readonly key: string,
     readonly firstRequest: string,
@@ -100,8 +113,9 @@ export class IdempotencyKeyReusedError extends Error {
 }
 
 /** An action keyed by an idempotency key was interrupted by a daemon crash; recovery settled the endpoint elsewhere. */
-export class OperationInterruptedError extends Error {
+export class OperationInterruptedError extends TapstateError {
   override readonly name = 'OperationInterruptedError';
+  readonly code = 'OPERATION_INTERRUPTED';
   constructor(
     readonly endpoint: string,
     readonly action: string,
@@ -112,8 +126,9 @@ export class OperationInterruptedError extends Error {
 }
 
 /** The peer's credentials are not allowed. */
-export class PeerRejectedError extends Error {
+export class PeerRejectedError extends TapstateError {
   override readonly name = 'PeerRejectedError';
+  readonly code = 'PEER_REJECTED';
   constructor(
     readonly uid: number,
     readonly gid: number,
@@ -123,8 +138,9 @@ export class PeerRejectedError extends Error {
 }
 
 /** The queue fds cannot be handed over (endpoint not cold-attached, or the tap cannot be opened). */
-export class FdHandoverError extends Error {
+export class FdHandoverError extends TapstateError {
   override readonly name = 'FdHandoverError';
+  readonly code = 'FD_HANDOVER';
   constructor(
     readonly endpoint: string,
     readonly reason: string,
@@ -134,8 +150,9 @@ export class FdHandoverError extends Error {
 }
 
 /** The daemon cannot listen on its socket path. */
-export class SocketPathError extends Error {
+export class SocketPathError extends TapstateError {
   override readonly name = 'SocketPathError';
+  readonly code = 'SOCKET_PATH';
   constructor(
     readonly path: string,
     readonly reason: string,

@@ -1,19 +1,20 @@
 /**
  * The daemon's one seam to the store layer: create a sandbox's store, and open it for writing
  * (its flock held, adapters built from its sandbox config, every interrupted effect recovered
- * before it is returned). Today this goes through the CLI's open-store helpers — the same code
- * path `tapstate` uses, never a second one — and moves to the library's `openStore` when it exists.
+ * before it is returned), through the library's `openStore` — the same code path `tapstate` and
+ * tapstate-cni use, never a second one.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FileLogStore, LOG_FILE, type LogRecord } from '../log/index.js';
 import type { SandboxConfig, Tapstore } from '../runtime/tapstore.js';
 import type { NetlinkAdapter } from '../adapters/netlink.js';
-import { adapterKind, openWriter } from '../cli/open-store.js';
-import { StoreLock } from '../cli/store-lock.js';
+import { adapterKind, envAdapters } from '../store/env-adapters.js';
+import { openStore } from '../store/open-store.js';
+import { StoreLock } from '../store/store-lock.js';
 
-export { StoreLockedError } from '../cli/store-lock.js';
-export { StoreNotFoundError } from '../cli/open-store.js';
+export { StoreLockedError } from '../store/store-lock.js';
+export { StoreNotFoundError } from '../store/errors.js';
 
 /** An open, locked, recovered sandbox store. */
 export interface SandboxStore {
@@ -58,15 +59,17 @@ export function createSandboxStore(dir: string, sandbox: SandboxConfig): void {
   }
 }
 
-const silent = { out: () => {}, err: () => {}, isTTY: false };
-
 /**
  * Open `dir` for writing: lock, replay, recover. Throws StoreLockedError when another process
  * holds it. `sharedNetlink`: the daemon's one Linux adapter (its sockets and worker threads serve
  * every sandbox; a store's close leaves it open).
  */
 export async function openSandboxStore(dir: string, env: NodeJS.ProcessEnv, sharedNetlink?: NetlinkAdapter): Promise<SandboxStore> {
-  const s = await openWriter(dir, { io: { ...silent, env }, announceRecovery: false, ...(sharedNetlink ? { sharedNetlink } : {}) });
+  // the shared adapter stays the daemon's (openStore never closes adapters it is given); the
+  // test hooks of the environment (TAPSTATE_ADAPTERS, TAPSTATE_TEST_EFFECT_DELAY_MS) need a factory
+  const hooks = adapterKind(env) !== 'real' || Number(env.TAPSTATE_TEST_EFFECT_DELAY_MS ?? 0) > 0;
+  const store = await openStore(dir, { adapters: sharedNetlink && !hooks ? { netlink: sharedNetlink } : (sb) => envAdapters(sb, env, sharedNetlink) });
+  const s = { dir: path.resolve(dir), store, log: store.log, sandbox: store.sandbox };
   const subscribers = new Set<(records: readonly LogRecord[]) => void>();
   // the live feed of the journal: every append the store makes goes through this one object
   const log = s.log as FileLogStore & { append: FileLogStore['append'] };
@@ -98,7 +101,7 @@ export async function openSandboxStore(dir: string, env: NodeJS.ProcessEnv, shar
         r.close();
       }
     },
-    close: () => s.close(),
+    close: () => store.close(),
   };
 }
 

@@ -33,3 +33,12 @@ export class SandboxMismatchError extends TapstateError {
     super(`store ${store} serves another sandbox: ${field} is ${JSON.stringify(recorded)}, not ${JSON.stringify(given)}`);
   }
 }
+
+/** `removeStore` was given a store that is not an open writer of `openStore`. */
+export class StoreNotRemovableError extends TapstateError {
+  override readonly name = 'StoreNotRemovableError';
+  readonly code = 'STORE_NOT_REMOVABLE';
+  constructor() {
+    super('cannot remove this store: only one opened for writing by openStore, and not yet closed, can be removed');
+  }
+}

@@ -10,6 +10,8 @@
  * builds the adapters that config calls for (unless given), replays and recovers. Closing the
  * store closes what `openStore` built and drops the lock. With `lock: false` it opens read-only:
  * no lock, no recovery, in-doubt endpoints show as `in-doubt`, and no adapter is ever called.
+ * {@link removeStore} closes a writer and deletes its directory while still holding the lock
+ * (a waiter then finds the lock file gone and does not take it: see store-lock.ts).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -20,7 +22,7 @@ import type { Adapters } from '../runtime/effects.js';
 import { resolveSandbox, sandboxFromMeta, sandboxMeta, type SandboxConfig, type SandboxInit } from '../runtime/sandbox-config.js';
 import { Tapstore, type TapstoreOptions } from '../runtime/tapstore.js';
 import { defaultHypervisor, defaultNetlink } from './default-adapters.js';
-import { SandboxMismatchError, StoreExistsError, StoreNotFoundError } from './errors.js';
+import { SandboxMismatchError, StoreExistsError, StoreNotFoundError, StoreNotRemovableError } from './errors.js';
 import { StoreLock, type StoreLockOptions } from './store-lock.js';
 
 /** Builds the adapters for a store's sandbox; the store closes them when it closes. */
@@ -93,6 +95,22 @@ function checkSame(dir: string, recorded: SandboxConfig, init: SandboxInit): voi
     if (recorded[k] !== given[k] && !(k === 'vhost' && (init.vhost === undefined || init.vhost === 'auto'))) throw new SandboxMismatchError(dir, k, recorded[k], given[k]);
 }
 
+/** Stores opened for writing by {@link openStore}: marks one to be deleted when it closes. */
+const removable = new WeakMap<Tapstore, () => void>();
+
+/**
+ * Close a store opened for writing by {@link openStore} (its adapters too), delete its
+ * directory, then drop the lock: no other process can open it in between, and one waiting for
+ * the lock then finds no store. Throws {@link StoreNotRemovableError} for a read-only or closed store.
+ */
+export async function removeStore(store: Tapstore): Promise<void> {
+  const mark = removable.get(store);
+  if (!mark) throw new StoreNotRemovableError();
+  removable.delete(store);
+  mark();
+  await store.close();
+}
+
 /** Open (or create) the store in `dir`; see the module comment. */
 export async function openStore(dir: string, opts: OpenStoreOptions = {}): Promise<Tapstore> {
   const { sandbox: init, adapters: given, lock: lockOpts, ...rest } = opts;
@@ -111,18 +129,23 @@ export async function openStore(dir: string, opts: OpenStoreOptions = {}): Promi
     if (init) checkSame(d, sandbox, init);
     built = await buildAdapters(sandbox, given, { netlink: defaultNetlink, hypervisor: () => defaultHypervisor(sandbox) });
     const b = built;
-    return await Tapstore.open({
+    let remove = false;
+    const store = await Tapstore.open({
       ...rest,
       log,
       adapters: b.adapters,
       onClose: async () => {
+        removable.delete(store);
         try {
           await b.close();
+          if (remove) fs.rmSync(d, { recursive: true, force: true });
         } finally {
           lock.release();
         }
       },
     });
+    removable.set(store, () => (remove = true));
+    return store;
   } catch (e) {
     try {
       log?.close();

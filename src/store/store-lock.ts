@@ -4,6 +4,11 @@
  * the holder is killed with SIGKILL — so a stale lock never blocks recovery. The file holds the
  * holder's pid, so a second writer is told who holds it. A caller may wait for the lock
  * (`timeoutMs`): the non-blocking flock is retried until then, never blocking the event loop.
+ *
+ * A store may be removed while its lock is held ({@link removeStore}): a waiter that then gets
+ * the flock holds it on an unlinked file. So after flock the lock file at the path must be the
+ * one locked (same device and inode); if not, the lock is dropped and taken again on the file
+ * now at the path (`ENOENT` when the directory is gone).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -80,6 +85,17 @@ function readPid(fd: number): number {
   return Number.isSafeInteger(pid) && pid > 0 ? pid : 0;
 }
 
+/** Whether the file now at `file` is the one `st` describes (false when there is none). */
+function sameFile(st: fs.Stats, file: string): boolean {
+  try {
+    const now = fs.lstatSync(file);
+    return now.ino === st.ino && now.dev === st.dev;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
+}
+
 /** A held store lock. */
 export class StoreLock {
   private released = false;
@@ -118,6 +134,16 @@ export class StoreLock {
   static acquire(dir: string, timeoutMs = 0): StoreLock {
     if (!Number.isFinite(timeoutMs) || timeoutMs < 0) throw new RangeError(`timeoutMs: must be a number >= 0, got ${timeoutMs}`);
     const t0 = Date.now();
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const lock = StoreLock.lockOnce(dir, Math.max(0, timeoutMs - (Date.now() - t0)));
+      if (lock) return lock;
+    }
+    throw new StoreLockFileError(path.join(dir, LOCK_FILE), 'keeps being removed and recreated while locking');
+  }
+
+  /** One attempt: the lock, or null when the file locked is no longer the one at the path. */
+  private static lockOnce(dir: string, timeoutMs: number): StoreLock | null {
+    const t0 = Date.now();
     const file = path.join(dir, LOCK_FILE);
     const { O_RDWR, O_CREAT, O_NOFOLLOW } = fs.constants;
     const fd = fs.openSync(file, O_RDWR | O_CREAT | O_NOFOLLOW, 0o600);
@@ -144,6 +170,12 @@ export class StoreLock {
           throw new StoreLockedError(dir, pid, timeoutMs);
         }
         throw new StoreLockFileError(file, `flock failed: errno ${err}`);
+      }
+      if (!sameFile(st, file)) {
+        // a remover unlinked (or replaced) the file while we waited: drop it, lock the live one
+        lib.flock(fd, LOCK_UN);
+        fs.closeSync(fd);
+        return null;
       }
       // overwrite in place, then cut: never an empty file for a reader, and no new block needed
       // (on a full disk, truncating to 0 first would free the block and the write would fail)

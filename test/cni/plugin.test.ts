@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { addResult, parseConfig, parseEnv, runPlugin } from '../../src/cni/index.js';
-import { StoreLock } from '../../src/cli/store-lock.js';
+import { StoreLock } from '../../src/store/store-lock.js';
 
 let dirs: string[] = [];
 afterEach(() => {

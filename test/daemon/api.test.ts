@@ -8,7 +8,7 @@ import * as http from 'node:http';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSandboxStore } from '../../src/daemon/sandbox-store.js';
-import { StoreLock } from '../../src/cli/store-lock.js';
+import { StoreLock } from '../../src/store/store-lock.js';
 import { memoryDaemon, readEvents } from './client.js';
 
 const CFG = { netnsPath: '/run/netns/api', netnsCreated: true, vcpus: 1, vhost: false, qmp: '/run/api/qmp.sock' };
