@@ -16,7 +16,7 @@ import { MemoryHypervisor, MemoryKernel } from '../../src/adapters/memory/index.
 import { MemoryLogMedium, MemoryLogStore } from '../../src/log/index.js';
 import { EndpointInputError } from '../../machines/index.js';
 import { PersistFormatError } from '../../src/persist/persist-json.js';
-import { DuplicateEndpointError, EndpointOperationError, InvalidCommandError, NetnsMismatchError } from '../../src/runtime/errors.js';
+import { DuplicateEndpointError, EndpointOperationError, InvalidCommandError, NetnsMismatchError, UnknownEndpointError } from '../../src/runtime/errors.js';
 import { Tapstore } from '../../src/runtime/tapstore.js';
 import { FUZZ_SECONDS, fuzz, onlyTyped } from './budget.js';
 
@@ -82,7 +82,8 @@ async function world(): Promise<MemoryKernel> {
 /** Netlink calls that change nothing. */
 const READ_ONLY = new Set(['getLink', 'listLinks', 'probeLink', 'netnsExists', 'hasIngressQdisc', 'listRedirects']);
 
-const TYPED = [PersistFormatError, EndpointInputError, NetnsMismatchError, DuplicateEndpointError, EndpointOperationError, InvalidCommandError];
+// UnknownEndpointError: a hot-detach that ends detached retires the endpoint (its cleanup then names no endpoint)
+const TYPED = [PersistFormatError, EndpointInputError, NetnsMismatchError, DuplicateEndpointError, EndpointOperationError, InvalidCommandError, UnknownEndpointError];
 
 describe(`fuzz: load with hostile documents (${FUZZ_SECONDS} s)`, () => {
   it('never touches a netns but the store\'s, nor a link but tap<idx>_kata of a loaded endpoint', async () => {
