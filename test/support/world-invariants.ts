@@ -15,14 +15,33 @@ import { NETNS } from './memory-world.js';
 import type { Tapstore } from '../../src/runtime/tapstore.js';
 import { MemoryLogStore } from '../../src/log/index.js';
 import type { EndpointContext } from '../../machines/index.js';
+import { applyRecord, type ReplayedEndpoint } from '../../src/runtime/replay.js';
 
-/** The last contexts of the endpoints that retired (detached), from the log's history and archive. */
+/**
+ * The last contexts of the endpoints that retired (detached), from the log's history and archive:
+ * their `done` snapshot records, and a pure replay of the history (a crash can land between an
+ * endpoint's final event and its snapshot record; the end-of-replay sweep retires it all the same).
+ */
 function retiredContexts(w: MemoryWorld): EndpointContext[] {
   const log = MemoryLogStore.open(w.medium, { readOnly: true });
   try {
     const out: EndpointContext[] = [];
-    for (const { record: r } of log.history({ archive: true }).records)
+    const eps = new Map<string, ReplayedEndpoint | undefined>();
+    const flush = (ep: ReplayedEndpoint | undefined) => {
+      if (ep && ep.snapshot.status === 'done') out.push(ep.snapshot.context);
+    };
+    for (const { record: r } of log.history({ archive: true }).records) {
       if (r.k === 'snapshot' && r.snapshot.status === 'done') out.push(r.snapshot.context as EndpointContext);
+      if (!('ep' in r)) continue;
+      if (r.k === 'create') flush(eps.get(r.ep));
+      else if (!eps.has(r.ep)) continue; // restored from a base checkpoint: its snapshot records speak for it
+      try {
+        eps.set(r.ep, applyRecord(r.k === 'create' ? undefined : eps.get(r.ep), r));
+      } catch {
+        eps.delete(r.ep);
+      }
+    }
+    for (const ep of eps.values()) flush(ep);
     return out;
   } finally {
     log.close();
