@@ -48,6 +48,22 @@ function retiredContexts(w: MemoryWorld): EndpointContext[] {
   }
 }
 
+/**
+ * Whether a qdiscOrig intent recorded the original link's ingress qdisc as existing before the
+ * step: its probe found one, or failed (a failed probe counts as "it existed", so recovery never
+ * removes a qdisc it is not sure it added — docs/recovery.md). Such a qdisc is accounted for.
+ */
+function origIngressUnsure(w: MemoryWorld): boolean {
+  const log = MemoryLogStore.open(w.medium, { readOnly: true });
+  try {
+    for (const { record: r } of log.history({ archive: true }).records)
+      if (r.k === 'intent' && r.id === 'attach.qdiscOrig' && (r.pre as { origIngress?: boolean } | undefined)?.origIngress === true) return true;
+    return false;
+  } finally {
+    log.close();
+  }
+}
+
 export interface Baseline {
   /** The original link's ingress qdisc before the run (someone else's). */
   origIngress: boolean;
@@ -71,7 +87,8 @@ export function worldProblems(w: MemoryWorld, store: Tapstore, base: Baseline, o
   else {
     const origCtx = ctxs.filter((c) => c.name === orig);
     const leftToOwner = origCtx.some((c) => c.leftToNetnsOwner);
-    if (link.ingress !== base.origIngress && !(leftToOwner && link.ingress)) {
+    const accounted = link.ingress && (leftToOwner || (!base.origIngress && origIngressUnsure(w)));
+    if (link.ingress !== base.origIngress && !accounted) {
       out.push(`${orig} ${link.ingress ? 'has an ingress qdisc tapstate added' : 'lost the ingress qdisc it had before'}`);
     }
     if (link.redirects.length && !leftToOwner) out.push(`${orig} still redirects to ${link.redirects.join(', ')}`);
