@@ -19,7 +19,8 @@ import { startDaemon, type DaemonProcess } from '../daemon/daemon-process.js';
 import type { StatusJson } from '../../src/cli/output.js';
 
 const TRIALS = Number(process.env.TORTURE_TRIALS ?? 24);
-const SEED = Number(process.env.TORTURE_SEED ?? Math.floor(Math.random() * 2 ** 31));
+// fixed in CI (1676579267 once found a bug: a retired endpoint read as missing); TORTURE_SEED for soak runs
+const SEED = Number(process.env.TORTURE_SEED ?? 1676579267);
 const STRETCH = 40;
 const ENDPOINTS = 3;
 const SB = 'torture';
