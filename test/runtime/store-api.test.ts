@@ -1,0 +1,260 @@
+/**
+ * The store's command surface as a library caller uses it: what createEndpoint fills in from the
+ * sandbox, which inputs it refuses (typed, nothing logged), what a closed store does, what the
+ * views say, checkpoints, and recovery on request.
+ */
+import { describe, expect, it } from 'vitest';
+import { EndpointInputError } from '../../machines/index.js';
+import { SimulatedCrash } from '../../src/adapters/faults.js';
+import { MemoryLogStore } from '../../src/log/index.js';
+import {
+  DuplicateEndpointError,
+  EndpointOperationError,
+  InDoubtError,
+  InvalidCommandError,
+  NetnsMismatchError,
+  StoreClosedError,
+  UnknownEndpointError,
+} from '../../src/runtime/errors.js';
+import { Tapstore } from '../../src/runtime/tapstore.js';
+import { memoryWorld, NETNS } from '../support/memory-world.js';
+
+const recordCount = (w: ReturnType<typeof memoryWorld>) => MemoryLogStore.open(w.medium, { readOnly: true }).read().records.length;
+
+describe('createEndpoint', () => {
+  it('fills in the sandbox: its netns, netnsCreated, vCPUs as queues, vhost; the id ep<idx>', async () => {
+    const w = memoryWorld({ vcpus: 3, netnsCreated: false });
+    const store = await w.open();
+    const v = store.createEndpoint({ idx: 2, mac: '02:00:00:00:00:02' });
+    expect(v).toMatchObject({ id: 'ep2', idx: 2, state: 'created', status: 'settled', netnsPath: NETNS, queues: 3, tapName: 'tap2_kata', name: 'eth2', mac: '02:00:00:00:00:02', pendingEffect: null });
+    const c = store.snapshotOf('ep2').context;
+    expect(c).toMatchObject({ netnsCreated: false, vhost: false });
+    // the record carries the full input (replay needs nothing else)
+    const create = MemoryLogStore.open(w.medium, { readOnly: true }).read().records[0]!.record;
+    expect(create).toMatchObject({ k: 'create', ep: 'ep2', input: { netnsPath: NETNS, netnsCreated: false, vcpus: 3, vhost: false, idx: 2, id: 'ep2' } });
+    expect(v.lastSeq).toBe(create.seq);
+    await store.close();
+  });
+
+  it('a sandbox without multi-queue: queues 0; an explicit id and the same netns are accepted', async () => {
+    const w = memoryWorld({ multiQueue: false });
+    const store = await w.open();
+    expect(store.createEndpoint({ idx: 0, id: 'web', mac: '02:00:00:00:00:01', netnsPath: NETNS })).toMatchObject({ id: 'web', queues: 0 });
+    await store.close();
+  });
+
+  it('another endpoint of the same idx gets ep<idx>-2, ep<idx>-3 … once the first is detached', async () => {
+    const w = memoryWorld();
+    const store = await w.open();
+    store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01', id: 'ep0-2' });
+    expect(() => store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:09' })).toThrow(expect.objectContaining({ field: 'idx', holder: 'ep0-2' }));
+    await store.detach('ep0-2');
+    expect(store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' }).id).toBe('ep0');
+    await store.detach('ep0');
+    store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01', id: 'ep0' });
+    await store.close();
+    const s2 = await w.open();
+    await s2.detach('ep0');
+    // ep0 retired: free again
+    expect(s2.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' }).id).toBe('ep0');
+    await s2.close();
+  });
+
+  it('refuses another netns, naming both (nothing logged)', async () => {
+    const w = memoryWorld();
+    const store = await w.open();
+    const before = recordCount(w);
+    const e = (() => {
+      try {
+        store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01', netnsPath: '/run/netns/other' });
+      } catch (err) {
+        return err;
+      }
+    })();
+    expect(e).toBeInstanceOf(NetnsMismatchError);
+    expect(e).toMatchObject({ field: 'netnsPath', given: '/run/netns/other', storeNetns: NETNS });
+    expect(() => store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01', netnsPath: '' })).toThrow(NetnsMismatchError);
+    expect(recordCount(w)).toBe(before);
+    expect(store.list()).toEqual([]);
+    await store.close();
+  });
+
+  it('refuses bad input with EndpointInputError naming the field (nothing logged)', async () => {
+    const w = memoryWorld();
+    const store = await w.open();
+    const before = recordCount(w);
+    expect(() => store.createEndpoint({ idx: 0, mac: '01:00:5e:00:00:01' })).toThrow(expect.objectContaining({ name: 'EndpointInputError', field: 'mac' }));
+    expect(() => store.createEndpoint({ idx: -1, mac: '02:00:00:00:00:01' })).toThrow(EndpointInputError);
+    expect(recordCount(w)).toBe(before);
+    await store.close();
+  });
+
+  it('refuses a second live endpoint with the same id, idx, MAC or original link, naming the holder', async () => {
+    const w = memoryWorld();
+    const store = await w.open();
+    store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    const dup = (input: Parameters<Tapstore['createEndpoint']>[0], field: string, value: unknown, holder?: string) => {
+      let err: unknown;
+      try {
+        store.createEndpoint(input);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(DuplicateEndpointError);
+      expect(err).toMatchObject({ field, value, ...(holder ? { holder } : {}) });
+    };
+    dup({ idx: 5, id: 'ep0', mac: '02:00:00:00:00:05' }, 'id', 'ep0');
+    dup({ idx: 0, id: 'x', mac: '02:00:00:00:00:05', ifName: 'eth9' }, 'idx', 0, 'ep0');
+    dup({ idx: 5, mac: '02:00:00:00:00:01' }, 'mac', '02:00:00:00:00:01', 'ep0');
+    dup({ idx: 5, mac: '02:00:00:00:00:05', ifName: 'eth0' }, 'ifName', 'eth0', 'ep0');
+    expect(store.list().map((v) => v.id)).toEqual(['ep0']);
+    // all distinct: accepted
+    expect(store.createEndpoint({ idx: 5, mac: '02:00:00:00:00:05' }).id).toBe('ep5');
+    await store.close();
+  });
+});
+
+describe('commands', () => {
+  it('an unknown command type is refused before anything else, naming it', async () => {
+    const w = memoryWorld();
+    const store = await w.open();
+    store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    const before = recordCount(w);
+    await expect(store.send('ep0', { type: 'REBOOT' } as never)).rejects.toMatchObject({ name: 'InvalidCommandError', command: 'REBOOT', state: '?' });
+    await expect(store.send('nope', { type: 'REBOOT' } as never)).rejects.toBeInstanceOf(InvalidCommandError);
+    await expect(store.send('nope', { type: 'DETACH' })).rejects.toBeInstanceOf(UnknownEndpointError);
+    await expect(store.cleanup('ep0')).rejects.toMatchObject({ command: 'CLEANUP', state: 'created' });
+    expect(recordCount(w)).toBe(before);
+    await store.close();
+  });
+
+  it('a failed operation rejects with upstream\'s message and where it settled; a DETACH that ends detached resolves', async () => {
+    const w = memoryWorld();
+    const store = await w.open();
+    store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    w.hypervisor.kill();
+    const e = await store.hotAttach('ep0').catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(EndpointOperationError);
+    expect(e).toMatchObject({ endpoint: 'ep0', op: 'hotAttach', step: 'hotplug', state: 'created' });
+    expect(store.get('ep0')).toMatchObject({ state: 'created', error: { step: 'hotplug' }, progress: { tap: false, plugged: false } });
+    expect(await store.detach('ep0')).toMatchObject({ state: 'detached', error: null });
+    await store.close();
+  });
+
+  it('attach returns the VMM arguments; adopt and the other shortcuts send their command', async () => {
+    const w = memoryWorld();
+    const store = await w.open();
+    store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    const v = await store.attach('ep0');
+    expect(v.state).toBe('attached');
+    expect(v.coldplugArgs[0]).toBe('-netdev');
+    expect(v.hardAddr).toBe('02:aa:bb:cc:dd:01');
+    expect((await store.detach('ep0')).state).toBe('detached');
+    store.createEndpoint({ idx: 1, mac: '02:00:00:00:00:02' });
+    expect((await store.adopt('ep1')).state).toBe('hotAttached');
+    expect(w.hypervisor.commands()).toEqual([]);
+    expect((await store.hotDetach('ep1')).state).toBe('detached');
+    await store.close();
+  });
+
+  it('views are copies: changing one changes nothing in the store', async () => {
+    const w = memoryWorld();
+    const store = await w.open();
+    store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    const v = await store.attach('ep0');
+    v.progress.tap = false;
+    v.coldplugArgs.length = 0;
+    v.warnings.push('x');
+    expect(store.get('ep0')).toMatchObject({ progress: { tap: true }, warnings: [] });
+    expect(store.get('ep0').coldplugArgs.length).toBeGreaterThan(0);
+    await store.close();
+  });
+});
+
+describe('a closed store', () => {
+  it('refuses everything with StoreClosedError; close twice is fine; onClose runs once', async () => {
+    const w = memoryWorld();
+    let closes = 0;
+    const store = await w.open({ onClose: () => void closes++ });
+    store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    await store.close();
+    await store.close();
+    expect(closes).toBe(1);
+    expect(() => store.createEndpoint({ idx: 1, mac: '02:00:00:00:00:02' })).toThrow(StoreClosedError);
+    await expect(store.hotAttach('ep0')).rejects.toBeInstanceOf(StoreClosedError);
+    await expect(store.load({ NetNsPath: NETNS, Endpoints: [] })).rejects.toBeInstanceOf(StoreClosedError);
+    // a checkpoint after close writes nothing
+    const before = MemoryLogStore.open(w.medium, { readOnly: true }).readCheckpoint();
+    store.checkpoint();
+    expect(MemoryLogStore.open(w.medium, { readOnly: true }).readCheckpoint()).toEqual(before);
+    // the adapters given to Tapstore.open stay the caller's
+    expect(w.kernel.closeCount()).toBe(0);
+    expect(w.hypervisor.isClosed()).toBe(false);
+  });
+
+  it('close waits for the running command', async () => {
+    const w = memoryWorld();
+    const store = await w.open();
+    store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    const p = store.hotAttach('ep0');
+    expect(store.get('ep0').status).toBe('busy');
+    await store.close();
+    expect((await p).state).toBe('hotAttached');
+  });
+});
+
+describe('checkpoints', () => {
+  it('checkpoint() now: the next open starts from it and replays only the tail', async () => {
+    const w = memoryWorld();
+    const store = await w.open();
+    store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    await store.hotAttach('ep0');
+    store.checkpoint();
+    store.createEndpoint({ idx: 1, mac: '02:00:00:00:00:02' });
+    await store.close();
+    const again = await w.open();
+    expect(again.recovery).toMatchObject({ fromCheckpoint: true, replayed: 1, torn: null, endpoints: [] });
+    expect(again.list().map((v) => [v.id, v.state])).toEqual([
+      ['ep0', 'hotAttached'],
+      ['ep1', 'created'],
+    ]);
+    await again.close();
+  });
+
+  it('checkpointEvery: a checkpoint once that many records were written', async () => {
+    const w = memoryWorld();
+    const store = await w.open({ checkpointEvery: 3 });
+    store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    expect(MemoryLogStore.open(w.medium, { readOnly: true }).readCheckpoint()).toBeNull();
+    await store.hotAttach('ep0');
+    const cp = MemoryLogStore.open(w.medium, { readOnly: true }).readCheckpoint();
+    expect(cp?.endpoints).toHaveProperty('ep0');
+    await store.close();
+  });
+});
+
+describe('recovery on request', () => {
+  it('recover: false opens without recovering (commands refused: in doubt); recover() then settles it, reporting progress', async () => {
+    const w = memoryWorld();
+    const s1 = await w.open({ faults: (c) => (c.method === 'setUp' ? 'crash-after' : 'ok') });
+    s1.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    s1.createEndpoint({ idx: 1, mac: '02:00:00:00:00:02' });
+    await expect(s1.hotAttach('ep0')).rejects.toBeInstanceOf(SimulatedCrash);
+    w.crash();
+    const s2 = await w.open({ recover: false });
+    expect(s2.recovery.endpoints).toEqual([]);
+    expect(s2.get('ep0')).toMatchObject({ state: 'hotAttach.setUp', status: 'in-doubt', pendingEffect: { id: 'hotAttach.setUp', src: 'netlink.setUp' } });
+    await expect(s2.hotDetach('ep0')).rejects.toBeInstanceOf(InDoubtError);
+    const progress: Array<[number, number]> = [];
+    await s2.close();
+    const s3 = await w.open({ recover: false, onRecoveryProgress: (d, t) => progress.push([d, t]), recoveryConcurrency: 1 });
+    const report = await s3.recover();
+    expect(report).toMatchObject([{ id: 'ep0', effect: 'hotAttach.setUp', ran: true, action: 'rolled-back', finalState: 'created' }]);
+    expect(progress).toEqual([[1, 1]]);
+    expect(w.taps()).toEqual([]);
+    expect(s3.get('ep0')).toMatchObject({ state: 'created', status: 'settled' });
+    // nothing left to do
+    expect(await s3.recover()).toEqual([]);
+    await s3.close();
+  });
+});
