@@ -1,0 +1,157 @@
+/**
+ * What each command does to the endpoint before its first effect, and where it leads: the
+ * operation and goal it records, what it forgets of the previous one, which effect it starts,
+ * and the end state of the teardown it starts (given/when/then on the pure machine).
+ */
+import { describe, expect, it } from 'vitest';
+import { NOTHING, initialContext, type EndpointInput } from '../../machines/index.js';
+import { doneEvent, errorEvent } from '../../src/testing/actor-events.js';
+import { given } from '../support/machine-spec.js';
+
+const input: EndpointInput = { id: 'ep3', idx: 3, mac: '02:00:00:00:00:03', hwAddr: '02:aa:00:00:00:03', mtu: 1400, netnsPath: '/run/netns/x', netnsCreated: true, vcpus: 2 };
+const notOurs: EndpointInput = { ...input, netnsCreated: false };
+const boom = { name: 'NetlinkError', message: 'EIO' };
+
+const HOT_ATTACHED = [
+  { type: 'HOT_ATTACH' },
+  doneEvent('hotAttach.createTap', { index: 7, queues: 2 }),
+  doneEvent('hotAttach.setMtu', {}),
+  doneEvent('hotAttach.setUp', {}),
+  doneEvent('hotAttach.hotplug', { pciPath: '03/00' }),
+];
+const ATTACHED = [
+  { type: 'ATTACH' },
+  doneEvent('attach.createTap', { index: 7, queues: 2 }),
+  doneEvent('attach.getOrigLink', { index: 2, mtu: 1450, mac: '5a:94:ef:e4:0c:ee' }),
+  doneEvent('attach.setMtu', {}),
+  doneEvent('attach.setUp', {}),
+  doneEvent('attach.qdiscTap', {}),
+  doneEvent('attach.qdiscOrig', {}),
+  doneEvent('attach.redirectIn', {}),
+  doneEvent('attach.redirectOut', {}),
+  doneEvent('attach.coldplug', { args: ['-netdev', 'tap,id=net-ep3', '-device', 'virtio-net-pci'] }),
+];
+/** A hot attach whose hotplug failed and whose rollback could not unplug: dirty, goal rollback. */
+const DIRTY_ROLLBACK = [...HOT_ATTACHED.slice(0, 4), errorEvent('hotAttach.hotplug', boom), errorEvent('teardown.unplug', boom), doneEvent('teardown.lookupTap', { index: 7 }), doneEvent('teardown.setDown', {}), doneEvent('teardown.deleteTap', {})];
+
+describe('the initial context', () => {
+  it("names the netdev and device after the id; the tap record starts with the original link's MAC", () => {
+    expect(initialContext(input)).toMatchObject({
+      netdevId: 'net-ep3',
+      deviceId: 'virtio-net-ep3',
+      op: null,
+      goal: null,
+      progress: NOTHING,
+      origMtu: null,
+      hardAddr: '02:aa:00:00:00:03',
+      pciPath: '',
+      coldplugArgs: [],
+      error: null,
+      warnings: [],
+      leftToNetnsOwner: false,
+      tapVerified: false,
+    });
+    // a copy of NOTHING, not NOTHING itself
+    expect(initialContext(input).progress).not.toBe(NOTHING);
+  });
+});
+
+describe('commands from created', () => {
+  it('HOT_ATTACH: op hotAttach, no goal, creates the tap with one queue per vCPU', () => {
+    given(input)
+      .when({ type: 'HOT_ATTACH' })
+      .then({ state: 'hotAttach.createTap', context: { op: 'hotAttach', goal: null }, spawns: ['netlink.createTap'] });
+  });
+
+  it('hot attach: the tap record takes the guest MAC, the MTU is the endpoint\'s, the hotplug gets the guest MAC', () => {
+    const s = given(input, HOT_ATTACHED).when().then({ state: 'hotAttached', context: { hardAddr: '02:00:00:00:00:03', pciPath: '03/00', progress: { tap: true, up: true, plugged: true } } });
+    expect(s.context.origMtu).toBeNull();
+  });
+
+  it("cold attach: the original link's MTU and MAC, the VMM arguments kept", () => {
+    given(input, ATTACHED)
+      .when()
+      .then({
+        state: 'attached',
+        context: { origMtu: 1450, hardAddr: '5a:94:ef:e4:0c:ee', coldplugArgs: ['-netdev', 'tap,id=net-ep3', '-device', 'virtio-net-pci'], progress: { tap: true, up: true, tcTap: true, tcOrig: true, coldplugged: true, plugged: false } },
+      });
+    // an original link without a MAC keeps the endpoint's hwAddr
+    given(input, ATTACHED.slice(0, 2))
+      .when(doneEvent('attach.getOrigLink', { index: 2, mtu: 1450, mac: '' }))
+      .then({ context: { hardAddr: '02:aa:00:00:00:03', origMtu: 1450 } });
+  });
+
+  it('DETACH and HOT_DETACH of an endpoint never attached: detached at once, nothing run', () => {
+    given(input).when({ type: 'DETACH' }).then({ state: 'detached', spawns: [], context: { op: 'detach', goal: 'detach' } });
+    given(input).when({ type: 'HOT_DETACH' }).then({ state: 'detached', spawns: [], context: { op: 'hotDetach', goal: 'detach' } });
+  });
+
+  it('ADOPT: hot-attached at once (tap, up, plugged), nothing run, the tap record keeps its MAC or takes the guest\'s', () => {
+    given(input)
+      .when({ type: 'ADOPT' })
+      .then({ state: 'hotAttached', spawns: [], context: { op: 'hotAttach', hardAddr: '02:aa:00:00:00:03', netdevId: 'net-ep3', deviceId: 'virtio-net-ep3', progress: { ...NOTHING, tap: true, up: true, plugged: true } } });
+    given({ ...input, hwAddr: '' })
+      .when({ type: 'ADOPT' })
+      .then({ context: { hardAddr: '02:00:00:00:00:03' } });
+  });
+
+  it("ADOPT of a taken-over NIC: upstream's netdev br<idx>_kata, device unknown (found by MAC at unplug)", () => {
+    given(input).when({ type: 'ADOPT', takeover: true }).then({ context: { netdevId: 'br3_kata', deviceId: '' } });
+    given(input).when({ type: 'ADOPT', takeover: 'yes' } as never).then({ context: { netdevId: 'net-ep3', deviceId: 'virtio-net-ep3' } });
+    const s = given(input, [{ type: 'ADOPT', takeover: true }]).when({ type: 'HOT_DETACH' }).then({ state: 'teardown.unplug', spawns: ['hypervisor.hotunplug'] });
+    expect(s.context).toMatchObject({ deviceId: '', hardAddr: '02:aa:00:00:00:03' });
+  });
+});
+
+describe('a command forgets the previous operation\'s outcome', () => {
+  it('a new attach after a rollback clears the error, warnings and goal is set afresh by the failure', () => {
+    const rolledBack = [...HOT_ATTACHED.slice(0, 4), errorEvent('hotAttach.hotplug', boom), errorEvent('teardown.unplug', boom), doneEvent('teardown.lookupTap', { index: 7 }), doneEvent('teardown.setDown', {}), doneEvent('teardown.deleteTap', {})];
+    const dirty = given(input, rolledBack).when().then({ state: 'dirty', context: { goal: 'rollback', op: 'hotAttach', tapVerified: true } });
+    expect(dirty.context.error).toMatchObject({ step: 'hotplug' });
+    expect(dirty.context.warnings).toEqual(['EIO']);
+    // CLEANUP: a fresh teardown — no error, no warnings, the tap looked up again
+    given(input, rolledBack).when({ type: 'CLEANUP' }).then({ state: 'teardown.unplug', context: { op: 'cleanup', goal: 'rollback', error: null, warnings: [], tapVerified: false } });
+  });
+
+  it('CLEANUP after a rolled-back attach ends created (the attach can be retried), not detached', () => {
+    given(input, DIRTY_ROLLBACK).when({ type: 'CLEANUP' }, doneEvent('teardown.unplug', {})).then({ state: 'created', context: { goal: 'rollback', error: null, progress: NOTHING } });
+  });
+
+  it('CLEANUP after a failed detach ends detached', () => {
+    const failedDetach = [...HOT_ATTACHED, { type: 'DETACH' }, errorEvent('teardown.unplug', boom), doneEvent('teardown.lookupTap', { index: 7 }), doneEvent('teardown.setDown', {}), doneEvent('teardown.deleteTap', {})];
+    given(input, failedDetach).when().then({ state: 'dirty', context: { goal: 'detach', error: { op: 'detach', step: 'unplug' } } });
+    given(input, failedDetach).when({ type: 'CLEANUP' }, doneEvent('teardown.unplug', {})).then({ state: 'detached', context: { goal: 'detach', op: 'cleanup', error: null } });
+  });
+
+  it('DETACH from dirty after a rollback: the goal becomes detach', () => {
+    given(input, DIRTY_ROLLBACK).when({ type: 'DETACH' }, doneEvent('teardown.unplug', {})).then({ state: 'detached', context: { goal: 'detach', op: 'detach' } });
+  });
+
+  it('a detach of a cold-attached endpoint forgets the cold plug: the NIC goes with the VM', () => {
+    given(input, ATTACHED)
+      .when({ type: 'DETACH' })
+      .then({ state: 'teardown.removeTc', context: { op: 'detach', goal: 'detach', coldplugArgs: [], progress: { coldplugged: false, tap: true, tcOrig: true } }, spawns: ['netlink.deleteIngressQdisc'] });
+    given(input, ATTACHED).when({ type: 'HOT_DETACH' }).then({ context: { coldplugArgs: [], progress: { coldplugged: false } } });
+  });
+});
+
+describe("upstream's netns rule belongs to Detach", () => {
+  it('DETACH in a netns not ours leaves everything in it (the tap too) to its owner; only the VMM side is ours', () => {
+    given(notOurs, HOT_ATTACHED).when({ type: 'DETACH' }).then({ state: 'teardown.unplug', context: { leftToNetnsOwner: true } });
+    given(notOurs, ATTACHED).when({ type: 'DETACH' }).then({ state: 'detached', spawns: [], context: { leftToNetnsOwner: true, progress: { tap: true, tcOrig: true } } });
+  });
+
+  it('DETACH in our netns, or in the own netns (""), removes everything', () => {
+    given(input, ATTACHED).when({ type: 'DETACH' }).then({ state: 'teardown.removeTc', context: { leftToNetnsOwner: false } });
+    given({ ...notOurs, netnsPath: '' }, ATTACHED).when({ type: 'DETACH' }).then({ state: 'teardown.removeTc', context: { leftToNetnsOwner: false } });
+  });
+
+  it('HOT_DETACH and a new attach in a netns not ours: the rule does not apply (upstream HotDetach ignores it)', () => {
+    given(notOurs, HOT_ATTACHED).when({ type: 'HOT_DETACH' }).then({ state: 'teardown.unplug', context: { leftToNetnsOwner: false } });
+    given(notOurs, ATTACHED).when({ type: 'HOT_DETACH' }).then({ state: 'teardown.removeTc', context: { leftToNetnsOwner: false } });
+    // after a Detach that left the tap to the owner: a new HOT_ATTACH starts without the rule
+    given(notOurs, [...HOT_ATTACHED, { type: 'DETACH' }, errorEvent('teardown.unplug', boom)])
+      .when({ type: 'HOT_DETACH' })
+      .then({ state: 'teardown.unplug', context: { leftToNetnsOwner: false } });
+  });
+});
