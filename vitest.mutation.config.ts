@@ -6,10 +6,12 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  * that a mutant a unit test kills is killed before they start (Stryker runs vitest with bail 1).
  */
 const SLOW = ['test/machines/graph.test.ts', 'test/properties/model.test.ts', 'test/runtime/debug-log.test.ts'];
+/** Runs first: a mutant that breaks a module at load time fails it at once (see the file). */
+const FIRST = 'test/mutation/modules-load.test.ts';
 
 class FastFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
-    const rank = (f: TestSpecification) => SLOW.findIndex((s) => f.moduleId.endsWith(s));
+    const rank = (f: TestSpecification) => (f.moduleId.endsWith(FIRST) ? -2 : SLOW.findIndex((s) => f.moduleId.endsWith(s)));
     return [...files].sort((a, b) => rank(a) - rank(b) || (a.moduleId < b.moduleId ? -1 : a.moduleId > b.moduleId ? 1 : 0));
   }
 }
@@ -25,6 +27,7 @@ class FastFirst extends BaseSequencer {
 export default defineConfig({
   test: {
     include: [
+      FIRST,
       'test/machines/**/*.test.ts',
       'test/runtime/**/*.test.ts',
       'test/properties/**/*.test.ts',

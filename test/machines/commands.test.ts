@@ -96,9 +96,10 @@ describe('commands from created', () => {
   });
 
   it("ADOPT of a taken-over NIC: upstream's netdev br<idx>_kata, device unknown (found by MAC at unplug)", () => {
-    given(input).when({ type: 'ADOPT', takeover: true }).then({ context: { netdevId: 'br3_kata', deviceId: '' } });
+    const takeover = { type: 'ADOPT', takeover: true };
+    given(input).when(takeover).then({ context: { netdevId: 'br3_kata', deviceId: '' } });
     given(input).when({ type: 'ADOPT', takeover: 'yes' } as never).then({ context: { netdevId: 'net-ep3', deviceId: 'virtio-net-ep3' } });
-    const s = given(input, [{ type: 'ADOPT', takeover: true }]).when({ type: 'HOT_DETACH' }).then({ state: 'teardown.unplug', spawns: ['hypervisor.hotunplug'] });
+    const s = given(input, [takeover]).when({ type: 'HOT_DETACH' }).then({ state: 'teardown.unplug', spawns: ['hypervisor.hotunplug'] });
     expect(s.context).toMatchObject({ deviceId: '', hardAddr: '02:aa:00:00:00:03' });
   });
 });

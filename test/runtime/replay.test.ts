@@ -72,9 +72,9 @@ describe('pure replay', () => {
   });
 
   it('fast replay of a create record gives the same endpoint as the machine, and checks the stamp', async () => {
-    const [create] = await history();
-    expect(create!.k).toBe('create');
-    const fast = fromCreateRecord(create as LogRecord & { k: 'create' });
+    const create = (await history())[0] as LogRecord & { k: 'create' };
+    expect(create.k).toBe('create');
+    const fast = fromCreateRecord(create);
     const slow = applyRecord(undefined, create!)!;
     expect(fast).toMatchObject({ id: 'ep0', pending: null, lastSeq: create!.seq, replayed: 1 });
     expect(fast.snapshot.context).toEqual(slow.snapshot.context);

@@ -1,0 +1,64 @@
+/**
+ * Every module `npm run mutate` mutates loads, and the machine it builds at load time is whole.
+ *
+ * The imports are dynamic, inside the tests, on purpose: a mutant that breaks a module's
+ * top-level code (e.g. a step name in `HOT_ATTACH_STEPS` emptied, so the machine cannot be
+ * built) makes every test file that imports the module statically fail to load, and StrykerJS's
+ * vitest runner counts a file that fails to load as "no tests failed" — the mutant would survive
+ * although nothing works. Here it fails a test. Runs first under `npm run mutate` (FastFirst).
+ */
+import { describe, expect, it } from 'vitest';
+
+const MODULES = [
+  '../../machines/index.js',
+  '../../src/runtime/tapstore.js',
+  '../../src/runtime/checkpointer.js',
+  '../../src/runtime/debug-log.js',
+  '../../src/runtime/driver.js',
+  '../../src/runtime/effects.js',
+  '../../src/runtime/endpoint-slot.js',
+  '../../src/runtime/endpoint-view.js',
+  '../../src/runtime/errors.js',
+  '../../src/runtime/fd-table.js',
+  '../../src/runtime/inspection.js',
+  '../../src/runtime/journal.js',
+  '../../src/runtime/rebuild.js',
+  '../../src/runtime/recovery-scheduler.js',
+  '../../src/runtime/recovery.js',
+  '../../src/runtime/replay.js',
+  '../../src/runtime/retirement.js',
+  '../../src/runtime/sandbox-config.js',
+  '../../src/runtime/vhost-default.js',
+  '../../src/persist/persist-json.js',
+  '../../src/persist/persisted-network.js',
+  '../../src/persist/store-persist.js',
+];
+
+describe('the mutated modules load', () => {
+  it.each(MODULES)('%s', async (m) => {
+    const mod = (await import(m)) as Record<string, unknown>;
+    expect(Object.keys(mod).length).toBeGreaterThan(0);
+  });
+
+  it('the endpoint machine has every state of its step tables, each effect state invoking its step', async () => {
+    const { endpointMachine, HOT_ATTACH_STEPS, ATTACH_STEPS, TEARDOWN_STEPS, STEPS } = await import('../../machines/index.js');
+    expect(HOT_ATTACH_STEPS).toEqual(['createTap', 'setMtu', 'setUp', 'hotplug']);
+    expect(ATTACH_STEPS).toEqual(['createTap', 'getOrigLink', 'setMtu', 'setUp', 'qdiscTap', 'qdiscOrig', 'redirectIn', 'redirectOut', 'coldplug']);
+    expect(TEARDOWN_STEPS).toEqual(['unplug', 'removeTc', 'lookupTap', 'setDown', 'deleteTap']);
+    const states = endpointMachine.root.states;
+    expect(Object.keys(states)).toEqual(['created', 'hotAttach', 'hotAttached', 'attach', 'attached', 'teardown', 'dirty', 'detached']);
+    for (const [phase, steps] of [
+      ['hotAttach', HOT_ATTACH_STEPS],
+      ['attach', ATTACH_STEPS],
+      ['teardown', TEARDOWN_STEPS],
+    ] as const) {
+      const node = states[phase]!;
+      expect(Object.keys(node.states)).toEqual([...steps]);
+      expect(node.config.initial).toBe(steps[0]);
+      for (const step of steps) {
+        const inv = node.states[step]!.invoke;
+        expect(inv.map((i) => [i.id, i.src])).toEqual([[`${phase}.${step}`, STEPS[step].src]]);
+      }
+    }
+  });
+});
