@@ -323,7 +323,7 @@ export interface PendingEffect {
 export function isEffectState(value: unknown): boolean {
   if (typeof value !== 'object' || value === null) return false;
   const [phase, step] = Object.entries(value as Record<string, unknown>)[0] ?? [];
-  return (phase === 'hotAttach' || phase === 'attach' || phase === 'teardown') && typeof step === 'string' && step in STEPS;
+  return (phase === 'hotAttach' || phase === 'attach' || phase === 'teardown') && typeof step === 'string' && Object.hasOwn(STEPS, step);
 }
 
 /** Which effect an endpoint in state `value` with context `c` is running, or null when settled. */
@@ -331,8 +331,9 @@ export function pendingEffect(value: unknown, c: EndpointContext): PendingEffect
   if (typeof value !== 'object' || value === null) return null;
   const [phase, step] = Object.entries(value as Record<string, unknown>)[0] ?? [];
   if ((phase !== 'hotAttach' && phase !== 'attach' && phase !== 'teardown') || typeof step !== 'string') return null;
+  // own keys only: a value like `{teardown: 'toString'}` (a corrupt log) names no step
+  if (!Object.hasOwn(STEPS, step)) return null;
   const spec = STEPS[step as Step];
-  if (!spec) return null;
   return { id: `${phase}.${step}`, src: spec.src, input: spec.input(c), step: step as Step, phase };
 }
 

@@ -4,7 +4,7 @@
  * and the end state of the teardown it starts (given/when/then on the pure machine).
  */
 import { describe, expect, it } from 'vitest';
-import { NOTHING, initialContext, type EndpointInput } from '../../machines/index.js';
+import { NOTHING, initialContext, pendingEffect, type EndpointInput } from '../../machines/index.js';
 import { doneEvent, errorEvent } from '../../src/testing/actor-events.js';
 import { given } from '../support/machine-spec.js';
 
@@ -154,5 +154,63 @@ describe("upstream's netns rule belongs to Detach", () => {
     given(notOurs, [...HOT_ATTACHED, { type: 'DETACH' }, errorEvent('teardown.unplug', boom)])
       .when({ type: 'HOT_DETACH' })
       .then({ state: 'teardown.unplug', context: { leftToNetnsOwner: false } });
+  });
+});
+
+describe('the inputs of the effects (the adapter calls the runtime makes)', () => {
+  it("cold attach sets the tap to the original link's MTU; a later hot attach to the endpoint's own", () => {
+    const s = given(input, ATTACHED.slice(0, 3)).when().then({ state: 'attach.setMtu' });
+    expect(pendingEffect(s.value, s.context)?.input).toEqual({ netns: '/run/netns/x', name: 'tap3_kata', mtu: 1450 });
+    // the cold attach fails later and rolls back; a hot attach then uses the endpoint's MTU, not the stale original one
+    const rolledBack = [...ATTACHED.slice(0, 4), errorEvent('attach.setUp', boom), doneEvent('teardown.lookupTap', { index: 7 }), doneEvent('teardown.deleteTap', {})];
+    const h = given(input, rolledBack).when({ type: 'HOT_ATTACH' }, doneEvent('hotAttach.createTap', { index: 8, queues: 2 })).then({ state: 'hotAttach.setMtu', context: { origMtu: 1450 } });
+    expect(pendingEffect(h.value, h.context)?.input).toEqual({ netns: '/run/netns/x', name: 'tap3_kata', mtu: 1400 });
+    const failed = given(input, rolledBack).when({ type: 'HOT_ATTACH' }, doneEvent('hotAttach.createTap', { index: 8, queues: 2 }), errorEvent('hotAttach.setMtu', boom)).then({});
+    expect(failed.context.error?.message).toBe('Could not set TAP MTU 1400: EIO');
+  });
+
+  it('the unplug names the device it plugged (no MAC lookup); the PCI path is cleared once unplugged', () => {
+    const s = given(input, HOT_ATTACHED).when({ type: 'HOT_DETACH' }).then({ state: 'teardown.unplug' });
+    expect(pendingEffect(s.value, s.context)?.input).toEqual({ netdevId: 'net-ep3', deviceId: 'virtio-net-ep3', queues: 2 });
+    const t = given(input, [...HOT_ATTACHED, { type: 'HOT_DETACH' }]).when(doneEvent('teardown.unplug', {})).then({ state: 'teardown.lookupTap', context: { pciPath: '', progress: { plugged: false } } });
+    expect(pendingEffect(t.value, t.context)?.input).toEqual({ netns: '/run/netns/x', name: 'tap3_kata' });
+  });
+
+  it('setDown sets the tap down (up: false)', () => {
+    const s = given(input, [...HOT_ATTACHED, { type: 'HOT_DETACH' }, doneEvent('teardown.unplug', {})]).when(doneEvent('teardown.lookupTap', { index: 7 })).then({ state: 'teardown.setDown' });
+    expect(pendingEffect(s.value, s.context)?.input).toEqual({ netns: '/run/netns/x', name: 'tap3_kata', up: false });
+  });
+});
+
+describe('teardown outcomes', () => {
+  const toLookup = [...HOT_ATTACHED, { type: 'HOT_DETACH' }, doneEvent('teardown.unplug', {})];
+
+  it('the tap already gone at lookup: nothing more to do, detached', () => {
+    given(input, toLookup).when(doneEvent('teardown.lookupTap', { absent: true })).then({ state: 'detached', spawns: [], context: { progress: NOTHING } });
+  });
+
+  it('the tap gone when setting it down: nothing to delete, detached', () => {
+    given(input, toLookup)
+      .when(doneEvent('teardown.lookupTap', { index: 7 }), doneEvent('teardown.setDown', { absent: true }))
+      .then({ state: 'detached', spawns: [], context: { progress: NOTHING } });
+  });
+
+  it('set down but not deleted: dirty with the tap down; CLEANUP looks it up and deletes it without setting it down again', () => {
+    const dirty = [...toLookup, doneEvent('teardown.lookupTap', { index: 7 }), doneEvent('teardown.setDown', {}), errorEvent('teardown.deleteTap', boom)];
+    given(input, dirty).when().then({ state: 'dirty', context: { progress: { tap: true, up: false } } });
+    given(input, dirty).when({ type: 'CLEANUP' }).then({ state: 'teardown.lookupTap' });
+    given(input, dirty).when({ type: 'CLEANUP' }, doneEvent('teardown.lookupTap', { index: 7 })).then({ state: 'teardown.deleteTap', spawns: ['netlink.deleteLink'] });
+  });
+
+  it('a CLEANUP after a rollback reports its own first failure as the error (op cleanup)', () => {
+    const s = given(input, DIRTY_ROLLBACK).when({ type: 'CLEANUP' }, errorEvent('teardown.unplug', { name: 'HypervisorError', message: 'stuck' })).then({ state: 'dirty' });
+    expect(s.context.error).toMatchObject({ op: 'cleanup', step: 'unplug', message: 'stuck' });
+    expect(s.context.goal).toBe('rollback');
+  });
+
+  it('model none: the attach records upstream\'s error and runs nothing', () => {
+    const s = given({ ...input, model: 'none' }).when({ type: 'ATTACH' }).then({ state: 'created', spawns: [] });
+    expect(s.context.op).toBe('attach');
+    expect(s.context.error).toEqual({ op: 'attach', step: 'model', message: 'Invalid internetworking model', cause: { name: 'EndpointError', message: 'Invalid internetworking model' } });
   });
 });
