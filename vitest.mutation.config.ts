@@ -5,7 +5,7 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  * The slow, broad tests (they cover nearly every mutant): run after the fast, targeted ones, so
  * that a mutant a unit test kills is killed before they start (Stryker runs vitest with bail 1).
  */
-const SLOW = ['test/machines/graph.test.ts', 'test/properties/model.test.ts', 'test/runtime/debug-log.test.ts'];
+const SLOW = ['test/machines/graph.test.ts', 'test/properties/model.test.ts'];
 /** Runs first: a mutant that breaks a module at load time fails it at once (see the file). */
 const FIRST = 'test/mutation/modules-load.test.ts';
 

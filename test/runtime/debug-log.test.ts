@@ -1,12 +1,7 @@
 /** NODE_DEBUG=tapstate: every adapter call with its duration and errno / kind. */
-import { spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MemoryHypervisor, MemoryKernel } from '../../src/adapters/memory/index.js';
 import { describeError, traced, tracedAdapters, type DebugLogger } from '../../src/runtime/debug-log.js';
-import { CLI } from '../torture/world.js';
 
 function logger(enabled = true): DebugLogger & { lines: string[] } {
   const lines: string[] = [];
@@ -50,25 +45,76 @@ describe('traced adapters', () => {
   });
 });
 
-describe('NODE_DEBUG=tapstate in the CLI', () => {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `tapstate-debuglog-${process.pid}-`));
-  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-  const run = (args: string[], env: Record<string, string>) =>
-    spawnSync(process.execPath, [CLI, ...args], { env: { ...process.env, TAPSTATE_ADAPTERS: 'memory', ...env }, encoding: 'utf8' });
+describe('what a traced call logs', () => {
+  const obj = {
+    n: 1,
+    sync(a: number, b: string) {
+      return `${a}${b}${this.n}`;
+    },
+    boom() {
+      throw Object.assign(new Error('bad\n  multi-line'), { kind: 'invalid' });
+    },
+    async none() {
+      return 7;
+    },
+  };
 
-  it('prints every adapter call on stderr (with the errno of a failed one), and nothing without it', () => {
-    const store = path.join(tmp, 's');
-    expect(run(['init', '--store', store, '--netns', '/run/netns/x', '--no-vhost'], {}).status).toBe(0);
-    expect(run(['add', '--store', store, '--idx', '0'], {}).status).toBe(0);
-    const quiet = run(['hot-attach', '--store', store, '--endpoint', 'ep0'], { NODE_DEBUG: '' });
-    expect(quiet.status).toBe(0);
-    expect(quiet.stderr).not.toContain('TAPSTATE');
-    const r = run(['hot-detach', '--store', store, '--endpoint', 'ep0'], { NODE_DEBUG: 'tapstate' });
-    expect(r.status, r.stderr).toBe(0);
-    const lines = r.stderr.split('\n').filter((l) => l.startsWith('TAPSTATE '));
-    expect(lines.some((l) => /^TAPSTATE \d+: hypervisor\.hotunplug \{"netdevId":"net-ep0","deviceId":"virtio-net-ep0","queues":\d+\} (ok|failed) \d+\.\d\d ms/.test(l))).toBe(true);
-    // each process has its own in-memory world: the tap of the previous one is not there (the
-    // teardown's tap lookup finds nothing, so nothing is set down)
-    expect(lines).toContainEqual(expect.stringMatching(/^TAPSTATE \d+: netlink\.getLink "\/run\/netns\/x" "tap0_kata" failed \d+\.\d\d ms: NetlinkError errno=ENODEV\(19\): /));
+  it('a synchronous call: its value returned as is (bound to the adapter), logged ok', () => {
+    const log = logger();
+    const t = traced(obj, 'x', log);
+    expect(t.sync(2, 'b')).toBe('2b1');
+    expect(t.n).toBe(1);
+    expect(log.lines).toEqual([expect.stringMatching(/^x\.sync 2 "b" ok \d+\.\d\d ms$/)]);
+  });
+
+  it('a call without arguments names only the method; a promise is returned resolved to its value', async () => {
+    const log = logger();
+    await expect(traced(obj, 'x', log).none()).resolves.toBe(7);
+    expect(log.lines).toEqual([expect.stringMatching(/^x\.none ok \d+\.\d\d ms$/)]);
+  });
+
+  it('a synchronous throw is logged with the kind and a one-line message, then rethrown', () => {
+    const log = logger();
+    expect(() => traced(obj, 'x', log).boom()).toThrow('bad');
+    expect(log.lines).toEqual([expect.stringMatching(/^x\.boom failed \d+\.\d\d ms: Error kind=invalid: bad multi-line$/)]);
+  });
+
+  it('arguments: undefined spelled out, long ones cut at 300 characters, unprintable ones said so', () => {
+    const log = logger();
+    const t = traced({ f: (..._a: unknown[]) => 0 }, 'x', log);
+    t.f(undefined, 1);
+    t.f('a'.repeat(400));
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    t.f(cyclic);
+    t.f('a'.repeat(298));
+    expect(log.lines[0]).toMatch(/^x\.f undefined 1 ok /);
+    expect(log.lines[1]).toMatch(new RegExp(`^x\\.f "${'a'.repeat(299)}… ok `));
+    expect(log.lines[2]).toMatch(/^x\.f \(unprintable arguments\) ok /);
+    // exactly 300 characters: not cut
+    expect(log.lines[3]).toMatch(new RegExp(`^x\\.f "${'a'.repeat(298)}" ok `));
+  });
+
+  it('describeError: errno with its number, a code only when errno-like, a kind, anything else as text', () => {
+    expect(describeError(Object.assign(new Error('x'), { errno: 'EEXIST', errnoNumber: 17 }))).toBe('Error errno=EEXIST(17): x');
+    expect(describeError(Object.assign(new Error('x'), { errno: 'EEXIST' }))).toBe('Error errno=EEXIST: x');
+    expect(describeError(Object.assign(new Error('x'), { errno: '', code: 'ENOENT', errno2: 1 }))).toBe('Error errno=ENOENT: x');
+    expect(describeError(Object.assign(new Error('x'), { code: 'ERR_BAD' }))).toBe('Error: x');
+    expect(describeError(Object.assign(new Error('x'), { code: 'xENOENT' }))).toBe('Error: x');
+    expect(describeError(Object.assign(new Error('x'), { code: 'ENOENT', errno: -2, kind: 'k' }))).toBe('Error errno=ENOENT(2) kind=k: x');
+    expect(describeError(new TypeError('t'))).toBe('TypeError: t');
+    expect(describeError('str')).toBe('str');
+    expect(describeError(undefined)).toBe('undefined');
+  });
+
+  it('tracedAdapters wraps both adapters when on, and keeps the rest', async () => {
+    const log = logger();
+    const kernel = new MemoryKernel();
+    const hypervisor = new MemoryHypervisor({ kernel });
+    const a = tracedAdapters({ netlink: kernel, hypervisor }, log);
+    expect(a.netlink).not.toBe(kernel);
+    await a.netlink.netnsExists('/x');
+    await a.hypervisor.alive();
+    expect(log.lines.map((l) => l.split(' ')[0])).toEqual(['netlink.netnsExists', 'hypervisor.alive']);
   });
 });
