@@ -62,6 +62,10 @@ describe('ifNameProblem (dev_valid_name)', () => {
     ['a:b', 'must not contain whitespace, "/", ":" or NUL'],
     ['a\tb', 'must not contain whitespace, "/", ":" or NUL'],
     ['a\0b', 'must not contain whitespace, "/", ":" or NUL'],
+    // one character: the fast path (short printable ASCII) must refuse these too
+    ['/', 'must not contain whitespace, "/", ":" or NUL'],
+    [':', 'must not contain whitespace, "/", ":" or NUL'],
+    [' ', 'must not contain whitespace, "/", ":" or NUL'],
   ])('%j: %s', (name, problem) => {
     expect(ifNameProblem(name)).toBe(problem);
   });
@@ -69,6 +73,9 @@ describe('ifNameProblem (dev_valid_name)', () => {
     expect(ifNameProblem('tapé')).toBeNull();
     expect(ifNameProblem('a\u007fb')).toBeNull();
     expect(ifNameProblem('a\u0001b')).toBeNull();
+    // 15 bytes exactly with non-ASCII: accepted; 16: refused
+    expect(ifNameProblem('éééééééa')).toBeNull();
+    expect(ifNameProblem('éééééééab')).toBe('must be at most 15 bytes (got 16); the kernel would truncate it');
   });
 });
 
