@@ -1,11 +1,12 @@
 /**
- * `npm run mutate [-- <stryker options, e.g. --mutate machines/steps.ts>]`: StrykerJS over
- * machines/, src/runtime/ and src/persist/ with the fast in-memory tests (stryker.config.json,
- * vitest.mutation.config.ts), niced, one test process, incremental (.tmp/stryker-incremental.json:
- * a second run re-tests only the mutants whose code or tests changed). Outside CI.
+ * `npm run mutate [-- <stryker options>]`: StrykerJS over machines/ and src/runtime/ with the
+ * fast in-memory tests (stryker.config.json, vitest.mutation.config.ts), niced, two test
+ * processes, incremental (.tmp/stryker-incremental.json: a later run re-tests only the mutants
+ * whose code or tests changed; `-- --force` re-tests all). src/persist/ is a separate run:
+ * `npm run mutate -- --mutate "src/persist/**\/*.ts"`. Outside CI.
  *
  * Prints the per-file table (also written to .tmp/mutation-table.md for docs/testing.md) and
- * the bench-style line of the machines+runtime score.
+ * the bench-style line of the machines+runtime score (`case: "persist"` for a persist-only run).
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';

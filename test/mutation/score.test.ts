@@ -20,4 +20,10 @@ describe('mutation score (npm run mutate)', () => {
     expect(s.line).toEqual({ suite: 'mutation', case: 'machines+runtime', ours: 80, baseline: 100, baseline_name: 'all mutants killed', unit: '%', ratio: 0.8 });
     expect(s.table).toContain('| **machines/ + src/runtime/** | 15 | 1 | 1 | 3 | 5 | **80.00** |');
   });
+
+  it('a run over src/persist/ only gets its own line and total', () => {
+    const s = mutationSummary({ files: { 'src/persist/persist-json.ts': { mutants: [...m('Killed', 3), ...m('Survived', 1)] }, 'src/persist/store-persist.ts': { mutants: m('Killed', 4) } } });
+    expect(s.line).toMatchObject({ case: 'persist', ours: 87.5, ratio: 0.875 });
+    expect(s.table).toContain('| **src/persist/** | 7 | 0 | 1 | 0 | 0 | **87.50** |');
+  });
 });
