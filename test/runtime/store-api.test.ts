@@ -258,3 +258,142 @@ describe('recovery on request', () => {
     await s3.close();
   });
 });
+
+describe('durability and failures', () => {
+  const enospc = () => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+
+  it('createEndpoint writes its record without an fdatasync: the first command makes it durable with its first intent', async () => {
+    const w = memoryWorld();
+    const store = await w.open();
+    const before = w.medium.datasyncs;
+    store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    expect(w.medium.datasyncs).toBe(before);
+    await store.hotAttach('ep0');
+    expect(w.medium.datasyncs).toBeGreaterThan(before);
+    await store.close();
+  });
+
+  it('a log write failure while queue fds are held: the fds are still ours and close() closes them', async () => {
+    const w = memoryWorld();
+    const store = await w.open({
+      faults: (c) => {
+        if (c.method === 'createTap') w.medium.failNextWrite = { afterBytes: 0, error: enospc() };
+        return 'ok';
+      },
+    });
+    store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    await expect(store.hotAttach('ep0')).rejects.toMatchObject({ name: 'StoreFailedError', errno: 'ENOSPC' });
+    expect(store.heldFds).toBe(2);
+    await store.close(); // resolves: the failed log is not touched again
+    expect(store.heldFds).toBe(0);
+    expect(w.kernel.openFdCount('self')).toBe(0);
+  });
+
+  it('a crash while queue fds are held: they died with the process (the store holds none)', async () => {
+    const w = memoryWorld();
+    const store = await w.open({ faults: (c) => (c.method === 'setMtu' ? 'crash-before' : 'ok') });
+    store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    await expect(store.hotAttach('ep0')).rejects.toBeInstanceOf(SimulatedCrash);
+    expect(store.heldFds).toBe(0);
+  });
+
+  it('close writes a checkpoint when one is due', async () => {
+    const w = memoryWorld();
+    const store = await w.open({ checkpointEvery: 1 });
+    store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    expect(MemoryLogStore.open(w.medium, { readOnly: true }).readCheckpoint()).toBeNull();
+    await store.close();
+    expect(MemoryLogStore.open(w.medium, { readOnly: true }).readCheckpoint()?.endpoints).toHaveProperty('ep0');
+  });
+
+  it('a teardown that removed everything despite a failed step resolves detached, reporting the failure', async () => {
+    const w = memoryWorld();
+    const store = await w.open({
+      faults: (c) => (c.method === 'setUp' && (c.args as unknown[])[2] === false ? { fail: new Error('setUp refused') } : 'ok'),
+    });
+    store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    await store.hotAttach('ep0');
+    const v = await store.hotDetach('ep0');
+    expect(v).toMatchObject({ state: 'detached', error: { step: 'setDown', message: 'Could not disable TAP tap0_kata: setUp refused' }, warnings: ['Could not disable TAP tap0_kata: setUp refused'] });
+    expect(w.taps()).toEqual([]);
+    await store.close();
+  });
+
+  it('an id ep<idx> held by another idx: the default id moves on', async () => {
+    const w = memoryWorld();
+    const store = await w.open();
+    store.createEndpoint({ idx: 5, id: 'ep0', mac: '02:00:00:00:00:05' });
+    expect(store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' }).id).toBe('ep0-2');
+    await store.close();
+  });
+});
+
+describe('opening', () => {
+  it('verify: replays the whole history, not from the checkpoint', async () => {
+    const w = memoryWorld();
+    const store = await w.open();
+    store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    await store.hotAttach('ep0');
+    store.checkpoint();
+    await store.close();
+    const fast = await w.open();
+    expect(fast.recovery.fromCheckpoint).toBe(true);
+    await fast.close();
+    const verified = await w.open({ verify: true });
+    expect(verified.recovery.fromCheckpoint).toBe(false);
+    expect(verified.get('ep0').state).toBe('hotAttached');
+    await verified.close();
+  });
+
+  it('inspect: the endpoints found in the log are mirrored to the observer too', async () => {
+    const w = memoryWorld();
+    const s1 = await w.open();
+    s1.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    await s1.close();
+    const seen: string[] = [];
+    const s2 = await w.open({ inspect: (e) => void (e.type === '@xstate.actor' && seen.push((e.actorRef as { id: string }).id)) });
+    expect(seen).toContain('ep0');
+    await s2.close();
+  });
+});
+
+describe('load', () => {
+  const doc = (idx: number) => ({
+    NetNsPath: NETNS,
+    NetmonPID: 0,
+    NetNsCreated: true,
+    Endpoints: [{ Type: 'tuntap', Tuntap: { TuntapInterface: { Name: `eth${idx}`, TAPIface: { Name: `tap${idx}_kata`, HardAddr: `02:00:00:00:00:0${idx}`, Addrs: null } } } }],
+  });
+
+  it('refuses an endpoint whose idx a live endpoint has (nothing changed); a detached one frees it', async () => {
+    const w = memoryWorld();
+    const store = await w.open();
+    store.createEndpoint({ idx: 1, mac: '02:00:00:00:00:09', ifName: 'eth9' });
+    const before = recordCount(w);
+    await expect(store.load(doc(1))).rejects.toMatchObject({ name: 'DuplicateEndpointError', field: 'idx', value: 1 });
+    expect(recordCount(w)).toBe(before);
+    await store.detach('ep1');
+    const r = await store.load(doc(1));
+    expect(r.endpoints.map((e) => [e.id, e.state])).toEqual([['ep1', 'created']]);
+    await store.close();
+  });
+
+  it('a loaded endpoint takes the next free id when ep<idx> is held by another idx', async () => {
+    const w = memoryWorld();
+    const store = await w.open();
+    store.createEndpoint({ idx: 7, id: 'ep2', mac: '02:00:00:00:00:07' });
+    const r = await store.load(doc(2));
+    expect(r.endpoints.map((e) => e.id)).toEqual(['ep2-2']);
+    await store.close();
+  });
+
+  it('a load of endpoints never attached is durable when it returns', async () => {
+    const w = memoryWorld();
+    const store = await w.open();
+    const before = w.medium.datasyncs;
+    await store.load(doc(3));
+    expect(w.medium.datasyncs).toBeGreaterThan(before);
+    expect(w.medium.syncedLength).toBe(w.medium.log.length);
+    await store.close();
+  });
+});
