@@ -351,7 +351,7 @@ describe('opening', () => {
     s1.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
     await s1.close();
     const seen: string[] = [];
-    const s2 = await w.open({ inspect: (e) => void (e.type === '@xstate.actor' && seen.push((e.actorRef as { id: string }).id)) });
+    const s2 = await w.open({ inspect: (e) => void (e.type === '@xstate.actor' && seen.push((e.actorRef as unknown as { id: string }).id)) });
     expect(seen).toContain('ep0');
     await s2.close();
   });
