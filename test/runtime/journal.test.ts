@@ -121,3 +121,83 @@ describe('durability through the store', () => {
     await again.close();
   });
 });
+
+describe('Journal: failing closed, checkpoints', () => {
+  const eio = () => Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
+  const patch = (j: Journal, m: Record<string, unknown>) => Object.assign((j as unknown as { log: object }).log, m);
+
+  it('use after a simulated crash: a SimulatedCrash saying so; onFail sees every failure', () => {
+    const seen: unknown[] = [];
+    const j = new Journal(MemoryLogStore.create(new MemoryLogMedium(), {}), { seq: 0, clock: () => 0, onFail: (c) => void seen.push(c) });
+    const crash = new SimulatedCrash('test');
+    expect(j.fail(crash)).toBe(crash);
+    expect(j.failed).toBe(true);
+    expect(() => j.assertUsable()).toThrow('simulated crash: store used after a crash');
+    j.fail(new Error('second'));
+    expect(seen).toHaveLength(2);
+  });
+
+  it('the first failure is the one reported afterwards; a failure that is not the medium\'s is thrown as it is', () => {
+    const { j } = journal();
+    const bug = new TypeError('a bug');
+    expect(j.fail(bug)).toBe(bug);
+    j.fail(eio());
+    expect(() => j.assertUsable()).toThrow(expect.objectContaining({ name: 'StoreFailedError', errno: 'unknown', during: 'used-after-failure' }));
+    const { j: k } = journal();
+    expect(k.fail(eio(), 'fsync')).toMatchObject({ name: 'StoreFailedError', errno: 'EIO', during: 'fsync' });
+    expect(() => k.assertUsable()).toThrow(expect.objectContaining({ errno: 'EIO', during: 'used-after-failure' }));
+  });
+
+  it('a checkpoint records the position, the endpoints, the retirements and the kept document; the count restarts', () => {
+    const { j } = journal();
+    j.append([note(1), note(2)], false);
+    j.writeCheckpoint({}, { retired: 3, network: { kept: true } });
+    expect(j.sinceCheckpoint).toBe(0);
+    const log = (j as unknown as { log: MemoryLogStore }).log;
+    expect(log.readCheckpoint()).toMatchObject({ seq: 2, offset: log.end, endpoints: {}, retired: 3, network: { kept: true } });
+    j.writeCheckpoint({}, { retired: 0 });
+    expect(log.readCheckpoint()).not.toHaveProperty('network');
+  });
+
+  it('a failed checkpoint write is typed but leaves the journal usable (the old checkpoint stays); a bug is thrown as it is', () => {
+    const { j } = journal();
+    j.append([note(1)], false);
+    patch(j, {
+      writeCheckpoint: () => {
+        throw eio();
+      },
+    });
+    expect(() => j.writeCheckpoint({}, { retired: 0 })).toThrow(expect.objectContaining({ name: 'StoreFailedError', errno: 'EIO', during: 'write' }));
+    expect(j.failed).toBe(false);
+    expect(j.sinceCheckpoint).toBe(1);
+    patch(j, {
+      writeCheckpoint: () => {
+        throw new RangeError('bug');
+      },
+    });
+    expect(() => j.writeCheckpoint({}, { retired: 0 })).toThrow(RangeError);
+    expect(j.failed).toBe(false);
+  });
+
+  it('a failed log maintenance after the checkpoint fails the journal', () => {
+    const { j } = journal();
+    patch(j, {
+      maintain: () => {
+        throw eio();
+      },
+    });
+    expect(() => j.writeCheckpoint({}, { retired: 0 })).toThrow(expect.objectContaining({ name: 'StoreFailedError', errno: 'EIO' }));
+    expect(j.failed).toBe(true);
+  });
+
+  it('maintenance keeps only what an endpoint still needs: it asks whether each checkpointed endpoint is settled', () => {
+    const { j } = journal();
+    let settled: ((e: never) => boolean) | undefined;
+    patch(j, { maintain: (_cp: unknown, f: (e: never) => boolean) => void (settled = f) });
+    j.writeCheckpoint({}, { retired: 0 });
+    const ep = (value: unknown, pending: unknown) => ({ snapshot: { value, context: '{}', status: 'active' }, pending, lastSeq: 1 }) as never;
+    expect(settled!(ep('hotAttached', null))).toBe(true);
+    expect(settled!(ep({ teardown: 'unplug' }, null))).toBe(false);
+    expect(settled!(ep('hotAttached', { k: 'intent' }))).toBe(false);
+  });
+});
