@@ -1,0 +1,119 @@
+/**
+ * The records an operation writes, in order, as `tapstate log` shows them: the command, each
+ * effect's intent before it runs (with its attempt number, and what recovery must know of the
+ * world before it), each outcome with its duration, and the snapshot once settled.
+ */
+import { describe, expect, it } from 'vitest';
+import { MemoryLogStore } from '../../src/log/index.js';
+import type { LogRecord } from '../../src/log/records.js';
+import { SimulatedCrash } from '../../src/adapters/faults.js';
+import { memoryWorld, NETNS } from '../support/memory-world.js';
+
+const records = (w: ReturnType<typeof memoryWorld>): LogRecord[] =>
+  MemoryLogStore.open(w.medium, { readOnly: true })
+    .read()
+    .records.map((r) => r.record);
+
+const brief = (r: LogRecord): string => {
+  switch (r.k) {
+    case 'event':
+      return `event ${r.event.type.replace('xstate.', '')} → ${r.state.v}`;
+    case 'intent':
+      return `intent ${r.id} #${r.attempt}`;
+    default:
+      return r.k;
+  }
+};
+
+describe('the records of an operation', () => {
+  it('hot attach: command, then intent and outcome of each effect, then the snapshot', async () => {
+    const w = memoryWorld();
+    const store = await w.open();
+    store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    await store.hotAttach('ep0');
+    await store.close();
+    const recs = records(w);
+    expect(recs.map(brief)).toEqual([
+      'create',
+      'event HOT_ATTACH → hotAttach.createTap',
+      'intent hotAttach.createTap #1',
+      'event done.actor.hotAttach.createTap → hotAttach.setMtu',
+      'intent hotAttach.setMtu #1',
+      'event done.actor.hotAttach.setMtu → hotAttach.setUp',
+      'intent hotAttach.setUp #1',
+      'event done.actor.hotAttach.setUp → hotAttach.hotplug',
+      'intent hotAttach.hotplug #1',
+      'event done.actor.hotAttach.hotplug → hotAttached',
+      'snapshot',
+    ]);
+    const intent = recs[2] as LogRecord & { k: 'intent' };
+    expect(intent).toMatchObject({ ep: 'ep0', src: 'netlink.createTap', input: { netns: NETNS, name: 'tap0_kata', queues: 2 } });
+    expect(intent).not.toHaveProperty('pre');
+    const outcome = recs[3] as LogRecord & { k: 'event' };
+    expect(typeof outcome.ms).toBe('number');
+    expect(outcome.ms).toBeGreaterThanOrEqual(0);
+    expect(recs[1]).not.toHaveProperty('ms');
+    const snap = recs[10] as LogRecord & { k: 'snapshot' };
+    expect(snap.snapshot).toMatchObject({ value: 'hotAttached', status: 'active', context: { pciPath: expect.any(String) } });
+    // seq numbers follow each other
+    expect(recs.map((r) => r.seq)).toEqual(recs.map((_, i) => recs[0]!.seq + i));
+  });
+
+  it("cold attach: qdiscOrig's intent records whether the original link had an ingress qdisc before", async () => {
+    const w = memoryWorld();
+    const store = await w.open();
+    store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    await store.attach('ep0');
+    await store.close();
+    const intents = records(w).filter((r): r is LogRecord & { k: 'intent' } => r.k === 'intent');
+    expect(intents.find((r) => r.id === 'attach.qdiscOrig')).toMatchObject({ pre: { origIngress: false } });
+    expect(intents.filter((r) => r.pre !== undefined).map((r) => r.id)).toEqual(['attach.qdiscOrig']);
+  });
+
+  it('a teardown step run again by recovery is attempt 2; the reconciliation is noted and recorded with the outcome', async () => {
+    const w = memoryWorld();
+    const s1 = await w.open({ faults: (c) => (c.method === 'deleteLink' ? 'crash-before' : 'ok') });
+    s1.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    await s1.hotAttach('ep0');
+    await expect(s1.hotDetach('ep0')).rejects.toBeInstanceOf(SimulatedCrash);
+    w.crash();
+    const s2 = await w.open();
+    expect(s2.recovery.endpoints).toMatchObject([{ effect: 'teardown.deleteTap', ran: true, action: 'rolled-forward', finalState: 'detached' }]);
+    await s2.close();
+    const recs = records(w);
+    const deletes = recs.filter((r) => r.k === 'intent' && r.id === 'teardown.deleteTap');
+    expect(deletes.map((r) => (r as LogRecord & { k: 'intent' }).attempt)).toEqual([1, 2]);
+    const note = recs.find((r) => r.k === 'note' && r.note === 'recovery');
+    expect(note).toMatchObject({ ep: 'ep0', data: { effect: 'teardown.deleteTap', ran: true, decision: 'rerun', observed: { tap: true } } });
+    expect(w.taps()).toEqual([]);
+  });
+
+  it('an attach step rolled back by recovery: the failure event carries what was observed', async () => {
+    const w = memoryWorld();
+    const s1 = await w.open({ faults: (c) => (c.method === 'setMtu' ? 'crash-after' : 'ok') });
+    s1.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    await expect(s1.hotAttach('ep0')).rejects.toBeInstanceOf(SimulatedCrash);
+    w.crash();
+    const s2 = await w.open();
+    expect(s2.recovery.endpoints).toMatchObject([{ effect: 'hotAttach.setMtu', ran: true, action: 'rolled-back', finalState: 'created', observed: { tap: true, up: false } }]);
+    expect(s2.recovery.endpoints[0]!.error).toBeUndefined();
+    expect(typeof s2.recovery.endpoints[0]!.ms).toBe('number');
+    await s2.close();
+    const ev = records(w).find((r) => r.k === 'event' && r.event.type === 'xstate.error.actor.hotAttach.setMtu') as LogRecord & { k: 'event' };
+    expect(ev.reconciled).toMatchObject({ tap: true, ran: true });
+    expect(ev.event).toMatchObject({ error: { name: 'Interrupted', message: 'interrupted by a crash during netlink.setMtu' } });
+  });
+
+  it('recovery that cannot finish a teardown reports the error and the dirty state', async () => {
+    const w = memoryWorld();
+    const s1 = await w.open({ faults: (c) => (c.method === 'hotunplug' ? 'crash-before' : 'ok') });
+    s1.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    await s1.hotAttach('ep0');
+    await expect(s1.hotDetach('ep0')).rejects.toBeInstanceOf(SimulatedCrash);
+    w.crash();
+    w.hypervisor.stickNextUnplug();
+    const s2 = await w.open();
+    expect(s2.recovery.endpoints).toMatchObject([{ effect: 'teardown.unplug', action: 'rolled-forward', finalState: 'dirty', error: expect.stringContaining('DEVICE_DELETED never arrived') }]);
+    await s2.close();
+  });
+});
