@@ -117,3 +117,83 @@ describe('the records of an operation', () => {
     await s2.close();
   });
 });
+
+describe('recovery as a whole', () => {
+  const twoInDoubt = async () => {
+    const w = memoryWorld();
+    const s1 = await w.open({ faults: (c) => (c.method === 'deleteLink' ? 'crash-before' : 'ok') });
+    s1.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    s1.createEndpoint({ idx: 1, mac: '02:00:00:00:00:02' });
+    await s1.hotAttach('ep0');
+    await s1.hotAttach('ep1');
+    const a = s1.hotDetach('ep0').catch((e: unknown) => e);
+    const b = s1.hotDetach('ep1').catch((e: unknown) => e);
+    expect(await a).toBeInstanceOf(SimulatedCrash);
+    await b;
+    w.crash();
+    return w;
+  };
+
+  it('makes the first intent it writes durable, and times each endpoint', async () => {
+    const w = await twoInDoubt();
+    const before = w.medium.datasyncs;
+    const s2 = await w.open();
+    expect(w.medium.datasyncs).toBeGreaterThan(before);
+    expect(s2.recovery.endpoints.map((e) => [e.id, e.finalState])).toEqual([
+      ['ep0', 'detached'],
+      ['ep1', 'detached'],
+    ]);
+    for (const e of s2.recovery.endpoints) expect(e.ms).toBeLessThan(60_000);
+    await s2.close();
+  });
+
+  it('a crash during recovery stops it (the next endpoint is not touched) and fails the open', async () => {
+    const w = await twoInDoubt();
+    expect(w.taps()).toHaveLength(2);
+    await expect(w.open({ recoveryConcurrency: 1, faults: (c) => (c.method === 'deleteLink' ? 'crash-before' : 'ok') })).rejects.toBeInstanceOf(SimulatedCrash);
+    w.crash();
+    expect(w.taps()).toHaveLength(2);
+    const s3 = await w.open();
+    expect(w.taps()).toEqual([]);
+    await s3.close();
+  });
+
+  it('a log write failure during recovery fails the open with StoreFailedError', async () => {
+    const w = await twoInDoubt();
+    w.medium.failNextWrite = { afterBytes: 0, error: Object.assign(new Error('ENOSPC'), { code: 'ENOSPC' }) };
+    await expect(w.open()).rejects.toMatchObject({ name: 'StoreFailedError', errno: 'ENOSPC' });
+  });
+
+  it('a probe that fails: that endpoint is reported failed with the reason, the others recovered', async () => {
+    const w = await twoInDoubt();
+    let probes = 0;
+    const s2 = await w.open({
+      faults: (c) => (c.method === 'probeLink' && probes++ === 0 ? { fail: new Error('probe refused') } : 'ok'),
+    });
+    expect(s2.recovery.endpoints).toMatchObject([
+      { id: 'ep0', action: 'failed', error: 'probe refused', finalState: 'teardown.deleteTap' },
+      { id: 'ep1', action: 'rolled-forward', finalState: 'detached' },
+    ]);
+    expect(s2.get('ep0').status).toBe('in-doubt');
+    await s2.close();
+  });
+
+  it('an endpoint being recovered is busy: a command meanwhile is refused', async () => {
+    const w = await twoInDoubt();
+    const s2 = await w.open({ recover: false });
+    const p = s2.recover();
+    await expect(s2.hotDetach('ep0')).rejects.toMatchObject({ name: 'EndpointBusyError' });
+    await p;
+    await s2.close();
+  });
+
+  it('reopening: a store without a checkpoint does not start from one; a crash before the snapshot record still retires', async () => {
+    const w = memoryWorld();
+    const s1 = await w.open();
+    s1.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    await s1.close();
+    const s2 = await w.open();
+    expect(s2.recovery.fromCheckpoint).toBe(false);
+    await s2.close();
+  });
+});

@@ -101,12 +101,14 @@ describe('pure replay', () => {
     const rec = records[i] as LogRecord & { k: 'intent' };
     const ep = replayAll(records.slice(0, i));
     expect(applyRecord(ep, rec)!.pending).toBe(rec);
-    nonDeterminism(() => applyRecord(ep, { ...rec, id: 'hotAttach.setMtu' }), rec.seq);
+    const e = nonDeterminism(() => applyRecord(ep, { ...rec, id: 'hotAttach.setMtu' }), rec.seq);
+    expect(e.recorded).toEqual({ id: 'hotAttach.setMtu', src: rec.src, input: rec.input });
+    expect(e.replayed).toEqual({ id: rec.id, src: rec.src, input: rec.input });
     nonDeterminism(() => applyRecord(ep, { ...rec, src: 'netlink.setMtu' }), rec.seq);
     nonDeterminism(() => applyRecord(ep, { ...rec, input: { ...(rec.input as object), queues: 9 } }), rec.seq);
     // no effect pending at all (a settled endpoint)
     const settled = replayAll(records.slice(0, records.findIndex((r) => r.k === 'create') + 1));
-    nonDeterminism(() => applyRecord(settled, rec), rec.seq);
+    expect(nonDeterminism(() => applyRecord(settled, rec), rec.seq).replayed).toBeNull();
   });
 
   it('a snapshot record must be exactly what replay produced', async () => {
@@ -136,5 +138,19 @@ describe('pure replay', () => {
     // without a snapshot record: everything
     const noSnap = records.filter((r) => r.k !== 'snapshot');
     expect(fastReplayPlan(noSnap)).toEqual(noSnap);
+  });
+
+  it('an error outcome clears the pending intent too', async () => {
+    const w = memoryWorld();
+    const store = await w.open({ faults: (c) => (c.method === 'setMtu' ? { fail: new Error('refused') } : 'ok') });
+    store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    await store.hotAttach('ep0').catch(() => {});
+    await store.close();
+    const records = MemoryLogStore.open(w.medium, { readOnly: true })
+      .read()
+      .records.map((r) => r.record);
+    const i = records.findIndex((r) => r.k === 'event' && r.event.type === 'xstate.error.actor.hotAttach.setMtu');
+    expect(replayAll(records.slice(0, i))!.pending).not.toBeNull();
+    expect(replayAll(records.slice(0, i + 1))!.pending).toBeNull();
   });
 });

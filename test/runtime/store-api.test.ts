@@ -341,6 +341,9 @@ describe('opening', () => {
     await fast.close();
     const verified = await w.open({ verify: true });
     expect(verified.recovery.fromCheckpoint).toBe(false);
+    // the whole history: every record, not only the tail after the checkpoint
+    expect(verified.recovery.replayed).toBe([...MemoryLogStore.open(w.medium, { readOnly: true }).history().records].length);
+    expect(verified.recovery.replayed).toBeGreaterThan(fast.recovery.replayed);
     expect(verified.get('ep0').state).toBe('hotAttached');
     await verified.close();
   });
