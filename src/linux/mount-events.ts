@@ -16,7 +16,6 @@ import type { Libc } from './libc.js';
 const O_RDONLY = 0;
 const O_CLOEXEC = 0o2000000;
 const POLLPRI = 0x2;
-const POLLERR = 0x8;
 const AT_FDCWD = -100;
 /** STATX_ATTR_MOUNT_ROOT: the path is the root of a mount. */
 const STATX_ATTR_MOUNT_ROOT = 0x2000;
@@ -46,10 +45,12 @@ export class MountEvents {
       this.pfd.writeInt16LE(POLLPRI, 4);
       this.gen++;
     }
-    this.pfd.writeInt16LE(0, 6);
+    // Only POLLPRI is asked for, so poll() counts the fd only when it reports a change
+    // (POLLPRI|POLLERR; POLLNVAL/POLLHUP would count too: revalidating then is merely cautious).
+    // The kernel rewrites revents on every call: nothing to reset or read back.
     const r = this.l.poll(this.pfd, 1, 0);
     if (r < 0) return -1;
-    if (r > 0 && this.pfd.readInt16LE(6) & (POLLPRI | POLLERR)) this.gen++;
+    if (r > 0) this.gen++;
     return this.gen;
   }
 
