@@ -16,7 +16,7 @@
  * - slow (DELLINK ~16 ms, qdisc/filter changes, destroying a tap on rollback): always on a
  *   {@link WorkerPool}, each on its own socket, so concurrent teardowns overlap in the kernel.
  *
- * Namespace paths are revalidated per call: pinned paths (`/run/netns/NAME`) by one poll() of
+ * Namespace paths are revalidated per call: pinned paths (`/run/netns/NAME`) by one epoll_wait() on
  * the mount table ({@link MountEvents}), other paths by stat().
  */
 import { ifNameProblem } from '../../machines/index.js';
