@@ -14,7 +14,9 @@
  *                                        Node's process.cpuUsage() reads)
  *
  * One cycle is exactly what the bench's adapter cycle does: createTap (open /dev/net/tun,
- * TUNSETIFF with IFF_TUN_EXCL, TUNSETPERSIST, SIOCGIFINDEX for the index), getLink (RTM_GETLINK),
+ * TUNSETIFF with IFF_MULTI_QUEUE and IFF_TUN_EXCL as the adapter sets them for queues >= 1 — a
+ * multi-queue device has 256 tx queues, each with a qdisc once up —, TUNSETPERSIST, SIOCGIFINDEX
+ * for the index), getLink (RTM_GETLINK),
  * setMtu (RTM_SETLINK), up, down (RTM_SETLINK), closeFds (close), deleteLink (RTM_DELLINK). */
 #define _GNU_SOURCE
 #include <fcntl.h>
