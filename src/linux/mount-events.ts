@@ -7,8 +7,8 @@
  * that is not a mount root, e.g. `mv /run /x`; that is seen at the next mount-table change.)
  * `/proc/self/mounts` reports such a change (POLLPRI|POLLERR) once per open file, so one
  * zero-timeout epoll_wait() on it (~0.4 µs) tells whether any cached (dev, ino) of a pinned
- * path may be stale, where a stat() of every path costs ~1.3–2 µs per call. Paths that are not pinned (`/proc/PID/ns/net`, paths through
- * symlinks) are stat()ed on every call.
+ * path may be stale, where a stat() of every path costs ~1.3–2 µs per call. Paths that are
+ * not pinned (`/proc/PID/ns/net`, paths through symlinks) are stat()ed on every call.
  */
 import { realpathSync } from 'node:fs';
 import type { Libc } from './libc.js';
