@@ -6,6 +6,7 @@ import { crc32 } from 'node:zlib';
 import { initialTransition, transition, type SnapshotFrom } from 'xstate';
 import { endpointMachine, initialContext, pendingEffect, stateName, type EndpointContext, type EndpointInput } from '../../machines/index.js';
 import type { CheckpointEndpoint, EventRecord, IntentRecord, LogRecord, StateStamp } from '../log/records.js';
+import { storedContext, type ContextRef } from './compact-context.js';
 import { NonDeterminismError } from './errors.js';
 
 export type EndpointSnapshot = SnapshotFrom<typeof endpointMachine>;
@@ -30,9 +31,14 @@ export function createFromInput(input: EndpointInput): EndpointSnapshot {
   return initialTransition(endpointMachine, input)[0];
 }
 
-export function restoreSnapshot(cp: CheckpointEndpoint['snapshot']): EndpointSnapshot {
-  const context = (typeof cp.context === 'string' ? JSON.parse(cp.context) : cp.context) as EndpointContext;
-  return endpointMachine.resolveState({ value: cp.value as never, context });
+/** The context of a stored snapshot (a checkpoint entry, compact relative to `ref`, or a `snapshot` record). */
+export function restoreContext(cp: CheckpointEndpoint['snapshot'], id: string, ref: ContextRef | null | undefined, lastSeq = 0): EndpointContext {
+  return storedContext(cp, id, ref, lastSeq) as EndpointContext;
+}
+
+/** A machine snapshot from its stored form (see {@link restoreContext}). */
+export function restoreSnapshot(cp: CheckpointEndpoint['snapshot'], id: string, ref?: ContextRef | null, lastSeq = 0): EndpointSnapshot {
+  return endpointMachine.resolveState({ value: cp.value as never, context: restoreContext(cp, id, ref, lastSeq) });
 }
 
 export function checkStamp(rec: { seq: number; ep: string; state: StateStamp }, s: EndpointSnapshot): void {
