@@ -212,6 +212,24 @@ describe.each(KITS)('segments: %s store', (_name, makeKit) => {
     }
   });
 
+  it('a version-3 segment cut inside its base line is corrupt (truncated-segment); a damaged base line is found when the history is read', () => {
+    // maxBytes 1: every sealed segment is compacted away, the history starts at the active one's base line
+    const s = kit.create({}, { retention: small({ maxBytes: 1 }) });
+    grow(s, 12);
+    expect(s.history().base).not.toBeNull();
+    s.close();
+    const whole = kit.bytes();
+    const headerEnd = whole.indexOf(10) + 1;
+    kit.setBytes(whole.subarray(0, headerEnd + 20));
+    expect(() => kit.open({ retention: small() })).toThrow(expect.objectContaining({ name: 'LogCorruptError', reason: 'truncated-segment' }));
+    const flipped = Buffer.from(whole);
+    flipped[headerEnd + 30]! ^= 1;
+    kit.setBytes(flipped);
+    const r = kit.open({ retention: small(), readOnly: true }); // opening reads only the header line
+    expect(() => r.history()).toThrow(expect.objectContaining({ name: 'LogCorruptError', reason: 'checksum' }));
+    r.close();
+  });
+
   it('an old single-file store (version 1, no segments) opens, reads and rotates on', () => {
     const s = kit.create({}, {});
     s.append(hotAttach(1, 'a'), true);
