@@ -6,7 +6,7 @@
  * errno), and with {@link SimulatedCrash} when a test crashed the "process".
  */
 import { SimulatedCrash } from '../adapters/faults.js';
-import { LOG_FORMAT, LOG_VERSION_SINGLE, type Checkpoint, type CheckpointEndpoint, type LogRecord } from '../log/records.js';
+import { CHECKPOINT_VERSION, LOG_FORMAT, type Checkpoint, type CheckpointEndpoint, type LogRecord } from '../log/records.js';
 import type { LogStore } from '../log/store.js';
 import { isEffectState } from '../../machines/index.js';
 import { StoreFailedError } from './errors.js';
@@ -129,12 +129,13 @@ export class Journal {
    * rotate a full segment, remove what retention no longer wants; a failure there leaves the log
    * in an unknown state, so it fails the journal.
    */
-  writeCheckpoint(endpoints: Checkpoint['endpoints'], extra: { network?: unknown; retired: number }): void {
+  writeCheckpoint(endpoints: Checkpoint['endpoints'], extra: { network?: unknown; retired: number; ref?: Record<string, unknown> }): void {
     const cp: Checkpoint = {
       format: LOG_FORMAT,
-      version: LOG_VERSION_SINGLE,
+      version: CHECKPOINT_VERSION,
       seq: this.#seq,
       offset: this.log.end,
+      ...(extra.ref ? { ref: extra.ref } : {}),
       endpoints,
       retired: extra.retired,
       ...(extra.network !== undefined ? { network: extra.network } : {}),

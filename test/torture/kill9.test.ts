@@ -215,7 +215,7 @@ describe.each(SEEDS.map((seed) => [seed]))(`kill -9 torture (seed %i, ${TRIALS} 
       expect(end.qemuTunFds).toBe(0);
       expect(disagreements(await world.status(), end)).toEqual([]);
       // the log was rotated and compacted all along, and its retained history still reads
-      expect(fs.readFileSync(logFile, 'utf8').slice(0, 80)).toContain('"version":2');
+      expect(fs.readFileSync(logFile, 'utf8').slice(0, 80)).toContain('"version":3');
       const lg = await runCli(['log', '--store', store, '--json']);
       expect(lg.code, lg.stderr).toBe(0);
       const seqs = lg.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { seq: number }).seq);
