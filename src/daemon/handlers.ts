@@ -94,7 +94,13 @@ async function runAction(ctx: RequestContext): Promise<Reply> {
     return { ...reply, headers: replay };
   }
   let settle!: (r: StoredReply) => void;
-  keys.start(key, fp, new Promise<StoredReply>((r) => (settle = r)));
+  const running = new Promise<StoredReply>((r) => (settle = r));
+  try {
+    await keys.start(key, fp, running); // durable before the action runs
+  } catch (e) {
+    settle(toApiError(e)); // a retry that waited gets the same failure; the key is free again
+    throw e;
+  }
   const reply = await run();
   if (reply.ran || reply.status === 200) keys.finish(key, { status: reply.status, body: reply.body });
   else keys.forget(key); // refused before anything ran: the key is free again

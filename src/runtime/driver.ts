@@ -82,6 +82,6 @@ export class Driver {
     // settled: no queue fd of ours outlives the operation
     await this.fds.release(slot.id);
     this.snapshotRecord(slot);
-    if (everyEffect) this.journal.sync();
+    if (everyEffect) await this.journal.durable();
   }
 }
