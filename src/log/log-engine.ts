@@ -39,6 +39,12 @@ export interface LogMedium {
   truncate(length: number): void;
   /** Make the log's written bytes durable (fdatasync). */
   datasync(): void;
+  /**
+   * The same off the calling thread (the file store: `fs.fdatasync` on libuv's threadpool), for
+   * {@link LogStore.syncAsync}. Covers at least every byte written before the call. Optional: a
+   * medium without it is synced with {@link datasync}.
+   */
+  datasyncAsync?(): Promise<void>;
   /** The checkpoint bytes, or null if there is none. */
   readCheckpoint(): Buffer | null;
   /** Replace the checkpoint atomically and durably. */
@@ -260,6 +266,17 @@ export class LogEngine implements LogStore {
     // #syncedEnd starts at 0: after open the existing bytes may not be durable yet (a crashed
     // writer's page cache), so the first sync always syncs.
     if (this.#syncedEnd !== this.#end) this.#datasync();
+  }
+
+  async syncAsync(): Promise<void> {
+    this.#writable();
+    const m = this.#medium;
+    if (!m.datasyncAsync) return this.sync();
+    if (this.#syncedEnd === this.#end) return;
+    // what is written now is what this sync covers: appends made while it runs need another one
+    const end = this.#end;
+    await m.datasyncAsync();
+    if (end > this.#syncedEnd) this.#syncedEnd = end;
   }
 
   readCheckpoint(): Checkpoint | null {

@@ -1,5 +1,5 @@
 /**
- * The drive loop: apply an event to an endpoint (pure `transition()`, then journal it), and
+ * The drive loop: apply an event to an endpoint (pure transition: {@link nextSnapshot}, then journal it), and
  * run the endpoint's effects until it settles — each intent journaled before its effect runs
  * (write-ahead), each outcome journaled after.
  */
@@ -82,6 +82,6 @@ export class Driver {
     // settled: no queue fd of ours outlives the operation
     await this.fds.release(slot.id);
     this.snapshotRecord(slot);
-    if (everyEffect) this.journal.sync();
+    if (everyEffect) await this.journal.durable();
   }
 }

@@ -325,6 +325,7 @@ export class Tapstore {
   async close(): Promise<void> {
     if (this.closed) return;
     await Promise.allSettled([...this.inflight]);
+    await this.journal.idle(); // an fdatasync still in flight (e.g. load's) uses the log's fd
     if (!this.journal.failed) this.checkpoints.maybe();
     this.closed = true;
     this.mirror?.stop();
