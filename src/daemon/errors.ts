@@ -149,6 +149,24 @@ export class FdHandoverError extends TapstateError {
   }
 }
 
+/**
+ * The fd hand-over of an endpoint attached with vhost, on a host where `/dev/vhost-net` cannot be
+ * opened (absent: `ENOENT`): refused before any fd is opened (500, `vhost_unavailable`).
+ */
+export class VhostUnavailableError extends TapstateError {
+  override readonly name = 'VhostUnavailableError';
+  readonly code = 'VHOST_UNAVAILABLE';
+  readonly op = 'handOverFds';
+  readonly device = '/dev/vhost-net';
+  constructor(
+    readonly endpoint: string,
+    /** errno name of opening the device (`ENOENT` when it is absent). */
+    readonly errno: string,
+  ) {
+    super(`cannot hand over the fds of ${endpoint}: it uses vhost-net and /dev/vhost-net cannot be opened (${errno}); no fd was opened`);
+  }
+}
+
 /** The daemon cannot listen on its socket path. */
 export class SocketPathError extends TapstateError {
   override readonly name = 'SocketPathError';

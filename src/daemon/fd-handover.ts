@@ -16,7 +16,8 @@ import { O_CLOEXEC, O_RDWR, tapFlags } from '../linux/tun-ioctl.js';
 import { closeFd, sendWithFds } from '../qemu/scm-rights.js';
 import { coldplugArgs, fdNumbers } from '../qemu/coldplug.js';
 import type { NicSpec } from '../adapters/hypervisor.js';
-import { FdHandoverError } from './errors.js';
+import { FdHandoverError, VhostUnavailableError } from './errors.js';
+import { errnoName } from '../linux/errno.js';
 import { socketFd } from './peer-cred.js';
 
 const TUNSETIFF = 0x400454ca;
@@ -66,7 +67,7 @@ export function openTapQueues(endpoint: string, netnsPath: string, tapName: stri
   }
 }
 
-/** Open `count` /dev/vhost-net fds (the device is not namespaced). The caller owns them. */
+/** Open `count` /dev/vhost-net fds (the device is not namespaced). The caller owns them. A failure closes those opened and is a {@link VhostUnavailableError}. */
 export function openVhostFds(endpoint: string, count: number): number[] {
   const l = libc();
   const fds: number[] = [];
@@ -77,7 +78,7 @@ export function openVhostFds(endpoint: string, count: number): number[] {
     if (fd < 0) {
       const errno = l.errno();
       for (const f of fds) l.close(f);
-      throw new FdHandoverError(endpoint, `open /dev/vhost-net failed (errno ${errno})`);
+      throw new VhostUnavailableError(endpoint, errnoName(errno));
     }
     fds.push(fd);
   }

@@ -94,7 +94,13 @@ async function runAction(ctx: RequestContext): Promise<Reply> {
     return { ...reply, headers: replay };
   }
   let settle!: (r: StoredReply) => void;
-  keys.start(key, fp, new Promise<StoredReply>((r) => (settle = r)));
+  const running = new Promise<StoredReply>((r) => (settle = r));
+  try {
+    await keys.start(key, fp, running); // durable before the action runs
+  } catch (e) {
+    settle(toApiError(e)); // a retry that waited gets the same failure; the key is free again
+    throw e;
+  }
   const reply = await run();
   if (reply.ran || reply.status === 200) keys.finish(key, { status: reply.status, body: reply.body });
   else keys.forget(key); // refused before anything ran: the key is free again
@@ -110,12 +116,13 @@ async function handOverFds(ctx: RequestContext): Promise<Reply> {
   const c = s.store.snapshotOf(view.id).context;
   // the NIC the cold-plug step described (its MAC: the original link's, as upstream)
   const nic = { netdevId: c.netdevId, deviceId: c.deviceId, mac: c.hardAddr || c.mac, queues: c.queues, tapName: c.tapName, vhost: c.vhost };
-  const queues = openTapQueues(view.id, view.netnsPath, view.tapName, c.queues);
-  let vhost: number[] = [];
+  // vhost first: a host without /dev/vhost-net refuses before any queue of the tap is opened
+  const vhost = c.vhost ? openVhostFds(view.id, c.queues) : [];
+  let queues: number[];
   try {
-    if (c.vhost) vhost = openVhostFds(view.id, c.queues);
+    queues = openTapQueues(view.id, view.netnsPath, view.tapName, c.queues);
   } catch (e) {
-    for (const fd of queues) closeFd(fd);
+    for (const fd of vhost) closeFd(fd);
     throw e;
   }
   const body = { endpoint: view.id, tapName: view.tapName, fds: queues.length + vhost.length, queueFds: queues.length, vhostFds: vhost.length, args: handoverArgs(nic, queues.length, vhost.length) };

@@ -1,6 +1,6 @@
 /**
- * Idempotency keys of one sandbox's actions. A key is made durable (`start`, fdatasync) before
- * the action is sent; its final reply is recorded (`done`) when the action ends. A retry with the
+ * Idempotency keys of one sandbox's actions. A key is made durable (`start`, fdatasync off the
+ * event loop, shared by the keys started together: {@link GroupCommit}) before the action is sent; its final reply is recorded (`done`) when the action ends. A retry with the
  * same key waits for the running action, or gets the recorded reply, or — when the daemon died
  * between `start` and `done` — the outcome recovery settled on. A refusal that ran nothing
  * (busy, not possible now, unknown) is `forget`-ten, so the client may retry with the same key.
@@ -9,6 +9,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { GroupCommit } from '../runtime/group-commit.js';
 
 export const IDEMPOTENCY_FILE = 'idempotency.jsonl';
 /** Keys kept when the file is compacted at open (the oldest are dropped first). */
@@ -34,6 +35,14 @@ export function validKey(key: string): boolean {
 export class IdempotencyKeys {
   private readonly entries = new Map<string, Entry>();
   private fd: number;
+  /** fdatasync of the key file on libuv's threadpool, shared by keys started together. */
+  private readonly commits = new GroupCommit(
+    () =>
+      new Promise<void>((resolve, reject) => {
+        if (this.fd < 0) return reject(new Error('idempotency key file closed'));
+        fs.fdatasync(this.fd, (e) => (e ? reject(e) : resolve()));
+      }),
+  );
 
   constructor(dir: string) {
     const file = path.join(dir, IDEMPOTENCY_FILE);
@@ -77,32 +86,44 @@ export class IdempotencyKeys {
     return this.entries.get(key);
   }
 
-  private write(rec: object, durable: boolean): void {
-    fs.writeSync(this.fd, JSON.stringify(rec) + '\n');
-    if (durable) fs.fdatasyncSync(this.fd);
+  /** Append one record; after {@link close} (the sandbox closed under a running action) nothing: a key without its `done` is answered from the endpoint's state. */
+  private write(rec: object): void {
+    if (this.fd >= 0) fs.writeSync(this.fd, JSON.stringify(rec) + '\n');
   }
 
-  /** Record (durably) that `key` starts `fp`, and remember the running reply. */
-  start(key: string, fp: string, running: Promise<StoredReply>): void {
-    this.write({ k: key, fp, phase: 'start' }, true);
+  /**
+   * Record that `key` starts `fp` and remember the running reply (a retry from now on waits for
+   * it); resolves once the record is durable — only then may the action run. If the sync fails
+   * the key is forgotten and the error thrown: nothing ran.
+   */
+  async start(key: string, fp: string, running: Promise<StoredReply>): Promise<void> {
+    this.write({ k: key, fp, phase: 'start' });
     this.entries.set(key, { fp, running });
+    try {
+      await this.commits.request();
+    } catch (e) {
+      this.forget(key);
+      throw e;
+    }
   }
 
   finish(key: string, reply: StoredReply): void {
     const e = this.entries.get(key);
     if (!e) return;
-    this.write({ k: key, phase: 'done', status: reply.status, body: reply.body }, false);
+    this.write({ k: key, phase: 'done', status: reply.status, body: reply.body });
     e.done = reply;
     delete e.running;
   }
 
   /** The action ran nothing: the key is free again. */
   forget(key: string): void {
-    this.write({ k: key, phase: 'forget' }, false);
+    this.write({ k: key, phase: 'forget' });
     this.entries.delete(key);
   }
 
-  close(): void {
+  /** Close the file once no fdatasync uses it any more. */
+  async close(): Promise<void> {
+    await this.commits.idle();
     if (this.fd >= 0) fs.closeSync(this.fd);
     this.fd = -1;
   }

@@ -105,9 +105,13 @@ export async function openSandboxStore(dir: string, env: NodeJS.ProcessEnv, shar
   };
 }
 
-/** The one Linux netlink adapter of a daemon (undefined with the in-memory adapters). The caller closes it. */
+/**
+ * The one Linux netlink adapter of a daemon (undefined with the in-memory adapters), on a thread of
+ * its own so that no kernel call ever holds the event loop (src/daemon/netlink-thread.ts). The
+ * caller closes it.
+ */
 export async function sharedNetlinkFor(env: NodeJS.ProcessEnv): Promise<NetlinkAdapter | undefined> {
   if (adapterKind(env) !== 'real') return undefined;
-  const { LinuxNetlinkAdapter } = await import('../linux/adapter.js');
-  return new LinuxNetlinkAdapter();
+  const { ThreadedNetlinkAdapter } = await import('./netlink-thread.js');
+  return new ThreadedNetlinkAdapter();
 }

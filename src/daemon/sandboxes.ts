@@ -64,9 +64,10 @@ export class Sandbox {
     this.streams.clear();
     const s = this.opened ?? (await this.opening?.catch(() => undefined));
     this.opened = undefined;
-    this.keys?.close();
+    await s?.close(); // waits for running operations, which record their keys' replies
+    const keys = this.keys;
     this.keys = undefined;
-    await s?.close();
+    await keys?.close();
   }
 }
 

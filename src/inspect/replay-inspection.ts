@@ -30,7 +30,7 @@ export function replayIntoInspector(records: readonly LogRecord[], inspect: Insp
   const eps = new Map<string, ReplayedEndpoint>();
   try {
     for (const [id, e] of Object.entries(base?.endpoints ?? {})) {
-      const snapshot = restoreSnapshot(e.snapshot);
+      const snapshot = restoreSnapshot(e.snapshot, id, base?.ref, e.lastSeq);
       eps.set(id, { id, snapshot, pending: e.pending, lastSeq: e.lastSeq, replayed: 0 });
       mirror.restore(id, snapshot);
     }

@@ -14,6 +14,10 @@ export interface Libc {
   sendto(fd: number, buf: Buffer, len: number, flags: number, dest: null, addrlen: number): number;
   recvfrom(fd: number, buf: Buffer, len: number, flags: number, src: null, addrlen: null): number;
   poll(fds: Buffer, nfds: number, timeoutMs: number): number;
+  epoll_create1(flags: number): number;
+  /** `event`: a 12-byte struct epoll_event (packed on x86-64: u32 events, u64 data). */
+  epoll_ctl(epfd: number, op: number, fd: number, event: Buffer): number;
+  epoll_wait(epfd: number, events: Buffer, maxEvents: number, timeoutMs: number): number;
   close(fd: number): number;
   open(path: string, flags: number): number;
   /** Variadic: pass `('void *', buffer)` or `('unsigned long', n)` or nothing. */
@@ -35,6 +39,9 @@ export function bindLibc(koffi: any): Libc {
     sendto: lib.func('intptr_t sendto(int fd, const void *buf, size_t len, int flags, const void *dest, uint32_t addrlen)'),
     recvfrom: lib.func('intptr_t recvfrom(int fd, void *buf, size_t len, int flags, void *src, void *addrlen)'),
     poll: lib.func('int poll(void *fds, unsigned long nfds, int timeout)'),
+    epoll_create1: lib.func('int epoll_create1(int flags)'),
+    epoll_ctl: lib.func('int epoll_ctl(int epfd, int op, int fd, void *event)'),
+    epoll_wait: lib.func('int epoll_wait(int epfd, void *events, int maxevents, int timeout)'),
     close: lib.func('int close(int fd)'),
     open: lib.func('int open(const char *path, int flags)'),
     ioctl: lib.func('int ioctl(int fd, unsigned long request, ...)'),

@@ -4,7 +4,7 @@
  * caches them by path and revalidates a handle before each use:
  *
  * - pinned paths (`/run/netns/NAME`, see {@link isMountPinned}) are still what they were while
- *   the mount table is unchanged (one poll() via {@link MountEvents});
+ *   the mount table is unchanged (one zero-timeout epoll_wait() via {@link MountEvents});
  * - other paths are stat()ed and must keep their (dev, ino).
  *
  * A handle whose path now names something else is closed and a new one opened.

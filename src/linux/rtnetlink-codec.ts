@@ -327,8 +327,18 @@ function cstrAt(buf: Buffer, start: number, end: number, known?: string): string
   return buf.toString('utf8', start, z);
 }
 
+/** The last MAC decoded (as a 48-bit number) and its text: a link asked for again reuses it. */
+let lastMacKey = -1;
+let lastMac = '';
+
 function macAt(buf: Buffer, d: number): string {
-  return `${HEX[buf[d] as number]}:${HEX[buf[d + 1] as number]}:${HEX[buf[d + 2] as number]}:${HEX[buf[d + 3] as number]}:${HEX[buf[d + 4] as number]}:${HEX[buf[d + 5] as number]}`;
+  const hi = (buf[d] as number) * 0x10000 + (buf[d + 1] as number) * 0x100 + (buf[d + 2] as number);
+  const lo = (buf[d + 3] as number) * 0x10000 + (buf[d + 4] as number) * 0x100 + (buf[d + 5] as number);
+  const key = hi * 0x1000000 + lo;
+  if (key === lastMacKey) return lastMac;
+  lastMacKey = key;
+  lastMac = `${HEX[buf[d] as number]}:${HEX[buf[d + 1] as number]}:${HEX[buf[d + 2] as number]}:${HEX[buf[d + 3] as number]}:${HEX[buf[d + 4] as number]}:${HEX[buf[d + 5] as number]}`;
+  return lastMac;
 }
 
 /**

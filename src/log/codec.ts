@@ -8,11 +8,14 @@
 import { crc32 } from 'node:zlib';
 import { LogCorruptError, LogFormatError } from './errors.js';
 import {
+  CHECKPOINT_VERSION,
   LOG_FORMAT,
   LOG_VERSION,
   LOG_VERSION_SEGMENT,
+  LOG_VERSION_SEGMENT_LINE,
   LOG_VERSION_SINGLE,
   type Checkpoint,
+  type SegmentStart,
   type IntentRecord,
   type LogHeader,
   type LogRecord,
@@ -86,7 +89,15 @@ export function encodeRecord(rec: LogRecord): Buffer {
 
 /** Encode the header line; key order is fixed so that the line starts with the format magic. */
 export function encodeHeader(h: LogHeader): Buffer {
-  const ordered: LogHeader = { k: 'header', format: h.format, version: h.version, created: h.created, meta: h.meta, ...(h.base ? { base: h.base } : {}) };
+  const ordered: LogHeader = {
+    k: 'header',
+    format: h.format,
+    version: h.version,
+    created: h.created,
+    meta: h.meta,
+    ...(h.base ? { base: h.base } : {}),
+    ...(h.start ? { start: h.start } : {}),
+  };
   return frameJson(JSON.stringify(ordered));
 }
 
@@ -95,9 +106,55 @@ export function newHeader(meta: Record<string, unknown>, now: Date = new Date())
   return { k: 'header', format: LOG_FORMAT, version: LOG_VERSION_SINGLE, created: now.toISOString(), meta };
 }
 
-/** The header of a segment started by a rotation: `base` is the checkpoint at its start. */
-export function segmentHeader(meta: Record<string, unknown>, base: Checkpoint, now: Date = new Date()): LogHeader {
+/**
+ * The start of a segment begun by a rotation (version 3): the header line, which names where the
+ * segment starts, then the base line — `baseLine`, the checkpoint at that point already framed
+ * (the bytes of checkpoint.json). Opening reads only the header; the base is read when the
+ * history is replayed from this segment.
+ */
+export function segmentStart(meta: Record<string, unknown>, base: Checkpoint, baseLine: Buffer, now: Date = new Date()): { header: LogHeader; bytes: Buffer } {
+  const header: LogHeader = {
+    k: 'header',
+    format: LOG_FORMAT,
+    version: LOG_VERSION_SEGMENT_LINE,
+    created: now.toISOString(),
+    meta,
+    start: { seq: base.seq, offset: base.offset, base: baseLine.length },
+  };
+  return { header, bytes: Buffer.concat([encodeHeader(header), baseLine]) };
+}
+
+/** The version 2 header of a segment begun by a rotation, its base embedded (earlier builds; tests of old stores). */
+export function segmentHeaderV2(meta: Record<string, unknown>, base: Checkpoint, now: Date = new Date()): LogHeader {
   return { k: 'header', format: LOG_FORMAT, version: LOG_VERSION_SEGMENT, created: now.toISOString(), meta, base };
+}
+
+/** Where a segment's records start, from its header: the seq before its first record, its logical offset, and the bytes between the header line and it. */
+export function segmentLayout(h: LogHeader, headerEnd: number): { startSeq: number; start: number; baseBytes: number } {
+  if (h.start) return { startSeq: h.start.seq, start: h.start.offset, baseBytes: h.start.base };
+  if (h.base) return { startSeq: h.base.seq, start: h.base.offset, baseBytes: 0 };
+  return { startSeq: 0, start: headerEnd, baseBytes: 0 };
+}
+
+/**
+ * The base checkpoint of a segment (null for a log's first segment): embedded in a version 2
+ * header, or read from the base line after a version 3 header (`headerEnd` = the header line's
+ * length) and checked against the header. Damage is `LogCorruptError` at the base line.
+ */
+export function readSegmentBase(h: LogHeader, headerEnd: number, readAt: ReadAt, file: string): Checkpoint | null {
+  if (h.base) return h.base;
+  if (!h.start) return null;
+  const buf = readAt(headerEnd, h.start.base);
+  const nl = buf.length === h.start.base ? buf.indexOf(NL) : -1;
+  if (nl !== buf.length - 1) throw new LogCorruptError(file, headerEnd, 'syntax', `the base line is not ${h.start.base} bytes ending in a newline`);
+  const v = decodeFrame(buf, 0, nl, file, headerEnd);
+  const p = checkpointProblem(v);
+  if (p) throw new LogCorruptError(file, headerEnd, 'record-shape', `base.${p.field} ${p.rule}`.replace('. ', ' '));
+  const cp = v as Checkpoint;
+  if (cp.version > CHECKPOINT_VERSION) throw new LogFormatError(file, 'newer-version', `${file}: base checkpoint version ${cp.version} is newer than this build reads (${CHECKPOINT_VERSION})`);
+  if (cp.seq !== h.start.seq || cp.offset !== h.start.offset)
+    throw new LogCorruptError(file, headerEnd, 'record-shape', `the base line is at seq ${cp.seq} offset ${cp.offset}, the header says seq ${h.start.seq} offset ${h.start.offset}`);
+  return cp;
 }
 
 /** Encode the checkpoint file's single line. */
@@ -221,6 +278,16 @@ function headerProblem(v: Record<string, unknown>): ShapeProblem | null {
   if (v.format !== LOG_FORMAT) return { field: 'format', rule: `must be "${LOG_FORMAT}"` };
   if (typeof v.created !== 'string') return { field: 'created', rule: 'must be an ISO time string' };
   if (!isObject(v.meta)) return { field: 'meta', rule: 'must be an object' };
+  if (v.version === LOG_VERSION_SEGMENT_LINE) {
+    if (v.base !== undefined) return { field: 'base', rule: `is only allowed in a version ${LOG_VERSION_SEGMENT} header` };
+    const st = v.start;
+    if (!isObject(st)) return { field: 'start', rule: `is required in a version ${LOG_VERSION_SEGMENT_LINE} header` };
+    if (!Number.isSafeInteger(st.seq) || (st.seq as number) < 0) return { field: 'start.seq', rule: 'must be a non-negative integer' };
+    if (!Number.isSafeInteger(st.offset) || (st.offset as number) < 0) return { field: 'start.offset', rule: 'must be a non-negative integer' };
+    if (!Number.isSafeInteger(st.base) || (st.base as number) < 11) return { field: 'start.base', rule: 'must be an integer >= 11 (a framed line)' };
+    return null;
+  }
+  if (v.start !== undefined) return { field: 'start', rule: `is only allowed in a version ${LOG_VERSION_SEGMENT_LINE} header` };
   if (v.base !== undefined) {
     if (v.version !== LOG_VERSION_SEGMENT) return { field: 'base', rule: `is only allowed in a version ${LOG_VERSION_SEGMENT} header` };
     const p = checkpointProblem(v.base);
@@ -237,13 +304,20 @@ export function checkpointProblem(v: unknown): ShapeProblem | null {
   if (!Number.isSafeInteger(v.seq) || (v.seq as number) < 0) return { field: 'seq', rule: 'must be a non-negative integer' };
   if (!Number.isSafeInteger(v.offset) || (v.offset as number) < 0) return { field: 'offset', rule: 'must be a non-negative integer' };
   if (!isObject(v.endpoints)) return { field: 'endpoints', rule: 'must be an object' };
+  if (v.ref !== undefined && !isObject(v.ref)) return { field: 'ref', rule: 'must be an object when present' };
   if (v.retired !== undefined && (!Number.isSafeInteger(v.retired) || (v.retired as number) < 0))
     return { field: 'retired', rule: 'must be a non-negative integer when present' };
   for (const [ep, e] of Object.entries(v.endpoints)) {
     const f = `endpoints[${JSON.stringify(ep)}]`;
     if (!isObject(e)) return { field: f, rule: 'must be an object' };
-    if (!isObject(e.snapshot) || typeof e.snapshot.status !== 'string' || !('value' in e.snapshot) || !('context' in e.snapshot))
-      return { field: `${f}.snapshot`, rule: 'must be { value, context, status: string }' };
+    const sn = e.snapshot;
+    if (!isObject(sn) || typeof sn.status !== 'string' || !('value' in sn)) return { field: `${f}.snapshot`, rule: 'must be { value, context, status: string }' };
+    if (!('context' in sn)) {
+      // version 2: a compact context (docs/log-format.md)
+      if ((v.version as number) < 2 || typeof sn.delta !== 'string') return { field: `${f}.snapshot`, rule: 'must be { value, context, status: string } (or, version 2, { value, delta: string, h, status })' };
+      if (typeof sn.h !== 'string' || !HEX8.test(sn.h)) return { field: `${f}.snapshot.h`, rule: 'must be 8 lowercase hex digits' };
+      if (!isObject(v.ref)) return { field: 'ref', rule: 'must be an object when a context is compact' };
+    }
     if (!Number.isSafeInteger(e.lastSeq) || (e.lastSeq as number) < 0 || (e.lastSeq as number) > (v.seq as number))
       return { field: `${f}.lastSeq`, rule: `must be an integer in 0..seq (${String(v.seq)})` };
     if (e.pending !== null) {
@@ -487,8 +561,8 @@ export function decodeCheckpoint(buf: Buffer, file: string): Checkpoint {
   } catch (e) {
     throw new LogCorruptError(file, 0, 'checkpoint', e instanceof LogCorruptError ? `${e.reason}: ${e.message}` : String(e));
   }
-  if (isObject(v) && isPosInt(v.version) && (v.version as number) > LOG_VERSION_SINGLE)
-    throw new LogFormatError(file, 'newer-version', `${file}: checkpoint version ${String(v.version)} is newer than this build reads (${LOG_VERSION_SINGLE})`);
+  if (isObject(v) && isPosInt(v.version) && (v.version as number) > CHECKPOINT_VERSION)
+    throw new LogFormatError(file, 'newer-version', `${file}: checkpoint version ${String(v.version)} is newer than this build reads (${CHECKPOINT_VERSION})`);
   const p = checkpointProblem(v);
   if (p) throw new LogCorruptError(file, 0, 'checkpoint', `${p.field || 'checkpoint'} ${p.rule}`);
   return v as Checkpoint;

@@ -22,9 +22,14 @@ const TMP_SUFFIX = '.tmp';
 export interface FileLogStoreOptions extends LogStoreOptions {
   /** Replaces `fs.fdatasyncSync` for the log (tests count calls). */
   fdatasync?: (fd: number) => void;
+  /** Replaces `fs.fdatasync` (libuv's threadpool) for the log's `syncAsync` (tests hold it open). */
+  fdatasyncAsync?: (fd: number) => Promise<void>;
   /** Replaces `fs.fsyncSync` for the checkpoint temp file and the directory. */
   fsync?: (fd: number) => void;
 }
+
+const fdatasyncOnPool = (fd: number): Promise<void> =>
+  new Promise((resolve, reject) => fs.fdatasync(fd, (e) => (e ? reject(e) : resolve())));
 
 function errno(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException | null)?.code;
@@ -119,7 +124,12 @@ class FileMedium implements LogMedium {
   readonly checkpointName: string;
   #closed = false;
   readonly #fdatasync: (fd: number) => void;
+  readonly #fdatasyncAsync: (fd: number) => Promise<void>;
   readonly #fsync: (fd: number) => void;
+  /** Log fds with an fdatasync in flight on the threadpool, and how many: closing them waits. */
+  readonly #syncing = new Map<number, number>();
+  /** Log fds closed (or replaced by a rotation) while a sync was in flight: closed when it ends. */
+  readonly #closeWhenSynced = new Set<number>();
 
   constructor(
     readonly dir: string,
@@ -130,6 +140,8 @@ class FileMedium implements LogMedium {
     this.logName = path.join(dir, LOG_FILE);
     this.checkpointName = path.join(dir, CHECKPOINT_FILE);
     this.#fdatasync = opts.fdatasync ?? fs.fdatasyncSync;
+    // an injected synchronous fdatasync (tests counting calls) is used by syncAsync too
+    this.#fdatasyncAsync = opts.fdatasyncAsync ?? (opts.fdatasync ? async (fd) => this.#fdatasync(fd) : fdatasyncOnPool);
     this.#fsync = opts.fsync ?? fs.fsyncSync;
   }
 
@@ -158,6 +170,27 @@ class FileMedium implements LogMedium {
 
   datasync(): void {
     this.#fdatasync(this.fd);
+  }
+
+  async datasyncAsync(): Promise<void> {
+    const fd = this.fd;
+    this.#syncing.set(fd, (this.#syncing.get(fd) ?? 0) + 1);
+    try {
+      await this.#fdatasyncAsync(fd);
+    } finally {
+      const n = (this.#syncing.get(fd) ?? 1) - 1;
+      if (n > 0) this.#syncing.set(fd, n);
+      else {
+        this.#syncing.delete(fd);
+        if (this.#closeWhenSynced.delete(fd)) fs.closeSync(fd);
+      }
+    }
+  }
+
+  /** Close a log fd, or — while a threadpool fdatasync still uses it — once that ends (its number must not be reused under it). */
+  #closeLogFd(fd: number): void {
+    if (this.#syncing.has(fd)) this.#closeWhenSynced.add(fd);
+    else fs.closeSync(fd);
   }
 
   readCheckpoint(): Buffer | null {
@@ -192,7 +225,7 @@ class FileMedium implements LogMedium {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    fs.closeSync(this.fd);
+    this.#closeLogFd(this.fd);
     fs.closeSync(this.dirFd);
   }
 
@@ -257,7 +290,7 @@ class FileMedium implements LogMedium {
     fs.renameSync(this.logName + TMP_SUFFIX, this.logName);
     this.#fsync(this.dirFd);
     const fd = openChecked(this.logName, O_RDWR | O_APPEND, 'file');
-    fs.closeSync(this.fd);
+    this.#closeLogFd(this.fd);
     this.fd = fd;
   }
 

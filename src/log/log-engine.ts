@@ -19,12 +19,12 @@ import {
   type ReadAt,
 } from './codec.js';
 import { LogCorruptError } from './errors.js';
-import { LOG_VERSION_SINGLE, type Checkpoint, type LogHeader, type LogRecord, type PositionedRecord } from './records.js';
+import { CHECKPOINT_VERSION, type Checkpoint, type LogHeader, type LogRecord, type PositionedRecord } from './records.js';
 import { DEFAULT_RETENTION, type RetentionPolicy } from './retention.js';
 import { ARCHIVE_DIR, SEGMENTS_DIR, mustStay, overRetention, pendingIsNull, segmentName, type SealedInfo, type SettledTest } from './segments.js';
 import { chunked, readSealed, sealedRecords } from './segment-reader.js';
 import type { AppendHook, CompactionHook, History, LogStore, MaintenanceReport, ReadResult, TornTail } from './store.js';
-import { encodeHeader, segmentHeader } from './codec.js';
+import { readSegmentBase, segmentLayout, segmentStart } from './codec.js';
 
 /** The bytes a store lives on (a file and its directory, or memory). */
 export interface LogMedium {
@@ -39,6 +39,12 @@ export interface LogMedium {
   truncate(length: number): void;
   /** Make the log's written bytes durable (fdatasync). */
   datasync(): void;
+  /**
+   * The same off the calling thread (the file store: `fs.fdatasync` on libuv's threadpool), for
+   * {@link LogStore.syncAsync}. Covers at least every byte written before the call. Optional: a
+   * medium without it is synced with {@link datasync}.
+   */
+  datasyncAsync?(): Promise<void>;
   /** The checkpoint bytes, or null if there is none. */
   readCheckpoint(): Buffer | null;
   /** Replace the checkpoint atomically and durably. */
@@ -92,6 +98,8 @@ export interface LogStoreOptions {
  */
 export class LogEngine implements LogStore {
   #header: LogHeader;
+  /** Bytes of the active segment's header line (its base line, version 3, follows). */
+  #headerLine: number;
   /** Logical offset of the active segment's first record. */
   #start: number;
   /** seq of the record before the active segment's first one (0 for the first segment). */
@@ -125,9 +133,12 @@ export class LogEngine implements LogStore {
       const size = medium.size();
       const h = readHeader((p, l) => medium.readAt(p, l), size, medium.logName);
       this.#header = h.header;
-      this.#start = h.header.base ? h.header.base.offset : h.end;
-      this.#startSeq = h.header.base ? h.header.base.seq : 0;
-      this.#delta = h.end - this.#start;
+      this.#headerLine = h.end;
+      const lay = segmentLayout(h.header, h.end);
+      this.#start = lay.start;
+      this.#startSeq = lay.startSeq;
+      this.#delta = h.end + lay.baseBytes - this.#start;
+      if (size < h.end + lay.baseBytes) throw new LogCorruptError(medium.logName, h.end, 'truncated-segment', `the segment ends inside its base line (${size} < ${h.end + lay.baseBytes} bytes)`);
       const tail = readTail(this.#readAt, size - this.#delta, this.#start, medium.logName);
       this.#end = tail.end;
       this.#nextSeq = tail.last ? tail.last.record.seq + 1 : this.#startSeq + 1;
@@ -257,6 +268,17 @@ export class LogEngine implements LogStore {
     if (this.#syncedEnd !== this.#end) this.#datasync();
   }
 
+  async syncAsync(): Promise<void> {
+    this.#writable();
+    const m = this.#medium;
+    if (!m.datasyncAsync) return this.sync();
+    if (this.#syncedEnd === this.#end) return;
+    // what is written now is what this sync covers: appends made while it runs need another one
+    const end = this.#end;
+    await m.datasyncAsync();
+    if (end > this.#syncedEnd) this.#syncedEnd = end;
+  }
+
   readCheckpoint(): Checkpoint | null {
     this.#alive();
     const m = this.#medium;
@@ -282,12 +304,17 @@ export class LogEngine implements LogStore {
     this.#writable();
     const shape = checkpointProblem(cp);
     if (shape) throw new LogRecordError(`checkpoint.${shape.field}`.replace(/\.$/, ''), shape.rule);
-    if (cp.version > LOG_VERSION_SINGLE) throw new LogRecordError('checkpoint.version', `must be <= ${LOG_VERSION_SINGLE}`);
+    if (cp.version > CHECKPOINT_VERSION) throw new LogRecordError('checkpoint.version', `must be <= ${CHECKPOINT_VERSION}`);
     const pos = this.#positionProblem(cp);
     if (pos) throw new LogRecordError('checkpoint.offset', pos);
     if (this.#syncedEnd !== this.#end) this.#datasync();
-    this.#medium.writeCheckpoint(encodeCheckpoint(cp));
+    const bytes = encodeCheckpoint(cp);
+    this.#medium.writeCheckpoint(bytes);
+    this.#lastCheckpoint = { cp, bytes };
   }
+
+  /** The checkpoint last written by this process, and its bytes (a rotation reuses them as its base line). */
+  #lastCheckpoint: { cp: Checkpoint; bytes: Buffer } | null = null;
 
   // ------------------------------------------------------------------ segments
 
@@ -322,8 +349,9 @@ export class LogEngine implements LogStore {
   #rotate(cp: Checkpoint): void {
     const m = this.#medium;
     if (this.#syncedEnd !== this.#end) this.#datasync();
-    const header = segmentHeader(this.#header.meta, cp, new Date(this.#now()));
-    const bytes = encodeHeader(header);
+    const last = this.#lastCheckpoint;
+    const baseLine = last && last.cp === cp ? last.bytes : encodeCheckpoint(cp);
+    const { header, bytes } = segmentStart(this.#header.meta, cp, baseLine, new Date(this.#now()));
     this.#step('rotate:header');
     m.rotateWriteHeader(bytes);
     this.#step('rotate:link');
@@ -332,6 +360,7 @@ export class LogEngine implements LogStore {
     this.#step('rotate:switch');
     m.rotateSwitch();
     this.#header = header;
+    this.#headerLine = bytes.length - baseLine.length;
     this.#start = cp.offset;
     this.#startSeq = cp.seq;
     this.#delta = bytes.length - cp.offset;
@@ -389,18 +418,18 @@ export class LogEngine implements LogStore {
     const seen = new Set<string>();
     const unique = files.filter((f) => (seen.has(f.name) ? false : (seen.add(f.name), true)));
     const from = opts.from ?? 0;
-    const firstBase = unique.length ? null : (this.#header.base ?? null);
     const self = this;
-    let base: Checkpoint | null = firstBase;
+    let base: Checkpoint | null;
     if (unique.length) {
       // the state before the oldest retained record: its segment's base (one file open at a time)
       const f = m.openSealed(unique[0]!.where, unique[0]!.name);
       try {
-        base = readHeader(f.readAt, f.size(), f.name).header.base ?? null;
+        const h = readHeader(f.readAt, f.size(), f.name);
+        base = readSegmentBase(h.header, h.end, f.readAt, f.name);
       } finally {
         f.close();
       }
-    }
+    } else base = readSegmentBase(this.#header, this.#headerLine, (p, l) => m.readAt(p, l), m.logName);
     function* records(): Generator<PositionedRecord> {
       let prevLast: number | null = null;
       for (const u of unique) {

@@ -5,15 +5,25 @@
 
 export const LOG_FORMAT = 'tapstate-log';
 /**
- * The newest format version this build reads. A log written as one file (no rotation) and every
- * checkpoint are version 1; the header of a segment started by a rotation (it carries `base`) is
- * version 2, so that a build that knows only one file refuses it rather than misread it.
+ * The newest header version this build reads. A log's first segment (no rotation) is version 1;
+ * a segment started by a rotation is version 3 (its header names where it starts, and its base
+ * checkpoint follows on a line of its own, read only when the history is replayed); version 2
+ * (written by earlier builds) embeds the base checkpoint in the header line and is still read.
+ * A build that knows only one file refuses a rotated segment rather than misread it.
  */
-export const LOG_VERSION = 2;
-/** Version of headers without `base` and of checkpoints. */
+export const LOG_VERSION = 3;
+/** Version of headers without `base` (a log's first segment); also checkpoint version 1. */
 export const LOG_VERSION_SINGLE = 1;
-/** Version of a segment header with `base`. */
+/** Version of a segment header that embeds its base checkpoint (read, no longer written). */
 export const LOG_VERSION_SEGMENT = 2;
+/** Version of a segment header followed by its base line (written by rotations). */
+export const LOG_VERSION_SEGMENT_LINE = 3;
+/**
+ * The newest checkpoint version this build reads and the one it writes. Version 1: every
+ * endpoint's context whole; version 2 adds compact contexts (`snapshot.delta` + `snapshot.h`,
+ * relative to a reference the runtime derives from `ref`), see docs/log-format.md.
+ */
+export const CHECKPOINT_VERSION = 2;
 
 /** First line of every log file. */
 export interface LogHeader {
@@ -25,11 +35,27 @@ export interface LogHeader {
   /** Free-form store metadata (the sandbox: netns path, vCPUs, QMP socket…). */
   meta: Record<string, unknown>;
   /**
-   * Segments started by a rotation (version 2): the state of every live endpoint just before
-   * this segment's first record — a checkpoint whose `seq` is the seq before that record and
-   * whose `offset` is that record's logical offset. Absent in the first segment (seq 1 first).
+   * Version 2 segments (earlier builds): the state of every live endpoint just before this
+   * segment's first record — a checkpoint whose `seq` is the seq before that record and whose
+   * `offset` is that record's logical offset. Absent in the first segment (seq 1 first).
    */
   base?: Checkpoint;
+  /**
+   * Version 3 segments: where the segment starts (`seq` before its first record, that record's
+   * logical `offset`) and the byte length of the base line that follows the header (the
+   * checkpoint at that point, framed like checkpoint.json).
+   */
+  start?: SegmentStart;
+}
+
+/** Where a rotated segment starts (version 3 header). */
+export interface SegmentStart {
+  /** seq of the record just before the segment's first one. */
+  seq: number;
+  /** Logical offset of the segment's first record. */
+  offset: number;
+  /** Bytes of the base line (frame included) between the header line and the first record. */
+  base: number;
 }
 
 /** The resulting state of a transition: dotted state value and a checksum of the context. */
@@ -121,9 +147,12 @@ export interface CheckpointEndpoint {
   /**
    * `{ value, context, status }` of the machine snapshot (no children). The runtime writes
    * `context` as an embedded JSON string, so that opening a large store parses only the contexts
-   * of the endpoints it touches; a context object is read too.
+   * of the endpoints it touches; a context object is read too. Version 2 may instead hold
+   * `delta` (an embedded JSON string: the context's fields that differ from the reference the
+   * runtime derives from the checkpoint's `ref`, the endpoint id and `idx`) and `h` (8 hex: the
+   * crc32 of the whole context's JSON, the state stamp's hash), without `context`.
    */
-  snapshot: { value: unknown; context: unknown; status: string };
+  snapshot: { value: unknown; context?: unknown; status: string; delta?: string; h?: string };
   /** The intent the endpoint was waiting on at checkpoint time, if any. */
   pending: IntentRecord | null;
   /** seq of the endpoint's last record. */
@@ -144,4 +173,6 @@ export interface Checkpoint {
   retired?: number;
   /** What the store keeps of the persist.json documents it loaded (src/persist/persisted-network.ts), when any. */
   network?: unknown;
+  /** Version 2: what the runtime derives compact contexts' reference from (the sandbox's input defaults); opaque to the store. */
+  ref?: Record<string, unknown>;
 }

@@ -2,7 +2,7 @@
  * Reading sealed segments with bounded memory: records in chunks of about 1 MiB, and what
  * compaction needs to know about a segment (its last seq and time, its endpoints).
  */
-import { decodeRecords, readHeader, readRecordBefore, type ReadAt } from './codec.js';
+import { decodeRecords, readHeader, readRecordBefore, segmentLayout, type ReadAt } from './codec.js';
 import { LogCorruptError } from './errors.js';
 import type { PositionedRecord } from './records.js';
 import type { LogMedium, SealedDir, SealedFile } from './log-engine.js';
@@ -56,11 +56,12 @@ export function sealedRecords(
 ): { records: Generator<PositionedRecord>; lastSeq: () => number } {
   const size = f.size();
   const h = readHeader(f.readAt, size, f.name);
-  const firstSeq = (h.header.base?.seq ?? 0) + 1;
+  const lay = segmentLayout(h.header, h.end);
+  const firstSeq = lay.startSeq + 1;
   if (prevLast !== null && firstSeq !== prevLast + 1)
     throw new LogCorruptError(f.name, 0, 'sequence-gap', `segment starts at seq ${firstSeq}, the previous one ends at ${prevLast}`);
-  const start = h.header.base ? h.header.base.offset : h.end;
-  const delta = h.end - start;
+  const start = lay.start;
+  const delta = h.end + lay.baseBytes - start;
   const logicalEnd = size - delta;
   const readAt: ReadAt = (p, l) => f.readAt(p + delta, l);
   let last = firstSeq - 1;

@@ -1,7 +1,7 @@
 /**
  * The log store contract: a durable, append-only record sequence plus a checkpoint. Implemented
  * on disk (`file-store.ts`) and in memory (`memory-store.ts`); one contract suite runs against both.
- * All methods are synchronous: records are small and a single writer owns the store.
+ * All methods but `syncAsync` are synchronous: records are small and a single writer owns the store.
  */
 import type { Checkpoint, LogHeader, LogRecord, PositionedRecord } from './records.js';
 import type { SettledTest } from './segments.js';
@@ -66,6 +66,12 @@ export interface LogStore {
   append(records: readonly LogRecord[], durable: boolean): void;
   /** fdatasync whatever was appended. */
   sync(): void;
+  /**
+   * fdatasync whatever was appended so far, without blocking the calling thread (the file store
+   * syncs on libuv's threadpool; the memory store at once). Resolves once those bytes are
+   * durable; records appended meanwhile are not covered.
+   */
+  syncAsync(): Promise<void>;
   /** Offset just after the last record written. */
   readonly end: number;
   /** The active segment has reached the retention policy's `segmentBytes`: a checkpoint now lets it rotate. */

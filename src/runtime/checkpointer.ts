@@ -7,6 +7,7 @@
 import type { EndpointSlot } from './endpoint-slot.js';
 import type { Journal } from './journal.js';
 import type { Checkpoint } from '../log/records.js';
+import type { ContextRef } from './compact-context.js';
 
 export const DEFAULT_CHECKPOINT_EVERY = 1000;
 
@@ -18,6 +19,8 @@ export class Checkpointer {
     private readonly network: () => unknown,
     /** Endpoints retired over the store's life, checkpointed too. */
     private readonly retired: () => number,
+    /** What compact contexts are relative to (the sandbox's input defaults). */
+    private readonly ref: ContextRef,
     private readonly every = DEFAULT_CHECKPOINT_EVERY,
   ) {}
 
@@ -31,7 +34,7 @@ export class Checkpointer {
   now(): void {
     if (this.journal.failed) return;
     const endpoints: Checkpoint['endpoints'] = {};
-    for (const s of this.slots.values()) endpoints[s.id] = s.toCheckpoint();
-    this.journal.writeCheckpoint(endpoints, { network: this.network() ?? undefined, retired: this.retired() });
+    for (const s of this.slots.values()) endpoints[s.id] = s.toCheckpoint(this.ref);
+    this.journal.writeCheckpoint(endpoints, { network: this.network() ?? undefined, retired: this.retired(), ref: this.ref });
   }
 }

@@ -1,10 +1,9 @@
 /**
- * The drive loop: apply an event to an endpoint (pure `transition()`, then journal it), and
+ * The drive loop: apply an event to an endpoint (pure transition: {@link nextSnapshot}, then journal it), and
  * run the endpoint's effects until it settles — each intent journaled before its effect runs
  * (write-ahead), each outcome journaled after.
  */
-import { transition } from 'xstate';
-import { endpointMachine, pendingEffect } from '../../machines/index.js';
+import { pendingEffect } from '../../machines/index.js';
 import { SimulatedCrash } from '../adapters/faults.js';
 import type { IntentRecord } from '../log/records.js';
 import type { EndpointSlot } from './endpoint-slot.js';
@@ -15,6 +14,7 @@ import type { InspectionMirror } from './inspection.js';
 import type { Journal } from './journal.js';
 import type { Retirements } from './retirement.js';
 import { stampOf } from './replay.js';
+import { nextSnapshot } from './pure-transition.js';
 
 export type Durability = 'command' | 'effect';
 
@@ -32,7 +32,7 @@ export class Driver {
 
   /** Apply an event to an endpoint: transition, journal, then make it the endpoint's state. */
   apply(slot: EndpointSlot, event: { type: string; [k: string]: unknown }, extra: { ms?: number; reconciled?: Record<string, unknown> } = {}): void {
-    const [next] = transition(endpointMachine, slot.snapshot, event as never);
+    const next = nextSnapshot(slot.snapshot, event as never);
     const [rec] = this.journal.append([{ k: 'event', ep: slot.id, event, state: stampOf(next), ...extra }], false);
     slot.setSnapshot(next);
     if (isOutcome(event.type)) slot.pending = null;
@@ -82,6 +82,6 @@ export class Driver {
     // settled: no queue fd of ours outlives the operation
     await this.fds.release(slot.id);
     this.snapshotRecord(slot);
-    if (everyEffect) this.journal.sync();
+    if (everyEffect) await this.journal.durable();
   }
 }

@@ -35,7 +35,9 @@ const isAbsent = (e: unknown): boolean =>
 /** Convert any thrown value into the JSON failure the machine and the log carry. */
 export function toFailure(e: unknown): EffectFailure {
   // createTap made the tap before the vhost fds failed: the rollback must remove it
-  if (e instanceof VhostSetupError) return { name: e.name, message: e.message, observed: { tap: true } };
+  // (with the errno of opening the device: ENOENT when it is absent)
+  if (e instanceof VhostSetupError)
+    return { name: e.name, message: e.message, ...(e.reason instanceof NetlinkError ? { errno: e.reason.errno } : {}), observed: { tap: true } };
   if (e instanceof NetlinkError) return { name: e.name, message: e.message, errno: e.errno };
   if (e instanceof HypervisorError) return { name: e.name, message: e.message, kind: e.kind };
   if (e instanceof Error) return { name: e.name, message: e.message };

@@ -6,14 +6,19 @@
  */
 import { isEffectState } from '../../machines/index.js';
 import type { CheckpointEndpoint, IntentRecord } from '../log/records.js';
-import { restoreSnapshot, type EndpointSnapshot, type ReplayedEndpoint } from './replay.js';
+import { storedSnapshot, type ContextRef } from './compact-context.js';
+import { restoreContext, restoreSnapshot, type EndpointSnapshot, type ReplayedEndpoint } from './replay.js';
 
 type StoredSnapshot = CheckpointEndpoint['snapshot'];
 
 export class EndpointSlot {
   /** The stored form, until first resolved. */
   #raw: StoredSnapshot | null;
+  /** What a compact stored form is relative to (the checkpoint's `ref`). */
+  readonly #rawRef: ContextRef | null;
   #live: EndpointSnapshot | null;
+  /** The checkpoint form last computed, for the snapshot (live or stored) it was computed from. */
+  #stored: { of: object; ref: ContextRef; snapshot: StoredSnapshot } | null = null;
   /** A command (or recovery) is running on the endpoint. */
   busy = false;
 
@@ -26,9 +31,11 @@ export class EndpointSlot {
     public lastSeq: number,
     /** Records replayed for this endpoint while opening. */
     readonly replayed: number,
+    rawRef: ContextRef | null = null,
   ) {
     this.#live = 'live' in snapshot ? snapshot.live : null;
     this.#raw = 'raw' in snapshot ? snapshot.raw : null;
+    this.#rawRef = rawRef;
   }
 
   /** A new endpoint, or one rebuilt by replay. */
@@ -36,15 +43,15 @@ export class EndpointSlot {
     return new EndpointSlot(e.id, { live: e.snapshot }, e.pending, e.lastSeq, e.replayed);
   }
 
-  /** An endpoint stored in a checkpoint or a `snapshot` record, resolved lazily. */
-  static stored(id: string, e: CheckpointEndpoint): EndpointSlot {
-    return new EndpointSlot(id, { raw: e.snapshot }, e.pending, e.lastSeq, 0);
+  /** An endpoint stored in a checkpoint (compact contexts relative to `ref`) or a `snapshot` record, resolved lazily. */
+  static stored(id: string, e: CheckpointEndpoint, ref: ContextRef | null = null): EndpointSlot {
+    return new EndpointSlot(id, { raw: e.snapshot }, e.pending, e.lastSeq, 0, ref);
   }
 
   /** The machine snapshot (resolving the stored form on first use). */
   get snapshot(): EndpointSnapshot {
     if (this.#live === null) {
-      this.#live = restoreSnapshot(this.#raw!);
+      this.#live = restoreSnapshot(this.#raw!, this.id, this.#rawRef, this.lastSeq);
       this.#raw = null;
     }
     return this.#live;
@@ -70,13 +77,24 @@ export class EndpointSlot {
     return { id: this.id, snapshot: this.snapshot, pending: this.pending, lastSeq: this.lastSeq, replayed: this.replayed };
   }
 
-  /** The checkpoint form; the context as an embedded JSON string (an open parses only those it touches). */
-  toCheckpoint(): CheckpointEndpoint {
+  /**
+   * The checkpoint form, its context compact relative to `ref` (src/runtime/compact-context.ts)
+   * or whole as an embedded JSON string: an open parses only the contexts it touches. Computed
+   * once per snapshot: an endpoint that did not change since the last checkpoint costs nothing.
+   */
+  toCheckpoint(ref: ContextRef): CheckpointEndpoint {
+    return { snapshot: this.#storedFor(ref), pending: this.pending, lastSeq: this.lastSeq };
+  }
+
+  #storedFor(ref: ContextRef): StoredSnapshot {
     const raw = this.#raw;
-    const s = this.#live;
+    if (raw && raw.delta !== undefined && this.#rawRef === ref) return raw; // already compact, same reference
+    const of: object = raw ?? this.#live!;
+    if (this.#stored && this.#stored.of === of && this.#stored.ref === ref) return this.#stored.snapshot;
     const snapshot = raw
-      ? { ...raw, context: typeof raw.context === 'string' ? raw.context : JSON.stringify(raw.context) }
-      : { value: s!.value, context: JSON.stringify(s!.context), status: s!.status };
-    return { snapshot, pending: this.pending, lastSeq: this.lastSeq };
+      ? storedSnapshot(ref, this.id, raw.value, raw.status, restoreContext(raw, this.id, this.#rawRef, this.lastSeq))
+      : storedSnapshot(ref, this.id, this.#live!.value, this.#live!.status, this.#live!.context);
+    this.#stored = { of, ref, snapshot };
+    return snapshot;
   }
 }

@@ -43,6 +43,10 @@ export class FdTable {
       if (e instanceof SimulatedCrash) throw e;
     }
   }
+  /** The endpoints we hold fds for. */
+  holders(): string[] {
+    return [...this.held.keys()];
+  }
   /** The process died: the kernel closed them. */
   forgetAll(): void {
     this.held.clear();

@@ -1,15 +1,16 @@
 /**
  * The journal: the store's only writer of log records. It numbers and timestamps records,
- * makes them durable with group commit (callers that ask in the same event-loop turn share one
- * fdatasync), counts records since the last checkpoint, and fails closed: after a write or sync
+ * makes them durable with group commit (callers that ask in the same event-loop turn, or while
+ * a sync is in flight, share one fdatasync, run off the event loop: {@link GroupCommit}), counts records since the last checkpoint, and fails closed: after a write or sync
  * fails it refuses every further write — with {@link StoreFailedError} for a real failure (an
  * errno), and with {@link SimulatedCrash} when a test crashed the "process".
  */
 import { SimulatedCrash } from '../adapters/faults.js';
-import { LOG_FORMAT, LOG_VERSION_SINGLE, type Checkpoint, type CheckpointEndpoint, type LogRecord } from '../log/records.js';
+import { CHECKPOINT_VERSION, LOG_FORMAT, type Checkpoint, type CheckpointEndpoint, type LogRecord } from '../log/records.js';
 import type { LogStore } from '../log/store.js';
 import { isEffectState } from '../../machines/index.js';
 import { StoreFailedError } from './errors.js';
+import { GroupCommit } from './group-commit.js';
 
 /** A record as the store builds it: the journal adds `seq` and `ts`. */
 export type RecordBody = LogRecord extends infer R ? (R extends LogRecord ? Omit<R, 'seq' | 'ts'> : never) : never;
@@ -30,8 +31,8 @@ export class Journal {
   #seq: number;
   #sinceCheckpoint = 0;
   #failure: unknown = null;
-  /** Group commit: callers waiting for the next fdatasync. */
-  #syncWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
+  /** Group commit of {@link durable}: one asynchronous fdatasync at a time, shared. */
+  readonly #commits = new GroupCommit(() => this.#syncAsync());
 
   constructor(
     private readonly log: LogStore,
@@ -93,23 +94,26 @@ export class Journal {
 
   /**
    * Make everything appended so far durable. Group commit: operations running concurrently
-   * (many endpoints, recovery) that ask in the same turn of the event loop share one fdatasync.
+   * (many endpoints, recovery) that ask in the same turn of the event loop, or while a sync is in
+   * flight, share one fdatasync. The fdatasync runs off the event loop (libuv's threadpool for
+   * the file store): the caller — an effect waiting for its intent — waits, nothing else does.
    */
   durable(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.#syncWaiters.push({ resolve, reject });
-      if (this.#syncWaiters.length > 1) return;
-      setImmediate(() => {
-        const waiters = this.#syncWaiters;
-        this.#syncWaiters = [];
-        try {
-          this.sync();
-          for (const w of waiters) w.resolve();
-        } catch (e) {
-          for (const w of waiters) w.reject(e);
-        }
-      });
-    });
+    return this.#commits.request();
+  }
+
+  async #syncAsync(): Promise<void> {
+    this.assertUsable();
+    try {
+      await this.log.syncAsync();
+    } catch (e) {
+      throw this.fail(e, 'fsync');
+    }
+  }
+
+  /** Resolves when no fdatasync of {@link durable} is running or waiting (before closing). */
+  idle(): Promise<void> {
+    return this.#commits.idle();
   }
 
   /** fdatasync now, whatever was appended. */
@@ -129,12 +133,13 @@ export class Journal {
    * rotate a full segment, remove what retention no longer wants; a failure there leaves the log
    * in an unknown state, so it fails the journal.
    */
-  writeCheckpoint(endpoints: Checkpoint['endpoints'], extra: { network?: unknown; retired: number }): void {
+  writeCheckpoint(endpoints: Checkpoint['endpoints'], extra: { network?: unknown; retired: number; ref?: Record<string, unknown> }): void {
     const cp: Checkpoint = {
       format: LOG_FORMAT,
-      version: LOG_VERSION_SINGLE,
+      version: CHECKPOINT_VERSION,
       seq: this.#seq,
       offset: this.log.end,
+      ...(extra.ref ? { ref: extra.ref } : {}),
       endpoints,
       retired: extra.retired,
       ...(extra.network !== undefined ? { network: extra.network } : {}),

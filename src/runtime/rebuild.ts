@@ -29,6 +29,8 @@ export interface Rebuilt {
   network: unknown;
   /** Endpoints retired (detached) over the store's life. */
   retired: number;
+  /** What the checkpoint's compact contexts are relative to (null: none). */
+  ref: Record<string, unknown> | null;
 }
 
 export function rebuildEndpoints(log: LogStore, verify: boolean): Rebuilt {
@@ -44,7 +46,7 @@ export function rebuildEndpoints(log: LogStore, verify: boolean): Rebuilt {
   let seq = 0;
   let retired = 0;
   if (cp) {
-    for (const [id, e] of Object.entries(cp.endpoints)) slots.set(id, EndpointSlot.stored(id, e));
+    for (const [id, e] of Object.entries(cp.endpoints)) slots.set(id, EndpointSlot.stored(id, e, cp.ref ?? null));
     seq = cp.seq;
     retired = cp.retired ?? 0;
   }
@@ -79,5 +81,5 @@ export function rebuildEndpoints(log: LogStore, verify: boolean): Rebuilt {
   for (const id of order) if (slots.has(id)) ordered.set(id, slots.get(id)!);
   // detached but its snapshot record never written (a crash right before it): retired as well
   retired += sweepDone(ordered);
-  return { header: read.header, slots: ordered, seq, torn: read.torn, fromCheckpoint: cp !== null && !verify, replayed: read.records.length, network, retired };
+  return { header: read.header, slots: ordered, seq, torn: read.torn, fromCheckpoint: cp !== null && !verify, replayed: read.records.length, network, retired, ref: cp?.ref ?? null };
 }

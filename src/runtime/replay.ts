@@ -3,10 +3,12 @@
  * `transition` — no adapter is ever called — and check every recorded resulting state.
  */
 import { crc32 } from 'node:zlib';
-import { initialTransition, transition, type SnapshotFrom } from 'xstate';
+import { initialTransition, type SnapshotFrom } from 'xstate';
 import { endpointMachine, initialContext, pendingEffect, stateName, type EndpointContext, type EndpointInput } from '../../machines/index.js';
 import type { CheckpointEndpoint, EventRecord, IntentRecord, LogRecord, StateStamp } from '../log/records.js';
+import { storedContext, type ContextRef } from './compact-context.js';
 import { NonDeterminismError } from './errors.js';
+import { nextSnapshot } from './pure-transition.js';
 
 export type EndpointSnapshot = SnapshotFrom<typeof endpointMachine>;
 
@@ -30,9 +32,14 @@ export function createFromInput(input: EndpointInput): EndpointSnapshot {
   return initialTransition(endpointMachine, input)[0];
 }
 
-export function restoreSnapshot(cp: CheckpointEndpoint['snapshot']): EndpointSnapshot {
-  const context = (typeof cp.context === 'string' ? JSON.parse(cp.context) : cp.context) as EndpointContext;
-  return endpointMachine.resolveState({ value: cp.value as never, context });
+/** The context of a stored snapshot (a checkpoint entry, compact relative to `ref`, or a `snapshot` record). */
+export function restoreContext(cp: CheckpointEndpoint['snapshot'], id: string, ref: ContextRef | null | undefined, lastSeq = 0): EndpointContext {
+  return storedContext(cp, id, ref, lastSeq) as EndpointContext;
+}
+
+/** A machine snapshot from its stored form (see {@link restoreContext}). */
+export function restoreSnapshot(cp: CheckpointEndpoint['snapshot'], id: string, ref?: ContextRef | null, lastSeq = 0): EndpointSnapshot {
+  return endpointMachine.resolveState({ value: cp.value as never, context: restoreContext(cp, id, ref, lastSeq) });
 }
 
 export function checkStamp(rec: { seq: number; ep: string; state: StateStamp }, s: EndpointSnapshot): void {
@@ -72,7 +79,7 @@ export function applyRecord(ep: ReplayedEndpoint | undefined, rec: LogRecord): R
     }
     case 'event': {
       if (!ep) throw new NonDeterminismError(rec.seq, rec.ep, 'an event for an endpoint never created', null);
-      const [snapshot] = transition(endpointMachine, ep.snapshot, rec.event as never);
+      const snapshot = nextSnapshot(ep.snapshot, rec.event as never);
       checkStamp(rec as EventRecord, snapshot);
       const outcome = rec.event.type.startsWith('xstate.done.actor.') || rec.event.type.startsWith('xstate.error.actor.');
       return { ...ep, snapshot, pending: outcome ? null : ep.pending, lastSeq: rec.seq, replayed: ep.replayed + 1 };

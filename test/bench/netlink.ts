@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { LinuxNetlinkAdapter } from '../../src/linux/index.js';
 import { median, result, type BenchSuite } from './harness.js';
+import { publicCases } from './netlink-public.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** test/bench/c/netlink_cycle.c, from the sources or from dist/test/bench. */
@@ -54,6 +55,9 @@ export const suite: BenchSuite = async function* ({ quick }) {
   try {
     const bin = join(dir, 'netlink_cycle');
     sh('cc', ['-O2', '-o', bin, cSource()]);
+    // the public-API cases first: their own netns, a fresh node process (netlink-public.ts)
+    yield* publicCases(quick, bin);
+    if (process.env.NETLINK_BENCH_PUBLIC_ONLY) return;
     const server = spawn('ip', ['netns', 'exec', nsName, bin, 'serve'], { stdio: ['pipe', 'pipe', 'inherit'] });
     const lines = createInterface({ input: server.stdout })[Symbol.asyncIterator]();
     const askC = async (cmd: string): Promise<number[]> => {

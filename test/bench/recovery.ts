@@ -155,7 +155,7 @@ export const suite: BenchSuite = async function* ({ quick }) {
       baseline: Number(main.base.toFixed(3)),
       baseline_name: 'read+crc32 of log and checkpoint',
       unit: 'ms',
-      target: '<= 2',
+      target: '<= 1.5',
       extra: {
         path: 'in-process openWriter+recover+close (the CLI code path, memory probes)',
         endpoints: total,

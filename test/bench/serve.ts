@@ -10,7 +10,11 @@
  *   store. Target <= 0.05.
  * - `api-64-sandboxes-concurrent-vs-sequential`: 64 sandboxes (one QEMU each, one netns) each
  *   hot-attach a fresh endpoint: all at once vs one after another, through the API; the daemon's
- *   event-loop p99 delay during the concurrent runs (from its health). Target <= 0.35.
+ *   event-loop p99 delay during the concurrent runs (from its health). Target <= 0.35. Also, per
+ *   mode (medians over the rounds): the CPU time of the daemon, of the 64 QEMUs and of this client,
+ *   and how long the daemon's main thread ran and waited runnable for a CPU (schedstat: on a
+ *   machine with idle cores the wait is ~0; a large wait means the host's CPUs, not the daemon,
+ *   bound the run).
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -28,6 +32,40 @@ import { startDaemon, CLI, type DaemonProcess } from '../daemon/daemon-process.j
 import { median, result, type BenchSuite } from './harness.js';
 
 const r3 = (x: number): number => Number(x.toFixed(3));
+
+/** CPU time (ms) of a process, all its threads (utime + stime). */
+function cpuMs(pid: number): number {
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // USER_HZ = 100
+  } catch {
+    return 0;
+  }
+}
+
+/** The main thread of `pid`: ms on a CPU, ms runnable waiting for one (/proc/…/schedstat). */
+function mainThreadSched(pid: number): { run: number; wait: number } {
+  try {
+    const [run, wait] = fs.readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').trim().split(' ').map(Number);
+    return { run: run! / 1e6, wait: wait! / 1e6 };
+  } catch {
+    return { run: 0, wait: 0 };
+  }
+}
+
+/** What a run of `pids` (daemon, QEMUs) and this process cost: CPU by party, the daemon main thread's run/wait. */
+function costMeter(daemonPid: number, qemuPids: readonly number[]) {
+  const snap = () => ({ d: cpuMs(daemonPid), q: qemuPids.reduce((a, p) => a + cpuMs(p), 0), c: process.cpuUsage(), s: mainThreadSched(daemonPid) });
+  return () => {
+    const a = snap();
+    return () => {
+      const b = snap();
+      const client = (b.c.user + b.c.system - a.c.user - a.c.system) / 1000;
+      return { daemonCpu: b.d - a.d, qemuCpu: b.q - a.q, clientCpu: client, mainRun: b.s.run - a.s.run, mainWait: b.s.wait - a.s.wait };
+    };
+  };
+}
+type Cost = ReturnType<ReturnType<ReturnType<typeof costMeter>>>;
 
 /** Root, /dev/net/tun and QEMU (TCG is fine: KVM is not needed). */
 function requireReal(): void {
@@ -59,6 +97,18 @@ function client(socketPath: string) {
     return r.body;
   };
   return { call, ok, close: () => agent.destroy() };
+}
+
+/** Medians of the costs of the rounds of one mode, as flat bench figures (ms). */
+function costFigures(mode: string, costs: readonly Cost[]): Record<string, number> {
+  const m = (k: keyof Cost) => Math.round(median(costs.map((c) => c[k])));
+  return {
+    [`${mode}_cpu_daemon_ms`]: m('daemonCpu'),
+    [`${mode}_cpu_qemus_ms`]: m('qemuCpu'),
+    [`${mode}_cpu_client_ms`]: m('clientCpu'),
+    [`${mode}_daemon_main_run_ms`]: m('mainRun'),
+    [`${mode}_daemon_main_runnable_wait_ms`]: m('mainWait'),
+  };
 }
 
 export const suite: BenchSuite = async function* ({ quick }) {
@@ -157,21 +207,28 @@ export const suite: BenchSuite = async function* ({ quick }) {
     const conc: number[] = [];
     const seq: number[] = [];
     const p99: number[] = [];
+    const meter = costMeter(daemon.pid, many.map((qq) => qq.pid));
+    const concCost: Cost[] = [];
+    const seqCost: Cost[] = [];
     for (let i = 0; i < many.length; i++) await attachOne(i); // warm-up, one by one: every QMP connection open (a loaded host may not greet 64 at once within the adapter's timeout)
     await detachAll();
     for (let r = 0; r < manyRounds; r++) {
       const runConc = async () => {
         await api.ok('GET', '/v1/health?reset=1');
+        const stop = meter();
         const t0 = performance.now();
         await Promise.all(many.map((_q, i) => attachOne(i)));
         conc.push(performance.now() - t0);
+        concCost.push(stop());
         p99.push((await api.ok('GET', '/v1/health')).eventLoop.p99Ms);
         await detachAll();
       };
       const runSeq = async () => {
+        const stop = meter();
         const t0 = performance.now();
         for (let i = 0; i < many.length; i++) await attachOne(i);
         seq.push(performance.now() - t0);
+        seqCost.push(stop());
         await detachAll();
       };
       if (r % 2 === 0) (await runConc(), await runSeq());
@@ -185,7 +242,13 @@ export const suite: BenchSuite = async function* ({ quick }) {
       baseline_name: 'one-after-another',
       unit: 'ms',
       target: '<= 0.35',
-      extra: { sandboxes: many.length, rounds: manyRounds, daemon_event_loop_p99_ms: r3(median(p99)) },
+      extra: {
+        sandboxes: many.length,
+        rounds: manyRounds,
+        daemon_event_loop_p99_ms: r3(median(p99)),
+        ...costFigures('conc', concCost),
+        ...costFigures('seq', seqCost),
+      },
     });
   } finally {
     api.close();

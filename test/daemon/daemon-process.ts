@@ -20,8 +20,14 @@ export interface DaemonProcess {
   stop(timeoutMs?: number): Promise<void>;
 }
 
-export function startDaemon(socketPath: string, stateDir: string, env: Record<string, string> = {}, args: string[] = []): DaemonProcess {
-  const child: ChildProcess = spawn(process.execPath, [CLI, 'serve', '--socket', socketPath, '--state-dir', stateDir, ...args], {
+/**
+ * `launcher`: a command that execs its arguments (the daemon's node command line) in place, so the
+ * daemon keeps its pid — e.g. `unshare --mount … bash -c '…; exec "$@"' x` for a private /dev.
+ */
+export function startDaemon(socketPath: string, stateDir: string, env: Record<string, string> = {}, args: string[] = [], launcher: string[] = []): DaemonProcess {
+  const argv = [process.execPath, CLI, 'serve', '--socket', socketPath, '--state-dir', stateDir, ...args];
+  const [cmd, ...rest] = [...launcher, ...argv] as [string, ...string[]];
+  const child: ChildProcess = spawn(cmd, rest, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

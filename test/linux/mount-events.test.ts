@@ -70,4 +70,37 @@ describe('MountEvents', () => {
       m.close();
     }
   });
+
+  it('every change is seen by the very next query, once, however many happened in between (epoll ready list)', () => {
+    const m = new MountEvents(libc());
+    const names = [0, 1, 2].map((i) => `tst-${process.pid}-${randomBytes(4).toString('hex')}-${i}`);
+    try {
+      let g = m.generation();
+      for (let round = 0; round < 5; round++) {
+        const name = names[round % names.length] as string;
+        execFileSync('ip', ['netns', 'add', name]);
+        const g1 = m.generation();
+        expect(g1).not.toBe(g);
+        expect(m.generation()).toBe(g1);
+        execFileSync('ip', ['netns', 'del', name]);
+        g = m.generation();
+        expect(g).not.toBe(g1);
+      }
+      // several changes between two queries: one new generation, then stable
+      for (const n of names) execFileSync('ip', ['netns', 'add', n]);
+      for (const n of names) execFileSync('ip', ['netns', 'del', n]);
+      const g2 = m.generation();
+      expect(g2).not.toBe(g);
+      expect(m.generation()).toBe(g2);
+    } finally {
+      m.close();
+      for (const n of names) {
+        try {
+          execFileSync('ip', ['netns', 'del', n], { stdio: 'ignore' });
+        } catch {
+          /* already gone */
+        }
+      }
+    }
+  });
 });

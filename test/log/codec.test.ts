@@ -4,6 +4,9 @@ import { describe, expect, it } from 'vitest';
 import {
   decodeCheckpoint,
   decodeHeader,
+  readSegmentBase,
+  segmentLayout,
+  segmentStart,
   decodeLog,
   encodeBatch,
   encodeCheckpoint,
@@ -12,7 +15,7 @@ import {
   recordProblem,
 } from '../../src/log/codec.js';
 import { LogCorruptError, LogFormatError } from '../../src/log/errors.js';
-import { LOG_FORMAT, type LogHeader, type LogRecord } from '../../src/log/records.js';
+import { LOG_FORMAT, type Checkpoint, type LogHeader, type LogRecord } from '../../src/log/records.js';
 import { hotAttach } from './fixtures.js';
 
 const header: LogHeader = { k: 'header', format: LOG_FORMAT, version: 1, created: '2025-01-01T00:00:00.000Z', meta: { netns: 'x' } };
@@ -129,7 +132,7 @@ describe('codec', () => {
     const bad = encodeCheckpoint(cp);
     bad[12]! ^= 2;
     expect(thrown(() => decodeCheckpoint(bad, 'c'))).toBeInstanceOf(LogCorruptError);
-    expect(thrown(() => decodeCheckpoint(encodeCheckpoint({ ...cp, version: 2 }), 'c'))).toMatchObject({ reason: 'newer-version' });
+    expect(thrown(() => decodeCheckpoint(encodeCheckpoint({ ...cp, version: 3 }), 'c'))).toMatchObject({ reason: 'newer-version' });
   });
 
   it('a segment header (version 2) carries its base checkpoint; base only in version 2, and required there', () => {
@@ -143,6 +146,47 @@ describe('codec', () => {
       { k: 'header', format: LOG_FORMAT, version: 2, created: 'c', meta: {}, base: { ...base, seq: -1 } },
     ] as LogHeader[])
       expect(thrown(() => decodeHeader(encodeHeader(bad), 'f'))).toMatchObject({ name: 'LogCorruptError', reason: 'record-shape' });
-    expect(thrown(() => decodeHeader(encodeHeader({ k: 'header', format: LOG_FORMAT, version: 3, created: 'c', meta: {} }), 'f'))).toMatchObject({ reason: 'newer-version' });
+    expect(thrown(() => decodeHeader(encodeHeader({ k: 'header', format: LOG_FORMAT, version: 4, created: 'c', meta: {} }), 'f'))).toMatchObject({ reason: 'newer-version' });
+  });
+
+  it('a segment start (version 3): a small header naming seq, offset and base-line bytes, then the base checkpoint on a line of its own', () => {
+    const base: Checkpoint = { format: LOG_FORMAT, version: 2, seq: 41, offset: 9000, ref: { vcpus: 1 }, endpoints: {} };
+    const line = encodeCheckpoint(base);
+    const { header, bytes } = segmentStart({ a: 1 }, base, line, new Date(0));
+    expect(header).toMatchObject({ version: 3, start: { seq: 41, offset: 9000, base: line.length } });
+    expect(header.base).toBeUndefined();
+    const d = decodeHeader(bytes, 'f');
+    expect(d.header).toEqual(header);
+    expect(bytes.subarray(d.end)).toEqual(line);
+    expect(segmentLayout(d.header, d.end)).toEqual({ startSeq: 41, start: 9000, baseBytes: line.length });
+    const readAt = (p: number, l: number) => bytes.subarray(p, p + l);
+    expect(readSegmentBase(d.header, d.end, readAt, 'f')).toEqual(base);
+    // a damaged base line is corrupt (it is read only when the history is replayed)
+    const bad = Buffer.from(bytes);
+    bad[d.end + 20]! ^= 1;
+    expect(thrown(() => readSegmentBase(d.header, d.end, (p, l) => bad.subarray(p, p + l), 'f'))).toMatchObject({ name: 'LogCorruptError', reason: 'checksum' });
+    // a base line that disagrees with the header is corrupt
+    const other = segmentStart({ a: 1 }, base, encodeCheckpoint({ ...base, seq: 40 }), new Date(0)).bytes;
+    expect(thrown(() => readSegmentBase(d.header, d.end, (p, l) => other.subarray(p, p + l), 'f'))).toMatchObject({ name: 'LogCorruptError', reason: 'record-shape' });
+    for (const badHeader of [
+      { k: 'header', format: LOG_FORMAT, version: 3, created: 'c', meta: {} },
+      { k: 'header', format: LOG_FORMAT, version: 3, created: 'c', meta: {}, start: { seq: 1, offset: -1, base: 20 } },
+      { k: 'header', format: LOG_FORMAT, version: 3, created: 'c', meta: {}, start: { seq: 1, offset: 5, base: 20 }, base },
+      { k: 'header', format: LOG_FORMAT, version: 2, created: 'c', meta: {}, base, start: { seq: 1, offset: 5, base: 20 } },
+    ] as LogHeader[])
+      expect(thrown(() => decodeHeader(encodeHeader(badHeader), 'f'))).toMatchObject({ name: 'LogCorruptError', reason: 'record-shape' });
+  });
+
+  it('checkpoint version 2: a compact context (delta + h) needs ref; version 1 entries must hold context', () => {
+    const snap = { value: 'created', status: 'active', delta: '{"idx":0}', h: '0123abcd' };
+    const cp2: Checkpoint = { format: LOG_FORMAT, version: 2, seq: 0, offset: 10, ref: {}, endpoints: { ep0: { snapshot: snap, pending: null, lastSeq: 0 } } };
+    expect(decodeCheckpoint(encodeCheckpoint(cp2), 'c')).toEqual(cp2);
+    for (const bad of [
+      { ...cp2, version: 1 },
+      { ...cp2, ref: undefined },
+      { ...cp2, endpoints: { ep0: { snapshot: { ...snap, h: 'XYZ' }, pending: null, lastSeq: 0 } } },
+      { ...cp2, endpoints: { ep0: { snapshot: { ...snap, delta: 3 }, pending: null, lastSeq: 0 } } },
+    ])
+      expect(thrown(() => decodeCheckpoint(encodeCheckpoint(bad as Checkpoint), 'c'))).toMatchObject({ name: 'LogCorruptError', reason: 'checkpoint' });
   });
 });

@@ -271,7 +271,7 @@ describe.each(KITS)('LogStore contract: %s store', (_name, makeKit) => {
   });
 
   it('refuses a newer format version', () => {
-    kit.setBytes(Buffer.concat([encodeHeader({ k: 'header', format: LOG_FORMAT, version: 3, created: 'now', meta: {} }), encodeRecord(hotAttach(1)[0]!)]));
+    kit.setBytes(Buffer.concat([encodeHeader({ k: 'header', format: LOG_FORMAT, version: 4, created: 'now', meta: {} }), encodeRecord(hotAttach(1)[0]!)]));
     expect(thrown(() => kit.open())).toMatchObject({ name: 'LogFormatError', reason: 'newer-version' });
   });
 

@@ -66,14 +66,17 @@ describe.each(KITS)('segments: %s store', (_name, makeKit) => {
   });
   afterEach(() => kit.cleanup());
 
-  it('rotates a full segment right after a checkpoint: a version-2 header whose base is that checkpoint; offsets stay logical', () => {
+  it('rotates a full segment right after a checkpoint: a version-3 header naming where it starts, its base that checkpoint; offsets stay logical', () => {
     const s = kit.create({ sandbox: 'x' }, { retention: small() });
     const recs = grow(s, 12);
     const h = s.read().header;
-    expect(h.version).toBe(2);
-    expect(h.base).toBeDefined();
+    expect(h.version).toBe(3);
+    expect(h.base).toBeUndefined();
+    expect(h.start).toBeDefined();
     expect(h.meta).toEqual({ sandbox: 'x' });
-    expect(s.headerEnd).toBe(h.base!.offset);
+    expect(s.headerEnd).toBe(h.start!.offset);
+    // the header line stays small whatever the checkpoint holds: the base is on its own line
+    expect(kit.bytes().indexOf(10)).toBeLessThan(300);
     const end = s.end;
     s.close();
     const r = kit.open({ retention: small() });
@@ -209,6 +212,24 @@ describe.each(KITS)('segments: %s store', (_name, makeKit) => {
     }
   });
 
+  it('a version-3 segment cut inside its base line is corrupt (truncated-segment); a damaged base line is found when the history is read', () => {
+    // maxBytes 1: every sealed segment is compacted away, the history starts at the active one's base line
+    const s = kit.create({}, { retention: small({ maxBytes: 1 }) });
+    grow(s, 12);
+    expect(s.history().base).not.toBeNull();
+    s.close();
+    const whole = kit.bytes();
+    const headerEnd = whole.indexOf(10) + 1;
+    kit.setBytes(whole.subarray(0, headerEnd + 20));
+    expect(() => kit.open({ retention: small() })).toThrow(expect.objectContaining({ name: 'LogCorruptError', reason: 'truncated-segment' }));
+    const flipped = Buffer.from(whole);
+    flipped[headerEnd + 30]! ^= 1;
+    kit.setBytes(flipped);
+    const r = kit.open({ retention: small(), readOnly: true }); // opening reads only the header line
+    expect(() => r.history()).toThrow(expect.objectContaining({ name: 'LogCorruptError', reason: 'checksum' }));
+    r.close();
+  });
+
   it('an old single-file store (version 1, no segments) opens, reads and rotates on', () => {
     const s = kit.create({}, {});
     s.append(hotAttach(1, 'a'), true);
@@ -217,7 +238,7 @@ describe.each(KITS)('segments: %s store', (_name, makeKit) => {
     const r = kit.open({ retention: small() });
     expect(seqs(r)).toEqual([1, 2, 3, 4, 5, 6, 7]);
     grow(r, 12);
-    expect(r.read().header.version).toBe(2);
+    expect(r.read().header.version).toBe(3);
     expect(seqs(r)[0]).toBe(1);
     r.close();
   });

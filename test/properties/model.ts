@@ -65,9 +65,12 @@ export const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
   logCrash: fc.option(fc.record({ at: fc.integer({ min: 1, max: 40 }), how: fc.constantFrom('crash-before', 'crash-after', 'torn') as fc.Arbitrary<'crash-before' | 'crash-after' | 'torn'> }), { nil: null }),
   retention: fc.constantFrom<RetentionPolicy | null>(
     null,
-    // (history archived, not deleted: the world invariants read retired endpoints' last snapshots from it)
+    // archived or deleted (the world invariants read retired endpoints' last snapshots from the
+    // whole history: memoryWorld keeps the records of deleted segments for them, the store does not)
     { segmentBytes: MIN_SEGMENT_BYTES, maxBytes: 6000, maxAgeMs: null, keepHistory: true },
     { segmentBytes: MIN_SEGMENT_BYTES, maxBytes: 1, maxAgeMs: null, keepHistory: true },
+    { segmentBytes: MIN_SEGMENT_BYTES, maxBytes: 6000, maxAgeMs: null, keepHistory: false },
+    { segmentBytes: MIN_SEGMENT_BYTES, maxBytes: 1, maxAgeMs: null, keepHistory: false },
   ),
   compactCrash: fc.option(fc.integer({ min: 1, max: 12 }), { nil: null }),
   foreignQdisc: fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),

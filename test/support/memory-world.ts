@@ -7,6 +7,8 @@ import { MemoryHypervisor, MemoryKernel } from '../../src/adapters/memory/index.
 import { withFaults, type FaultPlan } from '../../src/adapters/faults.js';
 import { MemoryLogMedium, MemoryLogStore } from '../../src/log/index.js';
 import type { AppendHook, CompactionHook } from '../../src/log/store.js';
+import type { LogRecord } from '../../src/log/records.js';
+import { sealedRecords } from '../../src/log/segment-reader.js';
 import type { RetentionPolicy } from '../../src/log/retention.js';
 import { Tapstore, type TapstoreOptions } from '../../src/runtime/tapstore.js';
 import type { SandboxConfig } from '../../src/runtime/sandbox-config.js';
@@ -17,6 +19,12 @@ export interface MemoryWorld {
   kernel: MemoryKernel;
   hypervisor: MemoryHypervisor;
   medium: MemoryLogMedium;
+  /**
+   * The records of segments compaction deleted (retention without `keepHistory`), oldest first:
+   * kept by the test, not the store, so that end-of-run invariants can still read the whole
+   * history (the retained history follows them without a gap).
+   */
+  deleted: LogRecord[];
   sandbox: SandboxConfig;
   /** Open (or reopen) the store; the first call creates it. */
   open(opts?: { faults?: FaultPlan; hook?: AppendHook; retention?: RetentionPolicy; compactHook?: CompactionHook } & Partial<TapstoreOptions>): Promise<Tapstore>;
@@ -32,12 +40,27 @@ export function memoryWorld(sandbox: Partial<SandboxConfig> = {}, opts: { slots?
   kernel.addDummyLink(NETNS, 'eth0', { mtu: 1400, mac: '02:aa:bb:cc:dd:01' });
   const hypervisor = new MemoryHypervisor({ kernel, slots: opts.slots ?? 8 });
   const medium = new MemoryLogMedium();
+  const deleted: LogRecord[] = [];
+  const remove = medium._removeSealed.bind(medium);
+  medium._removeSealed = (name, archive) => {
+    if (!archive) {
+      let f;
+      try {
+        f = medium._openSealed('segments', name);
+      } catch {
+        f = null; // already gone
+      }
+      if (f) for (const r of sealedRecords(f, 0, null).records) deleted.push(r.record);
+    }
+    remove(name, archive);
+  };
   const sb: SandboxConfig = { netnsPath: NETNS, netnsCreated: true, vcpus: 2, vhost: false, ...sandbox };
   let created = false;
   return {
     kernel,
     hypervisor,
     medium,
+    deleted,
     sandbox: sb,
     async open(o = {}) {
       const { faults, hook, retention, compactHook, ...rest } = o;

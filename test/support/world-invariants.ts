@@ -16,6 +16,13 @@ import type { Tapstore } from '../../src/runtime/tapstore.js';
 import { MemoryLogStore } from '../../src/log/index.js';
 import type { EndpointContext } from '../../machines/index.js';
 import { applyRecord, type ReplayedEndpoint } from '../../src/runtime/replay.js';
+import type { LogRecord } from '../../src/log/records.js';
+
+/** Every record the store ever wrote: those of deleted segments (kept by the test), then the retained history with the archive. */
+function* wholeHistory(w: MemoryWorld, log: MemoryLogStore): Generator<LogRecord> {
+  yield* w.deleted;
+  for (const { record } of log.history({ archive: true }).records) if (record.seq > (w.deleted[w.deleted.length - 1]?.seq ?? 0)) yield record;
+}
 
 /**
  * The last contexts of the endpoints that retired (detached), from the log's history and archive:
@@ -30,7 +37,7 @@ function retiredContexts(w: MemoryWorld): EndpointContext[] {
     const flush = (ep: ReplayedEndpoint | undefined) => {
       if (ep && ep.snapshot.status === 'done') out.push(ep.snapshot.context);
     };
-    for (const { record: r } of log.history({ archive: true }).records) {
+    for (const r of wholeHistory(w, log)) {
       if (r.k === 'snapshot' && r.snapshot.status === 'done') out.push(r.snapshot.context as EndpointContext);
       if (!('ep' in r)) continue;
       if (r.k === 'create') flush(eps.get(r.ep));
@@ -56,7 +63,7 @@ function retiredContexts(w: MemoryWorld): EndpointContext[] {
 function origIngressUnsure(w: MemoryWorld): boolean {
   const log = MemoryLogStore.open(w.medium, { readOnly: true });
   try {
-    for (const { record: r } of log.history({ archive: true }).records)
+    for (const r of wholeHistory(w, log))
       if (r.k === 'intent' && r.id === 'attach.qdiscOrig' && (r.pre as { origIngress?: boolean } | undefined)?.origIngress === true) return true;
     return false;
   } finally {

@@ -3,7 +3,9 @@
  * seeds, for soak runs (CI runs the fixed seeds of kill9.test.ts instead). Without `--seed`, the
  * trials are split into runs of at most 80, each with a fresh random seed, printed before it
  * starts; a failing run prints the command that replays it. With `--seed`, one run of N trials.
- * Appends one JSON line per run to .tmp/torture-soak.jsonl. Exit 1 if any run failed.
+ * Coverage (every effect state hit by a kill, recovery itself killed) is checked once, over the
+ * union of all runs, not per seed. Appends one JSON line per run to .tmp/torture-soak.jsonl.
+ * Exit 1 if any run failed or the union missed an effect state.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -17,17 +19,28 @@ let left = args.count;
 let runs = 0;
 let trials = 0;
 const failed: Array<{ seed: number; trials: number }> = [];
+const hits = new Map<string, number>();
+let recoverKills = 0;
+let effects: string[] = [];
+const hitsFile = `.tmp/torture-hits-${process.pid}.json`;
 while (left > 0) {
   const n = args.seed !== null ? left : Math.min(PER_RUN, left);
   const seed = args.seed ?? randomSeed();
   process.stdout.write(`torture: seed ${seed}, ${n} trials (${trials} done, ${failed.length} failed)\n`);
   const t0 = Date.now();
   const r = spawnSync('npx', ['vitest', 'run', 'test/torture/kill9.test.ts'], {
-    env: { ...process.env, TORTURE_SEED: String(seed), TORTURE_TRIALS: String(n) },
+    env: { ...process.env, TORTURE_SEED: String(seed), TORTURE_TRIALS: String(n), TORTURE_HITS_FILE: hitsFile },
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,
   });
   const ok = r.status === 0;
+  if (fs.existsSync(hitsFile)) {
+    const h = JSON.parse(fs.readFileSync(hitsFile, 'utf8')) as { hits: Record<string, number>; recoverKills: number; effects: string[] };
+    for (const [k, v] of Object.entries(h.hits)) hits.set(k, (hits.get(k) ?? 0) + v);
+    recoverKills += h.recoverKills;
+    effects = h.effects;
+    fs.rmSync(hitsFile);
+  }
   runs++;
   trials += n;
   left -= n;
@@ -40,4 +53,10 @@ while (left > 0) {
   }
 }
 process.stdout.write(`torture: ${trials} trials in ${runs} runs, ${failed.length} failed${failed.length ? `: seeds ${failed.map((f) => f.seed).join(', ')}` : ''}\n`);
-process.exit(failed.length ? 1 : 0);
+const missed = effects.filter((e) => !hits.has(e));
+const coverageOk = effects.length > 0 && missed.length === 0 && recoverKills > 0;
+process.stdout.write(
+  `torture: kills per effect state over all runs: ${JSON.stringify(Object.fromEntries([...hits].sort()))}; recovery killed ${recoverKills} times` +
+    (coverageOk ? '\n' : `; COVERAGE SHORTFALL: ${missed.length ? `never killed in ${missed.join(', ')}` : 'recovery never killed'}\n`),
+);
+process.exit(failed.length || !coverageOk ? 1 : 0);

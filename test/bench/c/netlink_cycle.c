@@ -8,9 +8,15 @@
  *                                          "cycle NAME"    -> ms of one cycle
  *                                          "light N NAME"  -> N space-separated us values
  *                                          "cpu N"         -> pin to CPU N (-1: every CPU), "ok"
+ *                                          "lightb N NAME" -> "WALL_US CPU_US": totals of N light pairs
+ *                                          "cycleb N NAME" -> "WALL_US CPU_US": totals of N cycles
+ *                                        (CPU: getrusage(RUSAGE_SELF) user + system, the counter
+ *                                        Node's process.cpuUsage() reads)
  *
  * One cycle is exactly what the bench's adapter cycle does: createTap (open /dev/net/tun,
- * TUNSETIFF with IFF_TUN_EXCL, TUNSETPERSIST, SIOCGIFINDEX for the index), getLink (RTM_GETLINK),
+ * TUNSETIFF with IFF_MULTI_QUEUE and IFF_TUN_EXCL as the adapter sets them for queues >= 1 — a
+ * multi-queue device has 256 tx queues, each with a qdisc once up —, TUNSETPERSIST, SIOCGIFINDEX
+ * for the index), getLink (RTM_GETLINK),
  * setMtu (RTM_SETLINK), up, down (RTM_SETLINK), closeFds (close), deleteLink (RTM_DELLINK). */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -23,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,7 +71,7 @@ static double cycle(const char *name) {
   double t0 = now_ms();
   int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
   struct ifreq ifr; memset(&ifr, 0, sizeof ifr); strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
-  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_TUN_EXCL;
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE | IFF_TUN_EXCL; /* as the adapter for queues >= 1 (tapFlags) */
   if (fd < 0 || ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETPERSIST, 1) < 0) { perror("tun"); return -1; }
   struct ifreq ix; memset(&ix, 0, sizeof ix); strncpy(ix.ifr_name, name, IFNAMSIZ - 1);
   if (ioctl(nl, SIOCGIFINDEX, &ix) < 0 || ix.ifr_ifindex <= 0) { perror("SIOCGIFINDEX"); return -1; }
@@ -82,6 +89,11 @@ static double light(const char *name, int i) {
   return (now_ms() - t0) * 1000;
 }
 
+static double cpu_us(void) {
+  struct rusage u; getrusage(RUSAGE_SELF, &u);
+  return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e6 + u.ru_utime.tv_usec + u.ru_stime.tv_usec;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) return 2;
   nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
@@ -89,7 +101,13 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "serve")) {
     char line[256], name[64]; int n;
     while (fgets(line, sizeof line, stdin)) {
-      if (sscanf(line, "cycle %63s", name) == 1) {
+      if (sscanf(line, "lightb %d %63s", &n, name) == 2 || sscanf(line, "cycleb %d %63s", &n, name) == 2) {
+        int isCycle = line[0] == 'c';
+        double c0 = cpu_us(), t0 = now_ms();
+        for (int i = 0; i < n; i++) if ((isCycle ? cycle(name) : light(name, i)) < 0) return 1;
+        double wall = (now_ms() - t0) * 1000, cpu = cpu_us() - c0;
+        printf("%.1f %.0f\n", wall, cpu);
+      } else if (sscanf(line, "cycle %63s", name) == 1) {
         double ms = cycle(name); if (ms < 0) return 1;
         printf("%.4f\n", ms);
       } else if (sscanf(line, "light %d %63s", &n, name) == 2) {

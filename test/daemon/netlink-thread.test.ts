@@ -1,0 +1,98 @@
+/**
+ * The daemon's netlink adapter on its own thread (src/daemon/netlink-thread.ts): the whole
+ * netlink contract against the real kernel through it (same results, same typed NetlinkErrors),
+ * and the event loop keeps turning while it works. Root required.
+ */
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { NetlinkError } from '../../src/adapters/netlink.js';
+import { ThreadedNetlinkAdapter } from '../../src/daemon/netlink-thread.js';
+import { netlinkContract } from '../adapters/netlink.contract.js';
+import { addPlainLink, makeNetns, makeNotNetns, requireRoot, tunFdCount } from '../linux/fixture.js';
+
+/** The compiled worker (the tests run the TypeScript sources; `npm test` builds first). */
+const workerUrl = pathToFileURL(path.resolve('dist/src/daemon/netlink-thread-worker.js'));
+
+beforeAll(() => requireRoot());
+
+netlinkContract('ThreadedNetlinkAdapter (the daemon\'s; real kernel, on a worker thread)', async () => {
+  requireRoot();
+  const ns = makeNetns();
+  const notNetns = makeNotNetns();
+  const adapter = new ThreadedNetlinkAdapter({ workerUrl });
+  return {
+    adapter,
+    netns: ns.path,
+    missingNetns: `/run/netns/tst-${process.pid}-missing-${Math.random().toString(36).slice(2)}`,
+    notNetns: notNetns.path,
+    addDummyLink: async (name, opts) => addPlainLink(ns, name, opts),
+    openTapFdCount: async () => tunFdCount(),
+    cleanup: async () => {
+      try {
+        await adapter.close();
+      } finally {
+        try {
+          ns.remove();
+        } finally {
+          notNetns.remove();
+        }
+      }
+    },
+  };
+});
+
+describe('ThreadedNetlinkAdapter', () => {
+  it('the main thread never makes the kernel call: a timer keeps firing while 40 taps are created and brought up', async () => {
+    requireRoot();
+    const ns = makeNetns();
+    const a = new ThreadedNetlinkAdapter({ workerUrl });
+    const fds: number[] = [];
+    try {
+      await a.netnsExists(ns.path); // the thread is up
+      let ticks = 0;
+      const t = setInterval(() => ticks++, 1);
+      await Promise.all(
+        Array.from({ length: 40 }, async (_, i) => {
+          const tap = await a.createTap({ netns: ns.path, name: `tq${i}`, queues: 1 });
+          fds.push(...tap.fds);
+          await a.setMtu(ns.path, `tq${i}`, 1400);
+          await a.setUp(ns.path, `tq${i}`, true);
+        }),
+      );
+      clearInterval(t);
+      expect(ticks).toBeGreaterThan(0);
+      expect((await a.getLink(ns.path, 'tq7')).mtu).toBe(1400);
+    } finally {
+      await a.closeFds(fds);
+      await a.close();
+      ns.remove();
+    }
+  });
+
+  it('a call after close starts a new thread; an unknown method is refused by the thread', async () => {
+    requireRoot();
+    const a = new ThreadedNetlinkAdapter({ workerUrl });
+    try {
+      expect(await a.netnsExists('/proc/self/ns/net')).toBe(true);
+      await a.close();
+      expect(await a.netnsExists(`/run/netns/tst-${process.pid}-nope`)).toBe(false);
+      const call = (a as unknown as { call(m: string, args: unknown[]): Promise<unknown> }).call.bind(a);
+      await expect(call('close', [])).rejects.toThrow(/no method "close"/);
+    } finally {
+      await a.close();
+    }
+  });
+
+  it('errors keep their type and fields across the thread', async () => {
+    requireRoot();
+    const a = new ThreadedNetlinkAdapter({ workerUrl });
+    try {
+      const e = await a.setMtu('/proc/self/ns/net', 'no-such-link0', 1400).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(NetlinkError);
+      expect(e).toMatchObject({ op: 'setMtu', link: 'no-such-link0', errno: 'ENODEV', errnoNumber: 19, code: 'NETLINK_ERROR' });
+    } finally {
+      await a.close();
+    }
+  });
+});
