@@ -62,7 +62,6 @@ describe('checkpoints of settled and untouched endpoints', () => {
     await store.close();
     const cp = MemoryLogStore.open(w.medium, { readOnly: true }).readCheckpoint()!;
     expect(cp.endpoints.ep0).toMatchObject({ pending: null, snapshot: { value: 'hotAttached', status: 'active' } });
-    expect(typeof cp.endpoints.ep0!.snapshot.context).toBe('string');
   });
 
   it('an endpoint restored from its snapshot record and checkpointed untouched keeps its state', async () => {
@@ -75,9 +74,7 @@ describe('checkpoints of settled and untouched endpoints', () => {
     const s2 = await w.open();
     s2.checkpoint();
     await s2.close();
-    const cp = MemoryLogStore.open(w.medium, { readOnly: true }).readCheckpoint()!;
-    expect(typeof cp.endpoints.ep0!.snapshot.context).toBe('string');
-    expect(JSON.parse(cp.endpoints.ep0!.snapshot.context as string)).toMatchObject({ id: 'ep0', progress: { tap: true, plugged: true } });
+    expect(MemoryLogStore.open(w.medium, { readOnly: true }).readCheckpoint()!.endpoints.ep0).toMatchObject({ pending: null, snapshot: { value: 'hotAttached' } });
     const s3 = await w.open();
     expect(s3.get('ep0')).toMatchObject({ state: 'hotAttached', progress: { tap: true, plugged: true } });
     expect((await s3.hotDetach('ep0')).state).toBe('detached');
@@ -98,7 +95,7 @@ describe('the inspection mirror', () => {
     expect(sent).toContain('HOT_ATTACH');
     expect(sent).toContain('xstate.done.actor.hotAttach.hotplug');
     const snaps = events.filter((e) => e.type === '@xstate.snapshot');
-    expect((snaps[snaps.length - 1] as { snapshot: { value: unknown } }).snapshot.value).toBe('hotAttached');
+    expect((snaps[snaps.length - 1] as unknown as { snapshot: { value: unknown } }).snapshot.value).toBe('hotAttached');
     await store.close();
   });
 });
