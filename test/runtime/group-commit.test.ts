@@ -76,6 +76,25 @@ describe('GroupCommit', () => {
     await expect(g.idle()).resolves.toBeUndefined();
   });
 
+  it('busy while a sync only waits to start, and while one only runs; idle() waits for a lone running sync', async () => {
+    const m = manualSync();
+    const g = new GroupCommit(m.sync);
+    expect(g.busy).toBe(false);
+    void g.request();
+    expect(g.busy).toBe(true); // queued, not started yet
+    await turn();
+    expect(m.runs).toHaveLength(1);
+    expect(g.busy).toBe(true); // running, nothing queued
+    let idle = false;
+    void g.idle().then(() => (idle = true));
+    await turn();
+    expect(idle).toBe(false);
+    m.runs[0]!.resolve();
+    await turn();
+    expect(idle).toBe(true);
+    expect(g.busy).toBe(false);
+  });
+
   it('a synchronous sync that throws rejects too', async () => {
     const g = new GroupCommit(() => {
       throw new Error('EBADF');
