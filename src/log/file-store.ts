@@ -315,6 +315,20 @@ class FileMedium implements LogMedium {
   }
 }
 
+/** A fresh log header for `meta` in `<log>.tmp` (any stale one replaced), fsynced; its path. */
+function writeTempHeader(logPath: string, meta: Record<string, unknown>, fsync: (fd: number) => void): string {
+  const tmp = logPath + TMP_SUFFIX;
+  unlinkIfPresent(tmp);
+  const fd = openChecked(tmp, O_WRONLY | O_CREAT | O_EXCL, 'file');
+  try {
+    writeAll(fd, encodeHeader(newHeader(meta)));
+    fsync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return tmp;
+}
+
 /**
  * The durable log store on disk. Create a new store with {@link FileLogStore.create}, open an
  * existing one with {@link FileLogStore.open}.
@@ -360,15 +374,7 @@ export class FileLogStore extends LogEngine {
       }
       // Any checkpoint here belongs to no log (there is none, or it never got a header).
       unlinkIfPresent(path.join(d, CHECKPOINT_FILE));
-      const tmp = logPath + TMP_SUFFIX;
-      unlinkIfPresent(tmp);
-      const fd = openChecked(tmp, O_WRONLY | O_CREAT | O_EXCL, 'file');
-      try {
-        writeAll(fd, encodeHeader(newHeader(meta)));
-        fsync(fd);
-      } finally {
-        fs.closeSync(fd);
-      }
+      const tmp = writeTempHeader(logPath, meta, fsync);
       try {
         fs.linkSync(tmp, logPath); // fails (EEXIST) rather than replace a log created meanwhile
       } catch (e) {
@@ -403,15 +409,7 @@ export class FileLogStore extends LogEngine {
     }
     const dirFd = openDir(d);
     try {
-      const tmp = logPath + TMP_SUFFIX;
-      unlinkIfPresent(tmp);
-      const fd = openChecked(tmp, O_WRONLY | O_CREAT | O_EXCL, 'file');
-      try {
-        writeAll(fd, encodeHeader(newHeader(meta)));
-        fsync(fd);
-      } finally {
-        fs.closeSync(fd);
-      }
+      const tmp = writeTempHeader(logPath, meta, fsync);
       fs.renameSync(tmp, logPath);
       fsync(dirFd);
     } finally {

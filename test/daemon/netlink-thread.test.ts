@@ -9,38 +9,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { NetlinkError } from '../../src/adapters/netlink.js';
 import { ThreadedNetlinkAdapter } from '../../src/daemon/netlink-thread.js';
 import { netlinkContract } from '../adapters/netlink.contract.js';
-import { addPlainLink, makeNetns, makeNotNetns, requireRoot, tunFdCount } from '../linux/fixture.js';
+import { makeNetns, realKernelHarness, requireRoot } from '../linux/fixture.js';
 
 /** The compiled worker (the tests run the TypeScript sources; `npm test` builds first). */
 const workerUrl = pathToFileURL(path.resolve('dist/src/daemon/netlink-thread-worker.js'));
 
 beforeAll(() => requireRoot());
 
-netlinkContract('ThreadedNetlinkAdapter (the daemon\'s; real kernel, on a worker thread)', async () => {
-  requireRoot();
-  const ns = makeNetns();
-  const notNetns = makeNotNetns();
-  const adapter = new ThreadedNetlinkAdapter({ workerUrl });
-  return {
-    adapter,
-    netns: ns.path,
-    missingNetns: `/run/netns/tst-${process.pid}-missing-${Math.random().toString(36).slice(2)}`,
-    notNetns: notNetns.path,
-    addDummyLink: async (name, opts) => addPlainLink(ns, name, opts),
-    openTapFdCount: async () => tunFdCount(),
-    cleanup: async () => {
-      try {
-        await adapter.close();
-      } finally {
-        try {
-          ns.remove();
-        } finally {
-          notNetns.remove();
-        }
-      }
-    },
-  };
-});
+netlinkContract('ThreadedNetlinkAdapter (the daemon\'s; real kernel, on a worker thread)', async () => realKernelHarness(() => new ThreadedNetlinkAdapter({ workerUrl })));
 
 describe('ThreadedNetlinkAdapter', () => {
   it('the main thread never makes the kernel call: a timer keeps firing while 40 taps are created and brought up', async () => {

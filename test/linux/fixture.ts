@@ -87,3 +87,34 @@ export function makeNotNetns(): { path: string; remove(): void } {
 /** `ip -n NS -d link show NAME` output. */
 export const ipShow = (ns: TestNetns, name: string): string =>
   execFileSync('ip', ['-n', ns.name, '-d', 'link', 'show', name]).toString();
+
+/**
+ * The netlink contract's harness on the real kernel (test/adapters/netlink.contract.ts): a fresh
+ * netns and a path that is not one, then the adapter `make` builds; cleanup closes the adapter and
+ * removes both, even when one step fails. Shared by every real-kernel adapter's contract run.
+ */
+export function realKernelHarness<A extends { close(): Promise<void> | void }>(make: () => A) {
+  requireRoot();
+  const ns = makeNetns();
+  const notNetns = makeNotNetns();
+  const adapter = make();
+  return {
+    adapter,
+    netns: ns.path,
+    missingNetns: `/run/netns/tst-${process.pid}-missing-${Math.random().toString(36).slice(2)}`,
+    notNetns: notNetns.path,
+    addDummyLink: async (name: string, opts?: { mtu?: number; mac?: string }) => addPlainLink(ns, name, opts),
+    openTapFdCount: async () => tunFdCount(),
+    cleanup: async () => {
+      try {
+        await adapter.close();
+      } finally {
+        try {
+          ns.remove();
+        } finally {
+          notNetns.remove();
+        }
+      }
+    },
+  };
+}
