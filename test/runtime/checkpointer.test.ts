@@ -5,12 +5,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MemoryLogStore } from '../../src/log/index.js';
-import { MIN_SEGMENT_BYTES } from '../../src/log/retention.js';
+import { DEFAULT_RETENTION, MIN_SEGMENT_BYTES } from '../../src/log/retention.js';
 import { StoreFailedError } from '../../src/runtime/errors.js';
 import { Tapstore } from '../../src/runtime/tapstore.js';
 import { memoryWorld } from '../support/memory-world.js';
 
-const retention = { segmentBytes: MIN_SEGMENT_BYTES };
+const retention = { ...DEFAULT_RETENTION, segmentBytes: MIN_SEGMENT_BYTES };
 const enospc = () => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
 
 /** A store whose active segment was filled by create records (which write no checkpoint), then left without closing. */
