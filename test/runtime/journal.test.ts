@@ -90,6 +90,17 @@ describe('Journal', () => {
     expect(() => log.end).toThrow(LogStoreClosedError);
   });
 
+  it('a write failing with an error of any shape (a code that is no errno string) still fails the journal closed', () => {
+    for (const code of [Symbol('E'), ['ENOSPC'], 28]) {
+      const { j, medium } = journal();
+      const odd = Object.assign(new Error('odd failure'), { code });
+      medium.failNextWrite = { afterBytes: 0, error: odd };
+      expect(() => j.append([note(1)], false)).toThrow(odd); // not the medium's errno: thrown as it is
+      expect(j.failed).toBe(true);
+      expect(() => j.append([note(2)], false)).toThrow(expect.objectContaining({ name: 'StoreFailedError', errno: 'unknown', during: 'used-after-failure' }));
+    }
+  });
+
   it('a simulated crash stays a SimulatedCrash (tests), never a StoreFailedError', () => {
     const { j } = journal();
     expect(j.fail(new SimulatedCrash('test'))).toBeInstanceOf(SimulatedCrash);
