@@ -38,9 +38,6 @@ export interface PersistNetworkV2 {
 }
 export type PersistShape = 'v1' | 'v2';
 
-/** The endpoint types upstream's persist API knows (`EndpointType` strings). */
-export const UPSTREAM_ENDPOINT_TYPES: readonly string[] = ['physical', 'virtual', 'vhost-user', 'macvlan', 'macvtap', 'tap', 'tuntap', 'ipvlan'];
-
 /** A field of a persist.json document breaks a rule. Nothing was loaded. */
 export class PersistFormatError extends TapstateError {
   override readonly name = 'PersistFormatError';
@@ -74,7 +71,8 @@ export function tuntapEntry(e: SavedEndpoint, raw?: unknown): PersistEndpoint {
   // only what changed is rewritten: a MAC written in upper case stays as the document has it
   if (ti.Name !== e.name) ti.Name = e.name;
   if (ti.TAPIface.Name !== e.tapName) ti.TAPIface.Name = e.tapName;
-  if (normaliseMac(String(ti.TAPIface.HardAddr ?? '')) !== e.hardAddr || (!('HardAddr' in ti.TAPIface) && e.hardAddr !== '')) ti.TAPIface.HardAddr = e.hardAddr;
+  // (a document without HardAddr gets one only once tapstate knows the MAC: '' !== e.hardAddr)
+  if (normaliseMac(String(ti.TAPIface.HardAddr ?? '')) !== e.hardAddr) ti.TAPIface.HardAddr = e.hardAddr;
   return out as unknown as PersistEndpoint;
 }
 
