@@ -92,14 +92,16 @@ describe('what parsePersistNetwork accepts', () => {
     expect(parsePersistNetwork({ NetworkID: '', NetworkCreated: true }).netnsCreated).toBe(true);
   });
 
-  it('the header: every top-level field in document order, Endpoints a null placeholder (the endpoints are kept once, as entries)', () => {
+  it('the header: every top-level field in document order, Endpoints an empty placeholder (the endpoints are kept once, as entries)', () => {
     const net = parsePersistNetwork({ NetNsPath: '', Future: { a: [1] }, NetmonPID: 9, Endpoints: [tuntap()], NetNsCreated: true });
     expect(Object.keys(net.header)).toEqual(['NetNsPath', 'Future', 'NetmonPID', 'Endpoints', 'NetNsCreated']);
-    expect(net.header).toEqual({ NetNsPath: '', Future: { a: [1] }, NetmonPID: 9, Endpoints: null, NetNsCreated: true });
+    expect(net.header).toEqual({ NetNsPath: '', Future: { a: [1] }, NetmonPID: 9, Endpoints: [], NetNsCreated: true });
+    // the placeholder keeps how the document wrote an empty list: null (Go's nil slice) or []
+    expect(parsePersistNetwork({ NetNsPath: '', Endpoints: null }).header).toEqual({ NetNsPath: '', Endpoints: null });
   });
 
   it('a document built in JavaScript with an undefined field loads (kept as null, as JSON would)', () => {
     const net = parsePersistNetwork({ NetNsPath: '', Extra: undefined, Endpoints: [] });
-    expect(net.header).toEqual({ NetNsPath: '', Extra: null, Endpoints: null });
+    expect(net.header).toEqual({ NetNsPath: '', Extra: null, Endpoints: [] });
   });
 });

@@ -52,6 +52,8 @@ describe('assembleNetwork: Endpoints where the header has it', () => {
   });
   it('after the other fields when the header has none (a loaded document without Endpoints)', () => {
     expect(assembleNetwork({ NetNsPath: 'x', NetNsCreated: true }, eps)).toEqual({ NetNsPath: 'x', NetNsCreated: true, Endpoints: eps });
+    // none to write: Go's nil slice, null
+    expect(JSON.stringify(assembleNetwork({ NetNsPath: 'x', NetNsCreated: true }, []))).toBe('{"NetNsPath":"x","NetNsCreated":true,"Endpoints":null}');
     // an empty key is just another field
     const out = assembleNetwork({ NetNsPath: 'x', '': 1 }, eps);
     expect(Object.keys(out)).toEqual(['NetNsPath', '', 'Endpoints']);
@@ -81,8 +83,16 @@ describe('saveNetwork: a loaded header in the other shape', () => {
     );
   });
   it('a missing created flag converts to false, never dropped', () => {
-    expect(saveNetwork(sandbox, [], persisted({ NetworkID: '/run/netns/x', Endpoints: null }), 'v1')).toEqual({ NetNsPath: '/run/netns/x', NetmonPID: 0, NetNsCreated: false, Endpoints: [] });
-    expect(saveNetwork(sandbox, [], persisted({ NetNsPath: '/run/netns/x' }), 'v2')).toEqual({ NetworkID: '/run/netns/x', Endpoints: [], NetworkCreated: false });
+    expect(saveNetwork(sandbox, [], persisted({ NetworkID: '/run/netns/x', Endpoints: [] }), 'v1')).toEqual({ NetNsPath: '/run/netns/x', NetmonPID: 0, NetNsCreated: false, Endpoints: [] });
+    expect(saveNetwork(sandbox, [], persisted({ NetNsPath: '/run/netns/x', Endpoints: [] }), 'v2')).toEqual({ NetworkID: '/run/netns/x', Endpoints: [], NetworkCreated: false });
+  });
+  it('an empty list converts as the document wrote it: null (or no Endpoints: Go\'s nil slice) stays null, [] stays []', () => {
+    const v1 = (Endpoints: unknown) => JSON.stringify({ NetNsPath: '/run/netns/x', NetmonPID: 0, NetNsCreated: false, Endpoints });
+    expect(JSON.stringify(saveNetwork(sandbox, [], persisted({ NetworkID: '/run/netns/x', Endpoints: null, NetworkCreated: false }), 'v1'))).toBe(v1(null));
+    expect(JSON.stringify(saveNetwork(sandbox, [], persisted({ NetworkID: '/run/netns/x', NetworkCreated: false }), 'v1'))).toBe(v1(null));
+    expect(JSON.stringify(saveNetwork(sandbox, [], persisted({ NetworkID: '/run/netns/x', Endpoints: [], NetworkCreated: false }), 'v1'))).toBe(v1([]));
+    // and once there is an endpoint, the list
+    expect(saveNetwork(sandbox, [candidate], persisted({ NetworkID: '/run/netns/x', Endpoints: null }), 'v1')).toMatchObject({ Endpoints: [tuntapEntry(saved)] });
   });
   it('the same shape: the header as loaded', () => {
     const doc = { NetworkID: '/run/netns/x', Endpoints: [ep0], NetworkCreated: false, Z: 0 };
