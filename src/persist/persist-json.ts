@@ -69,9 +69,10 @@ export function tuntapEntry(e: SavedEndpoint, raw?: unknown): PersistEndpoint {
   // a loaded endpoint: its own bytes, with the values tapstate manages brought up to date
   const out = clone(raw) as { Tuntap: { TuntapInterface: { Name: string; TAPIface: Record<string, unknown> } } };
   const ti = out.Tuntap.TuntapInterface;
-  // only what changed is rewritten: a MAC written in upper case stays as the document has it
-  if (ti.Name !== e.name) ti.Name = e.name;
-  if (ti.TAPIface.Name !== e.tapName) ti.TAPIface.Name = e.tapName;
+  // the names are set (an existing key keeps its place); the MAC only when it changed, so that
+  // a MAC written in upper case stays as the document has it
+  ti.Name = e.name;
+  ti.TAPIface.Name = e.tapName;
   // (a document without HardAddr gets one only once tapstate knows the MAC: '' !== e.hardAddr)
   if (normaliseMac(String(ti.TAPIface.HardAddr ?? '')) !== e.hardAddr) ti.TAPIface.HardAddr = e.hardAddr;
   return out as unknown as PersistEndpoint;
@@ -97,8 +98,9 @@ export function networkHeader(net: { netnsPath: string; netnsCreated: boolean },
 export function assembleNetwork(header: Record<string, unknown>, Endpoints: PersistEndpoint[]): PersistNetworkV1 | PersistNetworkV2 {
   const out: Record<string, unknown> = {};
   const list = Endpoints.length === 0 && (header.Endpoints ?? null) === null ? null : Endpoints;
-  for (const k of Object.keys(header)) setOwn(out, k, k === 'Endpoints' ? list : header[k]);
-  if (!has(header, 'Endpoints')) out.Endpoints = list;
+  for (const k of Object.keys(header)) setOwn(out, k, header[k]);
+  // in the placeholder's place (an existing key keeps it), else after the other fields
+  out.Endpoints = list;
   return out as unknown as PersistNetworkV1 | PersistNetworkV2;
 }
 
@@ -149,7 +151,8 @@ const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object
 const has = (o: Record<string, unknown>, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
 /** A deep copy through JSON: own keys only (a `__proto__` key stays a plain key). */
 const clone = (v: unknown): unknown => JSON.parse(JSON.stringify(v) ?? 'null');
-const setOwn = (o: Record<string, unknown>, k: string, v: unknown): void => {
+/** Set an own, enumerable, writable key (`__proto__` included, as a plain key). */
+export const setOwn = (o: Record<string, unknown>, k: string, v: unknown): void => {
   Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
 };
 

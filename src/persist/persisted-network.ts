@@ -8,6 +8,7 @@
 import {
   assembleNetwork,
   networkHeader,
+  setOwn,
   tuntapEntry,
   type LoadedNetwork,
   type PersistEndpoint,
@@ -55,7 +56,7 @@ export function mergeLoaded(prev: PersistedNetwork | null, net: LoadedNetwork, i
 function headerAs(h: Record<string, unknown>, from: PersistShape, to: PersistShape): Record<string, unknown> {
   if (from === to) return h;
   const out: Record<string, unknown> = {};
-  const set = (k: string, v: unknown) => Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+  const set = (k: string, v: unknown) => setOwn(out, k, v);
   // a document without Endpoints: Go's nil slice
   const endpoints = h.Endpoints ?? null;
   if (to === 'v1') {

@@ -108,6 +108,11 @@ describe('loadPlan: which taps exist (adopted as hot-attached)', () => {
     expect(p.inputs.map((i) => i.tapExists)).toEqual([true, false, false, false]);
   });
 
+  it('a link whose kind is not tun is never adopted, whatever TUN details the adapter reports with it', async () => {
+    const { p } = await plan({ tap0_kata: link('tap0_kata', 'dummy', tun('tap')), tap1_kata: link('tap1_kata', '', tun('tap')), tap2_kata: link('tap2_kata', 'tun', tun('tap')) });
+    expect(p.inputs.map((i) => i.tapExists)).toEqual([false, false, true, false]);
+  });
+
   it('a missing netns: nothing probed, nothing adopted', async () => {
     const { p, calls } = await plan({ tap0_kata: link('tap0_kata', 'tun', tun('tap')) }, NS, false);
     expect(p.inputs.map((i) => i.tapExists)).toEqual([false, false, false, false]);
