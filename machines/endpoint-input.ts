@@ -146,7 +146,7 @@ export function resolveEndpointInput(input: EndpointInput): ResolvedEndpoint {
   };
   if (typeof input !== 'object' || input === null) bad('input', 'object', 'endpoint input must be an object');
   const { idx } = input;
-  if (typeof idx !== 'number' || !Number.isInteger(idx)) bad('idx', 'integer', `idx must be an integer (got ${String(idx)})`);
+  if (!Number.isInteger(idx)) bad('idx', 'integer', `idx must be an integer (got ${String(idx)})`);
   // upstream createTuntapNetworkEndpoint, verbatim:
   if (idx < 0) bad('idx', 'non-negative', `invalid network endpoint index: ${idx}`);
   if (typeof input.id !== 'string' || !ID_RE.test(input.id))
@@ -178,7 +178,7 @@ export function resolveEndpointInput(input: EndpointInput): ResolvedEndpoint {
     bad('netnsPath', 'absolute', `netnsPath must be an absolute path (got "${input.netnsPath}")`);
   if (typeof input.netnsCreated !== 'boolean') bad('netnsCreated', 'boolean', 'netnsCreated must be a boolean');
   const { vcpus } = input;
-  if (typeof vcpus !== 'number' || !Number.isInteger(vcpus) || vcpus < 1 || vcpus > MAX_QUEUES)
+  if (!Number.isInteger(vcpus) || vcpus < 1 || vcpus > MAX_QUEUES)
     bad('vcpus', 'range', `vcpus must be an integer between 1 and ${MAX_QUEUES} (got ${String(vcpus)})`);
   if (input.multiQueue !== undefined && typeof input.multiQueue !== 'boolean') bad('multiQueue', 'boolean', 'multiQueue must be a boolean');
   const model = input.model ?? 'default';

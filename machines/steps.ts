@@ -263,8 +263,7 @@ const teardownMessage = (c: EndpointContext, step: TeardownStep, e: EffectFailur
 
 /** Merge what recovery observed of the world into the progress flags. */
 const observe = (d: EndpointContext, e: EffectFailure): void => {
-  if (!e.observed) return;
-  Object.assign(d.progress, e.observed);
+  Object.assign(d.progress, e.observed); // nothing when there is no observation
 };
 
 /** The context after a forward step failed: error recorded, teardown will roll back. */
@@ -339,7 +338,6 @@ export function pendingEffect(value: unknown, c: EndpointContext): PendingEffect
 
 /** Dotted state name: `created`, `hotAttach.setMtu`. */
 export function stateName(value: unknown): string {
-  if (typeof value === 'string') return value;
   if (typeof value === 'object' && value !== null) {
     const [k, v] = Object.entries(value as Record<string, unknown>)[0] ?? [];
     return k === undefined ? '' : `${k}.${stateName(v)}`;

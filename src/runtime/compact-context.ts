@@ -60,12 +60,9 @@ export function storedSnapshot(ref: ContextRef, id: string, value: unknown, stat
   const r = reference(ref, id, ctx.idx);
   if (r) {
     const d: Ctx = { idx: ctx.idx };
-    let ok = true;
-    for (const k of Object.keys(r)) if (!(k in ctx)) ok = false;
-    if (ok) {
-      for (const k of Object.keys(ctx)) if (k !== 'idx' && (!(k in r) || JSON.stringify(ctx[k]) !== JSON.stringify(r[k]))) d[k] = ctx[k];
-      if (JSON.stringify({ ...r, ...d }) === json) return { value, status, delta: JSON.stringify(d), h: hex8(crc32(json)) };
-    }
+    for (const k of Object.keys(ctx)) if (!(k in r) || JSON.stringify(ctx[k]) !== JSON.stringify(r[k])) d[k] = ctx[k];
+    // the exact check: a context missing a reference field, or in another key order, is stored whole
+    if (JSON.stringify({ ...r, ...d }) === json) return { value, status, delta: JSON.stringify(d), h: hex8(crc32(json)) };
   }
   return { value, context: json, status };
 }

@@ -81,6 +81,13 @@ describe('commands from created', () => {
       .then({ context: { hardAddr: '02:aa:00:00:00:03', origMtu: 1450 } });
   });
 
+  it('a failed cold attach records op attach in its error (what `tapstate show` reports), a failed hot attach op hotAttach', () => {
+    const cold = given(input, ATTACHED.slice(0, 4)).when(errorEvent('attach.setUp', boom)).then({ state: 'teardown.lookupTap' });
+    expect(cold.context.error).toMatchObject({ op: 'attach', step: 'setUp', message: 'Could not enable TAP tap3_kata: EIO' });
+    const hot = given(input, HOT_ATTACHED.slice(0, 3)).when(errorEvent('hotAttach.setUp', boom)).then({ state: 'teardown.lookupTap' });
+    expect(hot.context.error).toMatchObject({ op: 'hotAttach', step: 'setUp', message: 'Could not enable TAP eth3: EIO' });
+  });
+
   it('DETACH and HOT_DETACH of an endpoint never attached: detached at once, nothing run', () => {
     given(input).when({ type: 'DETACH' }).then({ state: 'detached', spawns: [], context: { op: 'detach', goal: 'detach' } });
     given(input).when({ type: 'HOT_DETACH' }).then({ state: 'detached', spawns: [], context: { op: 'hotDetach', goal: 'detach' } });

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createActor, initialTransition, transition, waitFor } from 'xstate';
-import { NOTHING, endpointMachine, isClean, isEffectState, pendingEffect, stateName, type EndpointInput } from '../../machines/index.js';
+import { NOTHING, STEPS, endpointMachine, isClean, isEffectState, pendingEffect, stateName, type EndpointInput } from '../../machines/index.js';
 import { doneEvent, errorEvent } from '../../src/testing/actor-events.js';
 
 const input: EndpointInput = { id: 'ep0', idx: 0, mac: '02:00:00:00:00:01', netnsPath: '/run/netns/x', netnsCreated: true, vcpus: 2 };
@@ -36,6 +36,13 @@ describe('stateName', () => {
   });
 });
 
+describe('the exported step table (STEPS)', () => {
+  it("every step's done gives the whole next context; the steps that record nothing give the context as it was", () => {
+    for (const step of ['setMtu', 'redirectIn', 'redirectOut'] as const) expect(STEPS[step].done(ctx, {})).toBe(ctx);
+    expect(STEPS.setUp.done(ctx, {})).toEqual({ ...ctx, progress: { ...ctx.progress, up: true } });
+  });
+});
+
 describe('isEffectState and pendingEffect', () => {
   it('an effect state of any phase', () => {
     expect(isEffectState({ hotAttach: 'setMtu' })).toBe(true);
@@ -62,6 +69,9 @@ describe('isEffectState and pendingEffect', () => {
     [{ teardown: 'toString' }],
     [{ attach: { setMtu: 'x' } }],
     [{ hotAttach: 7 }],
+    // a corrupt log: an array whose text is a step's name names no step
+    [{ teardown: ['unplug'] }],
+    [{ attach: ['setMtu'] }],
   ])('not an effect state: %j', (value) => {
     expect(isEffectState(value)).toBe(false);
     expect(pendingEffect(value, ctx)).toBeNull();

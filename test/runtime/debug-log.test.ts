@@ -1,5 +1,5 @@
 /** NODE_DEBUG=tapstate: every adapter call with its duration and errno / kind. */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { MemoryHypervisor, MemoryKernel } from '../../src/adapters/memory/index.js';
 import { describeError, traced, tracedAdapters, type DebugLogger } from '../../src/runtime/debug-log.js';
 
@@ -105,6 +105,35 @@ describe('what a traced call logs', () => {
     expect(describeError(new TypeError('t'))).toBe('TypeError: t');
     expect(describeError('str')).toBe('str');
     expect(describeError(undefined)).toBe('undefined');
+  });
+
+  it('the duration is the time the call took (the clock read before and after it)', () => {
+    const log = logger();
+    const t = traced(obj, 'x', log);
+    const clock = vi.spyOn(performance, 'now');
+    try {
+      clock.mockReturnValueOnce(5000).mockReturnValueOnce(5003.25);
+      t.sync(1, 'a');
+      clock.mockReturnValueOnce(9000).mockReturnValueOnce(9012.5);
+      expect(() => t.boom()).toThrow('bad');
+    } finally {
+      clock.mockRestore();
+    }
+    expect(log.lines).toEqual(['x.sync 1 "a" ok 3.25 ms', 'x.boom failed 12.50 ms: Error kind=invalid: bad multi-line']);
+  });
+
+  it('a symbol-keyed method passes through untraced and works (a disposer, an inspector)', () => {
+    const log = logger();
+    const dispose = Symbol('dispose');
+    const t = traced({ n: 2, [dispose]() { return this.n; } }, 'x', log);
+    expect(t[dispose]()).toBe(2);
+    expect(log.lines).toEqual([]);
+  });
+
+  it('describeError: a code that is not a string is no errno, whatever its text', () => {
+    expect(describeError(Object.assign(new Error('x'), { code: ['EIO'] }))).toBe('Error: x');
+    expect(describeError(Object.assign(new Error('x'), { code: { toString: () => 'ENOENT' } }))).toBe('Error: x');
+    expect(describeError(Object.assign(new Error('x'), { code: 5 }))).toBe('Error: x');
   });
 
   it('tracedAdapters wraps both adapters when on, and keeps the rest', async () => {

@@ -59,6 +59,20 @@ describe('runEffect', () => {
     expect(w.link('tap0_kata')?.kind).toBe('tun');
   });
 
+  it('createTap with vhost: a crash while opening the vhost fds is the crash (no failure journaled, no rollback started)', async () => {
+    const w = world({ vhostNet: true });
+    const crash = new SimulatedCrash('before netlink.openVhostFds');
+    const a: Adapters = {
+      netlink: Object.assign(Object.create(w.kernel) as MemoryKernel, {
+        openVhostFds: async () => {
+          throw crash;
+        },
+      }),
+      hypervisor: w.hypervisor,
+    };
+    await expect(runEffect('ep0', 'netlink.createTap', { netns: NS, name: 'tap0_kata', queues: 2, vhost: true }, a, w.fds, false)).rejects.toBe(crash);
+  });
+
   it('getLink returns the original link\'s index, MTU and MAC; getTap only the index of a tap', async () => {
     const w = world();
     expect(await w.run('netlink.getLink', { netns: NS, name: 'eth0' })).toEqual({ index: w.link('eth0')!.index, mtu: 1400, mac: '02:aa:bb:cc:dd:01' });
@@ -143,6 +157,28 @@ describe('runEffect', () => {
     await expect(stuck.run('hypervisor.hotunplug', { netdevId: 'net-ep0', deviceId: 'virtio-net-ep0', queues: 1 }, true)).rejects.toMatchObject({ kind: 'unplug-stuck' });
   });
 
+  it('a dead VMM counts as unplugged only when the unplug lost the connection: an answered refusal or a crash stands', async () => {
+    const w = world();
+    const failing = (e: Error): Adapters => ({
+      netlink: w.kernel,
+      hypervisor: Object.assign(Object.create(w.hypervisor) as MemoryHypervisor, {
+        hotunplug: async () => {
+          throw e;
+        },
+        alive: async () => false,
+      }),
+    });
+    const unplug = (a: Adapters) => runEffect('ep0', 'hypervisor.hotunplug', { netdevId: 'n', deviceId: 'd', queues: 1 }, a, w.fds, true);
+    expect(await unplug(failing(new HypervisorError({ kind: 'disconnected', op: 'device_del', message: 'socket closed' })))).toEqual({ vmmGone: true });
+    // the VMM answered (it was alive then): its answer is the outcome, whatever alive() says later
+    for (const kind of ['command-failed', 'timeout', 'unplug-stuck'] as const) {
+      await expect(unplug(failing(new HypervisorError({ kind, op: 'device_del', message: kind })))).rejects.toMatchObject({ kind });
+    }
+    // the process "died" during the unplug: nothing after it runs, not even the liveness probe
+    const crash = new SimulatedCrash('after hypervisor.hotunplug');
+    await expect(unplug(failing(crash))).rejects.toBe(crash);
+  });
+
   it('a live VMM that reports disconnected is not taken for gone', async () => {
     const w = world();
     const a: Adapters = {
@@ -191,6 +227,23 @@ describe('runEffect', () => {
       await expect(runEffect('ep0', 'netlink.setUp', { netns: NS, name: 'x', up: false }, a('setUp'), w.fds, true)).rejects.toMatchObject({ errno: 'EINVAL' });
     });
 
+    it('deleteIngressQdisc refused for another reason (EPERM, EBUSY) is a failure: the qdisc is still there', async () => {
+      const w = world();
+      await w.kernel.addIngressQdisc(NS, 'eth0');
+      for (const errno of ['EPERM', 'EBUSY'] as const) {
+        const a: Adapters = {
+          netlink: Object.assign(Object.create(w.kernel) as MemoryKernel, {
+            deleteIngressQdisc: async () => {
+              throw new NetlinkError({ op: 'deleteIngressQdisc', netns: NS, link: 'eth0', errno, errnoNumber: errno === 'EPERM' ? 1 : 16 });
+            },
+          }),
+          hypervisor: w.hypervisor,
+        };
+        await expect(runEffect('ep0', 'netlink.deleteIngressQdisc', { netns: NS, name: 'eth0' }, a, w.fds, true)).rejects.toMatchObject({ errno });
+      }
+      expect(await w.kernel.hasIngressQdisc(NS, 'eth0')).toBe(true);
+    });
+
     it('a simulated crash is never taken for a gone object', async () => {
       const w = world();
       const crash = new SimulatedCrash('before netlink.deleteLink');
@@ -220,6 +273,9 @@ describe('toFailure: what the machine and the log carry of an error', () => {
 
   it('a vhost setup failure says the tap exists (so the rollback deletes it)', () => {
     expect(toFailure(new VhostSetupError(new Error('ENOENT')))).toStrictEqual({ name: 'VhostSetupError', message: 'ENOENT', observed: { tap: true } });
+    // a kernel error opening /dev/vhost-net keeps its errno (ENOENT: no vhost-net on this host)
+    const open = new NetlinkError({ op: 'openVhostFds', netns: '', errno: 'ENOENT', errnoNumber: 2 });
+    expect(toFailure(new VhostSetupError(open))).toStrictEqual({ name: 'VhostSetupError', message: open.message, errno: 'ENOENT', observed: { tap: true } });
     expect(new VhostSetupError('no device').message).toBe('no device');
   });
 });
