@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 
 export const VHOST_NET = '/dev/vhost-net';
 
-/** Does /dev/vhost-net exist on this host? */
-export function vhostNetPresent(): boolean {
-  return fs.existsSync(VHOST_NET);
+/** Does /dev/vhost-net exist on this host? (`exists`: the check, replaceable in tests.) */
+export function vhostNetPresent(exists: (path: string) => boolean = fs.existsSync): boolean {
+  return exists(VHOST_NET);
 }

@@ -330,7 +330,7 @@ describe('durability and failures', () => {
     store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
     await expect(store.hotAttach('ep0')).rejects.toMatchObject({ name: 'StoreFailedError', errno: 'ENOSPC' });
     expect(store.heldFds).toBe(2);
-    await store.close(); // resolves: the failed log is not touched again
+    await store.close(); // resolves: nothing more is written to the failed log
     expect(store.heldFds).toBe(0);
     expect(w.kernel.openFdCount('self')).toBe(0);
   });
