@@ -327,7 +327,8 @@ export class Tapstore {
     if (this.closed) return;
     await Promise.allSettled([...this.inflight]);
     await this.journal.idle(); // an fdatasync still in flight (e.g. load's) uses the log's fd
-    this.checkpoints.maybe(); // nothing once the journal failed (Checkpointer.now)
+    // a failed log may have closed itself (its cut-back failed too): not even asked if a checkpoint is due
+    if (!this.journal.failed) this.checkpoints.maybe();
     this.closed = true;
     this.mirror?.stop();
     try {

@@ -335,6 +335,22 @@ describe('durability and failures', () => {
     expect(w.kernel.openFdCount('self')).toBe(0);
   });
 
+  it('a write failure whose cut-back failed too (the log closed itself): close still resolves and runs onClose', async () => {
+    const w = memoryWorld();
+    let onClose = 0;
+    const store = await w.open({ onClose: () => void onClose++ });
+    store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    const truncate = w.medium._truncate.bind(w.medium);
+    w.medium._truncate = () => {
+      w.medium._truncate = truncate;
+      throw Object.assign(new Error('EIO: i/o error, ftruncate'), { code: 'EIO' });
+    };
+    w.medium.failNextWrite = { afterBytes: 7, error: enospc() };
+    expect(() => store.createEndpoint({ idx: 1, mac: '02:00:00:00:00:02' })).toThrow(StoreFailedError);
+    await store.close();
+    expect(onClose).toBe(1);
+  });
+
   it('a crash while queue fds are held: they died with the process (the store holds none)', async () => {
     const w = memoryWorld();
     const store = await w.open({ faults: (c) => (c.method === 'setMtu' ? 'crash-before' : 'ok') });
