@@ -25,8 +25,11 @@ const pkg = ((): { version: string } => {
 
 const ok = (body: unknown, status = 200): Reply => ({ status, body });
 
-/** The daemon's event-loop delay, reported by health (since start, or since the last `?reset=1`). */
-const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+/**
+ * The daemon's event-loop delay, reported by health (since start, or since the last `?reset=1`).
+ * Sampled every 20 ms: a 1 ms timer woke the idle daemon ~700 times a second (~2.5 % of a core).
+ */
+const loopDelay = monitorEventLoopDelay({ resolution: 20 });
 loopDelay.enable();
 const ms = (ns: number): number => Number((ns / 1e6).toFixed(3));
 

@@ -29,6 +29,8 @@ export class Sandbox {
     readonly dir: string,
     private readonly env: NodeJS.ProcessEnv,
     private readonly netlink: () => Promise<NetlinkAdapter | undefined>,
+    /** Resolves when its store exists on disk (being created: see {@link Sandboxes.create}). */
+    private readonly created: Promise<void> = Promise.resolve(),
   ) {}
 
   get state(): 'open' | 'opening' | 'closed' | 'error' {
@@ -41,7 +43,7 @@ export class Sandbox {
   ready(): Promise<SandboxStore> {
     if (this.closing) return Promise.reject(new SandboxUnavailableError(this.id, 'it is being closed'));
     if (this.opened) return Promise.resolve(this.opened);
-    this.opening ??= this.netlink().then((nl) => openSandboxStore(this.dir, this.env, nl)).then(
+    this.opening ??= this.created.then(() => this.netlink()).then((nl) => openSandboxStore(this.dir, this.env, nl)).then(
       (s) => {
         this.opened = s;
         this.keys = new IdempotencyKeys(this.dir);
@@ -132,9 +134,16 @@ export class Sandboxes {
       return { sandbox: existing, created: false };
     }
     const dir = path.join(this.stateDir, id);
-    if (!isStoreDir(dir)) createSandboxStore(dir, config);
-    const sb = new Sandbox(id, dir, this.env, this.sharedNetlink);
+    // in the map at once: a second PUT of the id while the store is being created waits for it
+    const creating = isStoreDir(dir) ? Promise.resolve() : createSandboxStore(dir, config);
+    const sb = new Sandbox(id, dir, this.env, this.sharedNetlink, creating);
     this.map.set(id, sb);
+    try {
+      await creating;
+    } catch (e) {
+      if (this.map.get(id) === sb) this.map.delete(id);
+      throw e;
+    }
     const s = await sb.ready();
     if (!sameConfig(s.sandbox, config)) throw new SandboxExistsError(id);
     return { sandbox: sb, created: true };

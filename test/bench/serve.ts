@@ -5,7 +5,7 @@
  * - `api-hot-attach-detach-vs-library`: hot-attach + hot-detach of a fresh endpoint through the
  *   API vs the same through the library in one process (Tapstore, durable FileLogStore, Linux
  *   adapter, QEMU adapter). Same netns, same QEMU (the library on a second QMP socket), rounds
- *   interleaved, the side that goes first alternating; medians. Target <= 1.05.
+ *   interleaved, the side that goes first alternating; medians of 100. Target <= 1.05.
  * - `api-status-vs-cli`: `GET …/endpoints` vs `tapstate status --json` as a process, on the same
  *   store. Target <= 0.05.
  * - `api-64-sandboxes-concurrent-vs-sequential`: 64 sandboxes (one QEMU each, one netns) each
@@ -14,7 +14,8 @@
  *   mode (medians over the rounds): the CPU time of the daemon, of the 64 QEMUs and of this client,
  *   and how long the daemon's main thread ran and waited runnable for a CPU (schedstat: on a
  *   machine with idle cores the wait is ~0; a large wait means the host's CPUs, not the daemon,
- *   bound the run).
+ *   bound the run), and `cpu_bound_ratio_floor`: that CPU spread perfectly over the host's cores,
+ *   against the sequential median — no scheduling can beat it.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -135,7 +136,7 @@ export const suite: BenchSuite = async function* ({ quick }) {
     hv = new QemuHypervisorAdapter({ qmpPath: libQmp });
     await hv.alive();
     store = await Tapstore.open({ log: FileLogStore.create(path.join(dir, 'lib-store'), { sandbox }), adapters: { netlink, hypervisor: hv } });
-    const rounds = quick ? 8 : 30;
+    const rounds = quick ? 20 : 100; // the op is ~90 ms and swings ±10 % per round: medians of 100 hold the 5 % target's scale
     const ours: number[] = [];
     const base: number[] = [];
     let n = 0;
@@ -246,6 +247,10 @@ export const suite: BenchSuite = async function* ({ quick }) {
         sandboxes: many.length,
         rounds: manyRounds,
         daemon_event_loop_p99_ms: r3(median(p99)),
+        // the best this host's CPUs allow: a concurrent round's CPU (all parties) spread perfectly
+        // over every core, against the sequential median (the target is unreachable when > 0.35)
+        cpus: os.availableParallelism(),
+        cpu_bound_ratio_floor: r3(median(concCost.map((c) => c.daemonCpu + c.qemuCpu + c.clientCpu)) / os.availableParallelism() / median(seq)),
         ...costFigures('conc', concCost),
         ...costFigures('seq', seqCost),
       },

@@ -134,7 +134,7 @@ describe('a store locked by another process', () => {
   it('answers 423 with the holder, and serves the sandbox once the lock is free', async () => {
     const d0 = await memoryDaemon();
     const dir = path.join(d0.stateDir, 'held');
-    createSandboxStore(dir, CFG);
+    await createSandboxStore(dir, CFG);
     await d0.stop(true);
     const lock = StoreLock.acquire(dir);
     let held = true;
@@ -154,7 +154,7 @@ describe('deleting a sandbox', () => {
   it('creates and deletes stores atomically (rename); what a crash mid-create or mid-delete left is removed at start, never served', async () => {
     const d0 = await memoryDaemon();
     const trash = path.join(d0.stateDir, '.trash-old-1-1');
-    createSandboxStore(trash, CFG); // a delete that was killed while removing the directory
+    await createSandboxStore(trash, CFG); // a delete that was killed while removing the directory
     const half = path.join(d0.stateDir, '.new-half-1-1');
     fs.mkdirSync(half);
     fs.writeFileSync(path.join(half, 'log.jsonl'), '0000'); // a create killed half-way
