@@ -29,17 +29,15 @@ export interface PersistNetworkV1 {
   NetNsPath: string;
   NetmonPID: number;
   NetNsCreated: boolean;
-  Endpoints: PersistEndpoint[];
+  /** `null` (Go's nil slice) only when empty and the loaded document had `null` or no Endpoints. */
+  Endpoints: PersistEndpoint[] | null;
 }
 export interface PersistNetworkV2 {
   NetworkID: string;
-  Endpoints: PersistEndpoint[];
+  Endpoints: PersistEndpoint[] | null;
   NetworkCreated: boolean;
 }
 export type PersistShape = 'v1' | 'v2';
-
-/** The endpoint types upstream's persist API knows (`EndpointType` strings). */
-export const UPSTREAM_ENDPOINT_TYPES: readonly string[] = ['physical', 'virtual', 'vhost-user', 'macvlan', 'macvtap', 'tap', 'tuntap', 'ipvlan'];
 
 /** A field of a persist.json document breaks a rule. Nothing was loaded. */
 export class PersistFormatError extends TapstateError {
@@ -71,31 +69,38 @@ export function tuntapEntry(e: SavedEndpoint, raw?: unknown): PersistEndpoint {
   // a loaded endpoint: its own bytes, with the values tapstate manages brought up to date
   const out = clone(raw) as { Tuntap: { TuntapInterface: { Name: string; TAPIface: Record<string, unknown> } } };
   const ti = out.Tuntap.TuntapInterface;
-  // only what changed is rewritten: a MAC written in upper case stays as the document has it
-  if (ti.Name !== e.name) ti.Name = e.name;
-  if (ti.TAPIface.Name !== e.tapName) ti.TAPIface.Name = e.tapName;
-  if (normaliseMac(String(ti.TAPIface.HardAddr ?? '')) !== e.hardAddr || (!('HardAddr' in ti.TAPIface) && e.hardAddr !== '')) ti.TAPIface.HardAddr = e.hardAddr;
+  // the names are set (an existing key keeps its place); the MAC only when it changed, so that
+  // a MAC written in upper case stays as the document has it
+  ti.Name = e.name;
+  ti.TAPIface.Name = e.tapName;
+  // (a document without HardAddr gets one only once tapstate knows the MAC: '' !== e.hardAddr)
+  if (normaliseMac(String(ti.TAPIface.HardAddr ?? '')) !== e.hardAddr) ti.TAPIface.HardAddr = e.hardAddr;
   return out as unknown as PersistEndpoint;
 }
 
 /**
  * The top-level fields of a shape in Go's declaration order, `Endpoints` as a placeholder in its
  * place (v1 NetNsPath, NetmonPID, NetNsCreated, Endpoints; 2.x NetworkID, Endpoints, NetworkCreated).
+ * The placeholder says how an empty list is written: `[]` here (a network tapstate made).
  */
 export function networkHeader(net: { netnsPath: string; netnsCreated: boolean }, shape: PersistShape): Record<string, unknown> {
   return shape === 'v1'
-    ? { NetNsPath: net.netnsPath, NetmonPID: 0, NetNsCreated: net.netnsCreated, Endpoints: null }
-    : { NetworkID: net.netnsPath, Endpoints: null, NetworkCreated: net.netnsCreated };
+    ? { NetNsPath: net.netnsPath, NetmonPID: 0, NetNsCreated: net.netnsCreated, Endpoints: [] }
+    : { NetworkID: net.netnsPath, Endpoints: [], NetworkCreated: net.netnsCreated };
 }
 
 /**
  * Assemble a Network section: the header's fields in the header's order, `Endpoints` where the
- * header has its placeholder (after the other fields when it has none).
+ * header has its placeholder (after the other fields when it has none). No endpoints and a `null`
+ * placeholder or none (a loaded document that said `"Endpoints":null`, as Go writes an empty
+ * network, or had no Endpoints): `null`, as Go would write it.
  */
 export function assembleNetwork(header: Record<string, unknown>, Endpoints: PersistEndpoint[]): PersistNetworkV1 | PersistNetworkV2 {
   const out: Record<string, unknown> = {};
-  for (const k of Object.keys(header)) setOwn(out, k, k === 'Endpoints' ? Endpoints : header[k]);
-  if (!has(header, 'Endpoints')) out.Endpoints = Endpoints;
+  const list = Endpoints.length === 0 && (header.Endpoints ?? null) === null ? null : Endpoints;
+  for (const k of Object.keys(header)) setOwn(out, k, header[k]);
+  // in the placeholder's place (an existing key keeps it), else after the other fields
+  out.Endpoints = list;
   return out as unknown as PersistNetworkV1 | PersistNetworkV2;
 }
 
@@ -131,7 +136,10 @@ export interface LoadedNetwork {
   shape: PersistShape;
   netnsPath: string;
   netnsCreated: boolean;
-  /** The top-level fields, verbatim, in document order; `Endpoints` (when present) as a null placeholder. */
+  /**
+   * The top-level fields, verbatim, in document order; `Endpoints` (when present) as a placeholder:
+   * `null` when the document had `null`, `[]` when it had an array (the endpoints are kept once, as entries).
+   */
   header: Record<string, unknown>;
   /** Tuntap endpoints to adopt. */
   endpoints: LoadedTuntap[];
@@ -143,7 +151,8 @@ const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object
 const has = (o: Record<string, unknown>, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
 /** A deep copy through JSON: own keys only (a `__proto__` key stays a plain key). */
 const clone = (v: unknown): unknown => JSON.parse(JSON.stringify(v) ?? 'null');
-const setOwn = (o: Record<string, unknown>, k: string, v: unknown): void => {
+/** Set an own, enumerable, writable key (`__proto__` included, as a plain key). */
+export const setOwn = (o: Record<string, unknown>, k: string, v: unknown): void => {
   Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
 };
 
@@ -168,7 +177,7 @@ export function parsePersistNetwork(doc: unknown): LoadedNetwork {
   const eps = has(doc, 'Endpoints') ? doc.Endpoints : null;
   if (eps !== null && !Array.isArray(eps)) return bad('Endpoints', 'array', 'must be an array or null');
   const header: Record<string, unknown> = {};
-  for (const k of Object.keys(doc)) setOwn(header, k, k === 'Endpoints' ? null : clone(doc[k]));
+  for (const k of Object.keys(doc)) setOwn(header, k, k === 'Endpoints' ? (eps === null ? null : []) : clone(doc[k]));
   const out: LoadedNetwork = { shape, netnsPath: netnsPath as string, netnsCreated: netnsCreated as boolean, header, endpoints: [], skipped: [] };
   const seen = new Map<number, string>();
   (eps ?? []).forEach((ep: unknown, i: number) => {

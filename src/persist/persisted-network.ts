@@ -8,6 +8,7 @@
 import {
   assembleNetwork,
   networkHeader,
+  setOwn,
   tuntapEntry,
   type LoadedNetwork,
   type PersistEndpoint,
@@ -29,7 +30,10 @@ export type PersistedEntry =
 
 export interface PersistedNetwork {
   shape: PersistShape;
-  /** Top-level fields verbatim, in document order; `Endpoints` a null placeholder. */
+  /**
+   * Top-level fields verbatim, in document order; `Endpoints` a placeholder: `null` when the document
+   * had `null` (or none), `[]` when it had an array (logs written before this rule have `null` for both).
+   */
   header: Record<string, unknown>;
   entries: PersistedEntry[];
 }
@@ -52,15 +56,17 @@ export function mergeLoaded(prev: PersistedNetwork | null, net: LoadedNetwork, i
 function headerAs(h: Record<string, unknown>, from: PersistShape, to: PersistShape): Record<string, unknown> {
   if (from === to) return h;
   const out: Record<string, unknown> = {};
-  const set = (k: string, v: unknown) => Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+  const set = (k: string, v: unknown) => setOwn(out, k, v);
+  // a document without Endpoints: Go's nil slice
+  const endpoints = h.Endpoints ?? null;
   if (to === 'v1') {
     set('NetNsPath', h.NetworkID);
     set('NetmonPID', 0);
     set('NetNsCreated', h.NetworkCreated ?? false);
-    set('Endpoints', null);
+    set('Endpoints', endpoints);
   } else {
     set('NetworkID', h.NetNsPath);
-    set('Endpoints', null);
+    set('Endpoints', endpoints);
     set('NetworkCreated', h.NetNsCreated ?? false);
   }
   const own = from === 'v1' ? ['NetNsPath', 'NetmonPID', 'NetNsCreated', 'Endpoints'] : ['NetworkID', 'NetworkCreated', 'Endpoints'];

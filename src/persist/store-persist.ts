@@ -52,7 +52,7 @@ export async function loadPlan(doc: unknown, sandbox: SandboxDefaults, deps: Loa
   if (net.netnsPath !== sandbox.netnsPath)
     throw new NetnsMismatchError(net.shape === 'v1' ? 'NetNsPath' : 'NetworkID', net.netnsPath, sandbox.netnsPath);
   const taken = new Set<string>();
-  const inputs: LoadPlan['inputs'] = [];
+  const resolved: Array<EndpointInput & { id: string }> = [];
   for (const e of net.endpoints) {
     const id = deps.freeId(e.idx, taken);
     taken.add(id);
@@ -71,14 +71,15 @@ export async function loadPlan(doc: unknown, sandbox: SandboxDefaults, deps: Loa
     };
     resolveEndpointInput(input);
     if (deps.idxInUse(e.idx)) throw new DuplicateEndpointError('idx', e.idx);
-    inputs.push({ input, tapExists: false });
+    resolved.push(input);
   }
   // never attached (no tap in the netns): the endpoint must not come back as hot-attached. A
   // link of that name that is not a TAP-mode tuntap is not ours: never adopted, so never deleted
-  for (const i of inputs) {
-    const ns = i.input.netnsPath;
-    const link = ns === '' || (await deps.netlink.netnsExists(ns)) ? await deps.netlink.probeLink(ns, `tap${i.input.idx}_kata`) : null;
-    i.tapExists = link !== null && link.kind === 'tun' && link.tun?.mode === 'tap';
+  const inputs: LoadPlan['inputs'] = [];
+  for (const input of resolved) {
+    const ns = input.netnsPath;
+    const link = ns === '' || (await deps.netlink.netnsExists(ns)) ? await deps.netlink.probeLink(ns, `tap${input.idx}_kata`) : null;
+    inputs.push({ input, tapExists: link !== null && link.kind === 'tun' && link.tun?.mode === 'tap' });
   }
   return { net, inputs, skipped: net.skipped.map((s) => ({ index: s.index, type: s.type })) };
 }

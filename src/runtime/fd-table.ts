@@ -21,7 +21,7 @@ export class FdTable {
   }
   /** The queue fds held for the endpoint. */
   get(endpoint: string): number[] {
-    const v = new Set(this.vhost.get(endpoint) ?? []);
+    const v = new Set(this.vhost.get(endpoint));
     return (this.held.get(endpoint) ?? []).filter((fd) => !v.has(fd));
   }
   /** The vhost fds held for the endpoint. */

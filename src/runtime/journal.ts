@@ -116,16 +116,6 @@ export class Journal {
     return this.#commits.idle();
   }
 
-  /** fdatasync now, whatever was appended. */
-  sync(): void {
-    this.assertUsable();
-    try {
-      this.log.sync();
-    } catch (e) {
-      throw this.fail(e, 'fsync');
-    }
-  }
-
   /**
    * Write a checkpoint of `endpoints` at the current log position (the log is synced first). A
    * failure is typed but does not fail the journal: the checkpoint is replaced atomically, so the

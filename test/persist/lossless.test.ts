@@ -296,3 +296,33 @@ describe('taking over an upstream-plugged NIC (in memory; real QEMU: test/qemu/t
     await b.close();
   });
 });
+
+describe('an empty network comes back as it was written', () => {
+  // upstream's dumpNetwork appends to a nil slice: a sandbox without endpoints is saved as "Endpoints":null
+  it.each([
+    ['v1 null (as Go writes it)', { NetNsPath: NETNS, NetmonPID: 0, NetNsCreated: true, Endpoints: null }],
+    ['2.x null', { NetworkID: NETNS, Endpoints: null, NetworkCreated: true }],
+    ['v1 []', { NetNsPath: NETNS, NetmonPID: 0, NetNsCreated: true, Endpoints: [] }],
+    ['2.x []', { NetworkID: NETNS, Endpoints: [], NetworkCreated: true }],
+  ])('%s: load → save gives the same bytes, after reopening too, and after an endpoint came and went', async (_what, doc) => {
+    const w = memoryWorld();
+    const store = await w.open();
+    await store.load(doc);
+    expect(JSON.stringify(store.save())).toBe(JSON.stringify(doc));
+    await store.close();
+    const again = await w.open();
+    expect(JSON.stringify(again.save())).toBe(JSON.stringify(doc));
+    again.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    expect((again.save() as { Endpoints: unknown[] }).Endpoints).toHaveLength(1);
+    await again.hotAttach('ep0');
+    await again.hotDetach('ep0');
+    expect(JSON.stringify(again.save())).toBe(JSON.stringify(doc));
+    await again.close();
+  });
+
+  it('a store that loaded nothing saves an empty list as []', async () => {
+    const store = await memoryWorld().open();
+    expect(store.save()).toEqual({ NetNsPath: NETNS, NetmonPID: 0, NetNsCreated: true, Endpoints: [] });
+    await store.close();
+  });
+});

@@ -93,6 +93,8 @@ describe('runtime errors', () => {
       expect(StoreFailedError.errnoOf({ code: 'ERR_INVALID_ARG' })).toBeNull();
       expect(StoreFailedError.errnoOf({ code: 'xENOSPC' })).toBeNull();
       expect(StoreFailedError.errnoOf({ code: 28 })).toBeNull();
+      expect(StoreFailedError.errnoOf({ code: ['ENOSPC'] })).toBeNull(); // only a string is an errno name
+      expect(StoreFailedError.errnoOf({ code: Symbol('ENOSPC') })).toBeNull();
       expect(StoreFailedError.errnoOf(null)).toBeNull();
     });
   });

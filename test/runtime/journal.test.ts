@@ -1,6 +1,6 @@
 /** The journal directly, and the durability it gives the store: group commit, per-effect syncs, failing closed. */
 import { describe, expect, it } from 'vitest';
-import { MemoryLogMedium, MemoryLogStore } from '../../src/log/index.js';
+import { LogStoreClosedError, MemoryLogMedium, MemoryLogStore } from '../../src/log/index.js';
 import { Journal } from '../../src/runtime/journal.js';
 import { StoreFailedError } from '../../src/runtime/errors.js';
 import { TapstateError } from '../../machines/index.js';
@@ -59,7 +59,7 @@ describe('Journal', () => {
     expect(j.failed).toBe(true);
     expect(() => j.append([note(3)], false)).toThrow(StoreFailedError);
     await expect(j.durable()).rejects.toMatchObject({ name: 'StoreFailedError', errno: 'ENOSPC', during: 'used-after-failure' });
-    expect(() => j.sync()).toThrow("the store stopped after a failed log write (ENOSPC); run 'tapstate recover' once the cause is fixed");
+    expect(() => j.assertUsable()).toThrow("the store stopped after a failed log write (ENOSPC); run 'tapstate recover' once the cause is fixed");
   });
 
   it('a failed fdatasync is a StoreFailedError too (during: fsync)', async () => {
@@ -71,6 +71,34 @@ describe('Journal', () => {
     j.append([note(1)], false);
     await expect(j.durable()).rejects.toMatchObject({ name: 'StoreFailedError', errno: 'EIO', during: 'fsync', message: "log fsync failed (EIO); run 'tapstate recover' once the cause is fixed" });
     expect(j.failed).toBe(true);
+  });
+
+  it('idle() resolves only once a requested fdatasync has run (closing must not pull the fd from under it)', async () => {
+    const { j, medium } = journal();
+    j.append([note(1)], false);
+    const durable = j.durable();
+    await j.idle();
+    expect(medium.syncedLength).toBe(medium.log.length);
+    await durable;
+    await expect(j.idle()).resolves.toBeUndefined(); // nothing running: at once
+  });
+
+  it('close() closes the log', () => {
+    const { j } = journal();
+    const log = (j as unknown as { log: MemoryLogStore }).log;
+    j.close();
+    expect(() => log.end).toThrow(LogStoreClosedError);
+  });
+
+  it('a write failing with an error of any shape (a code that is no errno string) still fails the journal closed', () => {
+    for (const code of [Symbol('E'), ['ENOSPC'], 28]) {
+      const { j, medium } = journal();
+      const odd = Object.assign(new Error('odd failure'), { code });
+      medium.failNextWrite = { afterBytes: 0, error: odd };
+      expect(() => j.append([note(1)], false)).toThrow(odd); // not the medium's errno: thrown as it is
+      expect(j.failed).toBe(true);
+      expect(() => j.append([note(2)], false)).toThrow(expect.objectContaining({ name: 'StoreFailedError', errno: 'unknown', during: 'used-after-failure' }));
+    }
   });
 
   it('a simulated crash stays a SimulatedCrash (tests), never a StoreFailedError', () => {
@@ -144,8 +172,12 @@ describe('Journal: failing closed, checkpoints', () => {
     j.fail(eio());
     expect(() => j.assertUsable()).toThrow(expect.objectContaining({ name: 'StoreFailedError', errno: 'unknown', during: 'used-after-failure' }));
     const { j: k } = journal();
-    expect(k.fail(eio(), 'fsync')).toMatchObject({ name: 'StoreFailedError', errno: 'EIO', during: 'fsync' });
-    expect(() => k.assertUsable()).toThrow(expect.objectContaining({ errno: 'EIO', during: 'used-after-failure' }));
+    const first = k.fail(eio(), 'fsync');
+    expect(first).toMatchObject({ name: 'StoreFailedError', errno: 'EIO', during: 'fsync' });
+    // a later call names the first failure as its cause (what `tapstate` prints under it)
+    expect(() => k.assertUsable()).toThrow(expect.objectContaining({ errno: 'EIO', during: 'used-after-failure', cause: first }));
+    // a medium failure reported without saying when is a write failure
+    expect(journal().j.fail(eio())).toMatchObject({ name: 'StoreFailedError', errno: 'EIO', during: 'write', message: "log write failed (EIO); run 'tapstate recover' once the cause is fixed" });
   });
 
   it('a checkpoint records the position, the endpoints, the retirements and the kept document; the count restarts', () => {
@@ -186,7 +218,7 @@ describe('Journal: failing closed, checkpoints', () => {
         throw eio();
       },
     });
-    expect(() => j.writeCheckpoint({}, { retired: 0 })).toThrow(expect.objectContaining({ name: 'StoreFailedError', errno: 'EIO' }));
+    expect(() => j.writeCheckpoint({}, { retired: 0 })).toThrow(expect.objectContaining({ name: 'StoreFailedError', errno: 'EIO', during: 'write', message: "log write failed (EIO); run 'tapstate recover' once the cause is fixed" }));
     expect(j.failed).toBe(true);
   });
 

@@ -41,6 +41,26 @@ describe('FdTable', () => {
   });
 });
 
+describe('FdTable through the store', () => {
+  it('settling an endpoint that holds no fds calls no closeFds (the adapter, and NODE_DEBUG, see only real closes)', async () => {
+    const w = memoryWorld();
+    const closes: unknown[][] = [];
+    const store = await w.open({
+      faults: (c) => {
+        if (c.method === 'closeFds') closes.push([...c.args]);
+        return 'ok';
+      },
+    });
+    store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    await store.hotAttach('ep0'); // the hypervisor took the queue fds: ours closed once
+    expect(closes).toHaveLength(1);
+    expect(closes[0]![0]).toHaveLength(2);
+    await store.hotDetach('ep0'); // nothing held any more
+    expect(closes).toHaveLength(1);
+    await store.close();
+  });
+});
+
 describe('freeEndpointId', () => {
   it('ep<idx>, then ep<idx>-2, -3 …; "ep" for an idx that cannot name one', () => {
     const taken = new Set(['ep0', 'ep0-2', 'ep0-3']);
@@ -97,6 +117,27 @@ describe('the inspection mirror', () => {
     const snaps = events.filter((e) => e.type === '@xstate.snapshot');
     expect((snaps[snaps.length - 1] as unknown as { snapshot: { value: unknown } }).snapshot.value).toBe('hotAttached');
     await store.close();
+  });
+});
+
+describe('the inspection mirror of a reopened store', () => {
+  it('shows restored endpoints in their stored state, follows their events, and stops with the store', async () => {
+    const w = memoryWorld();
+    const s1 = await w.open();
+    s1.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    await s1.hotAttach('ep0');
+    await s1.close();
+    const events: InspectionEvent[] = [];
+    const s2 = await w.open({ inspect: (e) => void events.push(e) });
+    const actor = events.find((e) => e.type === '@xstate.actor' && (e.actorRef as unknown as { id: string }).id === 'ep0')!.actorRef;
+    expect(actor.getSnapshot()).toMatchObject({ status: 'active', value: 'hotAttached', context: { id: 'ep0', mac: '02:00:00:00:00:01', progress: { tap: true, plugged: true } } });
+    await s2.hotDetach('ep0');
+    expect(actor.getSnapshot()).toMatchObject({ status: 'done', value: 'detached' });
+    s2.createEndpoint({ idx: 1, mac: '02:00:00:00:00:02' });
+    const created = events.filter((e) => e.type === '@xstate.actor').map((e) => e.actorRef).find((a) => (a as unknown as { id: string }).id === 'ep1')!;
+    expect(created.getSnapshot().status).toBe('active');
+    await s2.close();
+    expect(created.getSnapshot().status).toBe('stopped');
   });
 });
 
