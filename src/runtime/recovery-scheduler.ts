@@ -94,9 +94,11 @@ async function recoverOne(slot: EndpointSlot, ctx: RecoveryContext): Promise<Rec
     ctx.journal.append([{ k: 'note', ep: slot.id, note: 'recovery', data: { effect: eff.id, ran, decision: r.kind, observed: r.observed } }], false);
     if (r.kind === 'event') ctx.driver.apply(slot, r.event, { reconciled: r.observed });
     await ctx.driver.drive(slot, true);
+    // recovery's own failure: something is left (dirty). A rolled-back attach always carries the
+    // Interrupted failure recovery fed it (a rollback keeps its attach's error), and a rolled-forward
+    // teardown the error of the operation it finishes: neither is recovery's
     const err = slot.snapshot.context.error;
-    if (err && eff.phase !== 'teardown' && err.cause.name !== 'Interrupted') entry.error = err.message;
-    else if (stateName(slot.snapshot.value) === 'dirty' && err) entry.error = err.message;
+    if (err && stateName(slot.snapshot.value) === 'dirty') entry.error = err.message;
   } catch (e) {
     if (e instanceof SimulatedCrash || e instanceof StoreFailedError) throw e;
     entry.action = 'failed';

@@ -282,7 +282,7 @@ export class Tapstore {
     });
     // a MAC or original link a live endpoint (or an earlier one of the document) has: refused
     this.checkUnique(plan.inputs.map((i) => resolveEndpointInput(i.input)));
-    // the kept document first, then the endpoints (durable with the first ADOPT, or at the end)
+    // the kept document first, then the endpoints; all of it durable when load returns
     const [note, network] = loadRecords(this.network, plan);
     this.journal.append([note], false);
     this.network = network;
@@ -291,7 +291,8 @@ export class Tapstore {
       const v = this.createEndpoint(input);
       endpoints.push(tapExists ? await this.send(v.id, { type: 'ADOPT', takeover: true }) : v);
     }
-    if (!plan.inputs.some((i) => i.tapExists)) await this.journal.durable();
+    // an ADOPT runs no effect, so nothing made it durable yet: one fdatasync for the whole load
+    await this.journal.durable();
     return { endpoints, skipped: plan.skipped };
   }
 
@@ -326,13 +327,15 @@ export class Tapstore {
     if (this.closed) return;
     await Promise.allSettled([...this.inflight]);
     await this.journal.idle(); // an fdatasync still in flight (e.g. load's) uses the log's fd
+    // a failed log may have closed itself (its cut-back failed too): not even asked if a checkpoint is due
     if (!this.journal.failed) this.checkpoints.maybe();
     this.closed = true;
     this.mirror?.stop();
     try {
       // only the endpoints holding fds (a store of 1,000 endpoints closes without 1,000 awaits)
       for (const id of this.fds.holders()) await this.fds.release(id).catch(() => {});
-      if (!this.journal.failed) this.journal.close();
+      // a failed log is closed too: its fds are released (a daemon goes on running)
+      this.journal.close();
     } finally {
       await this.opts.onClose?.();
     }

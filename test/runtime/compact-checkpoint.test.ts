@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryHypervisor, MemoryKernel } from '../../src/adapters/memory/index.js';
-import { FileLogStore } from '../../src/log/index.js';
+import { FileLogStore, MemoryLogMedium, MemoryLogStore } from '../../src/log/index.js';
 import { encodeCheckpoint } from '../../src/log/codec.js';
 import { rebuildEndpoints } from '../../src/runtime/rebuild.js';
 import { Tapstore } from '../../src/runtime/tapstore.js';
@@ -111,6 +111,18 @@ describe('a store written by the previous format (version-2 segments, version-1 
 
 describe('compact checkpoint contexts', () => {
   const ref = contextRef({ netnsPath: NETNS, netnsCreated: true, vcpus: 2, vhost: false });
+
+  it('opening reports what the checkpoint\'s compact contexts are relative to: the sandbox defaults (none without a checkpoint)', async () => {
+    const medium = new MemoryLogMedium();
+    const sandbox = { netnsPath: NETNS, netnsCreated: true, vcpus: 2, vhost: false };
+    const s = await Tapstore.open({ log: MemoryLogStore.create(medium, { sandbox }), adapters: world() });
+    s.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    const opened = (verify: boolean) => rebuildEndpoints(MemoryLogStore.open(medium, { readOnly: true }), verify);
+    expect(opened(false).ref).toBeNull();
+    s.checkpoint();
+    await s.close();
+    expect(opened(false)).toMatchObject({ fromCheckpoint: true, ref: contextRef(sandbox) });
+  });
 
   it('store only idx and what differs from the reference; expand to the same context, checked by its hash', () => {
     const ctx = { ...initialContext({ ...ref, id: 'ep3', idx: 3, mac: '02:00:00:00:00:03' } as never), pciPath: '02/00', op: 'hotAttach' };

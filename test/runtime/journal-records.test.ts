@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryLogStore } from '../../src/log/index.js';
 import type { LogRecord } from '../../src/log/records.js';
-import { SimulatedCrash } from '../../src/adapters/faults.js';
+import { NetlinkError } from '../../src/adapters/netlink.js';
+import { SimulatedCrash, type FaultCall, type FaultPlan } from '../../src/adapters/faults.js';
 import { memoryWorld, NETNS } from '../support/memory-world.js';
 
 const records = (w: ReturnType<typeof memoryWorld>): LogRecord[] =>
@@ -104,6 +105,23 @@ describe('the records of an operation', () => {
     expect(ev.event).toMatchObject({ error: { name: 'Interrupted', message: 'interrupted by a crash during netlink.setMtu' } });
   });
 
+  it("rolling forward the interrupted rollback of a failed attach: recovery reports no error of its own, the endpoint keeps the attach's", async () => {
+    const w = memoryWorld();
+    const einval = new NetlinkError({ op: 'setMtu', netns: NETNS, errno: 'EINVAL', errnoNumber: 22 });
+    const s1 = await w.open({ faults: (c) => (c.method === 'setMtu' ? { fail: einval } : c.method === 'deleteLink' ? 'crash-before' : 'ok') });
+    s1.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    await expect(s1.hotAttach('ep0')).rejects.toBeInstanceOf(SimulatedCrash);
+    w.crash();
+    const s2 = await w.open();
+    expect(s2.recovery.endpoints).toHaveLength(1);
+    const [r] = s2.recovery.endpoints;
+    expect(r).toMatchObject({ effect: 'teardown.deleteTap', action: 'rolled-forward', finalState: 'created' });
+    expect(r).not.toHaveProperty('error');
+    expect(s2.get('ep0').error?.message).toMatch(/^Could not set TAP MTU 1500: /);
+    expect(w.taps()).toEqual([]);
+    await s2.close();
+  });
+
   it('recovery that cannot finish a teardown reports the error and the dirty state', async () => {
     const w = memoryWorld();
     const s1 = await w.open({ faults: (c) => (c.method === 'hotunplug' ? 'crash-before' : 'ok') });
@@ -185,6 +203,63 @@ describe('recovery as a whole', () => {
     await expect(s2.hotDetach('ep0')).rejects.toMatchObject({ name: 'EndpointBusyError' });
     await p;
     await s2.close();
+  });
+
+  /** `n` endpoints hot-detached at once, all crashed right before deleting their taps (each intent logged). */
+  const inDoubt = async (n: number) => {
+    const w = memoryWorld();
+    const s1 = await w.open({ faults: (c) => (c.method === 'deleteLink' ? 'crash-before' : 'ok') });
+    for (let i = 0; i < n; i++) {
+      s1.createEndpoint({ idx: i, mac: `02:00:00:00:00:0${i + 1}` });
+      await s1.hotAttach(`ep${i}`);
+    }
+    await Promise.all(Array.from({ length: n }, (_, i) => s1.hotDetach(`ep${i}`).catch(() => {})));
+    w.crash();
+    expect(w.taps()).toHaveLength(n);
+    return w;
+  };
+  /** The tap each netlink call names (recovery probes and deletes `tap<idx>_kata`). */
+  const tapsTouched = (calls: string[]) => (c: FaultCall) => {
+    const tap = c.args.find((a) => typeof a === 'string' && a.startsWith('tap'));
+    if (c.adapter === 'netlink' && typeof tap === 'string') calls.push(tap);
+    return 'ok' as const;
+  };
+
+  it('recoveryConcurrency: 1 recovers one endpoint after the other; 2 works on two at once', async () => {
+    for (const concurrency of [1, 2]) {
+      const w = await inDoubt(2);
+      const calls: string[] = [];
+      const s2 = await w.open({ recoveryConcurrency: concurrency, faults: tapsTouched(calls) });
+      expect(s2.recovery.endpoints.map((e) => [e.id, e.finalState])).toEqual([
+        ['ep0', 'detached'],
+        ['ep1', 'detached'],
+      ]);
+      const overlap = calls.indexOf('tap1_kata') < calls.lastIndexOf('tap0_kata');
+      expect({ concurrency, overlap }).toEqual({ concurrency, overlap: concurrency > 1 });
+      await s2.close();
+    }
+  });
+
+  it('endpoints recovered at once share one fdatasync (their notes are not synced on their own)', async () => {
+    const w = await inDoubt(4);
+    const before = w.medium.datasyncs;
+    const s2 = await w.open();
+    expect(s2.recovery.endpoints.map((e) => e.finalState)).toEqual(['detached', 'detached', 'detached', 'detached']);
+    expect(w.medium.datasyncs - before).toBe(1);
+    await s2.close();
+  });
+
+  it('a crash while several endpoints are recovered at once: no endpoint is started after it', async () => {
+    const w = await inDoubt(3);
+    const calls: string[] = [];
+    const crash: FaultPlan = (c) => (c.method === 'probeLink' && c.args[1] === 'tap0_kata' ? 'crash-before' : tapsTouched(calls)(c));
+    await expect(w.open({ recoveryConcurrency: 2, faults: crash })).rejects.toBeInstanceOf(SimulatedCrash);
+    w.crash();
+    expect(calls).not.toContain('tap2_kata'); // ep2 was never probed
+    expect(w.taps()).toContain(`${NETNS}:tap2_kata`);
+    const s3 = await w.open();
+    expect(w.taps()).toEqual([]);
+    await s3.close();
   });
 
   it('reopening: a store without a checkpoint does not start from one; a crash before the snapshot record still retires', async () => {

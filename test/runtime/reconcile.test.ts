@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MemoryHypervisor, MemoryKernel } from '../../src/adapters/memory/index.js';
-import { SimulatedCrash } from '../../src/adapters/faults.js';
+import { SimulatedCrash, withFaults } from '../../src/adapters/faults.js';
 import { NetlinkError } from '../../src/adapters/netlink.js';
 import type { Adapters } from '../../src/runtime/effects.js';
 import { beforeEffect, observeWorld, reconcile } from '../../src/runtime/recovery.js';
@@ -75,8 +75,23 @@ describe('observeWorld', () => {
     const w = world();
     w.kernel.addDummyLink('', 'eth0');
     const c = ctx({ netnsPath: '' });
-    expect(await observeWorld(c, w.a)).toMatchObject({ tap: false, plugged: false });
-    expect(await observeWorld(c, w.a)).not.toHaveProperty('netnsGone');
+    const probed: unknown[] = [];
+    const a: Adapters = { ...w.a, netlink: withFaults(w.kernel, 'netlink', (call) => (call.method === 'netnsExists' && probed.push(call.args[0]), 'ok')) };
+    expect(await observeWorld(c, a)).toMatchObject({ tap: false, plugged: false });
+    expect(await observeWorld(c, a)).not.toHaveProperty('netnsGone');
+    expect(probed).toEqual([]);
+  });
+
+  it('a taken-over NIC (no device id): the VMM is never asked about a device "" (QEMU refuses an empty id), its netdev tells', async () => {
+    const w = world();
+    await plugged(w);
+    // the QEMU adapter's checkId: a device id must be a QEMU id
+    const refusing = withFaults(w.hypervisor, 'hypervisor', (call) =>
+      call.method === 'probeDevice' && call.args[0] === '' ? { fail: new Error('probeDevice: deviceId must be a QEMU id, got ""') } : 'ok',
+    );
+    const a: Adapters = { ...w.a, hypervisor: refusing };
+    expect(await observeWorld(ctx({ deviceId: '' }), a)).toMatchObject({ plugged: true });
+    expect(await observeWorld(ctx({ deviceId: '', netdevId: 'br0_kata' }), a)).toMatchObject({ plugged: false });
   });
 
   it('plugged: the device or only its netdev; a dead VMM plugs nothing', async () => {

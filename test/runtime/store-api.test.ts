@@ -4,7 +4,9 @@
  * views say, checkpoints, and recovery on request.
  */
 import { describe, expect, it } from 'vitest';
-import { EndpointInputError } from '../../machines/index.js';
+import { EndpointInputError, type EndpointInput } from '../../machines/index.js';
+import type { LogRecord } from '../../src/log/records.js';
+import { createFromInput, stampOf } from '../../src/runtime/replay.js';
 import { SimulatedCrash } from '../../src/adapters/faults.js';
 import { MemoryLogStore } from '../../src/log/index.js';
 import {
@@ -14,6 +16,7 @@ import {
   InvalidCommandError,
   NetnsMismatchError,
   StoreClosedError,
+  StoreFailedError,
   UnknownEndpointError,
 } from '../../src/runtime/errors.js';
 import { Tapstore } from '../../src/runtime/tapstore.js';
@@ -112,6 +115,28 @@ describe('createEndpoint', () => {
     expect(store.createEndpoint({ idx: 5, mac: '02:00:00:00:00:05' }).id).toBe('ep5');
     await store.close();
   });
+
+  it('a log from before MACs had to be unique (two live endpoints sharing one) opens and still takes new endpoints', async () => {
+    const w = memoryWorld();
+    const s1 = await w.open();
+    s1.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    await s1.close();
+    // what an older tapstate wrote: a second endpoint with ep0's MAC
+    const log = MemoryLogStore.open(w.medium);
+    const recs = log.read().records.map((r) => r.record);
+    const ep0 = recs.find((r) => r.k === 'create')! as LogRecord & { k: 'create' };
+    const input = { ...(ep0.input as EndpointInput), id: 'ep1', idx: 1, ifName: 'eth1' };
+    log.append([{ k: 'create', ep: 'ep1', input, state: stampOf(createFromInput(input)), seq: recs[recs.length - 1]!.seq + 1, ts: 0 }], true);
+    log.close();
+    const s2 = await w.open();
+    expect(s2.list().map((v) => [v.id, v.mac])).toEqual([
+      ['ep0', '02:00:00:00:00:01'],
+      ['ep1', '02:00:00:00:00:01'],
+    ]);
+    expect(s2.createEndpoint({ idx: 2, mac: '02:00:00:00:00:03' }).id).toBe('ep2');
+    expect(() => s2.createEndpoint({ idx: 3, mac: '02:00:00:00:00:01' })).toThrow(DuplicateEndpointError);
+    await s2.close();
+  });
 });
 
 describe('commands', () => {
@@ -190,6 +215,27 @@ describe('a closed store', () => {
     // the adapters given to Tapstore.open stay the caller's
     expect(w.kernel.closeCount()).toBe(0);
     expect(w.hypervisor.isClosed()).toBe(false);
+  });
+
+  it('close closes the log it was given, also once the log failed (its file descriptors are released); `log` is that log', async () => {
+    for (const failed of [false, true]) {
+      const w = memoryWorld();
+      const log = MemoryLogStore.create(w.medium, { sandbox: w.sandbox });
+      let closes = 0;
+      const close = log.close.bind(log);
+      log.close = () => {
+        closes++;
+        close();
+      };
+      const store = await Tapstore.open({ log, adapters: { netlink: w.kernel, hypervisor: w.hypervisor } });
+      expect(store.log).toBe(log);
+      if (failed) {
+        w.medium.failNextWrite = { afterBytes: 0, error: Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' }) };
+        expect(() => store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' })).toThrow(StoreFailedError);
+      }
+      await store.close();
+      expect({ failed, closes }).toEqual({ failed, closes: 1 });
+    }
   });
 
   it('close waits for the running command', async () => {
@@ -284,9 +330,25 @@ describe('durability and failures', () => {
     store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
     await expect(store.hotAttach('ep0')).rejects.toMatchObject({ name: 'StoreFailedError', errno: 'ENOSPC' });
     expect(store.heldFds).toBe(2);
-    await store.close(); // resolves: the failed log is not touched again
+    await store.close(); // resolves: nothing more is written to the failed log
     expect(store.heldFds).toBe(0);
     expect(w.kernel.openFdCount('self')).toBe(0);
+  });
+
+  it('a write failure whose cut-back failed too (the log closed itself): close still resolves and runs onClose', async () => {
+    const w = memoryWorld();
+    let onClose = 0;
+    const store = await w.open({ onClose: () => void onClose++ });
+    store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    const truncate = w.medium._truncate.bind(w.medium);
+    w.medium._truncate = () => {
+      w.medium._truncate = truncate;
+      throw Object.assign(new Error('EIO: i/o error, ftruncate'), { code: 'EIO' });
+    };
+    w.medium.failNextWrite = { afterBytes: 7, error: enospc() };
+    expect(() => store.createEndpoint({ idx: 1, mac: '02:00:00:00:00:02' })).toThrow(StoreFailedError);
+    await store.close();
+    expect(onClose).toBe(1);
   });
 
   it('a crash while queue fds are held: they died with the process (the store holds none)', async () => {
@@ -388,6 +450,53 @@ describe('load', () => {
     const r = await store.load(doc(2));
     expect(r.endpoints.map((e) => e.id)).toEqual(['ep2-2']);
     await store.close();
+  });
+
+  it('a document reusing a live idx is refused before the netns is probed, whatever the probes would say', async () => {
+    const w = memoryWorld();
+    const store = await w.open({ faults: (c) => (c.method === 'probeLink' || c.method === 'netnsExists' ? { fail: new Error('netns unreachable') } : 'ok') });
+    store.createEndpoint({ idx: 1, mac: '02:00:00:00:00:09', ifName: 'eth9' });
+    const before = recordCount(w);
+    await expect(store.load(doc(1))).rejects.toMatchObject({ name: 'DuplicateEndpointError', field: 'idx', value: 1 });
+    expect(recordCount(w)).toBe(before);
+    await store.close();
+  });
+
+  it('the log failed as an endpoint finished detaching: reusing its idx reports the failure, not a duplicate (it holds nothing)', async () => {
+    const w = memoryWorld();
+    let arm = false;
+    const eio = () => Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
+    const store = await w.open({
+      hook: (r) => {
+        if (arm && r.k === 'snapshot') w.medium.failNextWrite = { afterBytes: 0, error: eio() };
+        return 'ok';
+      },
+    });
+    store.createEndpoint({ idx: 1, mac: '02:00:00:00:00:01' });
+    await store.hotAttach('ep1');
+    arm = true;
+    await expect(store.hotDetach('ep1')).rejects.toMatchObject({ name: 'StoreFailedError', errno: 'EIO' });
+    expect(store.get('ep1').state).toBe('detached');
+    expect(() => store.createEndpoint({ idx: 1, mac: '02:00:00:00:00:01' })).toThrow(StoreFailedError);
+    await expect(store.load(doc(1))).rejects.toBeInstanceOf(StoreFailedError);
+    await store.close();
+  });
+
+  it('a load is durable when it returns, with one fdatasync, whether its endpoints were never attached or adopted', async () => {
+    for (const tapExists of [false, true]) {
+      const w = memoryWorld();
+      const store = await w.open();
+      if (tapExists) w.kernel.addLink(NETNS, 'tap3_kata', { kind: 'tun', tunMode: 'tap' });
+      const before = w.medium.datasyncs;
+      const r = await store.load(doc(3));
+      expect(r.endpoints.map((e) => e.state)).toEqual([tapExists ? 'hotAttached' : 'created']);
+      expect({ tapExists, synced: w.medium.syncedLength, fdatasyncs: w.medium.datasyncs - before }).toEqual({ tapExists, synced: w.medium.log.length, fdatasyncs: 1 });
+      await store.close();
+      w.medium.powerLoss();
+      const again = await w.open();
+      expect(again.list().map((v) => [v.id, v.state])).toEqual([['ep3', tapExists ? 'hotAttached' : 'created']]);
+      await again.close();
+    }
   });
 
   it('a load of endpoints never attached is durable when it returns', async () => {

@@ -93,6 +93,7 @@ describe('Tapstore with the in-memory adapters', () => {
     w.crash();
     const again = await w.open();
     expect(again.list()).toEqual([]);
+    expect(again.retired).toBe(1);
     expect(again.recovery.endpoints).toEqual([]);
     await again.close();
   });

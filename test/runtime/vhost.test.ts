@@ -6,12 +6,22 @@
  * machine: the in-memory kernel models both cases; test/linux/vhost.test.ts covers the real
  * kernel's absence path.
  */
+import * as fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { vhostNetPresent } from '../../src/runtime/vhost-default.js';
 import { netdevAddArgs, vhostFdName } from '../../src/qemu/hotplug.js';
 import { coldplugArgs } from '../../src/qemu/coldplug.js';
 import { memoryWorld, NETNS } from '../support/memory-world.js';
 
 const MAC = '02:00:00:00:00:01';
+
+describe('the vhost default', () => {
+  it('on exactly when /dev/vhost-net exists (absent on the reference machine)', () => {
+    expect(vhostNetPresent((p) => p === '/dev/vhost-net')).toBe(true);
+    expect(vhostNetPresent((p) => p !== '/dev/vhost-net')).toBe(false);
+    expect(vhostNetPresent()).toBe(fs.existsSync('/dev/vhost-net'));
+  });
+});
 
 describe('vhost-net', () => {
   it('hot attach: one vhost fd per queue, handed to the hypervisor, none held after; released on detach', async () => {
