@@ -60,7 +60,9 @@ export async function recoverEndpoints(todo: readonly EndpointSlot[], ctx: Recov
       try {
         report[i] = await recoverOne(todo[i]!, ctx);
       } catch (e) {
-        crash = e; // the process died (SimulatedCrash) or the log failed: stop
+        // the process died (SimulatedCrash) or the log failed: stop — and a dead process writes
+        // nothing more, also from the endpoints the other workers are recovering
+        crash = e instanceof SimulatedCrash ? ctx.journal.fail(e) : e;
         return;
       }
       ctx.onProgress?.(++done, todo.length);
