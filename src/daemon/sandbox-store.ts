@@ -125,12 +125,20 @@ export async function openSandboxStore(dir: string, env: NodeJS.ProcessEnv, shar
 }
 
 /**
- * The one Linux netlink adapter of a daemon (undefined with the in-memory adapters), on a thread of
- * its own so that no kernel call ever holds the event loop (src/daemon/netlink-thread.ts). The
- * caller closes it.
+ * The one Linux netlink adapter of a daemon (undefined with the in-memory adapters). By default
+ * the library's own {@link LinuxNetlinkAdapter}, as in any process: its quick calls inline, within
+ * a per-turn budget, the slow ones (DELLINK, TUNSETIFF past the budget, closes) on its worker
+ * threads. `thread` (`tapstate serve --netlink-thread`): the whole adapter on a thread of its own
+ * (src/daemon/netlink-thread.ts), so that not even a quick call waits for the RTNL lock on the
+ * event loop — at the price of a thread hop per call; on 2 vCPUs that measured slower, with a
+ * higher event-loop p99 (docs/serve.md). The caller closes it.
  */
-export async function sharedNetlinkFor(env: NodeJS.ProcessEnv): Promise<NetlinkAdapter | undefined> {
+export async function sharedNetlinkFor(env: NodeJS.ProcessEnv, thread = false): Promise<NetlinkAdapter | undefined> {
   if (adapterKind(env) !== 'real') return undefined;
-  const { ThreadedNetlinkAdapter } = await import('./netlink-thread.js');
-  return new ThreadedNetlinkAdapter();
+  if (thread) {
+    const { ThreadedNetlinkAdapter } = await import('./netlink-thread.js');
+    return new ThreadedNetlinkAdapter();
+  }
+  const { LinuxNetlinkAdapter } = await import('../linux/adapter.js');
+  return new LinuxNetlinkAdapter();
 }

@@ -88,11 +88,12 @@ export class Sandboxes {
   private readonly map = new Map<string, Sandbox>();
   /** One Linux adapter for every sandbox: one set of netlink sockets and worker threads, one inline budget. */
   private netlink: Promise<NetlinkAdapter | undefined> | undefined;
-  private readonly sharedNetlink = () => (this.netlink ??= sharedNetlinkFor(this.env));
+  private readonly sharedNetlink = () => (this.netlink ??= sharedNetlinkFor(this.env, this.opts.netlinkThread));
 
   constructor(
     readonly stateDir: string,
     private readonly env: NodeJS.ProcessEnv,
+    private readonly opts: { netlinkThread?: boolean } = {},
   ) {
     fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   }

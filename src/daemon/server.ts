@@ -31,6 +31,8 @@ export interface DaemonOptions {
   /** An idle keep-alive connection is closed after this (default 5 s). */
   idleTimeoutMs?: number;
   env?: NodeJS.ProcessEnv;
+  /** Run the Linux netlink adapter on a thread of its own (default: on the event loop, as the library does; docs/serve.md). */
+  netlinkThread?: boolean;
   /** Called with one line per notable event (start, peer rejected, errors). */
   log?: (line: string) => void;
 }
@@ -47,7 +49,7 @@ export class Daemon {
 
   private constructor(private readonly opts: DaemonOptions) {
     const env = opts.env ?? process.env;
-    this.sandboxes = new Sandboxes(path.resolve(opts.stateDir), env);
+    this.sandboxes = new Sandboxes(path.resolve(opts.stateDir), env, { netlinkThread: opts.netlinkThread === true });
     this.policy = { uid: process.geteuid?.() ?? 0, ...(opts.gid !== undefined ? { gid: opts.gid } : {}) };
     const headersTimeout = opts.headersTimeoutMs ?? 10_000;
     this.server = http.createServer(

@@ -32,6 +32,7 @@ export const command: CommandSpec = {
     'headers-timeout-ms': ms('A request must send its headers within this.', '10000'),
     'request-timeout-ms': ms('A whole request (headers and body) must arrive within this.', '30000'),
     'idle-timeout-ms': ms('An idle keep-alive connection is closed after this.', '5000'),
+    'netlink-thread': { type: 'boolean', description: 'Run the kernel (netlink) calls on a thread of their own instead of the event loop (a thread hop per call; see docs/serve.md).' },
   },
   examples: ['tapstate serve --socket /run/tapstate/api.sock --state-dir /var/lib/tapstate', 'tapstate serve --socket /run/tapstate/api.sock --state-dir /var/lib/tapstate --group kata'],
   async run(opts, _pos, io) {
@@ -47,6 +48,7 @@ export const command: CommandSpec = {
       headersTimeoutMs: opts['headers-timeout-ms'] as number,
       requestTimeoutMs: opts['request-timeout-ms'] as number,
       idleTimeoutMs: opts['idle-timeout-ms'] as number,
+      netlinkThread: opts['netlink-thread'] === true,
       env: io.env,
       log: (line) => io.err(`tapstate serve: ${line}\n`),
     });
