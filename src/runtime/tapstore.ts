@@ -228,9 +228,14 @@ export class Tapstore {
   cleanup(id: string): Promise<EndpointView> {
     return this.send(id, { type: 'CLEANUP' });
   }
-  /** Adopt an endpoint that exists already (persist.json load): `created` → `hotAttached`, no effect. */
-  adopt(id: string): Promise<EndpointView> {
-    return this.send(id, { type: 'ADOPT' });
+  /**
+   * Adopt an endpoint that exists already (persist.json load): `created` → `hotAttached`, no
+   * effect — so no intent made it durable: it is synced before it returns.
+   */
+  async adopt(id: string): Promise<EndpointView> {
+    const v = await this.send(id, { type: 'ADOPT' });
+    await this.journal.durable();
+    return v;
   }
 
   get(id: string): EndpointView {

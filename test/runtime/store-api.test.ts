@@ -499,6 +499,21 @@ describe('load', () => {
     }
   });
 
+  it('adopt is durable when it returns (it runs no effect whose intent would have synced it)', async () => {
+    const w = memoryWorld();
+    const store = await w.open();
+    w.kernel.addLink(NETNS, 'tap0_kata', { kind: 'tun', tunMode: 'tap' });
+    store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    const before = w.medium.datasyncs;
+    expect((await store.adopt('ep0')).state).toBe('hotAttached');
+    expect({ synced: w.medium.syncedLength, fdatasyncs: w.medium.datasyncs - before }).toEqual({ synced: w.medium.log.length, fdatasyncs: 1 });
+    w.medium.powerLoss();
+    w.crash();
+    const again = await w.open();
+    expect(again.get('ep0').state).toBe('hotAttached');
+    await again.close();
+  });
+
   it('a load of endpoints never attached is durable when it returns', async () => {
     const w = memoryWorld();
     const store = await w.open();
