@@ -11,11 +11,6 @@ import type { LogRecord } from '../../src/log/records.js';
 import { EndpointOperationError } from '../../src/runtime/errors.js';
 import { memoryWorld, NETNS } from '../support/memory-world.js';
 
-const records = (w: ReturnType<typeof memoryWorld>): LogRecord[] =>
-  MemoryLogStore.open(w.medium, { readOnly: true })
-    .read()
-    .records.map((r) => r.record);
-
 describe('the drive loop', () => {
   it('a failed effect ends its intent: nothing is left in doubt, and the next command starts at attempt 1', async () => {
     const w = memoryWorld();
@@ -34,7 +29,7 @@ describe('the drive loop', () => {
     failing = false;
     expect((await store.hotAttach('ep0')).state).toBe('hotAttached');
     await store.close();
-    const creates = records(w).filter((r): r is LogRecord & { k: 'intent' } => r.k === 'intent' && r.id === 'hotAttach.createTap');
+    const creates = w.records().filter((r): r is LogRecord & { k: 'intent' } => r.k === 'intent' && r.id === 'hotAttach.createTap');
     expect(creates.map((r) => r.attempt)).toEqual([1, 1]);
   });
 
@@ -46,7 +41,7 @@ describe('the drive loop', () => {
     await store.hotAttach('ep0');
     const took = performance.now() - t0;
     await store.close();
-    const outcomes = records(w).filter((r): r is LogRecord & { k: 'event' } => r.k === 'event' && r.event.type.startsWith('xstate.done.actor.'));
+    const outcomes = w.records().filter((r): r is LogRecord & { k: 'event' } => r.k === 'event' && r.event.type.startsWith('xstate.done.actor.'));
     expect(outcomes).toHaveLength(4);
     for (const o of outcomes) {
       expect(o.ms).toBeGreaterThanOrEqual(0);

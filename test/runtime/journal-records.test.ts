@@ -4,16 +4,10 @@
  * world before it), each outcome with its duration, and the snapshot once settled.
  */
 import { describe, expect, it } from 'vitest';
-import { MemoryLogStore } from '../../src/log/index.js';
 import type { LogRecord } from '../../src/log/records.js';
 import { NetlinkError } from '../../src/adapters/netlink.js';
 import { SimulatedCrash, type FaultCall, type FaultPlan } from '../../src/adapters/faults.js';
 import { memoryWorld, NETNS } from '../support/memory-world.js';
-
-const records = (w: ReturnType<typeof memoryWorld>): LogRecord[] =>
-  MemoryLogStore.open(w.medium, { readOnly: true })
-    .read()
-    .records.map((r) => r.record);
 
 const brief = (r: LogRecord): string => {
   switch (r.k) {
@@ -33,7 +27,7 @@ describe('the records of an operation', () => {
     store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
     await store.hotAttach('ep0');
     await store.close();
-    const recs = records(w);
+    const recs = w.records();
     expect(recs.map(brief)).toEqual([
       'create',
       'event HOT_ATTACH → hotAttach.createTap',
@@ -66,7 +60,7 @@ describe('the records of an operation', () => {
     store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
     await store.attach('ep0');
     await store.close();
-    const intents = records(w).filter((r): r is LogRecord & { k: 'intent' } => r.k === 'intent');
+    const intents = w.records().filter((r): r is LogRecord & { k: 'intent' } => r.k === 'intent');
     expect(intents.find((r) => r.id === 'attach.qdiscOrig')).toMatchObject({ pre: { origIngress: false } });
     expect(intents.filter((r) => r.pre !== undefined).map((r) => r.id)).toEqual(['attach.qdiscOrig']);
   });
@@ -81,7 +75,7 @@ describe('the records of an operation', () => {
     const s2 = await w.open();
     expect(s2.recovery.endpoints).toMatchObject([{ effect: 'teardown.deleteTap', ran: true, action: 'rolled-forward', finalState: 'detached' }]);
     await s2.close();
-    const recs = records(w);
+    const recs = w.records();
     const deletes = recs.filter((r) => r.k === 'intent' && r.id === 'teardown.deleteTap');
     expect(deletes.map((r) => (r as LogRecord & { k: 'intent' }).attempt)).toEqual([1, 2]);
     const note = recs.find((r) => r.k === 'note' && r.note === 'recovery');
@@ -100,7 +94,7 @@ describe('the records of an operation', () => {
     expect(s2.recovery.endpoints[0]!.error).toBeUndefined();
     expect(typeof s2.recovery.endpoints[0]!.ms).toBe('number');
     await s2.close();
-    const ev = records(w).find((r) => r.k === 'event' && r.event.type === 'xstate.error.actor.hotAttach.setMtu') as LogRecord & { k: 'event' };
+    const ev = w.records().find((r) => r.k === 'event' && r.event.type === 'xstate.error.actor.hotAttach.setMtu') as LogRecord & { k: 'event' };
     expect(ev.reconciled).toMatchObject({ tap: true, ran: true });
     expect(ev.event).toMatchObject({ error: { name: 'Interrupted', message: 'interrupted by a crash during netlink.setMtu' } });
   });

@@ -32,6 +32,8 @@ export interface MemoryWorld {
   crash(): void;
   /** Taps (kind tun) left in any namespace. */
   taps(): string[];
+  /** The records the log holds now, read without writing (the retained history). */
+  records(): LogRecord[];
 }
 
 export function memoryWorld(sandbox: Partial<SandboxConfig> = {}, opts: { slots?: number; vhostNet?: boolean } = {}): MemoryWorld {
@@ -76,6 +78,11 @@ export function memoryWorld(sandbox: Partial<SandboxConfig> = {}, opts: { slots?
     },
     taps() {
       return kernel.snapshot().netns.flatMap((n) => n.links.filter((l) => l.kind === 'tun').map((l) => `${n.path}:${l.name}`));
+    },
+    records() {
+      return MemoryLogStore.open(medium, { readOnly: true })
+        .read()
+        .records.map((r) => r.record);
     },
   };
 }
