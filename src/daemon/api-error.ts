@@ -1,14 +1,15 @@
 /**
  * Any thrown value → an HTTP status and the API's error body
  * `{"error":{"type","code","message",…the error's own typed fields}}`.
- * 400 bad input · 403 peer not allowed · 404 unknown · 405 method · 409 busy, in doubt, not
- * possible now, exists · 413 body too large · 423 store locked by another process · 503 unavailable ·
+ * 400 bad input (also unparseable HTTP) · 403 peer not allowed · 404 unknown · 405 method · 408 request too slow · 409 busy, in doubt, not
+ * possible now, exists · 413 body too large · 431 headers too large · 423 store locked by another process · 503 unavailable ·
  * 500 an adapter failure (the operation's typed fields: op, step, cause {name, errno|kind}, state).
  */
 
 const STATUS: Record<string, number> = {
   RequestFieldError: 400,
   BadJsonError: 400,
+  MalformedRequestError: 400,
   EndpointInputError: 400,
   PersistFormatError: 400,
   PeerRejectedError: 403,
@@ -16,6 +17,7 @@ const STATUS: Record<string, number> = {
   SandboxNotFoundError: 404,
   UnknownEndpointError: 404,
   MethodNotAllowedError: 405,
+  RequestTimeoutError: 408,
   SandboxExistsError: 409,
   SandboxNotEmptyError: 409,
   DuplicateEndpointError: 409,
@@ -26,6 +28,7 @@ const STATUS: Record<string, number> = {
   OperationInterruptedError: 409,
   FdHandoverError: 409,
   BodyTooLargeError: 413,
+  HeadersTooLargeError: 431,
   StoreLockedError: 423,
   SandboxUnavailableError: 503,
   StoreClosedError: 503,

@@ -178,3 +178,37 @@ export class SocketPathError extends TapstateError {
     super(`--socket ${path}: ${reason}`);
   }
 }
+
+/**
+ * The request could not be parsed as HTTP/1.1 (an unknown method, a bad header or
+ * `Content-Length`, a bad chunk): node's parser refused it before any route ran. `reason` is
+ * the parser's code (e.g. `HPE_INVALID_METHOD`). The connection is closed. Nothing was changed.
+ */
+export class MalformedRequestError extends TapstateError {
+  override readonly name = 'MalformedRequestError';
+  readonly code = 'MALFORMED_REQUEST';
+  constructor(
+    readonly reason: string,
+    detail: string,
+  ) {
+    super(`malformed HTTP request: ${detail} (${reason})`);
+  }
+}
+
+/** The request line and headers exceed node's limit (16 KiB): `431`. The connection is closed. */
+export class HeadersTooLargeError extends TapstateError {
+  override readonly name = 'HeadersTooLargeError';
+  readonly code = 'HEADERS_TOO_LARGE';
+  constructor() {
+    super('request line and headers larger than 16 KiB');
+  }
+}
+
+/** The request did not arrive within `--headers-timeout-ms` / `--request-timeout-ms`: `408`. The connection is closed. */
+export class RequestTimeoutError extends TapstateError {
+  override readonly name = 'RequestTimeoutError';
+  readonly code = 'REQUEST_TIMEOUT';
+  constructor() {
+    super('the request did not arrive in time (--headers-timeout-ms / --request-timeout-ms)');
+  }
+}

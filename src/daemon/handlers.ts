@@ -33,6 +33,13 @@ const loopDelay = monitorEventLoopDelay({ resolution: 20 });
 loopDelay.enable();
 const ms = (ns: number): number => Number((ns / 1e6).toFixed(3));
 
+/** A query parameter given at most once (`?since=1&since=9` is ambiguous: refused). */
+function queryOne(ctx: RequestContext, name: string): string | null {
+  const all = ctx.query.getAll(name);
+  if (all.length > 1) throw new RequestFieldError(name, 'single', `must be given at most once (got ${all.length} values)`);
+  return all[0] ?? null;
+}
+
 async function open(ctx: RequestContext) {
   const sb = ctx.sandboxes.get(v.sandboxId(ctx.params.sandbox!));
   return { sb, s: await sb.ready() };
@@ -135,9 +142,10 @@ async function handOverFds(ctx: RequestContext): Promise<Reply> {
 
 async function events(ctx: RequestContext): Promise<Reply> {
   const { sb, s } = await open(ctx);
-  const sinceRaw = ctx.query.get('since');
+  const sinceRaw = queryOne(ctx, 'since');
   const since = sinceRaw === null ? -1 : Number(sinceRaw);
-  if (sinceRaw !== null && (!Number.isInteger(since) || since < 0)) throw new RequestFieldError('since', 'type', 'must be a non-negative integer (a record seq)');
+  // digits only: Number() would also take '', ' 5', '1e3' and '0x10'
+  if (sinceRaw !== null && (!/^\d{1,15}$/.test(sinceRaw) || !Number.isSafeInteger(since))) throw new RequestFieldError('since', 'type', 'must be a non-negative integer (a record seq)');
   const res = ctx.res;
   res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
   res.flushHeaders();
@@ -171,7 +179,7 @@ export const routes: readonly Route[] = [
       const count: Record<string, number> = { open: 0, opening: 0, closed: 0, error: 0 };
       for (const s of ctx.sandboxes.list()) count[s.state]!++;
       const eventLoop = { p50Ms: ms(loopDelay.percentile(50)), p99Ms: ms(loopDelay.percentile(99)), maxMs: ms(loopDelay.max) };
-      if (ctx.query.get('reset') === '1') loopDelay.reset();
+      if (queryOne(ctx, 'reset') === '1') loopDelay.reset();
       return ok({ status: 'ok', sandboxes: count, eventLoop });
     },
   },
@@ -195,6 +203,7 @@ export const routes: readonly Route[] = [
     handler: async (ctx) => {
       const id = v.sandboxId(ctx.params.sandbox!);
       const config = v.sandboxConfig(await ctx.body(), ctx.adapters === 'real');
+      await v.checkNetnsPath(config.netnsPath, ctx.adapters === 'real');
       const { sandbox, created } = await ctx.sandboxes.create(id, config);
       const s = await sandbox.ready();
       return ok({ id, config: s.sandbox, ...statusOf(s.store.list()) }, created ? 201 : 200);
@@ -257,7 +266,7 @@ export const routes: readonly Route[] = [
     path: '/v1/sandboxes/{sandbox}/persist',
     operationId: 'savePersist',
     handler: async (ctx) => {
-      const shape = ctx.query.get('shape') ?? 'v1';
+      const shape = queryOne(ctx, 'shape') ?? 'v1';
       if (shape !== 'v1' && shape !== 'v2') throw new RequestFieldError('shape', 'enum', `must be v1 or v2 (got ${JSON.stringify(shape)})`);
       return ok((await open(ctx)).s.store.save(shape));
     },

@@ -3,6 +3,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BadJsonError, BodyTooLargeError } from './errors.js';
 import { toApiError } from './api-error.js';
 
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
 /** Read the whole body (at most `limit` bytes: beyond, {@link BodyTooLargeError}) and parse it as a JSON object. Empty → `{}`. */
 export async function readJson(req: IncomingMessage, limit: number): Promise<Record<string, unknown>> {
   const declared = Number(req.headers['content-length'] ?? 0);
@@ -17,14 +19,40 @@ export async function readJson(req: IncomingMessage, limit: number): Promise<Rec
   if (size === 0) return {};
   const type = String(req.headers['content-type'] ?? 'application/json');
   if (!/^application\/(json|[a-z.+-]*\+json)\b/i.test(type)) throw new BadJsonError(`content-type must be application/json (got ${type})`);
+  let text: string;
+  try {
+    // fatal: invalid UTF-8 is refused, never silently turned into U+FFFD and stored
+    text = utf8.decode(Buffer.concat(chunks));
+  } catch {
+    throw new BadJsonError('body is not valid UTF-8');
+  }
   let v: unknown;
   try {
-    v = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    v = JSON.parse(text);
   } catch (e) {
     throw new BadJsonError(`body is not valid JSON: ${(e as Error).message}`);
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new BadJsonError('body must be a JSON object');
+  if (hasLoneSurrogate(v)) throw new BadJsonError('body has a string with an unpaired UTF-16 surrogate (a lone \\uD800-\\uDFFF escape): not Unicode text');
   return v as Record<string, unknown>;
+}
+
+/** Does any string (key or value) in `v` hold an unpaired UTF-16 surrogate? Iterative: any depth JSON.parse took. */
+function hasLoneSurrogate(v: unknown): boolean {
+  const lone = /\p{Surrogate}/u;
+  const todo: unknown[] = [v];
+  while (todo.length) {
+    const x = todo.pop();
+    if (typeof x === 'string') {
+      if (lone.test(x)) return true;
+    } else if (typeof x === 'object' && x !== null) {
+      for (const [k, y] of Object.entries(x)) {
+        if (lone.test(k)) return true;
+        todo.push(y);
+      }
+    }
+  }
+  return false;
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

@@ -9,11 +9,13 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { PeerRejectedError, SocketPathError } from './errors.js';
+import { HeadersTooLargeError, MalformedRequestError, PeerRejectedError, RequestTimeoutError, SocketPathError } from './errors.js';
+import { toApiError } from './api-error.js';
 import { sendError, sendJson, readJson } from './http-io.js';
 import { peerAllowed, peerCred, socketFd, type PeerPolicy } from './peer-cred.js';
 import { routes } from './handlers.js';
 import { Router } from './routes.js';
+import { requestTarget } from './request-target.js';
 import { Sandboxes } from './sandboxes.js';
 import { adapterKind } from '../cli/open-store.js';
 
@@ -64,6 +66,7 @@ export class Daemon {
     // no socket inactivity timeout: a long operation's reply must not be cut; slow requests and idle
     // keep-alive connections are bounded by headersTimeout / requestTimeout / keepAliveTimeout
     this.server.timeout = 0;
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => clientError(err, socket));
     this.listener = net.createServer({ pauseOnConnect: true }, (socket) => this.admit(socket));
   }
 
@@ -139,14 +142,14 @@ export class Daemon {
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const limit = this.opts.maxBodyBytes ?? 1 << 20;
     try {
-      const url = new URL(req.url ?? '/', 'http://tapstate');
-      const { route, params } = this.router.match(req.method ?? 'GET', url.pathname);
+      const { pathname, query } = requestTarget(req.url ?? '/');
+      const { route, params } = this.router.match(req.method ?? 'GET', pathname);
       let parsed: Promise<Record<string, unknown>> | undefined;
       const reply = await route.handler({
         req,
         res,
         params,
-        query: url.searchParams,
+        query,
         sandboxes: this.sandboxes,
         body: () => (parsed ??= readJson(req, limit)),
         startedAt: this.startedAt,
@@ -176,6 +179,30 @@ export class Daemon {
     this.server.close();
     await stopped;
   }
+}
+
+/**
+ * What node's HTTP parser refused (or a request that did not arrive in time): the API's error
+ * envelope, as for any other bad input, instead of node's bare `400`/`431`/`408`; then the
+ * connection is closed (node's parser cannot go on after an error).
+ */
+function clientError(err: NodeJS.ErrnoException, socket: net.Socket): void {
+  const current = (socket as unknown as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (err.code === 'ECONNRESET' || !socket.writable || current?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const e =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? new HeadersTooLargeError()
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new RequestTimeoutError()
+        : new MalformedRequestError(err.code ?? 'unknown', err.message.replace(/^Parse Error: /, ''));
+  const { status, body } = toApiError(e);
+  const text = JSON.stringify(body);
+  socket.end(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Error'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
+  );
 }
 
 /** Does something accept connections on the unix socket `p`? */

@@ -5,7 +5,9 @@ import { randomMac } from '../cli/commands/add.js';
 import { vhostNetPresent } from '../runtime/vhost-default.js';
 import type { SandboxConfig } from '../runtime/tapstore.js';
 import { RequestFieldError } from './errors.js';
-import { isOwnNetns } from '../cli/netns-check.js';
+import { NetnsInvalidError, NetnsMissingError, checkSandboxNetns, isOwnNetns } from '../cli/netns-check.js';
+import { SUN_PATH_MAX } from '../cli/commands/init.js';
+import { pathLengthProblem } from '../cli/store-dir.js';
 
 export const SANDBOX_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
@@ -25,6 +27,8 @@ function optBool(o: Obj, k: string): boolean | undefined {
 function optInt(o: Obj, k: string): number | undefined {
   if (o[k] === undefined) return undefined;
   if (typeof o[k] !== 'number' || !Number.isInteger(o[k])) throw new RequestFieldError(k, 'type', 'must be an integer');
+  // 9007199254740993 parses as …992: refused rather than silently changed
+  if (!Number.isSafeInteger(o[k])) throw new RequestFieldError(k, 'range', `must be a safe integer (at most 2^53-1 in magnitude; got ${String(o[k])})`);
   return o[k] as number;
 }
 
@@ -50,8 +54,12 @@ export function sandboxConfig(o: Obj, realWorld: boolean): SandboxConfig {
   if (isOwnNetns(netnsPath))
     throw new RequestFieldError('netnsPath', 'not-own', "is the daemon's own network namespace (the host's): never a sandbox's (docs/security.md)");
   if (realWorld && !fs.existsSync(netnsPath)) throw new RequestFieldError('netnsPath', 'exists', `no such network namespace: ${netnsPath}`);
+  const netnsLen = pathLengthProblem(netnsPath);
+  if (netnsLen) throw new RequestFieldError('netnsPath', 'length', netnsLen);
   const qmp = optString(o, 'qmp');
   if (qmp !== undefined && !qmp.startsWith('/')) throw new RequestFieldError('qmp', 'absolute', `must be an absolute path (got ${JSON.stringify(qmp)})`);
+  if (qmp !== undefined && Buffer.byteLength(qmp) > SUN_PATH_MAX)
+    throw new RequestFieldError('qmp', 'length', `the socket path is ${Buffer.byteLength(qmp)} bytes, longer than a unix socket address allows (sun_path: ${SUN_PATH_MAX} bytes + NUL)`);
   const vcpus = optInt(o, 'vcpus') ?? 1;
   if (vcpus < 1 || vcpus > MAX_QUEUES) throw new RequestFieldError('vcpus', 'range', `must be between 1 and ${MAX_QUEUES} (got ${vcpus})`);
   const vhost = optBool(o, 'vhost') ?? vhostNetPresent();
@@ -64,6 +72,22 @@ export function sandboxConfig(o: Obj, realWorld: boolean): SandboxConfig {
     ...(multiQueue !== undefined ? { multiQueue } : {}),
     ...(qmp !== undefined ? { qmp } : {}),
   };
+}
+
+/**
+ * With the real adapters, `netnsPath` must be what the Linux adapter will open: an nsfs file of a
+ * *network* namespace (the CLI's `init --netns` check, src/cli/netns-check.ts) — not a regular
+ * file, a directory, /dev/null or another namespace type, which would be accepted here and fail
+ * only at the first attach.
+ */
+export async function checkNetnsPath(netnsPath: string, realWorld: boolean): Promise<void> {
+  try {
+    await checkSandboxNetns(netnsPath, { field: 'netnsPath', kernel: realWorld });
+  } catch (e) {
+    if (e instanceof NetnsMissingError) throw new RequestFieldError('netnsPath', 'exists', `no such network namespace: ${netnsPath}`);
+    if (e instanceof NetnsInvalidError) throw new RequestFieldError('netnsPath', e.rule, e.message.slice(`netnsPath ${netnsPath}: `.length));
+    throw e;
+  }
 }
 
 /** An endpoint to add: `idx` (required), `ifName`, `mac` (default: random locally-administered), `mtu`. The machine's rules check the values. */
