@@ -46,9 +46,9 @@ export function parseCommandArgs(spec: CommandSpec, argv: readonly string[]): Pa
   const all = allOptions(spec);
   const options: NonNullable<ParseArgsConfig['options']> = {};
   for (const [name, o] of Object.entries(all)) options[name] = o.short ? { type: o.type, short: o.short } : { type: o.type };
-  let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
+  let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[]; tokens: Array<{ kind: string; name?: string; value?: string }> };
   try {
-    parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true }) as typeof parsed;
+    parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true, tokens: true }) as typeof parsed;
   } catch (e) {
     // -h / --help / --version win over any other problem of the command line
     const help = argv.includes('--help') || argv.includes('-h');
@@ -61,6 +61,15 @@ export function parseCommandArgs(spec: CommandSpec, argv: readonly string[]): Pa
   const verbose = parsed.values.verbose === true;
   const opts: ParsedArgs['opts'] = { json: parsed.values.json === true };
   if (help || version) return { opts, positionals: parsed.positionals, help, version, verbose };
+  // a value option given twice (`--store A … --store B`): parseArgs keeps the last; refuse instead of guessing
+  const given = new Map<string, string[]>();
+  for (const t of parsed.tokens) {
+    if (t.kind !== 'option' || t.name === undefined || all[t.name]?.type !== 'string') continue;
+    const vals = given.get(t.name) ?? [];
+    vals.push(t.value ?? '');
+    given.set(t.name, vals);
+    if (vals.length > 1) throw new UsageError(`--${t.name}: given more than once (${vals.map((v) => quoteArg(v)).join(', ')}): give it once`);
+  }
   for (const [name, o] of Object.entries(spec.options)) {
     let v: string | boolean | number | undefined = parsed.values[name];
     if (v === undefined) v = o.default;

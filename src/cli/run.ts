@@ -8,7 +8,7 @@ import { helpJson, renderCommandList, renderHelp, parseCommandArgs } from './arg
 import { EXIT, UsageError, type CliIO } from './command.js';
 import { allCommands, findCommand } from './commands/index.js';
 import { errorJson } from './error-json.js';
-import { capEcho, ERROR_LINE_MAX } from './quote.js';
+import { capEcho, ERROR_LINE_MAX, escapeControls } from './quote.js';
 import { StoreLockedError } from '../store/store-lock.js';
 import { typedSystemError } from './system-error.js';
 import { packageVersion } from './version.js';
@@ -20,12 +20,15 @@ function printVersion(io: CliIO, json: boolean): number {
 }
 
 /** Run the CLI with `argv` (without node and the script). Returns the exit code. */
-export async function runCli(argv: readonly string[], io: CliIO): Promise<number> {
+export async function runCli(argv: readonly string[], raw: CliIO): Promise<number> {
+  // what a command prints may come from a sandbox's netns (scan's link names) or a store (ids,
+  // ifNames): never a terminal escape sequence (docs/security.md)
+  const io: CliIO = { ...raw, out: (t) => raw.out(escapeControls(t, true)), err: (t) => raw.err(escapeControls(t, true)) };
   const [name, ...rest] = argv;
   const json = argv.includes('--json');
   const verbose = rest.includes('--verbose');
   const fail = (e: unknown, code: number, line: string, extra: Record<string, unknown> = {}): number => {
-    io.err(line + '\n');
+    io.err(escapeControls(line) + '\n'); // one line: a \r or \n in it is escaped too
     if (verbose && code !== EXIT.usage) io.err(errorDetails(e) + '\n');
     if (json) io.out(JSON.stringify(errorJson(e, extra)) + '\n');
     return code;

@@ -307,7 +307,46 @@ describe('usage', () => {
   });
 });
 
+describe('hostile arguments', () => {
+  it('a value option given twice is a usage error naming it, not the last one silently', () => {
+    rejects(['add', '--store', store, '--idx', '0', '--idx', '1'], 2, /^tapstate: UsageError: add: --idx: given more than once \("0", "1"\): give it once/);
+    const other = path.join(tmp, `other${n++}`);
+    rejects(['init', '--store', store, '--store', other, '--netns', '/run/netns/x'], 2, /--store: given more than once/);
+    expect(fs.existsSync(other)).toBe(false);
+    rejects(['status', `--store=${store}`, '--store', other], 2, /--store: given more than once/);
+    // a repeated boolean flag is harmless
+    expect(cli(['status', '--store', store, '--json', '--json']).code).toBe(0);
+  });
+
+  it('control characters in an argument never reach the terminal raw: one line, escaped', () => {
+    const r = cli(['hot-attach', '--store', store, '--endpoint', 'ep\x1b]0;owned\x07\r\x1b[2J']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('tapstate: UnknownEndpointError: no endpoint ep\\u001b]0;owned\\u0007\\u000d\\u001b[2J in this store\n');
+    const v = cli(['hot-attach', '--store', store, '--endpoint', 'ep\x1b[2J', '--verbose']);
+    expect(v.stderr).not.toMatch(/\x1b/);
+  });
+});
+
 describe('real kernel, no VMM', () => {
+  it("scan prints a link name from the sandbox's netns (which its owner controls) without its escape sequences", () => {
+    if (process.getuid?.() !== 0) throw new Error('this test needs root');
+    const ns = `tscli-${process.pid}-${Math.random().toString(36).slice(2, 6)}`;
+    execFileSync('ip', ['netns', 'add', ns]);
+    try {
+      execFileSync('ip', ['-n', ns, 'tuntap', 'add', 'dev', 'ev\x1b[2Jil', 'mode', 'tap']);
+      const d = path.join(tmp, `real${n++}`);
+      expect(cli(['init', '--store', d, '--netns', `/run/netns/${ns}`], {}).code).toBe(0);
+      const r = cli(['scan', '--store', d], {});
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain('ev\\u001b[2Jil (tun): added ep0');
+      expect(r.stdout).not.toMatch(/\x1b/);
+      const j = cli(['status', '--store', d, '--json'], {});
+      expect(JSON.parse(j.stdout).endpoints[0].name).toBe('ev\x1b[2Jil'); // JSON keeps the exact name
+    } finally {
+      execFileSync('ip', ['netns', 'del', ns]);
+    }
+  });
+
   it('hot-attach without a QMP socket is refused with a typed error and rolled back; attach prints ifname= args', () => {
     if (process.getuid?.() !== 0) throw new Error('this test needs root');
     const ns = `tscli-${process.pid}-${Math.random().toString(36).slice(2, 6)}`;
