@@ -47,6 +47,14 @@ function checkStat(st: fs.Stats, file: string, kind: 'directory' | 'file'): void
   if (st.mode & 0o022) throw unsafe(file, `mode ${(st.mode & 0o777).toString(8)} is group/other-writable`);
 }
 
+function isSymlink(file: string): boolean {
+  try {
+    return fs.lstatSync(file).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
 /** Open with O_NOFOLLOW, mapping a symlink to `unsafe-file`; checks the result with fstat. */
 function openChecked(file: string, flags: number, kind: 'directory' | 'file', mode = 0o600): number {
   let fd: number;
@@ -56,7 +64,8 @@ function openChecked(file: string, flags: number, kind: 'directory' | 'file', mo
   } catch (e) {
     if (errno(e) === 'ELOOP') throw unsafe(file, 'is a symbolic link');
     if (errno(e) === 'EISDIR' && kind === 'file') throw unsafe(file, 'not a regular file (a directory)');
-    if (errno(e) === 'ENOTDIR' && kind === 'directory') throw unsafe(file, 'not a directory');
+    // O_DIRECTORY|O_NOFOLLOW on a symlink (even to a directory) fails ENOTDIR, not ELOOP: say which
+    if (errno(e) === 'ENOTDIR' && kind === 'directory') throw unsafe(file, isSymlink(file) ? 'is a symbolic link' : 'not a directory');
     throw e;
   }
   try {
