@@ -12,6 +12,7 @@ const STATUS: Record<string, number> = {
   MalformedRequestError: 400,
   EndpointInputError: 400,
   PersistFormatError: 400,
+  SandboxConfigError: 400,
   PeerRejectedError: 403,
   RouteNotFoundError: 404,
   SandboxNotFoundError: 404,

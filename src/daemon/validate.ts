@@ -50,6 +50,7 @@ export function sandboxConfig(o: Obj, realWorld: boolean): SandboxConfig {
   onlyKnown(o, ['netnsPath', 'netnsCreated', 'qmp', 'vcpus', 'vhost', 'multiQueue']);
   const netnsPath = optString(o, 'netnsPath');
   if (netnsPath === undefined) throw new RequestFieldError('netnsPath', 'required', 'is required');
+  if (netnsPath.includes('\0')) throw new RequestFieldError('netnsPath', 'nul', 'must not contain a NUL character');
   if (!netnsPath.startsWith('/')) throw new RequestFieldError('netnsPath', 'absolute', `must be an absolute path (got ${JSON.stringify(netnsPath)})`);
   if (isOwnNetns(netnsPath))
     throw new RequestFieldError('netnsPath', 'not-own', "is the daemon's own network namespace (the host's): never a sandbox's (docs/security.md)");
@@ -57,6 +58,7 @@ export function sandboxConfig(o: Obj, realWorld: boolean): SandboxConfig {
   const netnsLen = pathLengthProblem(netnsPath);
   if (netnsLen) throw new RequestFieldError('netnsPath', 'length', netnsLen);
   const qmp = optString(o, 'qmp');
+  if (qmp !== undefined && qmp.includes('\0')) throw new RequestFieldError('qmp', 'nul', 'must not contain a NUL character');
   if (qmp !== undefined && !qmp.startsWith('/')) throw new RequestFieldError('qmp', 'absolute', `must be an absolute path (got ${JSON.stringify(qmp)})`);
   if (qmp !== undefined && Buffer.byteLength(qmp) > SUN_PATH_MAX)
     throw new RequestFieldError('qmp', 'length', `the socket path is ${Buffer.byteLength(qmp)} bytes, longer than a unix socket address allows (sun_path: ${SUN_PATH_MAX} bytes + NUL)`);

@@ -77,6 +77,8 @@ export function checkSandbox(s: SandboxConfig): SandboxConfig {
   if (typeof s !== 'object' || s === null) throw new SandboxConfigError('sandbox', 'must be an object');
   if (typeof s.netnsPath !== 'string' || (s.netnsPath !== '' && !s.netnsPath.startsWith('/')))
     throw new SandboxConfigError('netnsPath', `must be an absolute path or "" (got ${JSON.stringify(s.netnsPath)})`);
+  // a C string ends at NUL: koffi would open "/run/netns/a" for "/run/netns/a\0/../b", not the path checked
+  if (s.netnsPath.includes('\0')) throw new SandboxConfigError('netnsPath', 'must not contain a NUL character');
   if (s.hostNetns !== undefined && typeof s.hostNetns !== 'boolean') throw new SandboxConfigError('hostNetns', 'must be a boolean');
   if (s.hostNetns === true && s.netnsPath !== '') throw new SandboxConfigError('hostNetns', 'needs netnsPath "" (the own namespace)');
   if (typeof s.netnsCreated !== 'boolean') throw new SandboxConfigError('netnsCreated', 'must be a boolean');
@@ -85,6 +87,7 @@ export function checkSandbox(s: SandboxConfig): SandboxConfig {
   if (s.multiQueue !== undefined && typeof s.multiQueue !== 'boolean') throw new SandboxConfigError('multiQueue', 'must be a boolean');
   if (s.qmp !== undefined && (typeof s.qmp !== 'string' || !s.qmp.startsWith('/')))
     throw new SandboxConfigError('qmp', `must be an absolute socket path (got ${JSON.stringify(s.qmp)})`);
+  if (s.qmp !== undefined && s.qmp.includes('\0')) throw new SandboxConfigError('qmp', 'must not contain a NUL character');
   if (s.hotplugBuses !== undefined && (!Array.isArray(s.hotplugBuses) || s.hotplugBuses.some((b) => typeof b !== 'string' || b === '')))
     throw new SandboxConfigError('hotplugBuses', 'must be a list of non-empty QEMU ids');
   return s;

@@ -170,6 +170,18 @@ describe('PUT sandbox: paths the adapters would refuse later', () => {
     expect(fs.readdirSync(d.stateDir)).toEqual([]);
   });
 
+  it('a NUL in netnsPath or qmp is a 400 (a C string would end there): not stored, with any adapters', async () => {
+    const d = await daemon();
+    for (const [body, field] of [
+      [{ ...CFG, qmp: '/run/vm/qmp.sock\0x' }, 'qmp'],
+      [{ ...CFG, netnsPath: '/run/netns/a\0/../b' }, 'netnsPath'],
+    ] as const) {
+      const r = await d.call('PUT', '/v1/sandboxes/sb', body);
+      expect([r.status, r.body.error.field, r.body.error.rule]).toEqual([400, field, 'nul']);
+    }
+    expect(fs.readdirSync(d.stateDir)).toEqual([]);
+  });
+
   it('with the real adapters, netnsPath must be a network namespace: not a file, a directory, a device or another namespace type', async () => {
     const d = await daemon({ TAPSTATE_ADAPTERS: 'real' });
     const file = path.join(d.tmp, 'not-a-netns');

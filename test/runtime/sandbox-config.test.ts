@@ -52,6 +52,9 @@ describe('checkSandbox', () => {
     [{ multiQueue: 1 }, 'multiQueue', 'must be a boolean'],
     [{ qmp: 'qmp.sock' }, 'qmp', 'must be an absolute socket path (got "qmp.sock")'],
     [{ qmp: 5 }, 'qmp', 'must be an absolute socket path (got 5)'],
+    // koffi passes a C string: "/run/netns/a\0/../b" would open "/run/netns/a", not the path checked
+    [{ netnsPath: '/run/netns/a\0/../b' }, 'netnsPath', 'must not contain a NUL character'],
+    [{ qmp: '/run/vm/qmp.sock\0x' }, 'qmp', 'must not contain a NUL character'],
     [{ hotplugBuses: 'rp0' }, 'hotplugBuses', 'must be a list of non-empty QEMU ids'],
     [{ hotplugBuses: ['rp0', ''] }, 'hotplugBuses', 'must be a list of non-empty QEMU ids'],
     [{ hotplugBuses: [3] }, 'hotplugBuses', 'must be a list of non-empty QEMU ids'],
