@@ -13,6 +13,7 @@ const STATUS: Record<string, number> = {
   EndpointInputError: 400,
   PersistFormatError: 400,
   SandboxConfigError: 400,
+  NetnsMismatchError: 400,
   PeerRejectedError: 403,
   RouteNotFoundError: 404,
   SandboxNotFoundError: 404,

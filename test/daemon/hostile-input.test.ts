@@ -205,3 +205,16 @@ describe('PUT sandbox: paths the adapters would refuse later', () => {
     await expect(checkNetnsPath('/proc/self/ns/net', false)).rejects.toBeInstanceOf(RequestFieldError);
   });
 });
+
+describe('PUT persist: a document for another netns', () => {
+  it("is a 400 naming NetNsPath (the document's), not a 500; nothing loaded", async () => {
+    const d = await daemon();
+    await d.call('PUT', '/v1/sandboxes/sb', CFG);
+    const before = tree(d.stateDir);
+    for (const netns of ['/proc/self/ns/net', '/run/netns/other']) {
+      const r = await d.call('PUT', '/v1/sandboxes/sb/persist', { NetNsPath: netns, NetNsCreated: true, Endpoints: [] });
+      expect([r.status, r.body.error.type, r.body.error.field]).toEqual([400, 'NetnsMismatchError', 'NetNsPath']);
+    }
+    expect(tree(d.stateDir)).toEqual(before);
+  });
+});
