@@ -159,12 +159,12 @@ export class Daemon {
       if (!parsed && !req.complete) await readJson(req, limit).catch(() => undefined);
       if (reply) {
         if (reply.status === 204) {
-          res.writeHead(204, reply.headers);
+          res.writeHead(204, { ...reply.headers, ...unread(req) });
           res.end();
-        } else sendJson(res, reply.status, reply.body, reply.headers);
+        } else sendJson(res, reply.status, reply.body, { ...reply.headers, ...unread(req) });
       }
     } catch (e) {
-      if (!res.headersSent) sendError(res, e);
+      if (!res.headersSent) sendError(res, e, unread(req));
       else res.destroy();
     }
   }
@@ -179,6 +179,15 @@ export class Daemon {
     this.server.close();
     await stopped;
   }
+}
+
+/**
+ * A reply sent before the request's body was all read (an error before the handler read it, or a
+ * body over the limit) closes the connection: node would otherwise read and discard the rest to
+ * keep the connection alive — any length, for as long as --request-timeout-ms allows.
+ */
+function unread(req: http.IncomingMessage): Record<string, string> {
+  return req.complete ? {} : { connection: 'close' };
 }
 
 /**

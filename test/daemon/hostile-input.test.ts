@@ -218,3 +218,47 @@ describe('PUT persist: a document for another netns', () => {
     expect(tree(d.stateDir)).toEqual(before);
   });
 });
+
+/** Send `header`, then up to `total` bytes of body as fast as the socket takes them; resolves with what the daemon took before it closed, and its reply. */
+function pushBody(socketPath: string, header: string, total: number): Promise<{ sent: number; reply: string }> {
+  return new Promise((resolve) => {
+    const s = net.connect(socketPath);
+    let sent = 0;
+    let reply = '';
+    let done = false;
+    const chunk = Buffer.alloc(1 << 16, 0x78);
+    const finish = () => {
+      if (done) return;
+      done = true;
+      s.destroy();
+      resolve({ sent, reply });
+    };
+    const pump = (): void => {
+      while (!done && sent < total) {
+        sent += chunk.length;
+        if (!s.write(chunk)) return void s.once('drain', pump);
+      }
+      if (sent >= total) setTimeout(finish, 200);
+    };
+    s.on('connect', () => {
+      s.write(header);
+      pump();
+    });
+    s.on('data', (b) => (reply += b.toString()));
+    s.on('error', finish);
+    s.on('close', finish);
+  });
+}
+
+describe('a body the daemon will not read', () => {
+  it('an error before the body was read closes the connection: the rest of a 256 MiB body is not read and discarded', async () => {
+    const d = await daemon();
+    const total = 256 << 20;
+    for (const target of ['PUT /v1/sandboxes/.bad', 'GET /v1/health', 'POST /v1/sandboxes/nope/endpoints']) {
+      const r = await pushBody(d.socketPath, `${target} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${total}\r\n\r\n`, total);
+      expect(r.sent, target).toBeLessThan(total / 4);
+      expect(r.reply, target).toMatch(/^HTTP\/1\.1 (400|404|413|200) [^]*connection: close/i);
+    }
+    expect((await d.call('GET', '/v1/health')).status).toBe(200);
+  }, 60_000);
+});
