@@ -21,6 +21,7 @@ const STATUS: Record<string, number> = {
   MethodNotAllowedError: 405,
   RequestTimeoutError: 408,
   SandboxExistsError: 409,
+  SandboxPathTakenError: 409,
   SandboxNotEmptyError: 409,
   DuplicateEndpointError: 409,
   EndpointBusyError: 409,
@@ -42,6 +43,8 @@ export interface ApiErrorBody {
 
 /** `EndpointBusyError` → `endpoint_busy`. */
 export function errorCode(type: string): string {
+  // a plain Error (an unexpected failure) would be '': say what it is
+  if (type === 'Error') return 'internal_error';
   return type
     .replace(/Error$/, '')
     .replace(/([a-z0-9])([A-Z])/g, '$1_$2')

@@ -76,6 +76,23 @@ export class SandboxExistsError extends TapstateError {
   }
 }
 
+/**
+ * The sandbox's name in the state directory is taken by something that is not a store (a file, a
+ * symlink, a directory that is not empty): `PUT` would have to replace it. Nothing was changed.
+ */
+export class SandboxPathTakenError extends TapstateError {
+  override readonly name = 'SandboxPathTakenError';
+  readonly code = 'SANDBOX_PATH_TAKEN';
+  constructor(
+    readonly sandbox: string,
+    readonly path: string,
+    /** `file`, `symlink`, `not-empty`, `other` */
+    readonly rule: string,
+  ) {
+    super(`sandbox ${sandbox}: ${path} exists and is not a tapstate store (${rule.replace('-', ' ')}): remove it or choose another id`);
+  }
+}
+
 /** Deleting a sandbox whose endpoints still hold something in the world. */
 export class SandboxNotEmptyError extends TapstateError {
   override readonly name = 'SandboxNotEmptyError';

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { SandboxConfig } from '../runtime/tapstore.js';
-import { SandboxExistsError, SandboxNotEmptyError, SandboxNotFoundError, SandboxUnavailableError } from './errors.js';
+import { SandboxExistsError, SandboxNotEmptyError, SandboxPathTakenError, SandboxNotFoundError, SandboxUnavailableError } from './errors.js';
 import { IdempotencyKeys } from './idempotency.js';
 import { SANDBOX_ID_RE } from './validate.js';
 import { vhostNetPresent } from '../runtime/vhost-default.js';
@@ -73,6 +73,20 @@ export class Sandbox {
   }
 }
 
+/** `dir` is free for a new store: absent, or an empty directory (renamed over). Else {@link SandboxPathTakenError}. */
+function notTaken(id: string, dir: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(dir);
+  } catch {
+    return; // absent
+  }
+  if (st.isSymbolicLink()) throw new SandboxPathTakenError(id, dir, 'symlink');
+  if (st.isFile()) throw new SandboxPathTakenError(id, dir, 'file');
+  if (!st.isDirectory()) throw new SandboxPathTakenError(id, dir, 'other');
+  if (fs.readdirSync(dir).length > 0) throw new SandboxPathTakenError(id, dir, 'not-empty');
+}
+
 /** Prefix of a deleted sandbox's directory while it is being removed (never a valid sandbox id). */
 const TRASH = '.trash-';
 
@@ -135,6 +149,7 @@ export class Sandboxes {
       return { sandbox: existing, created: false };
     }
     const dir = path.join(this.stateDir, id);
+    if (!isStoreDir(dir)) notTaken(id, dir);
     // in the map at once: a second PUT of the id while the store is being created waits for it
     const creating = isStoreDir(dir) ? Promise.resolve() : createSandboxStore(dir, config);
     const sb = new Sandbox(id, dir, this.env, this.sharedNetlink, creating);

@@ -182,6 +182,25 @@ describe('PUT sandbox: paths the adapters would refuse later', () => {
     expect(fs.readdirSync(d.stateDir)).toEqual([]);
   });
 
+  it("a sandbox name taken on disk by something that is not a store is a typed 409, not a 500 from rename(); it is left alone", async () => {
+    const d = await daemon();
+    const dir = (n: string) => path.join(d.stateDir, n);
+    fs.mkdirSync(dir('full'));
+    fs.writeFileSync(path.join(dir('full'), 'keep'), 'x');
+    fs.writeFileSync(dir('afile'), 'x');
+    fs.symlinkSync(d.tmp, dir('alink'));
+    const before = tree(d.stateDir);
+    for (const [id, rule] of [['full', 'not-empty'], ['afile', 'file'], ['alink', 'symlink']]) {
+      const r = await d.call('PUT', `/v1/sandboxes/${id}`, CFG);
+      expect([id, r.status, r.body.error.type, r.body.error.code, r.body.error.rule]).toEqual([id, 409, 'SandboxPathTakenError', 'sandbox_path_taken', rule]);
+    }
+    expect(tree(d.stateDir)).toEqual(before);
+    expect(fs.readlinkSync(dir('alink'))).toBe(d.tmp);
+    // an empty directory is free: the store is renamed over it
+    fs.mkdirSync(dir('empty'));
+    expect((await d.call('PUT', '/v1/sandboxes/empty', CFG)).status).toBe(201);
+  });
+
   it('with the real adapters, netnsPath must be a network namespace: not a file, a directory, a device or another namespace type', async () => {
     const d = await daemon({ TAPSTATE_ADAPTERS: 'real' });
     const file = path.join(d.tmp, 'not-a-netns');
