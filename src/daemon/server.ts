@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { HeadersTooLargeError, MalformedRequestError, PeerRejectedError, RequestTimeoutError, SocketPathError } from './errors.js';
+import { HeadersTooLargeError, MalformedRequestError, MethodNotAllowedError, PeerRejectedError, RequestTimeoutError, SocketPathError } from './errors.js';
 import { toApiError } from './api-error.js';
 import { sendError, sendJson, readJson } from './http-io.js';
 import { peerAllowed, peerCred, socketFd, type PeerPolicy } from './peer-cred.js';
@@ -67,6 +67,10 @@ export class Daemon {
     // keep-alive connections are bounded by headersTimeout / requestTimeout / keepAliveTimeout
     this.server.timeout = 0;
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => clientError(err, socket));
+    // CONNECT is not a request node hands to the handler: without this, the connection just dropped
+    this.server.on('connect', (req: http.IncomingMessage, socket: net.Socket) =>
+      endWithError(socket, new MethodNotAllowedError(req.method ?? 'CONNECT', req.url ?? '', ['GET', 'PUT', 'POST', 'DELETE'])),
+    );
     this.listener = net.createServer({ pauseOnConnect: true }, (socket) => this.admit(socket));
   }
 
@@ -207,6 +211,11 @@ function clientError(err: NodeJS.ErrnoException, socket: net.Socket): void {
       : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? new RequestTimeoutError()
         : new MalformedRequestError(err.code ?? 'unknown', err.message.replace(/^Parse Error: /, ''));
+  endWithError(socket, e);
+}
+
+/** Write the error's reply on a raw socket (no ServerResponse there) and close it. */
+function endWithError(socket: net.Socket, e: Error): void {
   const { status, body } = toApiError(e);
   const text = JSON.stringify(body);
   socket.end(

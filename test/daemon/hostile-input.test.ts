@@ -104,7 +104,7 @@ describe('the request target', () => {
 });
 
 describe('what node parses before any route: the error envelope, not a bare reply', () => {
-  it('an unknown method, a bad Content-Length, a bad chunk, oversized headers', async () => {
+  it('an unknown method, a bad Content-Length, a bad chunk, oversized headers, CONNECT', async () => {
     const d = await daemon();
     const cases: Array<[string, number, string]> = [
       ['FOO /v1/health HTTP/1.1\r\nhost: x\r\n\r\n', 400, 'malformed_request'],
@@ -112,6 +112,7 @@ describe('what node parses before any route: the error envelope, not a bare repl
       ['PUT /v1/sandboxes/q HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\n{}', 400, 'malformed_request'],
       ['PUT /v1/sandboxes/q HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n', 400, 'malformed_request'],
       [`GET /v1/sandboxes/${'a'.repeat(20_000)} HTTP/1.1\r\nhost: x\r\n\r\n`, 431, 'headers_too_large'],
+      ['CONNECT tapstate:80 HTTP/1.1\r\nhost: x\r\n\r\n', 405, 'method_not_allowed'], // was: the connection dropped, no reply
     ];
     for (const [req, status, code] of cases) {
       const r = parse(await raw(d.socketPath, req));
