@@ -229,3 +229,21 @@ export class RequestTimeoutError extends TapstateError {
     super('the request did not arrive in time (--headers-timeout-ms / --request-timeout-ms)');
   }
 }
+
+/**
+ * The daemon's `--state-dir` is not safe to keep root's stores in: not a directory, owned by
+ * another uid, or writable by group/other (whoever can write it can rename one sandbox's store
+ * over another's, or plant `.new-*` / `.trash-*` entries the daemon removes at start).
+ */
+export class StateDirError extends TapstateError {
+  override readonly name = 'StateDirError';
+  readonly code = 'STATE_DIR';
+  constructor(
+    readonly path: string,
+    /** `not-a-directory`, `owner`, `mode` */
+    readonly rule: string,
+    reason: string,
+  ) {
+    super(`--state-dir ${path}: ${reason}`);
+  }
+}

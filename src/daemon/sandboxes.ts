@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { SandboxConfig } from '../runtime/tapstore.js';
-import { SandboxExistsError, SandboxNotEmptyError, SandboxPathTakenError, SandboxNotFoundError, SandboxUnavailableError } from './errors.js';
+import { SandboxExistsError, SandboxNotEmptyError, SandboxPathTakenError, SandboxNotFoundError, SandboxUnavailableError, StateDirError } from './errors.js';
 import { IdempotencyKeys } from './idempotency.js';
 import { SANDBOX_ID_RE } from './validate.js';
 import { vhostNetPresent } from '../runtime/vhost-default.js';
@@ -73,6 +73,18 @@ export class Sandbox {
   }
 }
 
+/**
+ * The state directory (followed if a symlink: systemd's `StateDirectory=` with `DynamicUser=` is
+ * one) must be a directory owned by the daemon's uid and not group/other-writable. Else {@link StateDirError}.
+ */
+export function checkStateDir(dir: string): void {
+  const st = fs.statSync(dir);
+  if (!st.isDirectory()) throw new StateDirError(dir, 'not-a-directory', 'is not a directory');
+  const uid = process.geteuid?.();
+  if (uid !== undefined && st.uid !== uid) throw new StateDirError(dir, 'owner', `is owned by uid ${st.uid}, not the daemon's ${uid}`);
+  if (st.mode & 0o022) throw new StateDirError(dir, 'mode', `mode ${(st.mode & 0o777).toString(8).padStart(4, '0')} is group/other-writable (chmod go-w it; 0700 is best)`);
+}
+
 /** `dir` is free for a new store: absent, or an empty directory (renamed over). Else {@link SandboxPathTakenError}. */
 function notTaken(id: string, dir: string): void {
   let st: fs.Stats;
@@ -110,6 +122,7 @@ export class Sandboxes {
     private readonly opts: { netlinkThread?: boolean } = {},
   ) {
     fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    checkStateDir(stateDir);
   }
 
   /**

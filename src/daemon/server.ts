@@ -18,6 +18,7 @@ import { Router } from './routes.js';
 import { requestTarget } from './request-target.js';
 import { Sandboxes } from './sandboxes.js';
 import { adapterKind } from '../cli/open-store.js';
+import { SUN_PATH_MAX } from '../cli/commands/init.js';
 
 export interface DaemonOptions {
   socketPath: string;
@@ -50,6 +51,10 @@ export class Daemon {
   private readonly sockets = new Set<net.Socket>();
 
   private constructor(private readonly opts: DaemonOptions) {
+    // bind() would take a longer path cut to sun_path's 107 bytes (a socket at another name): refused before anything is created
+    const sock = path.resolve(opts.socketPath);
+    const bytes = Buffer.byteLength(sock);
+    if (bytes > SUN_PATH_MAX) throw new SocketPathError(sock, `is ${bytes} bytes (absolute), longer than a unix socket address allows (sun_path: ${SUN_PATH_MAX} bytes + NUL)`);
     const env = opts.env ?? process.env;
     this.sandboxes = new Sandboxes(path.resolve(opts.stateDir), env, { netlinkThread: opts.netlinkThread === true });
     this.policy = { uid: process.geteuid?.() ?? 0, ...(opts.gid !== undefined ? { gid: opts.gid } : {}) };

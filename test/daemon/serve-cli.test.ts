@@ -25,6 +25,32 @@ describe('tapstate serve', () => {
     expect(spawnSync(process.execPath, [CLI, 'serve', '--socket', '/tmp/x.sock', '--state-dir', '/tmp/x', '--max-body', '0']).status).toBe(2);
   });
 
+  it('refuses a --socket longer than sun_path (bind would cut it: a socket at another name), creating nothing', () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), `tapstate-serve-${process.pid}-`));
+    const sock = path.join(tmp, `${'s'.repeat(120)}.sock`);
+    const r = spawnSync(process.execPath, [CLI, 'serve', '--socket', sock, '--state-dir', path.join(tmp, 'state')], { timeout: 10_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr.toString()).toMatch(/^tapstate: SocketPathError: --socket .*: is \d+ bytes \(absolute\), longer than a unix socket address allows/);
+    expect(fs.readdirSync(tmp)).toEqual([]); // no socket at the cut name, no state dir
+  });
+
+  it("refuses a --state-dir another uid owns or group/other can write (one could swap sandboxes' stores)", () => {
+    if (process.getuid?.() !== 0) throw new Error('this test needs root (a directory of another uid)');
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), `tapstate-serve-${process.pid}-`));
+    const state = path.join(tmp, 'state');
+    fs.mkdirSync(state);
+    const serve = () => spawnSync(process.execPath, [CLI, 'serve', '--socket', path.join(tmp, 'api.sock'), '--state-dir', state], { timeout: 10_000 });
+    fs.chownSync(state, 65534, 65534);
+    fs.chmodSync(state, 0o700);
+    const owner = serve();
+    expect([owner.status, owner.stderr.toString()]).toEqual([1, expect.stringMatching(/^tapstate: StateDirError: --state-dir .*: is owned by uid 65534, not the daemon's 0\n$/)]);
+    fs.chownSync(state, 0, 0);
+    fs.chmodSync(state, 0o777);
+    const mode = serve();
+    expect([mode.status, mode.stderr.toString()]).toEqual([1, expect.stringMatching(/^tapstate: StateDirError: --state-dir .*: mode 0777 is group\/other-writable/)]);
+    expect(fs.readdirSync(tmp)).toEqual(['state']); // not listening: no socket
+  });
+
   it('SIGTERM: running operations finish and are answered, then it exits 0 and removes its socket', async () => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), `tapstate-serve-${process.pid}-`));
     const sock = path.join(tmp, 'api.sock');
