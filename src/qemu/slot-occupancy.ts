@@ -38,6 +38,8 @@ export class SlotOccupancy {
     const k = this.known;
     if (k?.client !== client) return;
     k.used.add(key);
+    // a device we knew there is gone (a stuck unplug completed later): one entry per slot at most
+    for (const [id, at] of k.plugged) if (at === key) k.plugged.delete(id);
     k.plugged.set(deviceId, key);
   }
 
