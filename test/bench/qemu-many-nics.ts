@@ -20,6 +20,7 @@ import { Tapstore } from '../../src/runtime/tapstore.js';
 import type { SandboxConfig } from '../../src/runtime/sandbox-config.js';
 import { makeNetns, type TestNetns } from '../linux/fixture.js';
 import { median, result, type BenchResult } from './harness.js';
+import { tearDownRig } from './qemu-rig.js';
 
 const NICS = 9;
 const r3 = (x: number): number => Number(x.toFixed(3));
@@ -60,15 +61,7 @@ export async function* manyNics({ quick }: { quick: boolean }): AsyncIterable<Be
       for (const id of ids) await store.hotDetach(id);
     }
   } finally {
-    await store?.close().catch(() => undefined);
-    await hv?.close().catch(() => undefined);
-    await q?.stop().catch(() => q?.kill());
-    await netlink.close().catch(() => undefined);
-    try {
-      netns.remove();
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    await tearDownRig({ store, hv, q, netlink, netns, dir });
   }
   yield result({
     suite: 'qemu',

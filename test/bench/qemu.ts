@@ -26,6 +26,7 @@ import { requireRealEnvironment } from '../qemu/tap-helper.js';
 import { suite as adapterSuite } from '../qemu/bench.js';
 import { median, result, type BenchSuite } from './harness.js';
 import { manyNics } from './qemu-many-nics.js';
+import { tearDownRig } from './qemu-rig.js';
 
 const QUEUES = 2;
 const MTU = 1400;
@@ -125,15 +126,7 @@ export const suite: BenchSuite = async function* ({ quick }) {
     syncs -= syncsBefore;
     syncMs -= syncMsBefore;
   } finally {
-    await store?.close().catch(() => undefined);
-    await hv?.close().catch(() => undefined);
-    await q?.stop().catch(() => q?.kill());
-    await netlink.close().catch(() => undefined);
-    try {
-      netns.remove();
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    await tearDownRig({ store, hv, q, netlink, netns, dir });
   }
   yield result({
     suite: 'qemu',
