@@ -62,6 +62,14 @@ export function isNotFound(e: unknown): boolean {
   return e instanceof QmpError && e.kind === 'command' && e.qmpClass === 'DeviceNotFound';
 }
 
+/**
+ * Is this QEMU refusing a `device_add` because its slot is taken? (QEMU 7.2: `PCI: slot 0
+ * function 0 not available for virtio-net-pci, in use by …`.)
+ */
+export function isSlotTaken(e: unknown): boolean {
+  return e instanceof QmpError && e.kind === 'command' && /^PCI: slot \d+ function \d+ not available for /.test(e.desc);
+}
+
 /** Is this the answer to a second device_del while one is pending? */
 export function isUnplugPending(e: unknown): boolean {
   return e instanceof QmpError && e.kind === 'command' && /already in the process of unplug/i.test(e.desc);

@@ -8,6 +8,7 @@
  *   instances (createTap, setMtu, setUp, hotplug, close fds; hotunplug, setUp false, deleteLink).
  *   One QEMU for the whole bench; rounds interleaved (the side that goes first alternates);
  *   medians. Target ratio <= 1.15.
+ * - `hot-attach-9th-nic-vs-1st`: test/bench/qemu-many-nics.ts.
  * - then the cases of test/qemu/bench.ts (adapter vs bare QMP, launch time).
  */
 import fs from 'node:fs';
@@ -24,6 +25,8 @@ import { makeNetns, type TestNetns } from '../linux/fixture.js';
 import { requireRealEnvironment } from '../qemu/tap-helper.js';
 import { suite as adapterSuite } from '../qemu/bench.js';
 import { median, result, type BenchSuite } from './harness.js';
+import { manyNics } from './qemu-many-nics.js';
+import { tearDownRig } from './qemu-rig.js';
 
 const QUEUES = 2;
 const MTU = 1400;
@@ -123,15 +126,7 @@ export const suite: BenchSuite = async function* ({ quick }) {
     syncs -= syncsBefore;
     syncMs -= syncMsBefore;
   } finally {
-    await store?.close().catch(() => undefined);
-    await hv?.close().catch(() => undefined);
-    await q?.stop().catch(() => q?.kill());
-    await netlink.close().catch(() => undefined);
-    try {
-      netns.remove();
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    await tearDownRig({ store, hv, q, netlink, netns, dir });
   }
   yield result({
     suite: 'qemu',
@@ -152,5 +147,6 @@ export const suite: BenchSuite = async function* ({ quick }) {
       fdatasync_ms_per_round: r3(syncMs / rounds),
     },
   });
+  yield* manyNics({ quick });
   yield* adapterSuite({ quick });
 };

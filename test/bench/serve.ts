@@ -11,7 +11,8 @@
  * - `api-64-sandboxes-concurrent-vs-sequential`: 64 sandboxes (one QEMU each, one netns) each
  *   hot-attach a fresh endpoint: all at once vs one after another, through the API; the daemon's
  *   event-loop p99 delay during the concurrent runs (from its health). Target <= 0.35. Also, per
- *   mode (medians over the rounds): the CPU time of the daemon, of the 64 QEMUs and of this client,
+ *   mode (medians over the rounds): the CPU time of the daemon, of the 64 QEMUs (and of their QMP
+ *   monitor I/O threads alone, which QEMU 7.2 runs once per byte received) and of this client,
  *   and how long the daemon's main thread ran and waited runnable for a CPU (schedstat: on a
  *   machine with idle cores the wait is ~0; a large wait means the host's CPUs, not the daemon,
  *   bound the run), and `cpu_bound_ratio_floor`: that CPU spread perfectly over the host's cores,
@@ -54,15 +55,37 @@ function mainThreadSched(pid: number): { run: number; wait: number } {
   }
 }
 
+/**
+ * CPU time (ms) of the QMP monitor I/O thread of a QEMU started with `-name debug-threads=on`
+ * (QEMU 7.2 reads QMP one byte per trip around that thread's loop: docs/benchmarks.md).
+ */
+function monitorThreadMs(pid: number): number {
+  try {
+    for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+      if (fs.readFileSync(`/proc/${pid}/task/${t}/comm`, 'utf8').trim() !== 'IO mon_iothread') continue;
+      return Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+    }
+  } catch {
+    /* gone */
+  }
+  return 0;
+}
+
 /** What a run of `pids` (daemon, QEMUs) and this process cost: CPU by party, the daemon main thread's run/wait. */
 function costMeter(daemonPid: number, qemuPids: readonly number[]) {
-  const snap = () => ({ d: cpuMs(daemonPid), q: qemuPids.reduce((a, p) => a + cpuMs(p), 0), c: process.cpuUsage(), s: mainThreadSched(daemonPid) });
+  const snap = () => ({
+    d: cpuMs(daemonPid),
+    q: qemuPids.reduce((a, p) => a + cpuMs(p), 0),
+    qm: qemuPids.reduce((a, p) => a + monitorThreadMs(p), 0),
+    c: process.cpuUsage(),
+    s: mainThreadSched(daemonPid),
+  });
   return () => {
     const a = snap();
     return () => {
       const b = snap();
       const client = (b.c.user + b.c.system - a.c.user - a.c.system) / 1000;
-      return { daemonCpu: b.d - a.d, qemuCpu: b.q - a.q, clientCpu: client, mainRun: b.s.run - a.s.run, mainWait: b.s.wait - a.s.wait };
+      return { daemonCpu: b.d - a.d, qemuCpu: b.q - a.q, qemuMonitorCpu: b.qm - a.qm, clientCpu: client, mainRun: b.s.run - a.s.run, mainWait: b.s.wait - a.s.wait };
     };
   };
 }
@@ -106,6 +129,7 @@ function costFigures(mode: string, costs: readonly Cost[]): Record<string, numbe
   return {
     [`${mode}_cpu_daemon_ms`]: m('daemonCpu'),
     [`${mode}_cpu_qemus_ms`]: m('qemuCpu'),
+    [`${mode}_cpu_qemus_monitor_io_ms`]: m('qemuMonitorCpu'),
     [`${mode}_cpu_client_ms`]: m('clientCpu'),
     [`${mode}_daemon_main_run_ms`]: m('mainRun'),
     [`${mode}_daemon_main_runnable_wait_ms`]: m('mainWait'),
@@ -186,7 +210,7 @@ export const suite: BenchSuite = async function* ({ quick }) {
     const N = 64;
     for (let i = 0; i < N; i += 8) {
       const batch = await Promise.all(
-        Array.from({ length: Math.min(8, N - i) }, (_, k) => launchQemu({ dir: path.join(dir, `q${i + k}`), topology: rootPortTopology({ count: 1 }) })),
+        Array.from({ length: Math.min(8, N - i) }, (_, k) => launchQemu({ dir: path.join(dir, `q${i + k}`), topology: rootPortTopology({ count: 1 }), extraArgs: ['-name', 'debug-threads=on'] })),
       );
       qemus.push(...batch);
     }
