@@ -2,6 +2,7 @@
 /** The `tapstate` executable: {@link runCli} on this process's argv and stdio (src/cli/run.ts). */
 import type { CliIO } from './command.js';
 import { errorLine, runCli } from './run.js';
+import { escapeControls } from './quote.js';
 import { typedSystemError } from './system-error.js';
 
 const io: CliIO = {
@@ -16,7 +17,7 @@ runCli(process.argv.slice(2), io).then(
   // stdout/stderr writes to pipes and files are synchronous on Linux, so nothing is lost
   (code) => process.exit(code),
   (e: unknown) => {
-    process.stderr.write(errorLine(typedSystemError(e)) + '\n');
+    process.stderr.write(escapeControls(errorLine(typedSystemError(e))) + '\n');
     process.exit(1);
   },
 );

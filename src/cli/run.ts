@@ -58,10 +58,12 @@ export async function runCli(argv: readonly string[], raw: CliIO): Promise<numbe
   }
 }
 
-/** `tapstate: <ErrorName>: <message>` on one line, at most ERROR_LINE_MAX characters. */
+/** `tapstate: <ErrorName>: <message>`, at most ERROR_LINE_MAX characters; one line once {@link escapeControls} has run. */
 export function errorLine(e: unknown): string {
   const name = e instanceof Error ? e.name : 'Error';
-  const msg = (e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, ' ');
+  // a newline is not collapsed to a space: in a path ("--store 'dir\n'") that would name another,
+  // existing directory. escapeControls (run by every caller) writes it \u000a: still one line
+  const msg = e instanceof Error ? e.message : String(e);
   const line = `tapstate: ${name}: ${msg}`;
   return line.length <= ERROR_LINE_MAX ? line : `${line.slice(0, ERROR_LINE_MAX)}… (cut; --verbose shows all)`;
 }

@@ -324,6 +324,9 @@ describe('hostile arguments', () => {
     expect(r.stderr).toBe('tapstate: UnknownEndpointError: no endpoint ep\\u001b]0;owned\\u0007\\u000d\\u001b[2J in this store\n');
     const v = cli(['hot-attach', '--store', store, '--endpoint', 'ep\x1b[2J', '--verbose']);
     expect(v.stderr).not.toMatch(/\x1b/);
+    // a newline in a path is shown, not turned into a space: "no store at DIR" must not name the existing store DIR
+    const nl = cli(['status', '--store', `${store}\n`]);
+    expect(nl.stderr).toBe(`tapstate: StoreNotFoundError: no tapstate store at ${store}\\u000a (create one with: tapstate init --store ${store}\\u000a --netns PATH)\n`);
   });
 });
 
