@@ -5,7 +5,8 @@
  * between `start` and `done` — the outcome recovery settled on. A refusal that ran nothing
  * (busy, not possible now, unknown) is `forget`-ten, so the client may retry with the same key.
  * One line of JSON per record in `<store>/idempotency.jsonl`, compacted when the store is opened
- * (one `start` and one `done` line per key, the newest {@link MAX_KEYS} keys).
+ * (one `start` and one `done` line per key, the newest {@link MAX_KEYS} keys) and, in a daemon
+ * that runs for long, whenever it has grown four times past that ({@link IdempotencyKeys.trim}).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -35,6 +36,9 @@ export function validKey(key: string): boolean {
 export class IdempotencyKeys {
   private readonly entries = new Map<string, Entry>();
   private fd: number;
+  private readonly file: string;
+  /** Lines in the key file (compacted: one `start` and at most one `done` per key). */
+  private lines = 0;
   /** fdatasync of the key file on libuv's threadpool, shared by keys started together. */
   private readonly commits = new GroupCommit(
     () =>
@@ -63,13 +67,22 @@ export class IdempotencyKeys {
     // compact: one line per live key (the newest MAX_KEYS), written aside and renamed over
     const keep = [...this.entries.entries()].slice(-MAX_KEYS);
     this.entries.clear();
+    for (const [k, e] of keep) this.entries.set(k, e);
+    this.file = file;
+    this.fd = this.rewrite();
+  }
+
+  /**
+   * Write one `start` (+ `done`) line per key in memory to a temp file, fdatasync it, rename it over
+   * the key file; returns an append fd on the new file.
+   */
+  private rewrite(): number {
     const lines: string[] = [];
-    for (const [k, e] of keep) {
-      this.entries.set(k, e);
+    for (const [k, e] of this.entries) {
       lines.push(JSON.stringify({ k, fp: e.fp, phase: 'start' }));
       if (e.done) lines.push(JSON.stringify({ k, phase: 'done', status: e.done.status, body: e.done.body }));
     }
-    const tmp = `${file}.tmp`;
+    const tmp = `${this.file}.tmp`;
     const t = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC, 0o600);
     try {
       fs.writeSync(t, lines.length ? lines.join('\n') + '\n' : '');
@@ -77,8 +90,29 @@ export class IdempotencyKeys {
     } finally {
       fs.closeSync(t);
     }
-    fs.renameSync(tmp, file);
-    this.fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o600);
+    fs.renameSync(tmp, this.file);
+    this.lines = lines.length;
+    return fs.openSync(this.file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o600);
+  }
+
+  /**
+   * Keep a long-running daemon's keys bounded, as opening does: beyond {@link MAX_KEYS} the oldest
+   * settled keys are dropped from memory (a running one never), and once the file holds four times
+   * as many lines as a compacted one would, it is compacted in place (the old fd is closed once no
+   * fdatasync uses it).
+   */
+  private trim(): void {
+    if (this.entries.size > MAX_KEYS) {
+      for (const [k, e] of this.entries) {
+        if (this.entries.size <= MAX_KEYS) break;
+        if (!e.running) this.entries.delete(k);
+      }
+    }
+    if (this.fd >= 0 && this.lines > 4 * MAX_KEYS) {
+      const old = this.fd;
+      this.fd = this.rewrite();
+      void this.commits.idle().then(() => fs.closeSync(old));
+    }
   }
 
   /** The entry of `key`: undefined (new), running, done, or interrupted (started by a daemon that died). */
@@ -88,7 +122,9 @@ export class IdempotencyKeys {
 
   /** Append one record; after {@link close} (the sandbox closed under a running action) nothing: a key without its `done` is answered from the endpoint's state. */
   private write(rec: object): void {
-    if (this.fd >= 0) fs.writeSync(this.fd, JSON.stringify(rec) + '\n');
+    if (this.fd < 0) return;
+    fs.writeSync(this.fd, JSON.stringify(rec) + '\n');
+    this.lines++;
   }
 
   /**
@@ -113,12 +149,14 @@ export class IdempotencyKeys {
     this.write({ k: key, phase: 'done', status: reply.status, body: reply.body });
     e.done = reply;
     delete e.running;
+    this.trim();
   }
 
   /** The action ran nothing: the key is free again. */
   forget(key: string): void {
     this.write({ k: key, phase: 'forget' });
     this.entries.delete(key);
+    this.trim();
   }
 
   /** Close the file once no fdatasync uses it any more. */

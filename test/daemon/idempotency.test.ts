@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { IDEMPOTENCY_FILE, IdempotencyKeys, validKey } from '../../src/daemon/idempotency.js';
+import { IDEMPOTENCY_FILE, IdempotencyKeys, MAX_KEYS, validKey } from '../../src/daemon/idempotency.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -35,6 +35,30 @@ describe('IdempotencyKeys', () => {
     // compacted: one start (+ one done) line per live key
     expect(fs.readFileSync(path.join(d, IDEMPOTENCY_FILE), 'utf8').trim().split('\n')).toHaveLength(3);
   });
+
+  it('a daemon that runs for long keeps its keys bounded in memory and on disk, as opening does (a running key is never dropped)', async () => {
+    const d = tmp();
+    const k = new IdempotencyKeys(d);
+    const file = path.join(d, IDEMPOTENCY_FILE);
+    void k.start('old-running', 'ep0 hot-attach', new Promise(() => {}));
+    const n = 3 * MAX_KEYS;
+    let maxLines = 0;
+    for (let i = 0; i < n; i++) {
+      void k.start(`k${i}`, `ep${i} attach`, new Promise(() => {}));
+      k.finish(`k${i}`, { status: 200, body: { id: `ep${i}`, state: 'attached' } });
+      if (i % 1000 === 0) maxLines = Math.max(maxLines, fs.readFileSync(file, 'utf8').split('\n').length - 1);
+    }
+    // before: every key stayed in memory and every line in the file until the next open (60,001 lines here)
+    expect(k.lookup('k0')).toBeUndefined();
+    expect(k.lookup(`k${n - MAX_KEYS + 1}`)?.done).toEqual({ status: 200, body: { id: `ep${n - MAX_KEYS + 1}`, state: 'attached' } });
+    expect(k.lookup('old-running')).toMatchObject({ fp: 'ep0 hot-attach' });
+    expect(maxLines).toBeLessThanOrEqual(4 * MAX_KEYS + 2);
+    await k.close();
+    // what a restart reads: the newest keys with their replies
+    const r = new IdempotencyKeys(d);
+    expect(r.lookup(`k${n - 1}`)?.done?.status).toBe(200);
+    await r.close();
+  }, 60_000);
 
   it('keys are 1..128 printable ASCII characters', () => {
     expect(validKey('sb1-ep0-plug')).toBe(true);
