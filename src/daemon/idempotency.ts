@@ -110,7 +110,12 @@ export class IdempotencyKeys {
     }
     if (this.fd >= 0 && this.lines > 4 * MAX_KEYS) {
       const old = this.fd;
-      this.fd = this.rewrite();
+      try {
+        this.fd = this.rewrite();
+      } catch {
+        // (disk full…) the old file is intact and still appended to: compaction is retried at the next key
+        return;
+      }
       void this.commits.idle().then(() => fs.closeSync(old));
     }
   }
