@@ -112,9 +112,16 @@ async function runAction(ctx: RequestContext): Promise<Reply> {
     throw e;
   }
   const reply = await run();
-  if (reply.ran || reply.status === 200) keys.finish(key, { status: reply.status, body: reply.body });
-  else keys.forget(key); // refused before anything ran: the key is free again
-  settle({ status: reply.status, body: reply.body });
+  try {
+    if (reply.ran || reply.status === 200) keys.finish(key, { status: reply.status, body: reply.body });
+    else keys.forget(key); // refused before anything ran: the key is free again
+  } catch {
+    // the key file could not be written (disk full…): the action's outcome is still the reply, to
+    // this client and to the retries waiting for it (the key keeps its settled `running` reply);
+    // after a restart, a retry gets what recovery settled on, as after a crash
+  } finally {
+    settle({ status: reply.status, body: reply.body });
+  }
   return { status: reply.status, body: reply.body };
 }
 

@@ -60,6 +60,21 @@ describe('idempotency keys', () => {
     expect([bad.status, bad.body.error.field]).toEqual([400, 'Idempotency-Key']);
   });
 
+  it("a key file that cannot record the reply (disk full) neither hangs the retries waiting for the action nor turns its success into a 500", async () => {
+    const d = await daemon({ TAPSTATE_TEST_EFFECT_DELAY_MS: '40' });
+    const keys = d.daemon.sandboxes.get('sb').keys!;
+    keys.finish = () => {
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    };
+    const first = d.call('POST', A, act('hot-attach'), { 'idempotency-key': 'full' });
+    await sleep(30);
+    const retry = d.call('POST', A, act('hot-attach'), { 'idempotency-key': 'full' });
+    const timeout = sleep(5000).then(() => ({ status: -1, body: 'hung' }));
+    const [a, b] = await Promise.all([Promise.race([first, timeout]), Promise.race([retry, timeout])]);
+    expect([a.status, (a.body as any).state]).toEqual([200, 'hotAttached']);
+    expect([b.status, (b.body as any).state]).toEqual([200, 'hotAttached']);
+  });
+
   it('recorded replies survive a daemon restart', async () => {
     const d = await memoryDaemon();
     let stopped = false;
