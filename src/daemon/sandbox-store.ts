@@ -23,7 +23,7 @@ export interface SandboxStore {
   sandbox: SandboxConfig;
   /** Subscribe to records as they are appended to the log (returns the unsubscribe). */
   onAppend(fn: (records: readonly LogRecord[]) => void): () => void;
-  /** Records already in the log with `seq > after` (read from the file). */
+  /** Records already in the log with `seq > after`: the retained history (sealed segments, then the active one), read from the files. */
   recordsAfter(after: number): LogRecord[];
   /** Wait for running operations, close the log and the adapters, drop the lock. */
   close(): Promise<void>;
@@ -115,7 +115,11 @@ export async function openSandboxStore(dir: string, env: NodeJS.ProcessEnv, shar
     recordsAfter(after) {
       const r = FileLogStore.open(s.dir, { readOnly: true });
       try {
-        return r.read().records.map((p) => p.record).filter((rec) => rec.seq > after);
+        // every retained segment, not only the active one (read() is the active segment: after a
+        // rotation, since=0 started at its first record, silently skipping the sealed ones)
+        const out: LogRecord[] = [];
+        for (const p of r.history().records) if (p.record.seq > after) out.push(p.record);
+        return out;
       } finally {
         r.close();
       }

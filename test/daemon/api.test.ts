@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSandboxStore } from '../../src/daemon/sandbox-store.js';
 import { StoreLock } from '../../src/store/store-lock.js';
+import { writeRetentionFile } from '../../src/log/retention-file.js';
 import { memoryDaemon, readEvents } from './client.js';
 
 const CFG = { netnsPath: '/run/netns/api', netnsCreated: true, vcpus: 1, vhost: false, qmp: '/run/api/qmp.sock' };
@@ -127,6 +128,27 @@ describe('events', () => {
     expect(recs[0]).toMatchObject({ k: 'event', ep: 'ep0', event: { type: 'HOT_ATTACH' } });
     expect(recs[1]).toMatchObject({ k: 'intent', id: 'hotAttach.createTap' });
     expect(recs.map((r) => r.seq)).toEqual([2, 3, 4, 5]);
+  });
+
+  it('since=0 starts at the oldest retained record, in the sealed segments too, not at the active segment', async () => {
+    const d0 = await memoryDaemon();
+    await d0.call('PUT', '/v1/sandboxes/sb', CFG);
+    await d0.call('POST', '/v1/sandboxes/sb/endpoints', { idx: 0 });
+    await d0.stop(true);
+    // small segments, nothing removed: the history rotates into segments/ within a few actions
+    writeRetentionFile(path.join(d0.stateDir, 'sb'), { segmentBytes: 4096, maxBytes: null, maxAgeMs: null, keepHistory: false });
+    const d = await memoryDaemon({}, {}, d0.tmp);
+    cleanup.push(() => d.stop());
+    for (let i = 0; i < 12; i++) {
+      expect((await d.call('POST', A, act('hot-attach'))).status).toBe(200);
+      expect((await d.call('POST', A, act('hot-detach'))).status).toBe(200); // ep0 retires: idx 0 is free again
+      expect((await d.call('POST', '/v1/sandboxes/sb/endpoints', { idx: 0 })).status).toBe(201);
+    }
+    expect(fs.readdirSync(path.join(d.stateDir, 'sb', 'segments')).length).toBeGreaterThan(0);
+    const last = (await d.call('GET', '/v1/sandboxes/sb/endpoints/ep0')).body.lastSeq as number;
+    // before: the stream began at the active segment's first record, so `last` lines never came
+    const recs = await Promise.race([readEvents(d.socketPath, '/v1/sandboxes/sb/events?since=0', last), sleep(5000).then(() => [] as any[])]);
+    expect(recs.map((r) => r.seq)).toEqual(Array.from({ length: last }, (_, i) => i + 1));
   });
 
   it('a stream ends when its sandbox is deleted', async () => {
