@@ -98,6 +98,8 @@ export function endpointInput(o: Obj): { idx: number; ifName?: string; mac: stri
   const idx = optInt(o, 'idx');
   if (idx === undefined) throw new RequestFieldError('idx', 'required', 'is required');
   const ifName = optString(o, 'ifName');
+  // as `tapstate add --ifname ''`: an empty name is refused, not silently turned into eth<idx>
+  if (ifName === '') throw new RequestFieldError('ifName', 'empty', 'must not be empty (omit it for the default eth<idx>)');
   const mac = optString(o, 'mac');
   const mtu = optInt(o, 'mtu');
   return { idx, mac: mac !== undefined ? normaliseMac(mac) : randomMac(), ...(ifName !== undefined ? { ifName } : {}), ...(mtu !== undefined ? { mtu } : {}) };

@@ -153,6 +153,14 @@ describe('bodies whose text is not what was sent', () => {
     expect(parse(ok).status).toBe(201);
   });
 
+  it("an empty ifName is refused as the CLI refuses --ifname '', not silently made eth<idx>", async () => {
+    const d = await daemon();
+    await d.call('PUT', '/v1/sandboxes/sb', CFG);
+    const r = await d.call('POST', '/v1/sandboxes/sb/endpoints', { idx: 0, ifName: '' });
+    expect([r.status, r.body.error.field, r.body.error.rule]).toEqual([400, 'ifName', 'empty']);
+    expect((await d.call('GET', '/v1/sandboxes/sb/endpoints')).body.endpoints).toEqual([]);
+  });
+
   it('an integer JSON cannot hold exactly is refused, not rounded', async () => {
     const d = await daemon();
     const r = await d.call('PUT', '/v1/sandboxes/sb', '{"netnsPath":"/run/netns/hostile","vcpus":9007199254740993}');
