@@ -23,6 +23,13 @@ describe('tapstate serve', () => {
     const missing = spawnSync(process.execPath, [CLI, 'serve', '--socket', '/tmp/x.sock']);
     expect([missing.status, missing.stderr.toString()]).toEqual([2, expect.stringMatching(/missing required option --state-dir/)]);
     expect(spawnSync(process.execPath, [CLI, 'serve', '--socket', '/tmp/x.sock', '--state-dir', '/tmp/x', '--max-body', '0']).status).toBe(2);
+    // a gid beyond gid_t: a usage error before anything is created (was: a RangeError from chown, the socket left bound)
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), `tapstate-serve-${process.pid}-`));
+    for (const g of ['4294967295', '99999999999999999999']) {
+      const big = spawnSync(process.execPath, [CLI, 'serve', '--socket', path.join(tmp, 'api.sock'), '--state-dir', path.join(tmp, 'state'), '--group', g], { timeout: 10_000 });
+      expect([big.status, big.stderr.toString()]).toEqual([2, expect.stringMatching(/^tapstate: UsageError: serve: --group: gid \d+ is out of range/)]);
+    }
+    expect(fs.readdirSync(tmp)).toEqual([]);
   });
 
   it('refuses a --socket longer than sun_path (bind would cut it: a socket at another name), creating nothing', () => {

@@ -1,11 +1,17 @@
 /** `tapstate serve`: the per-host daemon (HTTP/1.1 + JSON on a unix socket; docs/serve.md, docs/api/openapi.yaml). */
 import * as fs from 'node:fs';
 import { UsageError, type CommandSpec } from '../command.js';
+import { capEcho } from '../quote.js';
 import { Daemon } from '../../daemon/server.js';
 
 /** A group name (from /etc/group) or a numeric gid. */
 export function resolveGroup(g: string): number {
-  if (/^\d+$/.test(g)) return Number(g);
+  if (/^\d+$/.test(g)) {
+    // gid_t is 32 bits and (gid_t)-1 means "unchanged" to chown: beyond, the socket was already bound when chown threw a RangeError
+    const gid = Number(g);
+    if (gid > 0xfffffffe) throw new UsageError(`--group: gid ${capEcho(g, 40)} is out of range (0..${0xfffffffe})`);
+    return gid;
+  }
   let text = '';
   try {
     text = fs.readFileSync('/etc/group', 'utf8');
