@@ -205,8 +205,12 @@ function unread(req: http.IncomingMessage): Record<string, string> {
  * connection is closed (node's parser cannot go on after an error).
  */
 function clientError(err: NodeJS.ErrnoException, socket: net.Socket): void {
-  const current = (socket as unknown as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-  if (err.code === 'ECONNRESET' || !socket.writable || current?.headersSent) {
+  // a reply still owed to an earlier (pipelined) request on this connection: an error written now
+  // would be read as that request's reply (a running hot-attach "refused" with a 400). Hang up instead.
+  // (A pending reply whose own request is still arriving — a bad chunk in its body — is this error's.)
+  const pending = (socket as unknown as { _httpMessage?: http.ServerResponse })._httpMessage;
+  const earlier = pending !== undefined && pending !== null && (pending.headersSent || pending.req?.complete !== false);
+  if (err.code === 'ECONNRESET' || !socket.writable || earlier) {
     socket.destroy();
     return;
   }

@@ -123,6 +123,22 @@ describe('what node parses before any route: the error envelope, not a bare repl
     expect((await d.call('GET', '/v1/health')).status).toBe(200);
   });
 
+  it('a malformed request pipelined behind a running action is never answered as if it were that action', async () => {
+    const d = await daemon({ TAPSTATE_TEST_EFFECT_DELAY_MS: '100' });
+    await d.call('PUT', '/v1/sandboxes/sb', { ...CFG, qmp: '/run/hostile/qmp.sock' });
+    await d.call('POST', '/v1/sandboxes/sb/endpoints', { idx: 0 });
+    const body = JSON.stringify({ action: 'hot-attach' });
+    const reply = await raw(d.socketPath, `${post('/v1/sandboxes/sb/endpoints/ep0/actions', Buffer.from(body)).toString().replace('connection: close\r\n', '')}FOO / HTTP/1.1\r\n\r\n`, 3000);
+    // before: 'HTTP/1.1 400 … malformed_request' came first, read by the client as the hot-attach's reply
+    expect(reply).not.toMatch(/^HTTP\/1\.1 400 /);
+    let v = (await d.call('GET', '/v1/sandboxes/sb/endpoints/ep0')).body;
+    for (let i = 0; i < 100 && v.status !== 'settled'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      v = (await d.call('GET', '/v1/sandboxes/sb/endpoints/ep0')).body;
+    }
+    expect(v.state).toBe('hotAttached'); // the action was never cut
+  }, 20_000);
+
   it('headers that do not arrive in time: 408 in the envelope', async () => {
     const d = await memoryDaemon({ headersTimeoutMs: 200 });
     cleanup.push(() => d.stop());
