@@ -83,7 +83,9 @@ export class IdempotencyKeys {
       if (e.done) lines.push(JSON.stringify({ k, phase: 'done', status: e.done.status, body: e.done.body }));
     }
     const tmp = `${this.file}.tmp`;
-    const t = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC, 0o600);
+    // never through a symlink: a leftover (a crash, or planted) is unlinked, never followed
+    fs.rmSync(tmp, { force: true });
+    const t = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
     try {
       fs.writeSync(t, lines.length ? lines.join('\n') + '\n' : '');
       fs.fdatasyncSync(t);
@@ -92,7 +94,7 @@ export class IdempotencyKeys {
     }
     fs.renameSync(tmp, this.file);
     this.lines = lines.length;
-    return fs.openSync(this.file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o600);
+    return fs.openSync(this.file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o600);
   }
 
   /**

@@ -36,6 +36,19 @@ describe('IdempotencyKeys', () => {
     expect(fs.readFileSync(path.join(d, IDEMPOTENCY_FILE), 'utf8').trim().split('\n')).toHaveLength(3);
   });
 
+  it('never writes through a symlink planted as the temp file: the link is replaced, its target untouched', () => {
+    const d = tmp();
+    const victim = path.join(tmp(), 'victim');
+    fs.writeFileSync(victim, 'keep');
+    fs.symlinkSync(victim, path.join(d, `${IDEMPOTENCY_FILE}.tmp`));
+    const k = new IdempotencyKeys(d);
+    k.start('a', 'ep0 hot-attach', new Promise(() => {}));
+    k.close();
+    expect(fs.readFileSync(victim, 'utf8')).toBe('keep');
+    expect(fs.lstatSync(path.join(d, IDEMPOTENCY_FILE)).isFile()).toBe(true);
+    expect(fs.existsSync(path.join(d, `${IDEMPOTENCY_FILE}.tmp`))).toBe(false);
+  });
+
   it('a daemon that runs for long keeps its keys bounded in memory and on disk, as opening does (a running key is never dropped)', async () => {
     const d = tmp();
     const k = new IdempotencyKeys(d);
