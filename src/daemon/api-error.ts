@@ -23,6 +23,7 @@ const STATUS: Record<string, number> = {
   SandboxExistsError: 409,
   SandboxPathTakenError: 409,
   SandboxNotEmptyError: 409,
+  SandboxHealthyError: 409,
   DuplicateEndpointError: 409,
   EndpointBusyError: 409,
   InDoubtError: 409,

@@ -105,6 +105,15 @@ export class SandboxNotEmptyError extends TapstateError {
   }
 }
 
+/** Quarantine asked for a sandbox whose store opens: delete it instead (after detaching its endpoints). */
+export class SandboxHealthyError extends TapstateError {
+  override readonly name = 'SandboxHealthyError';
+  readonly code = 'SANDBOX_HEALTHY';
+  constructor(readonly sandbox: string) {
+    super(`sandbox ${sandbox}: its store opens, so it is not quarantined (quarantine is for a store that cannot be opened; delete a healthy one with DELETE, after detaching its endpoints)`);
+  }
+}
+
 /** The sandbox is being deleted or the daemon is shutting down. */
 export class SandboxUnavailableError extends TapstateError {
   override readonly name = 'SandboxUnavailableError';

@@ -230,7 +230,11 @@ export const routes: readonly Route[] = [
     path: '/v1/sandboxes/{sandbox}',
     operationId: 'deleteSandbox',
     handler: async (ctx) => {
-      await ctx.sandboxes.delete(v.sandboxId(ctx.params.sandbox!));
+      const id = v.sandboxId(ctx.params.sandbox!);
+      const q = queryOne(ctx, 'quarantine');
+      if (q !== null && q !== 'true') throw new RequestFieldError('quarantine', 'boolean', `must be "true" when given (got ${JSON.stringify(q.slice(0, 40))})`);
+      if (q === 'true') return ok({ id, quarantinedTo: await ctx.sandboxes.quarantine(id) });
+      await ctx.sandboxes.delete(id);
       return { status: 204, body: null };
     },
   },

@@ -5,11 +5,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { SandboxConfig } from '../runtime/tapstore.js';
-import { SandboxExistsError, SandboxNotEmptyError, SandboxPathTakenError, SandboxNotFoundError, SandboxUnavailableError, StateDirError } from './errors.js';
+import { SandboxExistsError, SandboxHealthyError, SandboxNotEmptyError, SandboxPathTakenError, SandboxNotFoundError, SandboxUnavailableError, StateDirError } from './errors.js';
+import { StoreLockedError } from '../store/store-lock.js';
 import { IdempotencyKeys } from './idempotency.js';
 import { SANDBOX_ID_RE } from './validate.js';
 import { vhostNetPresent } from '../runtime/vhost-default.js';
-import { NEW_PREFIX, createSandboxStore, isStoreDir, openSandboxStore, sharedNetlinkFor, type SandboxStore } from './sandbox-store.js';
+import { NEW_PREFIX, createSandboxStore, fsyncPath, isStoreDir, openSandboxStore, sharedNetlinkFor, type SandboxStore } from './sandbox-store.js';
 import type { NetlinkAdapter } from '../adapters/netlink.js';
 
 /** One sandbox: its store, opened (and recovered) once, and its idempotency keys. */
@@ -101,6 +102,8 @@ function notTaken(id: string, dir: string): void {
 
 /** Prefix of a deleted sandbox's directory while it is being removed (never a valid sandbox id). */
 const TRASH = '.trash-';
+/** Prefix of a quarantined sandbox's directory, kept for inspection (never a valid sandbox id, never opened). */
+export const QUARANTINE = '.quarantine-';
 
 const sameConfig = (a: SandboxConfig, b: SandboxConfig): boolean =>
   a.netnsPath === b.netnsPath &&
@@ -191,6 +194,31 @@ export class Sandboxes {
     const trash = path.join(this.stateDir, `${TRASH}${id}-${process.pid}-${Date.now()}`);
     fs.renameSync(sb.dir, trash);
     fs.rmSync(trash, { recursive: true, force: true });
+  }
+
+  /**
+   * Take a sandbox whose store cannot be opened (a corrupt or foreign log, files removed by hand)
+   * out of service: its directory is moved aside to `<state-dir>/.quarantine-<id>-<ms>`, kept for
+   * inspection (`tapstate verify`), nothing deleted and no adapter called; the id
+   * is free for a new PUT. Returns where it went (`null`: the directory was already gone). A store
+   * that opens: {@link SandboxHealthyError}. One locked by another process: its
+   * {@link StoreLockedError}, untouched.
+   */
+  async quarantine(id: string): Promise<string | null> {
+    const sb = this.get(id);
+    try {
+      await sb.ready();
+    } catch (e) {
+      if (e instanceof StoreLockedError || e instanceof SandboxUnavailableError) throw e;
+      this.map.delete(id);
+      await sb.close();
+      if (!fs.existsSync(sb.dir)) return null;
+      const to = path.join(this.stateDir, `${QUARANTINE}${id}-${Date.now()}`);
+      fs.renameSync(sb.dir, to);
+      await fsyncPath(this.stateDir, true);
+      return to;
+    }
+    throw new SandboxHealthyError(id);
   }
 
   async close(): Promise<void> {

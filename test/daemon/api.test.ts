@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createSandboxStore } from '../../src/daemon/sandbox-store.js';
 import { StoreLock } from '../../src/store/store-lock.js';
 import { writeRetentionFile } from '../../src/log/retention-file.js';
+import { LOG_FILE } from '../../src/log/file-store.js';
 import { memoryDaemon, readEvents } from './client.js';
 
 const CFG = { netnsPath: '/run/netns/api', netnsCreated: true, vcpus: 1, vhost: false, qmp: '/run/api/qmp.sock' };
@@ -31,6 +32,49 @@ async function daemon(env: Record<string, string> = {}) {
 
 const act = (action: string) => ({ action });
 const A = '/v1/sandboxes/sb/endpoints/ep0/actions';
+
+describe('a sandbox whose store cannot be opened', () => {
+  it('is quarantined on request: moved aside intact, its id free again; a healthy one is not', async () => {
+    const first = await memoryDaemon();
+    expect((await first.call('PUT', '/v1/sandboxes/sb', CFG)).status).toBe(201);
+    expect((await first.call('POST', '/v1/sandboxes/sb/endpoints', { idx: 0 })).status).toBe(201);
+    expect((await first.call('PUT', '/v1/sandboxes/ok', CFG)).status).toBe(201);
+    await first.stop(true);
+    // a damaged record in the middle of the log: corrupt, not a torn tail
+    const log = path.join(first.stateDir, 'sb', LOG_FILE);
+    const lines = fs.readFileSync(log, 'utf8').split('\n');
+    lines[1] = lines[1]!.replace(/"seq":\d+/, '"seq":999');
+    fs.writeFileSync(log, lines.join('\n'));
+    const damaged = fs.readFileSync(log);
+    const d = await memoryDaemon({}, {}, first.tmp);
+    cleanup.push(() => d.stop());
+    const get = await d.call('GET', '/v1/sandboxes/sb');
+    expect([get.status, get.body.error.type]).toEqual([500, 'LogCorruptError']);
+    // a plain delete cannot know what the store holds: refused, nothing removed
+    expect((await d.call('DELETE', '/v1/sandboxes/sb')).status).toBe(500);
+    expect(fs.readFileSync(log)).toEqual(damaged);
+    const bad = await d.call('DELETE', '/v1/sandboxes/sb?quarantine=yes');
+    expect([bad.status, bad.body.error.field, bad.body.error.rule]).toEqual([400, 'quarantine', 'boolean']);
+    const healthy = await d.call('DELETE', '/v1/sandboxes/ok?quarantine=true');
+    expect([healthy.status, healthy.body.error.code]).toEqual([409, 'sandbox_healthy']);
+    expect((await d.call('GET', '/v1/sandboxes/ok')).status).toBe(200);
+    const q = await d.call('DELETE', '/v1/sandboxes/sb?quarantine=true');
+    expect(q.status).toBe(200);
+    expect(q.body.id).toBe('sb');
+    expect(path.dirname(q.body.quarantinedTo)).toBe(d.stateDir);
+    expect(path.basename(q.body.quarantinedTo)).toMatch(/^\.quarantine-sb-\d+$/);
+    expect(fs.readFileSync(path.join(q.body.quarantinedTo, LOG_FILE))).toEqual(damaged);
+    expect((await d.call('GET', '/v1/sandboxes/sb')).status).toBe(404);
+    expect((await d.call('PUT', '/v1/sandboxes/sb', CFG)).status).toBe(201);
+    expect((await d.call('GET', '/v1/sandboxes')).body.sandboxes.map((s: { id: string }) => s.id).sort()).toEqual(['ok', 'sb']);
+    // a restart neither opens nor removes the quarantined directory
+    await d.stop(true);
+    const again = await memoryDaemon({}, {}, first.tmp);
+    cleanup.push(() => again.stop());
+    expect((await again.call('GET', '/v1/sandboxes')).body.sandboxes.map((s: { id: string }) => s.id).sort()).toEqual(['ok', 'sb']);
+    expect(fs.existsSync(q.body.quarantinedTo)).toBe(true);
+  });
+});
 
 describe('idempotency keys', () => {
   it('concurrent retries with one key run the action once and get the same reply', async () => {
