@@ -16,6 +16,7 @@ import { envAdapters } from '../store/env-adapters.js';
 import { StoreExistsError, StoreNotFoundError } from '../store/errors.js';
 import { createStore, openStore, removeStore, storeExists } from '../store/open-store.js';
 import { StoreLock, StoreLockedError } from '../store/store-lock.js';
+import { ForeignDirectoryError, foreignEntries } from './store-dir.js';
 
 /** Another process holds a container's store (the plugin answers code 11). */
 export { StoreLockedError };
@@ -46,8 +47,12 @@ const errno = (e: unknown): string | undefined => (e as NodeJS.ErrnoException | 
 /** The directory of a container's store. */
 export const containerDir = (stateDir: string, containerId: string): string => path.join(stateDir, containerId);
 
-/** Remove `dir` if it (still) holds no log — an ADD killed before its first record — under its lock. */
+/**
+ * Remove `dir` if it (still) holds no log and nothing but tapstate's own leftovers — an ADD
+ * killed before its first record — under its lock. A directory of someone else is left alone.
+ */
 function removeEmpty(dir: string): void {
+  if (foreignEntries(dir).length) return; // not ours (checked before the lock file is made in it)
   let lock: StoreLock;
   try {
     lock = StoreLock.acquire(dir);
@@ -56,7 +61,7 @@ function removeEmpty(dir: string): void {
     throw e;
   }
   try {
-    if (!storeExists(dir)) fs.rmSync(dir, { recursive: true, force: true });
+    if (!storeExists(dir) && foreignEntries(dir).length === 0) fs.rmSync(dir, { recursive: true, force: true });
   } finally {
     lock.release();
   }
@@ -65,13 +70,17 @@ function removeEmpty(dir: string): void {
 /**
  * Open (or create) a container's store. Returns null when it does not exist and `create` is not
  * given; a directory left without a log (an ADD killed before its first record) counts as
- * missing and is removed. Throws `StoreLockedError` when another process holds the lock.
+ * missing and is removed; a directory holding anything else is not ours: missing for DEL and GC
+ * (left alone), {@link ForeignDirectoryError} for ADD. Throws `StoreLockedError` when another
+ * process holds the lock.
  */
 export async function openContainerStore(stateDir: string, containerId: string, opts: OpenContainerOptions): Promise<ContainerStore | null> {
   const dir = containerDir(stateDir, containerId);
   if (opts.create) fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   for (let attempt = 0; attempt < 100; attempt++) {
     if (opts.create && !storeExists(dir)) {
+      const foreign = foreignEntries(dir);
+      if (foreign.length) throw new ForeignDirectoryError(dir, foreign);
       try {
         await createStore(dir, opts.create);
       } catch (e) {

@@ -9,6 +9,7 @@ import { EndpointInputError } from '../../machines/index.js';
 import { DuplicateEndpointError, EndpointOperationError, InDoubtError } from '../runtime/errors.js';
 import { LogCorruptError, LogFormatError } from '../log/errors.js';
 import { StoreLockedError } from './container-store.js';
+import { ForeignDirectoryError } from './store-dir.js';
 
 /** The spec's well-known error codes, and ours (≥ 100). */
 export const CNI_CODE = {
@@ -139,6 +140,7 @@ export function toCniError(e: unknown): CniError {
     );
   if (e instanceof InDoubtError) return new CniError(CNI_CODE.tryAgainLater, e.message);
   if (e instanceof LogCorruptError || e instanceof LogFormatError) return new CniError(CNI_CODE.storeDamaged, e.message);
+  if (e instanceof ForeignDirectoryError) return new CniError(CNI_CODE.storeDamaged, e.message, `directory ${e.dir}`);
   const errno = (e as NodeJS.ErrnoException | null)?.code;
   if (typeof errno === 'string' && /^E[A-Z]+$/.test(errno)) return new CniError(CNI_CODE.io, e instanceof Error ? e.message : String(e));
   return new CniError(CNI_CODE.internal, e instanceof Error ? `${e.name}: ${e.message}` : String(e));
