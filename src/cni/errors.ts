@@ -16,10 +16,12 @@ export const CNI_CODE = {
   incompatibleVersion: 1,
   unsupportedField: 2,
   unknownContainer: 3,
-  invalidConfig: 4,
+  /** Spec: "Invalid necessary environment variables, like CNI_COMMAND, CNI_CONTAINERID, etc." */
+  invalidEnv: 4,
   io: 5,
   decode: 6,
-  invalidEnv: 7,
+  /** Spec: "Invalid network config". */
+  invalidConfig: 7,
   tryAgainLater: 11,
   /** tapstate-cni: an endpoint operation failed (upstream's message); what it made was rolled back. */
   operationFailed: 100,
@@ -49,7 +51,7 @@ export class CniError extends TapstateError {
   }
 }
 
-/** A bad network configuration (stdin): names the field and the rule. Code 4. */
+/** A bad network configuration (stdin): names the field and the rule. Code 7. */
 export class CniConfigError extends CniError {
   override readonly name = 'CniConfigError';
   override readonly code = 'CNI_CONFIG_INVALID';
@@ -71,7 +73,7 @@ export class CniDecodeError extends CniError {
   }
 }
 
-/** A bad or missing CNI_* environment variable: names it and the rule. Code 7. */
+/** A bad or missing CNI_* environment variable: names it and the rule. Code 4. */
 export class CniEnvError extends CniError {
   override readonly name = 'CniEnvError';
   override readonly code = 'CNI_ENV_INVALID';

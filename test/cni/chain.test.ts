@@ -158,7 +158,7 @@ describe('ptp + host-local → tapstate-cni', () => {
     // eth0 again, then a third interface not named ethN: it defaults to idx 0, which eth0 holds
     const r0b = await addList(w.rt, list0, rc0);
     const clash = await invoke(w.rt, 'ADD', pluginConf(list1, 1, r1), { ...rc0, ifName: 'net2' });
-    expect(clash.json).toMatchObject({ code: 4, msg: 'another network of this container already uses idx 0 (tap tap0_kata): give this network its own "idx" or "tapName"' });
+    expect(clash.json).toMatchObject({ code: 7, msg: 'another network of this container already uses idx 0 (tap tap0_kata): give this network its own "idx" or "tapName"' });
     await delList(w.rt, list0, rc0, r0b);
     await delList(w.rt, list1, rc1, r1);
     expect(w.leftovers()).toEqual(clean);

@@ -51,26 +51,26 @@ describe('tapstate-cni protocol', () => {
   });
 
   const cases: Array<[string, Record<string, string>, (d: string) => unknown, number, RegExp]> = [
-    ['no CNI_COMMAND', { ...ENV, CNI_COMMAND: '' }, (d) => conf(d), 7, /^CNI_COMMAND is not set/],
-    ['unknown CNI_COMMAND', { ...ENV, CNI_COMMAND: 'PUT' }, (d) => conf(d), 7, /^CNI_COMMAND "PUT" is not one of/],
-    ['no CNI_CONTAINERID', { ...ENV, CNI_CONTAINERID: '' }, (d) => conf(d), 7, /^CNI_CONTAINERID is required for ADD/],
-    ['a container id that is a path', { ...ENV, CNI_CONTAINERID: '../etc' }, (d) => conf(d), 7, /^CNI_CONTAINERID "\.\.\/etc" must match/],
-    ['no CNI_NETNS for ADD', { ...ENV, CNI_NETNS: '' }, (d) => conf(d), 7, /^CNI_NETNS is required for ADD/],
-    ['a relative CNI_NETNS', { ...ENV, CNI_NETNS: 'run/netns/x' }, (d) => conf(d), 7, /^CNI_NETNS must be an absolute path/],
-    ['a CNI_IFNAME longer than IFNAMSIZ', { ...ENV, CNI_IFNAME: 'eth0123456789abcdef' }, (d) => conf(d), 7, /^CNI_IFNAME "eth0123456789abcdef" must be at most 15 bytes/],
-    ['bad CNI_ARGS', { ...ENV, CNI_ARGS: 'novalue' }, (d) => conf(d), 7, /^CNI_ARGS: "novalue" is not KEY=VALUE/],
+    ['no CNI_COMMAND', { ...ENV, CNI_COMMAND: '' }, (d) => conf(d), 4, /^CNI_COMMAND is not set/],
+    ['unknown CNI_COMMAND', { ...ENV, CNI_COMMAND: 'PUT' }, (d) => conf(d), 4, /^CNI_COMMAND "PUT" is not one of/],
+    ['no CNI_CONTAINERID', { ...ENV, CNI_CONTAINERID: '' }, (d) => conf(d), 4, /^CNI_CONTAINERID is required for ADD/],
+    ['a container id that is a path', { ...ENV, CNI_CONTAINERID: '../etc' }, (d) => conf(d), 4, /^CNI_CONTAINERID "\.\.\/etc" must match/],
+    ['no CNI_NETNS for ADD', { ...ENV, CNI_NETNS: '' }, (d) => conf(d), 4, /^CNI_NETNS is required for ADD/],
+    ['a relative CNI_NETNS', { ...ENV, CNI_NETNS: 'run/netns/x' }, (d) => conf(d), 4, /^CNI_NETNS must be an absolute path/],
+    ['a CNI_IFNAME longer than IFNAMSIZ', { ...ENV, CNI_IFNAME: 'eth0123456789abcdef' }, (d) => conf(d), 4, /^CNI_IFNAME "eth0123456789abcdef" must be at most 15 bytes/],
+    ['bad CNI_ARGS', { ...ENV, CNI_ARGS: 'novalue' }, (d) => conf(d), 4, /^CNI_ARGS: "novalue" is not KEY=VALUE/],
     ['stdin not JSON', ENV, () => '{nope', 6, /^the network configuration on stdin is not JSON/],
     ['an unknown cniVersion', ENV, (d) => conf(d, { cniVersion: '0.2.0' }), 1, /^cniVersion "0.2.0" is not supported/],
-    ['no name', ENV, (d) => conf(d, { name: undefined }), 4, /^name \(the network name\) is required/],
-    ['a relative stateDir', ENV, () => conf('var/lib/x'), 4, /^stateDir must be an absolute path/],
-    ['queues 0', ENV, (d) => conf(d, { queues: 0 }), 4, /^queues must be an integer between 1 and 256 \(got 0\)/],
-    ['a tap_name too long', ENV, (d) => conf(d, { tap_name: 'a-very-long-tap-name' }), 4, /^tap_name "a-very-long-tap-name" must be at most 15 bytes/],
-    ['tapName and tap_name disagree', ENV, (d) => conf(d, { tap_name: 'a', tapName: 'b' }), 4, /^tapName and tap_name disagree/],
+    ['no name', ENV, (d) => conf(d, { name: undefined }), 7, /^name \(the network name\) is required/],
+    ['a relative stateDir', ENV, () => conf('var/lib/x'), 7, /^stateDir must be an absolute path/],
+    ['queues 0', ENV, (d) => conf(d, { queues: 0 }), 7, /^queues must be an integer between 1 and 256 \(got 0\)/],
+    ['a tap_name too long', ENV, (d) => conf(d, { tap_name: 'a-very-long-tap-name' }), 7, /^tap_name "a-very-long-tap-name" must be at most 15 bytes/],
+    ['tapName and tap_name disagree', ENV, (d) => conf(d, { tap_name: 'a', tapName: 'b' }), 7, /^tapName and tap_name disagree/],
     ['a tap owner other than ours', ENV, (d) => conf(d, { uid: 12345 }), 2, /^uid 12345: tapstate-cni creates the tap owned by the plugin's own uid/],
     ['a tap owner through CNI_ARGS', { ...ENV, CNI_ARGS: 'TC_REDIRECT_TAP_GID=777' }, (d) => conf(d), 2, /^CNI_ARGS TC_REDIRECT_TAP_GID 777/],
-    ['no prevResult (not chained)', ENV, (d) => conf(d, { prevResult: undefined }), 4, /^prevResult: required: tapstate-cni is a chained plugin/],
-    ['a malformed prevResult', ENV, (d) => conf(d, { prevResult: { interfaces: {} } }), 4, /^prevResult: interfaces must be an array/],
-    ['a missing netns', ENV, (d) => conf(d), 7, /^CNI_NETNS \/run\/netns\/none-such: no such network namespace/],
+    ['no prevResult (not chained)', ENV, (d) => conf(d, { prevResult: undefined }), 7, /^prevResult: required: tapstate-cni is a chained plugin/],
+    ['a malformed prevResult', ENV, (d) => conf(d, { prevResult: { interfaces: {} } }), 7, /^prevResult: interfaces must be an array/],
+    ['a missing netns', ENV, (d) => conf(d), 4, /^CNI_NETNS \/run\/netns\/none-such: no such network namespace/],
   ];
   for (const [what, env, stdin, code, msg] of cases)
     it(`${what} → code ${code}, nothing created`, async () => {
@@ -132,6 +132,6 @@ describe('tapstate-cni protocol', () => {
 
   it('the error object carries the config\'s cniVersion', async () => {
     const r = await run({ ...ENV, CNI_CONTAINERID: '' }, conf('/x', { cniVersion: '0.4.0' }));
-    expect(r.out).toMatchObject({ cniVersion: '0.4.0', code: 7 });
+    expect(r.out).toMatchObject({ cniVersion: '0.4.0', code: 4 });
   });
 });
