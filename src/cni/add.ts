@@ -7,12 +7,12 @@
  * attach is already rolled back; an attachment that finished and still checks out is returned as
  * it is; anything else of this CNI_IFNAME is detached and attached afresh.
  */
-import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { macProblem } from '../../machines/index.js';
 import type { TapstateCniConfig } from './config.js';
 import type { CniEnv } from './env.js';
-import { CniConfigError, CniEnvError } from './errors.js';
+import { CniConfigError } from './errors.js';
+import { checkAddNetns } from './netns-check.js';
 import { openContainerStore } from './container-store.js';
 import { stderrLine } from './stderr.js';
 import { freshEndpointId, liveEndpoints } from './attachment.js';
@@ -33,7 +33,7 @@ export async function cniAdd(env: CniEnv, cfg: TapstateCniConfig, processEnv: No
       'required',
       'prevResult: required: tapstate-cni is a chained plugin; list it after a plugin that creates CNI_IFNAME in CNI_NETNS (ptp, bridge, …)',
     );
-  if (!fs.existsSync(env.netns)) throw new CniEnvError('CNI_NETNS', 'exists', `CNI_NETNS ${env.netns}: no such network namespace`);
+  checkAddNetns(env.netns);
   const cs = await openContainerStore(cfg.stateDir, env.containerId, {
     create: { netnsPath: env.netns, netnsCreated: true, vcpus: Math.max(1, cfg.queues), vhost: false },
     env: processEnv,

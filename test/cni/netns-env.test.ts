@@ -1,0 +1,68 @@
+/**
+ * ADD with a CNI_NETNS that is not a container's network namespace: a regular file, a directory,
+ * a mount namespace, the plugin's own (host) netns by any path. Each is code 4 (invalid
+ * environment) naming CNI_NETNS and the rule, before anything is created. Before the fix only
+ * existence was checked: a file or a mount ns failed at createTap (code 100) after creating the
+ * store, which then blocked a retried ADD with the right netns (NetnsMismatchError, code 199);
+ * the host netns was attached in (a tap and an ingress redirect on the host's CNI_IFNAME).
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { afterEach, expect, it } from 'vitest';
+import { runPlugin } from '../../src/cni/index.js';
+import { checkAddNetns } from '../../src/cni/netns-check.js';
+
+let dirs: string[] = [];
+let netns: string[] = [];
+afterEach(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  for (const n of netns) execFileSync('ip', ['netns', 'del', n]);
+  dirs = [];
+  netns = [];
+});
+const tmp = (): string => {
+  const d = fs.mkdtempSync(path.join(tmpdir(), `tapstate-cni-netns-${process.pid}-`));
+  dirs.push(d);
+  return d;
+};
+
+async function add(d: string, ns: string): Promise<{ code: number; out: any }> {
+  const conf = {
+    cniVersion: '1.0.0',
+    name: 'n',
+    type: 'tapstate-cni',
+    stateDir: path.join(d, 'state'),
+    prevResult: { cniVersion: '1.0.0', interfaces: [{ name: 'eth0', sandbox: ns }], ips: [] },
+  };
+  const o = await runPlugin({ CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'c1', CNI_IFNAME: 'eth0', CNI_NETNS: ns }, JSON.stringify(conf));
+  return { code: o.exitCode, out: o.stdout ? JSON.parse(o.stdout) : undefined };
+}
+
+const cases: Array<[string, (d: string) => string, RegExp]> = [
+  ['a regular file', (d) => (fs.writeFileSync(path.join(d, 'f'), 'x'), path.join(d, 'f')), /^CNI_NETNS \S+\/f: not a network namespace \(.*not a namespace file/],
+  ['a directory', (d) => d, /^CNI_NETNS \S+: not a network namespace/],
+  ['a mount namespace', () => '/proc/self/ns/mnt', /^CNI_NETNS \/proc\/self\/ns\/mnt: not a network namespace \(\/proc\/self\/ns\/mnt is not a network namespace\)/],
+  ['the host netns', () => '/proc/self/ns/net', /^CNI_NETNS \/proc\/self\/ns\/net is the plugin's own \(the host's\) network namespace/],
+  ['the host netns by pid', () => `/proc/${process.pid}/ns/net`, /is the plugin's own \(the host's\) network namespace/],
+  ['a path under a file', (d) => (fs.writeFileSync(path.join(d, 'f'), 'x'), path.join(d, 'f', 'ns')), /: no such network namespace$/],
+];
+for (const [what, nsPath, msg] of cases)
+  it(`ADD in ${what} → code 4, nothing created`, async () => {
+    const d = tmp();
+    const r = await add(d, nsPath(d));
+    expect(r.code).toBe(1);
+    expect(r.out).toMatchObject({ code: 4, msg: expect.stringMatching(msg), details: expect.stringMatching(/^variable CNI_NETNS: rule /) });
+    expect(fs.existsSync(path.join(d, 'state'))).toBe(false);
+  });
+
+it('a container netns, directly or through a symlink, passes the check', () => {
+  const ns = `tsc-nscheck-${process.pid}-${Date.now().toString(36)}`;
+  execFileSync('ip', ['netns', 'add', ns]);
+  netns.push(ns);
+  const link = path.join(tmp(), 'ns-link');
+  fs.symlinkSync(`/run/netns/${ns}`, link);
+  expect(() => checkAddNetns(`/run/netns/${ns}`)).not.toThrow();
+  expect(() => checkAddNetns(link)).not.toThrow();
+});
