@@ -17,6 +17,7 @@ import { openContainerStore } from './container-store.js';
 import { stderrLine } from './stderr.js';
 import { freshEndpointId, liveEndpoints } from './attachment.js';
 import { verifyAttached } from './verify.js';
+import { recordNetwork } from './network-names.js';
 import { addResult, interfaceMac, type CniResult } from './result.js';
 
 const randomMac = (): string => {
@@ -55,8 +56,10 @@ export async function cniAdd(env: CniEnv, cfg: TapstateCniConfig, processEnv: No
     }
     if (!view) {
       const hw = interfaceMac(prev, env.ifName, env.netns);
+      const id = freshEndpointId(store, env.ifName);
+      recordNetwork(cs.dir, id, cfg.name); // before any effect: GC knows whose it is even after a crash
       const ep = store.createEndpoint({
-        id: freshEndpointId(store, env.ifName),
+        id,
         idx: cfg.idx,
         ...(tapName !== undefined ? { tapName } : {}),
         ifName: env.ifName,

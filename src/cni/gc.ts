@@ -1,6 +1,7 @@
 /**
- * GC (spec 1.1): detach every attachment under `stateDir` that is not in
- * `cni.dev/valid-attachments`, and remove stores left without one. A store another plugin holds
+ * GC (spec 1.1): detach every attachment of this network (`name`) under `stateDir` that is not in
+ * `cni.dev/valid-attachments`, and remove stores left without one. Attachments of other
+ * networks sharing the stateDir are left alone (network-names.ts). A store another plugin holds
  * is skipped (it is in use). STATUS (spec 1.1): ready when `stateDir` is usable.
  */
 import * as fs from 'node:fs';
@@ -8,6 +9,7 @@ import type { TapstateCniConfig } from './config.js';
 import { CniConfigError, CniError } from './errors.js';
 import { StoreLockedError, listContainerStores, openContainerStore } from './container-store.js';
 import { allDetached, endpointBase } from './attachment.js';
+import { readNetworks } from './network-names.js';
 
 export async function cniGc(cfg: TapstateCniConfig, processEnv: NodeJS.ProcessEnv): Promise<void> {
   if (!cfg.validAttachments) throw new CniConfigError('cni.dev/valid-attachments', 'required', 'GC needs cni.dev/valid-attachments (the attachments to keep)');
@@ -25,8 +27,11 @@ export async function cniGc(cfg: TapstateCniConfig, processEnv: NodeJS.ProcessEn
     if (!cs) continue;
     let remove = false;
     try {
+      const networks = readNetworks(cs.dir);
       for (const v of cs.store.list()) {
         if (v.state === 'detached') continue;
+        const network = networks[v.id];
+        if (network !== undefined && network !== cfg.name) continue; // another network's: its own GC decides
         const base = v.id.replace(/-\d+$/, '');
         if (keep.has(`${cid}\0${v.id}`) || keep.has(`${cid}\0${base}`)) continue;
         await cs.store.detach(v.id).catch((e: Error) => failures.push(`${cid}/${v.id}: ${e.message}`));
