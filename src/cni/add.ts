@@ -8,14 +8,14 @@
  * it is; anything else of this CNI_IFNAME is detached and attached afresh.
  */
 import { randomBytes } from 'node:crypto';
-import { macProblem } from '../../machines/index.js';
+import { macProblem, resolveEndpointInput, type EndpointInput } from '../../machines/index.js';
 import type { TapstateCniConfig } from './config.js';
 import type { CniEnv } from './env.js';
 import { CniConfigError } from './errors.js';
 import { checkAddNetns } from './netns-check.js';
 import { openContainerStore } from './container-store.js';
 import { stderrLine } from './stderr.js';
-import { freshEndpointId, liveEndpoints } from './attachment.js';
+import { endpointBase, freshEndpointId, liveEndpoints } from './attachment.js';
 import { verifyAttached } from './verify.js';
 import { recordNetwork } from './network-names.js';
 import { addResult, interfaceMac, type CniResult } from './result.js';
@@ -35,6 +35,23 @@ export async function cniAdd(env: CniEnv, cfg: TapstateCniConfig, processEnv: No
       'prevResult: required: tapstate-cni is a chained plugin; list it after a plugin that creates CNI_IFNAME in CNI_NETNS (ptp, bridge, …)',
     );
   checkAddNetns(env.netns);
+  const hw = interfaceMac(prev, env.ifName, env.netns);
+  const guestMac = hw && !macProblem(hw) ? { hwAddr: hw } : { mac: randomMac() };
+  const input = (id: string): EndpointInput => ({
+    id,
+    idx: cfg.idx,
+    ...(cfg.tapName !== undefined ? { tapName: cfg.tapName } : {}),
+    ifName: env.ifName,
+    ...guestMac,
+    netnsPath: env.netns,
+    netnsCreated: true,
+    // queues 0: upstream's "no multi-queue support" (one fd, no IFF_MULTI_QUEUE)
+    vcpus: Math.max(1, cfg.queues),
+    multiQueue: cfg.queues > 0,
+    vhost: false,
+  });
+  // the endpoint's own rules (tap name ≠ CNI_IFNAME, …) before the store is created: bad input changes nothing
+  resolveEndpointInput(input(endpointBase(env.ifName)));
   const cs = await openContainerStore(cfg.stateDir, env.containerId, {
     create: { netnsPath: env.netns, netnsCreated: true, vcpus: Math.max(1, cfg.queues), vhost: false },
     env: processEnv,
@@ -55,22 +72,9 @@ export async function cniAdd(env: CniEnv, cfg: TapstateCniConfig, processEnv: No
       await store.detach(v.id);
     }
     if (!view) {
-      const hw = interfaceMac(prev, env.ifName, env.netns);
       const id = freshEndpointId(store, env.ifName);
       recordNetwork(cs.dir, id, cfg.name); // before any effect: GC knows whose it is even after a crash
-      const ep = store.createEndpoint({
-        id,
-        idx: cfg.idx,
-        ...(tapName !== undefined ? { tapName } : {}),
-        ifName: env.ifName,
-        ...(hw && !macProblem(hw) ? { hwAddr: hw } : { mac: randomMac() }),
-        netnsPath: env.netns,
-        netnsCreated: true,
-        // queues 0: upstream's "no multi-queue support" (one fd, no IFF_MULTI_QUEUE)
-        vcpus: Math.max(1, cfg.queues),
-        multiQueue: cfg.queues > 0,
-        vhost: false,
-      });
+      const ep = store.createEndpoint(input(id));
       view = await store.attach(ep.id);
     }
     const tap = await cs.adapters.netlink.getLink(env.netns, view.tapName);
