@@ -51,7 +51,8 @@ function ownerField(raw: Record<string, unknown>, env: CniEnv, key: 'uid' | 'gid
   const argKey = key === 'uid' ? 'TC_REDIRECT_TAP_UID' : 'TC_REDIRECT_TAP_GID';
   const own = key === 'uid' ? process.geteuid?.() : process.getegid?.();
   const fromArgs = env.args[argKey];
-  const v = fromArgs !== undefined ? Number(fromArgs) : raw[key];
+  // a CNI_ARGS value is text: only decimal digits are an id (Number() would take '', ' 0', '0x0', '1e3')
+  const v = fromArgs !== undefined ? (/^\d{1,10}$/.test(fromArgs) ? Number(fromArgs) : NaN) : raw[key];
   if (v === undefined) return;
   const field = fromArgs !== undefined ? `CNI_ARGS ${argKey}` : key;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new CniConfigError(field, 'integer', `${field} must be a non-negative integer (got ${JSON.stringify(fromArgs ?? raw[key])})`);

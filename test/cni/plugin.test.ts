@@ -68,6 +68,8 @@ describe('tapstate-cni protocol', () => {
     ['tapName and tap_name disagree', ENV, (d) => conf(d, { tap_name: 'a', tapName: 'b' }), 7, /^tapName and tap_name disagree/],
     ['a tap owner other than ours', ENV, (d) => conf(d, { uid: 12345 }), 2, /^uid 12345: tapstate-cni creates the tap owned by the plugin's own uid/],
     ['a tap owner through CNI_ARGS', { ...ENV, CNI_ARGS: 'TC_REDIRECT_TAP_GID=777' }, (d) => conf(d), 2, /^CNI_ARGS TC_REDIRECT_TAP_GID 777/],
+    ['an empty tap owner in CNI_ARGS', { ...ENV, CNI_ARGS: 'TC_REDIRECT_TAP_UID=' }, (d) => conf(d), 7, /^CNI_ARGS TC_REDIRECT_TAP_UID must be a non-negative integer \(got ""\)/],
+    ['a hex tap owner in CNI_ARGS', { ...ENV, CNI_ARGS: 'TC_REDIRECT_TAP_GID=0x0' }, (d) => conf(d), 7, /^CNI_ARGS TC_REDIRECT_TAP_GID must be a non-negative integer \(got "0x0"\)/],
     ['no prevResult (not chained)', ENV, (d) => conf(d, { prevResult: undefined }), 7, /^prevResult: required: tapstate-cni is a chained plugin/],
     ['a malformed prevResult', ENV, (d) => conf(d, { prevResult: { interfaces: {} } }), 7, /^prevResult: interfaces must be an array/],
     ['a missing netns', ENV, (d) => conf(d), 4, /^CNI_NETNS \/run\/netns\/none-such: no such network namespace/],
