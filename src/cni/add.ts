@@ -13,7 +13,8 @@ import type { TapstateCniConfig } from './config.js';
 import type { CniEnv } from './env.js';
 import { CniConfigError } from './errors.js';
 import { checkAddNetns } from './netns-check.js';
-import { openContainerStore } from './container-store.js';
+import { openContainerStore, type ContainerStore } from './container-store.js';
+import { retireStoreOfOtherNetns } from './netns-moved.js';
 import { stderrLine } from './stderr.js';
 import { endpointBase, freshEndpointId, liveEndpoints } from './attachment.js';
 import { verifyAttached } from './verify.js';
@@ -52,12 +53,18 @@ export async function cniAdd(env: CniEnv, cfg: TapstateCniConfig, processEnv: No
   });
   // the endpoint's own rules (tap name ≠ CNI_IFNAME, …) before the store is created: bad input changes nothing
   resolveEndpointInput(input(endpointBase(env.ifName)));
-  const cs = await openContainerStore(cfg.stateDir, env.containerId, {
-    create: { netnsPath: env.netns, netnsCreated: true, vcpus: Math.max(1, cfg.queues), vhost: false },
-    env: processEnv,
-    onRecovered: stderrLine,
-  });
-  if (!cs) throw new Error('unreachable: a created store is never null');
+  const open = async (): Promise<ContainerStore> => {
+    const c = await openContainerStore(cfg.stateDir, env.containerId, {
+      create: { netnsPath: env.netns, netnsCreated: true, vcpus: Math.max(1, cfg.queues), vhost: false },
+      env: processEnv,
+      onRecovered: stderrLine,
+    });
+    if (!c) throw new Error('unreachable: a created store is never null');
+    return c;
+  };
+  let cs = await open();
+  // a store left for another netns (a DEL that never came, e.g. across a reboot): retire it first
+  if (await retireStoreOfOtherNetns(cs, env.containerId, env.netns)) cs = await open();
   try {
     const { store } = cs;
     const tapName = cfg.tapName;
