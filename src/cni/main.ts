@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import { runPlugin } from './plugin.js';
+import { CNI_CODE, CniError } from './errors.js';
 
 function readStdin(): string {
   if (process.stdin.isTTY) return ''; // a person at a terminal: never wait for a config
@@ -18,7 +19,19 @@ function readStdin(): string {
   }
 }
 
-runPlugin(process.env, readStdin()).then(
+/** stdin, or the error object to print when it cannot be read (spec: an I/O failure, code 5). */
+function stdinOrError(): string | CniError {
+  try {
+    return readStdin();
+  } catch (e) {
+    // VERSION needs no config: an unreadable stdin is no reason to fail it
+    if (process.env.CNI_COMMAND === 'VERSION') return '';
+    return new CniError(CNI_CODE.io, `cannot read the network configuration from stdin: ${(e as Error).message}`);
+  }
+}
+
+const stdin = stdinOrError();
+(stdin instanceof CniError ? Promise.resolve({ stdout: JSON.stringify(stdin.toJSON('1.0.0')) + '\n', exitCode: 1 }) : runPlugin(process.env, stdin)).then(
   // exit explicitly: a lingering handle (a worker) must never keep the plugin alive
   (o) => {
     if (o.stdout) fs.writeSync(1, o.stdout);
