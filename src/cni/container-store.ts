@@ -49,7 +49,8 @@ export const containerDir = (stateDir: string, containerId: string): string => p
 
 /**
  * Remove `dir` if it (still) holds no log and nothing but tapstate's own leftovers — an ADD
- * killed before its first record — under its lock. A directory of someone else is left alone.
+ * killed before its first record, a removal killed half-way — under its lock. A directory of
+ * someone else is left alone.
  */
 function removeEmpty(dir: string): void {
   if (foreignEntries(dir).length) return; // not ours (checked before the lock file is made in it)
@@ -81,6 +82,8 @@ export async function openContainerStore(stateDir: string, containerId: string, 
     if (opts.create && !storeExists(dir)) {
       const foreign = foreignEntries(dir);
       if (foreign.length) throw new ForeignDirectoryError(dir, foreign);
+      // leftovers of an ADD killed early or of a removal killed half-way: start from nothing
+      if (fs.existsSync(dir)) removeEmpty(dir);
       try {
         await createStore(dir, opts.create);
       } catch (e) {

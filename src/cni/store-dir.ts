@@ -7,11 +7,20 @@
  */
 import * as fs from 'node:fs';
 import { TapstateError } from '../../machines/tapstate-error.js';
-import { LOG_FILE } from '../log/file-store.js';
+import { CHECKPOINT_FILE, LOG_FILE } from '../log/file-store.js';
+import { RETENTION_FILE } from '../log/retention-file.js';
+import { ARCHIVE_DIR, SEGMENTS_DIR } from '../log/segments.js';
+import { NETWORKS_FILE } from './network-names.js';
 import { LOCK_FILE } from '../store/store-lock.js';
 
-/** What tapstate leaves in a store directory before (or while) its log is first written. */
-const OWN_LEFTOVERS: ReadonlySet<string> = new Set([LOCK_FILE, `${LOG_FILE}.tmp`]);
+/**
+ * What a store directory without a log can hold of tapstate's own: the lock and a log header
+ * being written (an ADD killed before its first record), and whatever a removal killed half-way
+ * through (`rm -rf` order is the directory's) left of a store's files.
+ */
+const OWN_LEFTOVERS: ReadonlySet<string> = new Set(
+  [LOCK_FILE, LOG_FILE, CHECKPOINT_FILE, RETENTION_FILE, NETWORKS_FILE].flatMap((f) => [f, `${f}.tmp`]).concat([SEGMENTS_DIR, ARCHIVE_DIR]),
+);
 
 /** The entries of `dir` that are not tapstate's own leftovers ([] when `dir` is missing). */
 export function foreignEntries(dir: string): string[] {

@@ -15,6 +15,8 @@ const nsPath = `/run/netns/${ns}`;
 let dir = '';
 beforeAll(() => {
   execFileSync('ip', ['netns', 'add', ns]);
+  execFileSync('ip', ['-n', ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'peer0']);
+  execFileSync('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
   dir = fs.mkdtempSync(path.join(tmpdir(), `tapstate-cni-addin-${process.pid}-`));
 });
 afterAll(() => {
@@ -42,3 +44,19 @@ for (const [what, ifName, extra, msg] of cases)
     expect(JSON.parse(o.stdout)).toMatchObject({ code: 7, msg: expect.stringMatching(msg), details: 'field tapName: rule distinct' });
     expect(fs.existsSync(state)).toBe(false);
   });
+
+it('ADD over what a store removal killed half-way left (no log, a stale checkpoint) starts a fresh store', async () => {
+  const state = path.join(dir, 'half-removed');
+  fs.mkdirSync(path.join(state, 'c1', 'segments'), { recursive: true });
+  fs.writeFileSync(path.join(state, 'c1', 'checkpoint.json'), '{"stale":true}');
+  fs.writeFileSync(path.join(state, 'c1', 'cni-networks.json'), '{"cni-eth0":"other"}');
+  const conf = { cniVersion: '1.0.0', name: 'n', type: 'tapstate-cni', stateDir: state, prevResult: { cniVersion: '1.0.0', interfaces: [{ name: 'eth0', sandbox: nsPath }], ips: [] } };
+  const env = { CNI_CONTAINERID: 'c1', CNI_IFNAME: 'eth0', CNI_NETNS: nsPath };
+  const add = await runPlugin({ ...env, CNI_COMMAND: 'ADD' }, JSON.stringify(conf));
+  expect(add.exitCode, add.stdout).toBe(0);
+  expect(fs.readFileSync(path.join(state, 'c1', 'cni-networks.json'), 'utf8')).toBe('{"cni-eth0":"n"}\n');
+  expect(fs.existsSync(path.join(state, 'c1', 'checkpoint.json')) && fs.readFileSync(path.join(state, 'c1', 'checkpoint.json'), 'utf8').includes('stale')).toBe(false);
+  const del = await runPlugin({ ...env, CNI_COMMAND: 'DEL' }, JSON.stringify(conf));
+  expect(del.exitCode, del.stdout).toBe(0);
+  expect(fs.readdirSync(state)).toEqual([]);
+});

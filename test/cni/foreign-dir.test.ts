@@ -83,3 +83,17 @@ it('a leftover of an ADD killed before its first record (only a lock file) is st
   expect(r).toEqual({ code: 0, out: undefined });
   expect(fs.existsSync(path.join(state, 'c1'))).toBe(false);
 });
+
+it('what a store removal killed half-way leaves (no log; checkpoint, networks, segments/) is tapstate\'s: DEL and GC remove it', async () => {
+  const state = fs.mkdtempSync(path.join(tmpdir(), `tapstate-cni-foreign-${process.pid}-`));
+  dirs.push(state);
+  for (const cid of ['c1', 'c2']) {
+    fs.mkdirSync(path.join(state, cid, 'segments'), { recursive: true });
+    for (const f of ['lock', 'checkpoint.json', 'cni-networks.json', 'retention.json', 'segments/0000000001.jsonl']) fs.writeFileSync(path.join(state, cid, f), '{}');
+  }
+  const del = await run({ CNI_COMMAND: 'DEL', CNI_CONTAINERID: 'c1', CNI_IFNAME: 'eth0', CNI_NETNS: '' }, { cniVersion: '1.0.0', name: 'n', type: 'tapstate-cni', stateDir: state });
+  expect(del).toEqual({ code: 0, out: undefined });
+  const gc = await run({ CNI_COMMAND: 'GC' }, { cniVersion: '1.1.0', name: 'n', type: 'tapstate-cni', stateDir: state, 'cni.dev/valid-attachments': [] });
+  expect(gc).toEqual({ code: 0, out: undefined });
+  expect(fs.readdirSync(state)).toEqual([]);
+});
