@@ -75,10 +75,21 @@ export function parseConfig(stdin: string, env: CniEnv): TapstateCniConfig {
   if (typeof raw.name !== 'string' || raw.name === '') throw new CniConfigError('name', 'required', 'name (the network name) is required');
   let stateDir = DEFAULT_STATE_DIR;
   if (raw.stateDir !== undefined) {
-    if (typeof raw.stateDir !== 'string' || !path.isAbsolute(raw.stateDir))
+    if (typeof raw.stateDir !== 'string' || !path.isAbsolute(raw.stateDir) || raw.stateDir.includes('\0'))
       throw new CniConfigError('stateDir', 'absolute', `stateDir must be an absolute path (got ${JSON.stringify(raw.stateDir)})`);
     stateDir = path.resolve(raw.stateDir);
   }
+  let validAttachments: TapstateCniConfig['validAttachments'] = null;
+  const va = raw['cni.dev/valid-attachments'] ?? raw.validAttachments;
+  if (va !== undefined && env.command === 'GC') {
+    if (!Array.isArray(va) || !va.every((x) => isObject(x) && typeof x.containerID === 'string' && typeof x.ifname === 'string'))
+      throw new CniConfigError('cni.dev/valid-attachments', 'shape', 'cni.dev/valid-attachments must be an array of {"containerID","ifname"}');
+    validAttachments = va as Array<{ containerID: string; ifname: string }>;
+  }
+  // DEL, GC and STATUS act from the store (or on stateDir): the attachment's own options are not
+  // read, so a conflist edited after ADD (a bad queues, a uid) never keeps DEL from removing it
+  if (env.command !== 'ADD' && env.command !== 'CHECK')
+    return { cniVersion: version, name: raw.name, stateDir, idx: 0, queues: 0, prevResult: null, validAttachments };
   let tapName: string | undefined;
   let tapField = '';
   for (const key of ['tapName', 'tap_name'] as const) {
@@ -103,13 +114,6 @@ export function parseConfig(stdin: string, env: CniEnv): TapstateCniConfig {
   const idx = intField(raw, 'idx', 0, 99999) ?? (eth ? Number(eth[1]) : 0);
   const queues = intField(raw, 'queues', 1, MAX_QUEUES) ?? 0;
   const prevResult = raw.prevResult === undefined || raw.prevResult === null ? null : parsePrevResult(raw.prevResult);
-  let validAttachments: TapstateCniConfig['validAttachments'] = null;
-  const va = raw['cni.dev/valid-attachments'] ?? raw.validAttachments;
-  if (va !== undefined) {
-    if (!Array.isArray(va) || !va.every((x) => isObject(x) && typeof x.containerID === 'string' && typeof x.ifname === 'string'))
-      throw new CniConfigError('cni.dev/valid-attachments', 'shape', 'cni.dev/valid-attachments must be an array of {"containerID","ifname"}');
-    validAttachments = va as Array<{ containerID: string; ifname: string }>;
-  }
   return {
     cniVersion: version,
     name: raw.name,

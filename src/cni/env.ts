@@ -22,13 +22,14 @@ export interface CniEnv {
 /** The spec's container id rule (1.1: alphanumerics, then also `_`, `.`, `-`); it also keeps ids path-safe. */
 const CONTAINER_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
-/** Parse `K=V;K=V`. */
-export function parseCniArgs(raw: string): Record<string, string> {
+/** Parse `K=V;K=V`; `lenient` drops a malformed pair instead of throwing. */
+export function parseCniArgs(raw: string, lenient = false): Record<string, string> {
   const out: Record<string, string> = {};
   if (raw === '') return out;
   for (const pair of raw.split(';')) {
     if (pair === '') continue;
     const eq = pair.indexOf('=');
+    if (eq <= 0 && lenient) continue;
     if (eq <= 0) throw new CniEnvError('CNI_ARGS', 'key=value', `CNI_ARGS: ${JSON.stringify(pair)} is not KEY=VALUE (pairs are separated by ";")`);
     out[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
@@ -61,7 +62,8 @@ export function parseEnv(env: NodeJS.ProcessEnv): CniEnv {
     containerId,
     netns,
     ifName,
-    args: parseCniArgs(env.CNI_ARGS ?? ''),
+    // CNI_ARGS only carries ADD's options: DEL (and GC, STATUS) never fail on it
+    args: parseCniArgs(env.CNI_ARGS ?? '', cmd !== 'ADD' && cmd !== 'CHECK'),
     path: (env.CNI_PATH ?? '').split(':').filter((p) => p !== ''),
   };
 }
