@@ -12,18 +12,20 @@ export const NSFS_MAGIC = 0x6e736673;
 export const NS_GET_NSTYPE = 0xb703;
 const O_RDONLY = 0;
 const O_CLOEXEC = 0o2000000;
+/** A FIFO (or a device) at the path must not block the open: the checks below then reject it. */
+const O_NONBLOCK = 0o4000;
 
 /** Failure to open/validate a netns path (EINVAL for "not a network namespace"). */
 export type NetnsFailure = SyscallFailure & { check?: string };
 
 /**
- * Open `path` and check that it is a network-namespace file: fstatfs f_type == NSFS_MAGIC and
- * ioctl(NS_GET_NSTYPE) == CLONE_NEWNET. Returns the open fd (O_CLOEXEC) or a failure
+ * Open `path` (non-blocking: a FIFO there would otherwise hang the caller) and check that it is
+ * a network-namespace file: fstatfs f_type == NSFS_MAGIC and ioctl(NS_GET_NSTYPE) == CLONE_NEWNET. Returns the open fd (O_CLOEXEC) or a failure
  * (ENOENT for a missing path, EINVAL naming the failed check otherwise).
  */
 export function openNetns(l: Libc, path: string): number | NetnsFailure {
   let fd: number;
-  do fd = l.open(path, O_RDONLY | O_CLOEXEC);
+  do fd = l.open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   while (fd < 0 && l.errno() === EINTR);
   if (fd < 0) return { ok: false, errno: l.errno(), stage: `open(${path})` };
   const st = Buffer.alloc(120);

@@ -4,15 +4,17 @@
  * environment) naming CNI_NETNS and the rule, before anything is created. Before the fix only
  * existence was checked: a file or a mount ns failed at createTap (code 100) after creating the
  * store, which then blocked a retried ADD with the right netns (NetnsMismatchError, code 199);
- * the host netns was attached in (a tap and an ingress redirect on the host's CNI_IFNAME).
+ * the host netns was attached in (a tap and an ingress redirect on the host's CNI_IFNAME); a FIFO
+ * hung the plugin in open().
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { runPlugin } from '../../src/cni/index.js';
 import { checkAddNetns } from '../../src/cni/netns-check.js';
+import { pluginMain } from './world.js';
 
 let dirs: string[] = [];
 let netns: string[] = [];
@@ -65,4 +67,22 @@ it('a container netns, directly or through a symlink, passes the check', () => {
   fs.symlinkSync(`/run/netns/${ns}`, link);
   expect(() => checkAddNetns(`/run/netns/${ns}`)).not.toThrow();
   expect(() => checkAddNetns(link)).not.toThrow();
+});
+
+it('ADD in a FIFO → code 4 at once (the open must not block), nothing created', () => {
+  // run as a process with a deadline: a blocking open() would hang this test's own thread
+  const d = tmp();
+  const fifo = path.join(d, 'p');
+  execFileSync('mkfifo', [fifo]);
+  const conf = { cniVersion: '1.0.0', name: 'n', type: 'tapstate-cni', stateDir: path.join(d, 'state'), prevResult: { cniVersion: '1.0.0', interfaces: [], ips: [] } };
+  const r = spawnSync(process.execPath, [pluginMain()], {
+    env: { PATH: process.env.PATH ?? '', CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'c1', CNI_IFNAME: 'eth0', CNI_NETNS: fifo },
+    input: JSON.stringify(conf),
+    encoding: 'utf8',
+    timeout: 15_000,
+    killSignal: 'SIGKILL',
+  });
+  expect(r.signal, 'the plugin hung in open() and was killed').toBeNull();
+  expect(JSON.parse(r.stdout)).toMatchObject({ code: 4, msg: expect.stringMatching(/^CNI_NETNS \S+\/p: not a network namespace \(.*not a namespace file/) });
+  expect(fs.existsSync(path.join(d, 'state'))).toBe(false);
 });
