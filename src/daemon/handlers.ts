@@ -156,18 +156,45 @@ async function events(ctx: RequestContext): Promise<Reply> {
   const res = ctx.res;
   res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
   res.flushHeaders();
+  const behind = ctx.eventsBehindBytes;
   let last = since;
-  const write = (recs: readonly { seq: number }[]): void => {
-    for (const r of recs) {
-      if (r.seq <= last) continue;
-      last = r.seq;
-      res.write(JSON.stringify(r) + '\n');
-    }
-    if (res.writableLength > 8 << 20) res.destroy(); // a reader that does not read: drop it
+  /** Write `r` unless already sent; false: the socket's buffer is full (wait for 'drain'). */
+  const send = (r: { seq: number }): boolean => {
+    if (r.seq <= last) return true;
+    last = r.seq;
+    return res.write(JSON.stringify(r) + '\n');
   };
-  // read what exists and subscribe in the same turn: no record is missed or sent twice
-  if (since >= 0) write(s.recordsAfter(since));
-  const off = s.onAppend(write);
+  /** Live records appended while the backlog is still being sent (then sent after it). */
+  let queued: { seq: number }[] | null = null;
+  let queuedBytes = 0;
+  const live = (recs: readonly { seq: number }[]): void => {
+    if (queued) {
+      for (const r of recs) (queued.push(r), (queuedBytes += JSON.stringify(r).length + 1));
+      if (queuedBytes > behind) res.destroy(); // a reader that does not read: drop it
+      return;
+    }
+    for (const r of recs) send(r);
+    if (res.writableLength > behind) res.destroy(); // a reader that does not read: drop it
+  };
+  // subscribe and read what exists in the same turn: no record is missed or sent twice
+  const off = s.onAppend(live);
+  if (since >= 0) {
+    // the backlog at the reader's pace (it may be larger than the live budget: a long history)
+    const backlog = s.recordsAfter(since);
+    queued = [];
+    let i = 0;
+    const pump = (): void => {
+      while (i < backlog.length) {
+        if (send(backlog[i++]!)) continue;
+        if (!res.destroyed) res.once('drain', pump);
+        return;
+      }
+      const q = queued ?? [];
+      queued = null;
+      live(q);
+    };
+    pump();
+  }
   const stream = { end: () => res.end() };
   sb.streams.add(stream);
   res.on('close', () => {

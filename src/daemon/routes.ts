@@ -19,6 +19,8 @@ export interface RequestContext {
   startedAt: number;
   /** Which adapters the daemon uses. */
   adapters: 'real' | 'memory';
+  /** How far (bytes) an event stream's reader may fall behind the live records before it is dropped. */
+  eventsBehindBytes: number;
 }
 
 /** A JSON reply, or `undefined` when the handler wrote the response itself (streams, fd hand-over). */

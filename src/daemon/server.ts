@@ -34,6 +34,12 @@ export interface DaemonOptions {
   /** An idle keep-alive connection is closed after this (default 5 s). */
   idleTimeoutMs?: number;
   env?: NodeJS.ProcessEnv;
+  /**
+   * How far (bytes not yet taken by the reader) an event stream may fall behind the live records
+   * before it is disconnected (default 8 MiB). The backlog a `?since=` asks for is sent as fast as
+   * the reader takes it, whatever its size.
+   */
+  eventsBehindBytes?: number;
   /** Run the Linux netlink adapter on a thread of its own (default: on the event loop, as the library does; docs/serve.md). */
   netlinkThread?: boolean;
   /** Called with one line per notable event (start, peer rejected, errors). */
@@ -163,6 +169,7 @@ export class Daemon {
         body: () => (parsed ??= readJson(req, limit)),
         startedAt: this.startedAt,
         adapters: adapterKind(this.opts.env ?? process.env),
+        eventsBehindBytes: this.opts.eventsBehindBytes ?? 8 << 20,
       });
       // a body nobody asked for is still bounded
       if (!parsed && !req.complete) await readJson(req, limit).catch(() => undefined);

@@ -10,7 +10,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createSandboxStore } from '../../src/daemon/sandbox-store.js';
 import { StoreLock } from '../../src/store/store-lock.js';
 import { writeRetentionFile } from '../../src/log/retention-file.js';
-import { LOG_FILE } from '../../src/log/file-store.js';
+import { FileLogStore, LOG_FILE } from '../../src/log/file-store.js';
+import { MemoryKernel } from '../../src/adapters/memory/kernel.js';
+import { MemoryHypervisor } from '../../src/adapters/memory/hypervisor.js';
+import { Tapstore } from '../../src/runtime/tapstore.js';
 import { memoryDaemon, readEvents } from './client.js';
 
 const CFG = { netnsPath: '/run/netns/api', netnsCreated: true, vcpus: 1, vhost: false, qmp: '/run/api/qmp.sock' };
@@ -194,6 +197,54 @@ describe('events', () => {
     const recs = await Promise.race([readEvents(d.socketPath, '/v1/sandboxes/sb/events?since=0', last), sleep(5000).then(() => [] as any[])]);
     expect(recs.map((r) => r.seq)).toEqual(Array.from({ length: last }, (_, i) => i + 1));
   });
+
+  it('a backlog larger than the live budget is sent at the reader\'s pace, not dropped', async () => {
+    const d0 = await memoryDaemon();
+    await d0.call('PUT', '/v1/sandboxes/sb', CFG);
+    await d0.stop(true);
+    const dir = path.join(d0.stateDir, 'sb');
+    writeRetentionFile(dir, { segmentBytes: 1 << 20, maxBytes: null, maxAgeMs: null, keepHistory: false });
+    // a long history, fast: the library on the store, in-memory kernel and VMM, no fdatasync
+    const kernel = new MemoryKernel();
+    kernel.addNetns(CFG.netnsPath);
+    const store = await Tapstore.open({ log: FileLogStore.open(dir, { fdatasync: () => {} }), adapters: { netlink: kernel, hypervisor: new MemoryHypervisor({ kernel }) } });
+    while (fs.statSync(path.join(dir, LOG_FILE)).size + (fs.existsSync(path.join(dir, 'segments')) ? fs.readdirSync(path.join(dir, 'segments')).reduce((a, f) => a + fs.statSync(path.join(dir, 'segments', f)).size, 0) : 0) < 9 << 20) {
+      for (let i = 0; i < 50; i++) {
+        const { id } = store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+        await store.hotAttach(id);
+        await store.hotDetach(id);
+      }
+    }
+    await store.close();
+    const d = await memoryDaemon({}, {}, d0.tmp);
+    cleanup.push(() => d.stop());
+    const { id } = (await d.call('POST', '/v1/sandboxes/sb/endpoints', { idx: 0 })).body;
+    const last = (await d.call('GET', `/v1/sandboxes/sb/endpoints/${id}`)).body.lastSeq as number;
+    // over 9 MiB of records after since=0, against the 8 MiB a reader may fall behind live records:
+    // before, the whole backlog was written at once and the stream dropped at its first line
+    const recs = await Promise.race([readEvents(d.socketPath, '/v1/sandboxes/sb/events?since=0', last), sleep(20000).then(() => [] as any[])]);
+    expect(recs.length).toBe(last);
+    expect(recs.at(-1).seq).toBe(last);
+  }, 60_000);
+
+  it('a reader that stops reading is dropped once it falls eventsBehindBytes behind the live records', async () => {
+    const d = await memoryDaemon({ eventsBehindBytes: 4096 });
+    cleanup.push(() => d.stop());
+    expect((await d.call('PUT', '/v1/sandboxes/sb', CFG)).status).toBe(201);
+    const req = http.get({ socketPath: d.socketPath, path: '/v1/sandboxes/sb/events', agent: false }, (res) => res.pause());
+    req.on('error', () => {});
+    cleanup.push(() => void req.destroy());
+    const sb = d.daemon.sandboxes.get('sb');
+    for (let i = 0; i < 50 && sb.streams.size === 0; i++) await sleep(10);
+    expect(sb.streams.size).toBe(1);
+    // live records until the socket buffers are full and 4 KiB more wait in the daemon
+    for (let i = 0; i < 400 && sb.streams.size > 0; i++) {
+      expect((await d.call('POST', '/v1/sandboxes/sb/endpoints', { idx: 0, mac: '02:00:00:00:00:01' })).status).toBe(201);
+      expect((await d.call('POST', A, act('hot-attach'))).status).toBe(200);
+      expect((await d.call('POST', A, act('hot-detach'))).status).toBe(200);
+    }
+    expect(sb.streams.size).toBe(0);
+  }, 60_000);
 
   it('a stream ends when its sandbox is deleted', async () => {
     const d = await daemon();
