@@ -161,6 +161,8 @@ export function resolveEndpointInput(input: EndpointInput): ResolvedEndpoint {
   const nameProblem = ifNameProblem(name);
   if (nameProblem) bad('ifName', 'ifname', `ifName "${name}" ${nameProblem}`);
   if (name === tapName) bad('tapName', 'distinct', `tapName "${tapName}" must differ from the original link's name`);
+  if (input.hwAddr != null && typeof input.hwAddr !== 'string') bad('hwAddr', 'string', `hwAddr must be a string (got ${typeof input.hwAddr})`);
+  if (input.mac != null && typeof input.mac !== 'string') bad('mac', 'string', `mac must be a string (got ${typeof input.mac})`);
   const hwAddr = normaliseMac(input.hwAddr ?? '');
   if (hwAddr !== '') {
     const p = macProblem(hwAddr);
@@ -181,6 +183,7 @@ export function resolveEndpointInput(input: EndpointInput): ResolvedEndpoint {
   if (!Number.isInteger(vcpus) || vcpus < 1 || vcpus > MAX_QUEUES)
     bad('vcpus', 'range', `vcpus must be an integer between 1 and ${MAX_QUEUES} (got ${String(vcpus)})`);
   if (input.multiQueue !== undefined && typeof input.multiQueue !== 'boolean') bad('multiQueue', 'boolean', 'multiQueue must be a boolean');
+  if (input.vhost !== undefined && typeof input.vhost !== 'boolean') bad('vhost', 'boolean', 'vhost must be a boolean');
   const model = input.model ?? 'default';
   if (!['default', 'tcfilter', 'macvtap', 'none'].includes(model)) bad('model', 'known', `Unknown type ${String(model)}`);
   if (model === 'macvtap')

@@ -9,7 +9,7 @@
  * takes the single-writer lock and reads the sandbox config; `Tapstore.open` is the layer below,
  * over any {@link LogStore}.
  */
-import { COMMAND_TYPES, pendingEffect, resolveEndpointInput, stateName, type EndpointCommand, type EndpointInput } from '../../machines/index.js';
+import { COMMAND_TYPES, EndpointInputError, pendingEffect, resolveEndpointInput, stateName, type EndpointCommand, type EndpointInput } from '../../machines/index.js';
 import { SimulatedCrash } from '../adapters/faults.js';
 import type { LogStore } from '../log/store.js';
 import { Checkpointer } from './checkpointer.js';
@@ -75,6 +75,8 @@ export interface TapstoreOptions {
 export class Tapstore {
   private readonly slots: Map<string, EndpointSlot>;
   private closed = false;
+  /** Set when close() starts: from then on every caller gets StoreClosedError (see close). */
+  private closing: Promise<void> | null = null;
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly fds: FdTable;
   private readonly mirror: InspectionMirror | null;
@@ -134,7 +136,12 @@ export class Tapstore {
    * EndpointInputError and logs nothing.
    */
   createEndpoint(input: Partial<EndpointInput> & { idx: number }): EndpointView {
-    if (this.closed) throw new StoreClosedError();
+    if (this.closed || this.closing) throw new StoreClosedError();
+    return this.create(input);
+  }
+
+  private create(input: Partial<EndpointInput> & { idx: number }): EndpointView {
+    if (typeof input !== 'object' || input === null) throw new EndpointInputError('input', 'object', 'endpoint input must be an object');
     // the store's netns is the only one this store ever acts in (docs/security.md)
     if (input.netnsPath !== undefined && input.netnsPath !== this.sandbox.netnsPath)
       throw new NetnsMismatchError('netnsPath', String(input.netnsPath), this.sandbox.netnsPath);
@@ -182,7 +189,12 @@ export class Tapstore {
 
   /** Send a command and run the operation to its end. Rejects with the operation's (upstream) error. */
   send(id: string, command: EndpointCommand): Promise<EndpointView> {
-    const p = this.run(id, command);
+    if (this.closed || this.closing) return Promise.reject(new StoreClosedError());
+    return this.track(this.run(id, command));
+  }
+
+  /** close() waits for every promise tracked here. */
+  private track<T>(p: Promise<T>): Promise<T> {
     this.inflight.add(p);
     const done = () => this.inflight.delete(p);
     p.then(done, done);
@@ -191,7 +203,10 @@ export class Tapstore {
 
   private async run(id: string, command: EndpointCommand): Promise<EndpointView> {
     if (this.closed) throw new StoreClosedError();
-    if (!COMMAND_TYPES.has(command.type)) throw new InvalidCommandError(id, String(command.type), '?');
+    // a library caller may pass anything: not a command object is refused as an unknown command
+    if (typeof command !== 'object' || command === null) throw new InvalidCommandError(id, String(command), '?');
+    const type: unknown = (command as { type?: unknown }).type;
+    if (typeof type !== 'string' || !COMMAND_TYPES.has(type as EndpointCommand['type'])) throw new InvalidCommandError(id, String(type), '?');
     const slot = this.slot(id);
     if (slot.busy) throw new EndpointBusyError(id);
     const eff = pendingEffect(slot.snapshot.value, slot.snapshot.context);
@@ -278,8 +293,12 @@ export class Tapstore {
    * `created`. Every other endpoint is kept verbatim for `save`. The whole document is validated
    * first (src/persist/store-persist.ts): on any error nothing changes.
    */
-  async load(doc: unknown): Promise<LoadResult<EndpointView>> {
-    if (this.closed) throw new StoreClosedError();
+  load(doc: unknown): Promise<LoadResult<EndpointView>> {
+    if (this.closed || this.closing) return Promise.reject(new StoreClosedError());
+    return this.track(this.loadDoc(doc));
+  }
+
+  private async loadDoc(doc: unknown): Promise<LoadResult<EndpointView>> {
     const plan = await loadPlan(doc, this.sandbox, {
       freeId: (idx, taken) => freeEndpointId((id) => this.slots.has(id) || taken.has(id), idx),
       idxInUse: (idx) => [...this.slots.values()].some((s) => s.snapshot.context.idx === idx && s.snapshot.status !== 'done'),
@@ -293,8 +312,8 @@ export class Tapstore {
     this.network = network;
     const endpoints: EndpointView[] = [];
     for (const { input, tapExists } of plan.inputs) {
-      const v = this.createEndpoint(input);
-      endpoints.push(tapExists ? await this.send(v.id, { type: 'ADOPT', takeover: true }) : v);
+      const v = this.create(input);
+      endpoints.push(tapExists ? await this.track(this.run(v.id, { type: 'ADOPT', takeover: true })) : v);
     }
     // an ADOPT runs no effect, so nothing made it durable yet: one fdatasync for the whole load
     await this.journal.durable();
@@ -310,7 +329,12 @@ export class Tapstore {
    * Finish or undo every interrupted operation: an interrupted attach is rolled back, an
    * interrupted teardown is finished. Safe to run again after a crash during it.
    */
-  async recover(): Promise<RecoveredEndpoint[]> {
+  recover(): Promise<RecoveredEndpoint[]> {
+    if (this.closed || this.closing) return Promise.reject(new StoreClosedError());
+    return this.track(this.recoverNow());
+  }
+
+  private async recoverNow(): Promise<RecoveredEndpoint[]> {
     const todo = [...this.slots.values()].filter((s) => !s.busy && s.inEffect());
     const report = await recoverEndpoints(todo, {
       journal: this.journal,
@@ -327,8 +351,15 @@ export class Tapstore {
    * Wait for running commands, then close the log and call `onClose`. Adapters given to
    * `Tapstore.open` stay the caller's. A checkpoint is written only when one is due: settled
    * endpoints have snapshot records, so the tail an open replays stays bounded either way.
+   * Once close is called every new call is refused with StoreClosedError (the commands already
+   * running finish); calling it again, even while it runs, returns the same promise.
    */
-  async close(): Promise<void> {
+  close(): Promise<void> {
+    this.closing ??= this.closeNow();
+    return this.closing;
+  }
+
+  private async closeNow(): Promise<void> {
     if (this.closed) return;
     await Promise.allSettled([...this.inflight]);
     await this.journal.idle(); // an fdatasync still in flight (e.g. load's) uses the log's fd

@@ -92,6 +92,28 @@ describe('createEndpoint', () => {
     await store.close();
   });
 
+  it('refuses input of the wrong type with EndpointInputError naming the field and the rule, never a TypeError (nothing logged)', async () => {
+    const w = memoryWorld();
+    const store = await w.open();
+    const before = recordCount(w);
+    for (const input of [undefined, null, 'ep0', 7])
+      expect(() => store.createEndpoint(input as never)).toThrow(expect.objectContaining({ name: 'EndpointInputError', field: 'input', rule: 'object' }));
+    const bad: Array<[Record<string, unknown>, string, string]> = [
+      [{ mac: 5 }, 'mac', 'string'],
+      [{ mac: { toString: () => '02:00:00:00:00:01' } }, 'mac', 'string'],
+      [{ hwAddr: 5 }, 'hwAddr', 'string'],
+      [{ vhost: 'yes' }, 'vhost', 'boolean'],
+      [{ vhost: 1 }, 'vhost', 'boolean'],
+    ];
+    for (const [extra, field, rule] of bad)
+      expect(() => store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01', ...extra } as never)).toThrow(expect.objectContaining({ name: 'EndpointInputError', field, rule }));
+    expect(recordCount(w)).toBe(before);
+    expect(store.list()).toEqual([]);
+    // a frozen input is fine (nothing is written into it)
+    expect(store.createEndpoint(Object.freeze({ idx: 0, mac: '02:00:00:00:00:01', vhost: false })).id).toBe('ep0');
+    await store.close();
+  });
+
   it('refuses a second live endpoint with the same id, idx, MAC or original link, naming the holder', async () => {
     const w = memoryWorld();
     const store = await w.open();
@@ -149,6 +171,9 @@ describe('commands', () => {
     await expect(store.send('nope', { type: 'REBOOT' } as never)).rejects.toBeInstanceOf(InvalidCommandError);
     await expect(store.send('nope', { type: 'DETACH' })).rejects.toBeInstanceOf(UnknownEndpointError);
     await expect(store.cleanup('ep0')).rejects.toMatchObject({ command: 'CLEANUP', state: 'created' });
+    // not a command object at all: the same typed refusal, never a TypeError
+    for (const command of [null, undefined, 'HOT_ATTACH', 5, {}, { type: 5 }])
+      await expect(store.send('ep0', command as never)).rejects.toMatchObject({ name: 'InvalidCommandError', endpoint: 'ep0', state: '?' });
     expect(recordCount(w)).toBe(before);
     await store.close();
   });
@@ -236,6 +261,43 @@ describe('a closed store', () => {
       await store.close();
       expect({ failed, closes }).toEqual({ failed, closes: 1 });
     }
+  });
+
+  it('once close is called: every new call is refused with StoreClosedError while the running command finishes; a second close shares the first (onClose once)', async () => {
+    const w = memoryWorld();
+    let closes = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    // the hot-plug of ep0 waits until the test lets it go: close() is called meanwhile
+    const hotplug = w.hypervisor.hotplug.bind(w.hypervisor);
+    w.hypervisor.hotplug = async (...args) => {
+      await gate;
+      return hotplug(...args);
+    };
+    const store = await w.open({ onClose: () => void closes++ });
+    store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    store.createEndpoint({ idx: 1, mac: '02:00:00:00:00:02' });
+    const running = store.hotAttach('ep0');
+    const c1 = store.close();
+    const c2 = store.close();
+    expect(() => store.createEndpoint({ idx: 2, mac: '02:00:00:00:00:03' })).toThrow(StoreClosedError);
+    await expect(store.hotAttach('ep1')).rejects.toBeInstanceOf(StoreClosedError);
+    await expect(store.load({ NetNsPath: NETNS, Endpoints: [] })).rejects.toBeInstanceOf(StoreClosedError);
+    await expect(store.recover()).rejects.toBeInstanceOf(StoreClosedError);
+    release();
+    await Promise.all([c1, c2]);
+    await store.close();
+    expect(closes).toBe(1);
+    expect((await running).state).toBe('hotAttached');
+    expect(store.get('ep1').state).toBe('created');
+    await expect(store.recover()).rejects.toBeInstanceOf(StoreClosedError);
+    // the log is whole: a new store replays both endpoints as they were
+    const again = await w.open();
+    expect(again.list().map((v) => [v.id, v.state])).toEqual([
+      ['ep0', 'hotAttached'],
+      ['ep1', 'created'],
+    ]);
+    await again.close();
   });
 
   it('close waits for the running command', async () => {
