@@ -5,7 +5,9 @@
  *
  * Convention for examples: import the library as a user would, from `'tapstate'` (and
  * `'tapstate/machines'` for the pure machine); the test points those at the sources
- * (src/index.ts, machines/index.ts). Relative imports (`'../src/…'`) are resolved from docs/.
+ * (src/index.ts, machines/index.ts). A user copies an example into a program that installed the
+ * package: an example may import only the package's exports, `node:` modules and the package's
+ * dependencies (checked below; a relative `'../src/…'` import fails that check).
  * Examples may use top-level await. Each block is a separate module: repeat the imports it needs.
  * Temp files go under test/docs/.run-<pid>-<random>/ and are removed afterwards.
  */
@@ -58,6 +60,20 @@ export function rewriteImports(code: string): string {
   return code.replace(/(\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(['"])([^'"]+)\2/g, (_m, pre: string, q: string, spec: string) => `${pre}${q}${target(spec)}${q}`);
 }
 
+const PKG = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies?: Record<string, string>; peerDependencies?: Record<string, string> };
+const USER_PACKAGES = new Set([...Object.keys(PKG.dependencies ?? {}), ...Object.keys(PKG.peerDependencies ?? {})]);
+
+/** The import specifiers of an example that a program which installed the package could not resolve. */
+export function nonUserImports(code: string): string[] {
+  const specs = [...code.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(['"])([^'"]+)\1/g)].map((m) => m[2]!);
+  return specs.filter((spec) => {
+    if (spec.startsWith('node:')) return false;
+    if (spec === 'tapstate' || spec.startsWith('tapstate/')) return !EXPORTS[spec === 'tapstate' ? '.' : `./${spec.slice('tapstate/'.length)}`];
+    const pkg = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
+    return !USER_PACKAGES.has(pkg);
+  });
+}
+
 function docFiles(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
   return fs
@@ -74,6 +90,12 @@ describe('the code examples in docs/', () => {
   it('exist (docs/getting-started.md shows how to embed the library)', () => {
     expect(examples.some((e) => e.file === path.join('docs', 'getting-started.md'))).toBe(true);
   });
+
+  for (const ex of examples) {
+    it(`${ex.file}:${ex.line} imports only what a program that installed the package can`, () => {
+      expect(nonUserImports(ex.code)).toEqual([]);
+    });
+  }
 
   for (const [n, ex] of examples.entries()) {
     it(`${ex.file}:${ex.line} runs`, async () => {
@@ -93,6 +115,9 @@ describe('the example runner itself', () => {
     expect(rewriteImports(ex[0]!.code)).toContain(pathToFileURL(path.join(ROOT, 'src', 'index.ts')).href);
     expect(rewriteImports(ex[1]!.code)).toContain(pathToFileURL(path.join(ROOT, 'src', 'a.ts')).href);
     expect(() => extractExamples('y.md', '```ts\nlet a = 1;\n')).toThrow(/unterminated/);
+    // what a user's program could not import
+    expect(nonUserImports(ex[1]!.code)).toEqual(['../src/a.js']);
+    expect(nonUserImports("import a from 'node:fs';\nimport { b } from 'tapstate/log';\nimport { c } from 'xstate';\nimport { d } from 'tapstate/nope';\nimport e from 'vitest';\n")).toEqual(['tapstate/nope', 'vitest']);
   });
 
   it("runs an example that imports from 'tapstate' and 'tapstate/machines'", async () => {
