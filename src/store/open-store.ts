@@ -23,7 +23,7 @@ import { resolveSandbox, sandboxFromMeta, sandboxMeta, type SandboxConfig, type 
 import { Tapstore, type TapstoreOptions } from '../runtime/tapstore.js';
 import { defaultHypervisor, defaultNetlink } from './default-adapters.js';
 import { SandboxMismatchError, StoreExistsError, StoreNotFoundError, StoreNotRemovableError } from './errors.js';
-import { StoreLock, type StoreLockOptions } from './store-lock.js';
+import { checkLockOptions, StoreLock, type StoreLockOptions } from './store-lock.js';
 
 /** Builds the adapters for a store's sandbox; the store closes them when it closes. */
 export type AdapterFactory = (sandbox: SandboxConfig) => Adapters | Promise<Adapters>;
@@ -66,6 +66,7 @@ export function checkStore(dir: string): string {
  */
 export async function createStore(dir: string, init: SandboxInit, opts: { lock?: StoreLockOptions; retention?: RetentionPolicy } = {}): Promise<SandboxConfig> {
   const d = path.resolve(dir);
+  checkLockOptions(opts.lock); // before anything is created
   const sandbox = resolveSandbox(init);
   if (storeExists(d)) throw new StoreExistsError(d);
   fs.mkdirSync(d, { recursive: true, mode: 0o700 });
@@ -116,6 +117,7 @@ export async function openStore(dir: string, opts: OpenStoreOptions = {}): Promi
   const { sandbox: init, adapters: given, lock: lockOpts, ...rest } = opts;
   const d = path.resolve(dir);
   if (lockOpts === false) return openReadOnly(d, init, given, rest);
+  checkLockOptions(lockOpts); // before a store is created or anything locked
   if (init && !storeExists(d)) await createStore(d, init, { lock: lockOpts }).catch((e: unknown) => {
     if (!(e instanceof StoreExistsError)) throw e; // created meanwhile by another process: open it
   });

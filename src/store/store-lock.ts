@@ -49,6 +49,36 @@ export class StoreLockFileError extends TapstateError {
   }
 }
 
+/** A lock option a caller passed breaks a rule (e.g. `lock: { timeoutMs: NaN }`); nothing was locked. */
+export class StoreLockOptionError extends TapstateError {
+  override readonly name = 'StoreLockOptionError';
+  readonly code = 'STORE_LOCK_OPTION';
+  constructor(
+    readonly field: string,
+    readonly rule: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`);
+  }
+}
+
+/** Why a wait in ms is not usable (`min` 0 for a timeout, 1 for a retry interval), or null. */
+const msProblem = (v: unknown, min: number): string | null =>
+  typeof v === 'number' && Number.isFinite(v) && v >= min ? null : `must be a finite number >= ${min} (got ${typeof v === 'number' ? v : typeof v})`;
+
+/** Check lock options as a JavaScript caller may pass them (undefined = the defaults). */
+export function checkLockOptions(opts: unknown): StoreLockOptions {
+  if (opts === undefined) return {};
+  if (typeof opts !== 'object' || opts === null) throw new StoreLockOptionError('lock', 'object', `must be an object ({ timeoutMs, retryMs }) or false (got ${opts === null ? 'null' : typeof opts})`);
+  const o = opts as StoreLockOptions;
+  for (const [field, min] of [['timeoutMs', 0], ['retryMs', 1]] as const) {
+    const v = o[field];
+    const p = v === undefined ? null : msProblem(v, min);
+    if (p) throw new StoreLockOptionError(`lock.${field}`, 'range', p);
+  }
+  return o;
+}
+
 /** How to take a store's lock. */
 export interface StoreLockOptions {
   /** Wait up to this long for a holder to let go (default 0: fail at once with {@link StoreLockedError}). */
@@ -109,8 +139,10 @@ export class StoreLock {
    * Take the write lock of the store in `dir`, waiting up to `opts.timeoutMs` for a holder to
    * let go. Throws {@link StoreLockedError} when another process still holds it.
    */
-  static async acquireWithin(dir: string, opts: StoreLockOptions = {}): Promise<StoreLock> {
-    const timeoutMs = Math.max(0, opts.timeoutMs ?? 0);
+  static async acquireWithin(dir: string, options?: StoreLockOptions): Promise<StoreLock> {
+    // a NaN timeout would never be reached (a wait for ever), a negative one is a caller's mistake
+    const opts = checkLockOptions(options);
+    const timeoutMs = opts.timeoutMs ?? 0;
     const deadline = performance.now() + timeoutMs;
     for (;;) {
       try {
@@ -132,7 +164,8 @@ export class StoreLock {
    * processes never inherit the lock.
    */
   static acquire(dir: string, timeoutMs = 0): StoreLock {
-    if (!Number.isFinite(timeoutMs) || timeoutMs < 0) throw new RangeError(`timeoutMs: must be a number >= 0, got ${timeoutMs}`);
+    const p = msProblem(timeoutMs, 0);
+    if (p) throw new StoreLockOptionError('timeoutMs', 'range', p);
     const t0 = Date.now();
     for (let attempt = 0; attempt < 100; attempt++) {
       const lock = StoreLock.lockOnce(dir, Math.max(0, timeoutMs - (Date.now() - t0)));

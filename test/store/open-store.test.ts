@@ -9,7 +9,7 @@ import type { Adapters } from '../../src/runtime/effects.js';
 import { SandboxConfigError, type SandboxConfig } from '../../src/runtime/sandbox-config.js';
 import { SandboxMismatchError, StoreExistsError, StoreNotFoundError } from '../../src/store/errors.js';
 import { createStore, openStore } from '../../src/store/open-store.js';
-import { StoreLock, StoreLockedError } from '../../src/store/store-lock.js';
+import { StoreLock, StoreLockedError, StoreLockOptionError } from '../../src/store/store-lock.js';
 
 const NETNS = '/run/netns/open-store-test';
 const dirs: string[] = [];
@@ -79,6 +79,38 @@ describe('openStore', () => {
     setTimeout(() => held.release(), 50);
     const store = await openStore(dir, { adapters: memory({ n: 0 }), lock: { timeoutMs: 5000 } });
     await store.close();
+  });
+
+  it('a bad lock option is refused at once with StoreLockOptionError naming it (a NaN timeout waited for ever); nothing is created', async () => {
+    const dir = tmpStore();
+    await createStore(dir, { netnsPath: NETNS });
+    const held = StoreLock.acquire(dir);
+    try {
+      const bad: Array<[unknown, string]> = [
+        [{ timeoutMs: NaN }, 'lock.timeoutMs'],
+        [{ timeoutMs: -1 }, 'lock.timeoutMs'],
+        [{ timeoutMs: Infinity }, 'lock.timeoutMs'],
+        [{ timeoutMs: '100' }, 'lock.timeoutMs'],
+        [{ retryMs: 0 }, 'lock.retryMs'],
+        [{ retryMs: NaN }, 'lock.retryMs'],
+        ['yes', 'lock'],
+        [null, 'lock'],
+        [true, 'lock'],
+      ];
+      for (const [lock, field] of bad) {
+        const e = await openStore(dir, { adapters: memory({ n: 0 }), lock: lock as never }).catch((err: unknown) => err);
+        expect(e).toBeInstanceOf(StoreLockOptionError);
+        expect(e).toMatchObject({ code: 'STORE_LOCK_OPTION', field });
+      }
+      // a new store is not even created
+      const fresh = tmpStore();
+      await expect(openStore(fresh, { sandbox: { netnsPath: NETNS }, adapters: memory({ n: 0 }), lock: { timeoutMs: NaN } })).rejects.toBeInstanceOf(StoreLockOptionError);
+      await expect(createStore(fresh, { netnsPath: NETNS }, { lock: { timeoutMs: -5 } })).rejects.toBeInstanceOf(StoreLockOptionError);
+      expect(fs.existsSync(fresh)).toBe(false);
+      expect(() => StoreLock.acquire(dir, NaN)).toThrow(StoreLockOptionError);
+    } finally {
+      held.release();
+    }
   });
 
   it('given adapters stay the caller\'s: one netlink adapter shared by two stores; the side left out is built and closed', async () => {
