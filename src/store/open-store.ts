@@ -154,8 +154,11 @@ export async function openStore(dir: string, opts: OpenStoreOptions = {}): Promi
     } catch {
       /* already closed */
     }
-    await built?.close();
-    lock.release();
+    try {
+      await built?.close(); // never throws (closeAll), but the lock must go whatever happens
+    } finally {
+      lock.release();
+    }
     throw e;
   }
 }
@@ -173,7 +176,8 @@ async function buildAdapters(
 ): Promise<Built> {
   if (typeof given === 'function') {
     const adapters = await given(sandbox);
-    return { adapters, close: () => closeAll([adapters.netlink, adapters.hypervisor]) };
+    // a factory may return anything: closing what it returned must not throw (the open's error is the one to report)
+    return { adapters, close: () => closeAll([adapters?.netlink, adapters?.hypervisor]) };
   }
   const owned: Array<{ close(): Promise<void> }> = [];
   const netlink = given?.netlink ?? (await defaults.netlink());
@@ -189,8 +193,13 @@ async function buildAdapters(
   return { adapters: { netlink, hypervisor }, close: () => closeAll(owned) };
 }
 
-async function closeAll(adapters: ReadonlyArray<{ close(): Promise<void> }>): Promise<void> {
-  await Promise.allSettled(adapters.map((a) => a.close()));
+/** Close every adapter that has a close(); a throw (sync or async) or a missing adapter never escapes. */
+async function closeAll(adapters: ReadonlyArray<{ close(): Promise<void> } | null | undefined>): Promise<void> {
+  await Promise.allSettled(
+    adapters.map(async (a) => {
+      if (a && typeof a.close === 'function') await a.close();
+    }),
+  );
 }
 
 async function openReadOnly(d: string, init: SandboxInit | undefined, given: OpenStoreOptions['adapters'], rest: Omit<OpenStoreOptions, 'sandbox' | 'adapters' | 'lock'>): Promise<Tapstore> {

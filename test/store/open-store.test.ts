@@ -8,7 +8,7 @@ import { FileLogStore } from '../../src/log/index.js';
 import type { Adapters } from '../../src/runtime/effects.js';
 import { SandboxConfigError, type SandboxConfig } from '../../src/runtime/sandbox-config.js';
 import { SandboxMismatchError, StoreExistsError, StoreNotFoundError } from '../../src/store/errors.js';
-import { createStore, openStore } from '../../src/store/open-store.js';
+import { createStore, openStore, type OpenStoreOptions } from '../../src/store/open-store.js';
 import { StoreLock, StoreLockedError, StoreLockOptionError } from '../../src/store/store-lock.js';
 
 const NETNS = '/run/netns/open-store-test';
@@ -110,6 +110,37 @@ describe('openStore', () => {
       expect(() => StoreLock.acquire(dir, NaN)).toThrow(StoreLockOptionError);
     } finally {
       held.release();
+    }
+  });
+
+  it('an open that fails after taking the lock drops it, whatever the adapter factory returned or its close() did', async () => {
+    const dir = tmpStore();
+    const first = await openStore(dir, { sandbox: { netnsPath: NETNS }, adapters: memory({ n: 0 }) });
+    first.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    await first.close();
+    const throwingClose = (sb: SandboxConfig): Adapters => {
+      const a = memory({ n: 0 })(sb);
+      // adapters whose close throws synchronously, and an open that fails after building them
+      a.netlink.close = () => {
+        throw new Error('close threw');
+      };
+      return a;
+    };
+    const failures: Array<OpenStoreOptions> = [
+      { adapters: () => null as never },
+      // the open fails after the adapters were built: the inspection observer throws on the restored endpoint
+      {
+        adapters: throwingClose,
+        inspect: () => {
+          throw new Error('observer threw');
+        },
+      },
+    ];
+    for (const opts of failures) {
+      await expect(openStore(dir, opts)).rejects.toThrow();
+      // the lock is free again: the next open gets it at once
+      const store = await openStore(dir, { adapters: memory({ n: 0 }) });
+      await store.close();
     }
   });
 
