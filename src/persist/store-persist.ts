@@ -6,7 +6,7 @@
 import { resolveEndpointInput, type EndpointContext, type EndpointInput } from '../../machines/index.js';
 import type { NetlinkAdapter } from '../adapters/netlink.js';
 import { DuplicateEndpointError, NetnsMismatchError } from '../runtime/errors.js';
-import { parsePersistNetwork, type LoadedNetwork, type PersistNetworkV1, type PersistNetworkV2, type PersistShape } from './persist-json.js';
+import { parsePersistNetwork, PersistFormatError, type LoadedNetwork, type PersistNetworkV1, type PersistNetworkV2, type PersistShape } from './persist-json.js';
 import { mergeLoaded, NETWORK_EP, PERSIST_NOTE, saveNetwork, type PersistedNetwork } from './persisted-network.js';
 
 /** What `load` did. */
@@ -97,6 +97,9 @@ export function saveDocument(
   network: PersistedNetwork | null,
   shape?: PersistShape,
 ): PersistNetworkV1 | PersistNetworkV2 {
+  // a JavaScript caller may pass anything: an unknown shape is refused, not taken for 2.x
+  if (shape !== undefined && shape !== 'v1' && shape !== 'v2')
+    throw new PersistFormatError('shape', 'known', `must be "v1" or "v2" (got ${typeof shape === 'string' ? JSON.stringify(shape) : String(shape)})`);
   const candidates = endpoints.map(({ id, status, context: c }) => ({ id, name: c.name, tapName: c.tapName, hardAddr: c.hardAddr, saved: status !== 'done' }));
   return saveNetwork(sandbox, candidates, network, shape);
 }

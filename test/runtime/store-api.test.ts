@@ -207,6 +207,17 @@ describe('commands', () => {
     await store.close();
   });
 
+  it('save refuses a shape other than v1 / v2 with PersistFormatError naming it (was: silently 2.x)', async () => {
+    const w = memoryWorld();
+    const store = await w.open();
+    store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    for (const shape of ['v3', 'V1', null, 5, {}])
+      expect(() => store.save(shape as never)).toThrow(expect.objectContaining({ name: 'PersistFormatError', field: 'shape', rule: 'known' }));
+    expect(store.save('v2')).toHaveProperty('NetworkID', NETNS);
+    expect(store.save()).toHaveProperty('NetNsPath', NETNS);
+    await store.close();
+  });
+
   it('views are copies: changing one changes nothing in the store', async () => {
     const w = memoryWorld();
     const store = await w.open();
