@@ -27,9 +27,12 @@ import type { Duplex } from 'node:stream';
 import type { InspectionEvent, Observer } from 'xstate';
 import { TapstateError } from '../../machines/tapstate-error.js';
 
-/** The part of `@statelyai/inspect` this file uses. */
+/**
+ * The part of `@statelyai/inspect` this file uses, written out structurally: the published
+ * declarations must type-check without the optional peer installed (no `import('@statelyai/inspect')` type).
+ */
 export interface InspectorModules {
-  createInspector: typeof import('@statelyai/inspect').createInspector;
+  createInspector: (adapter: { send(event: never): void }) => { inspect: unknown };
 }
 
 /** The optional peer dependency `@statelyai/inspect` is not installed. */
@@ -45,7 +48,7 @@ export class InspectorMissingError extends TapstateError {
 /** Import `@statelyai/inspect`. */
 export async function loadInspectorModules(): Promise<InspectorModules> {
   const m = await import('@statelyai/inspect');
-  return { createInspector: m.createInspector };
+  return { createInspector: (adapter) => m.createInspector(adapter as Parameters<typeof m.createInspector>[0]) };
 }
 
 /** Events kept for clients that connect late. */
