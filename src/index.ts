@@ -48,7 +48,8 @@ export {
 } from './runtime/errors.js';
 export { SandboxConfigError } from './runtime/sandbox-config.js';
 export { SandboxMismatchError, StoreExistsError, StoreNotFoundError, StoreNotRemovableError } from './store/errors.js';
-export { StoreLockedError, StoreLockOptionError } from './store/store-lock.js';
+export { StoreLockedError } from './store/store-lock.js';
+export { StoreOptionError } from './runtime/store-options.js';
 export { PersistFormatError } from './persist/persist-json.js';
 export { LogCorruptError, LogFormatError } from './log/errors.js';
 export { LogRecordError, LogStoreClosedError } from './log/codec.js';

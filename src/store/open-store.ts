@@ -20,6 +20,7 @@ import type { RetentionPolicy } from '../log/retention.js';
 import { writeRetentionFile } from '../log/retention-file.js';
 import type { Adapters } from '../runtime/effects.js';
 import { resolveSandbox, sandboxFromMeta, sandboxMeta, type SandboxConfig, type SandboxInit } from '../runtime/sandbox-config.js';
+import { checkStoreOptions } from '../runtime/store-options.js';
 import { Tapstore, type TapstoreOptions } from '../runtime/tapstore.js';
 import { defaultHypervisor, defaultNetlink } from './default-adapters.js';
 import { SandboxMismatchError, StoreExistsError, StoreNotFoundError, StoreNotRemovableError } from './errors.js';
@@ -114,10 +115,11 @@ export async function removeStore(store: Tapstore): Promise<void> {
 
 /** Open (or create) the store in `dir`; see the module comment. */
 export async function openStore(dir: string, opts: OpenStoreOptions = {}): Promise<Tapstore> {
+  checkStoreOptions(opts); // before a store is created or anything locked
   const { sandbox: init, adapters: given, lock: lockOpts, ...rest } = opts;
   const d = path.resolve(dir);
   if (lockOpts === false) return openReadOnly(d, init, given, rest);
-  checkLockOptions(lockOpts); // before a store is created or anything locked
+  checkLockOptions(lockOpts);
   if (init && !storeExists(d)) await createStore(d, init, { lock: lockOpts }).catch((e: unknown) => {
     if (!(e instanceof StoreExistsError)) throw e; // created meanwhile by another process: open it
   });

@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import { constants } from 'node:os';
 import { TapstateError } from '../../machines/tapstate-error.js';
+import { checkOption, numberProblem, StoreOptionError } from '../runtime/store-options.js';
 
 /** The lock file inside the store directory. */
 export const LOCK_FILE = 'lock';
@@ -49,34 +50,13 @@ export class StoreLockFileError extends TapstateError {
   }
 }
 
-/** A lock option a caller passed breaks a rule (e.g. `lock: { timeoutMs: NaN }`); nothing was locked. */
-export class StoreLockOptionError extends TapstateError {
-  override readonly name = 'StoreLockOptionError';
-  readonly code = 'STORE_LOCK_OPTION';
-  constructor(
-    readonly field: string,
-    readonly rule: string,
-    message: string,
-  ) {
-    super(`${field}: ${message}`);
-  }
-}
-
-/** Why a wait in ms is not usable (`min` 0 for a timeout, 1 for a retry interval), or null. */
-const msProblem = (v: unknown, min: number): string | null =>
-  typeof v === 'number' && Number.isFinite(v) && v >= min ? null : `must be a finite number >= ${min} (got ${typeof v === 'number' ? v : typeof v})`;
-
 /** Check lock options as a JavaScript caller may pass them (undefined = the defaults). */
 export function checkLockOptions(opts: unknown): StoreLockOptions {
   if (opts === undefined) return {};
-  if (typeof opts !== 'object' || opts === null) throw new StoreLockOptionError('lock', 'object', `must be an object ({ timeoutMs, retryMs }) or false (got ${opts === null ? 'null' : typeof opts})`);
-  const o = opts as StoreLockOptions;
-  for (const [field, min] of [['timeoutMs', 0], ['retryMs', 1]] as const) {
-    const v = o[field];
-    const p = v === undefined ? null : msProblem(v, min);
-    if (p) throw new StoreLockOptionError(`lock.${field}`, 'range', p);
-  }
-  return o;
+  if (typeof opts !== 'object' || opts === null) throw new StoreOptionError('lock', 'object', `must be an object ({ timeoutMs, retryMs }) or false (got ${opts === null ? 'null' : typeof opts})`);
+  checkOption(opts, 'timeoutMs', (v) => numberProblem(v, 0), 'range', 'lock.');
+  checkOption(opts, 'retryMs', (v) => numberProblem(v, 1), 'range', 'lock.');
+  return opts as StoreLockOptions;
 }
 
 /** How to take a store's lock. */
@@ -164,8 +144,8 @@ export class StoreLock {
    * processes never inherit the lock.
    */
   static acquire(dir: string, timeoutMs = 0): StoreLock {
-    const p = msProblem(timeoutMs, 0);
-    if (p) throw new StoreLockOptionError('timeoutMs', 'range', p);
+    const p = numberProblem(timeoutMs, 0);
+    if (p) throw new StoreOptionError('timeoutMs', 'range', p);
     const t0 = Date.now();
     for (let attempt = 0; attempt < 100; attempt++) {
       const lock = StoreLock.lockOnce(dir, Math.max(0, timeoutMs - (Date.now() - t0)));

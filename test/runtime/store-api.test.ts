@@ -464,6 +464,36 @@ describe('durability and failures', () => {
 });
 
 describe('opening', () => {
+  it('bad options are refused with StoreOptionError naming the option, before the log is read (a NaN recoveryConcurrency skipped recovery)', async () => {
+    const w = memoryWorld();
+    const s1 = await w.open({ faults: (c) => (c.method === 'setUp' ? 'crash-after' : 'ok') });
+    s1.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    await s1.hotAttach('ep0').catch(() => {});
+    w.crash();
+    const bad: Array<[Record<string, unknown>, string, string]> = [
+      [{ recoveryConcurrency: NaN }, 'recoveryConcurrency', 'range'],
+      [{ recoveryConcurrency: 0 }, 'recoveryConcurrency', 'range'],
+      [{ recoveryConcurrency: 1.5 }, 'recoveryConcurrency', 'range'],
+      [{ recoveryConcurrency: '2' }, 'recoveryConcurrency', 'range'],
+      [{ checkpointEvery: NaN }, 'checkpointEvery', 'range'],
+      [{ checkpointEvery: -1 }, 'checkpointEvery', 'range'],
+      [{ durability: 'always' }, 'durability', 'enum'],
+      [{ verify: 'yes' }, 'verify', 'boolean'],
+      [{ recover: 0 }, 'recover', 'boolean'],
+      [{ clock: 5 }, 'clock', 'function'],
+      [{ onRecoveryProgress: 'x' }, 'onRecoveryProgress', 'function'],
+    ];
+    const before = recordCount(w);
+    for (const [opts, field, rule] of bad) await expect(w.open(opts as never)).rejects.toMatchObject({ name: 'StoreOptionError', code: 'STORE_OPTION', field, rule });
+    await expect(Tapstore.open(null as never)).rejects.toMatchObject({ name: 'StoreOptionError', field: 'options' });
+    expect(recordCount(w)).toBe(before);
+    // good options: the interrupted attach is recovered
+    const s2 = await w.open({ recoveryConcurrency: 1, checkpointEvery: 10, durability: 'effect' });
+    expect(s2.recovery.endpoints.map((r) => [r.id, r.action])).toEqual([['ep0', 'rolled-back']]);
+    expect(s2.get('ep0').state).toBe('created');
+    await s2.close();
+  });
+
   it('verify: replays the whole history, not from the checkpoint', async () => {
     const w = memoryWorld();
     const store = await w.open();

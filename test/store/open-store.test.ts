@@ -9,7 +9,8 @@ import type { Adapters } from '../../src/runtime/effects.js';
 import { SandboxConfigError, type SandboxConfig } from '../../src/runtime/sandbox-config.js';
 import { SandboxMismatchError, StoreExistsError, StoreNotFoundError } from '../../src/store/errors.js';
 import { createStore, openStore, type OpenStoreOptions } from '../../src/store/open-store.js';
-import { StoreLock, StoreLockedError, StoreLockOptionError } from '../../src/store/store-lock.js';
+import { StoreLock, StoreLockedError } from '../../src/store/store-lock.js';
+import { StoreOptionError } from '../../src/runtime/store-options.js';
 
 const NETNS = '/run/netns/open-store-test';
 const dirs: string[] = [];
@@ -81,7 +82,7 @@ describe('openStore', () => {
     await store.close();
   });
 
-  it('a bad lock option is refused at once with StoreLockOptionError naming it (a NaN timeout waited for ever); nothing is created', async () => {
+  it('a bad lock option is refused at once with StoreOptionError naming it (a NaN timeout waited for ever); nothing is created', async () => {
     const dir = tmpStore();
     await createStore(dir, { netnsPath: NETNS });
     const held = StoreLock.acquire(dir);
@@ -99,15 +100,15 @@ describe('openStore', () => {
       ];
       for (const [lock, field] of bad) {
         const e = await openStore(dir, { adapters: memory({ n: 0 }), lock: lock as never }).catch((err: unknown) => err);
-        expect(e).toBeInstanceOf(StoreLockOptionError);
-        expect(e).toMatchObject({ code: 'STORE_LOCK_OPTION', field });
+        expect(e).toBeInstanceOf(StoreOptionError);
+        expect(e).toMatchObject({ code: 'STORE_OPTION', field });
       }
       // a new store is not even created
       const fresh = tmpStore();
-      await expect(openStore(fresh, { sandbox: { netnsPath: NETNS }, adapters: memory({ n: 0 }), lock: { timeoutMs: NaN } })).rejects.toBeInstanceOf(StoreLockOptionError);
-      await expect(createStore(fresh, { netnsPath: NETNS }, { lock: { timeoutMs: -5 } })).rejects.toBeInstanceOf(StoreLockOptionError);
+      await expect(openStore(fresh, { sandbox: { netnsPath: NETNS }, adapters: memory({ n: 0 }), lock: { timeoutMs: NaN } })).rejects.toBeInstanceOf(StoreOptionError);
+      await expect(createStore(fresh, { netnsPath: NETNS }, { lock: { timeoutMs: -5 } })).rejects.toBeInstanceOf(StoreOptionError);
       expect(fs.existsSync(fresh)).toBe(false);
-      expect(() => StoreLock.acquire(dir, NaN)).toThrow(StoreLockOptionError);
+      expect(() => StoreLock.acquire(dir, NaN)).toThrow(StoreOptionError);
     } finally {
       held.release();
     }

@@ -1,0 +1,49 @@
+/**
+ * The options a library caller passes to `Tapstore.open` / `openStore`, checked as JavaScript may
+ * pass them: a NaN, a negative, a string where a number goes is refused with a typed error naming
+ * the option, before anything is opened, created or locked (a NaN `recoveryConcurrency` skipped
+ * recovery, a NaN lock timeout waited for ever).
+ */
+import { TapstateError } from '../../machines/tapstate-error.js';
+
+/** An option of `Tapstore.open` / `openStore` / `createStore` breaks a rule; nothing was opened, created or locked. */
+export class StoreOptionError extends TapstateError {
+  override readonly name = 'StoreOptionError';
+  readonly code = 'STORE_OPTION';
+  constructor(
+    readonly field: string,
+    readonly rule: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`);
+  }
+}
+
+const describe = (v: unknown): string => (typeof v === 'number' ? String(v) : v === null ? 'null' : typeof v);
+
+/** Why a number option is not an acceptable value (finite, at least `min`, an integer when asked), or null. */
+export function numberProblem(v: unknown, min: number, integer = false): string | null {
+  if (typeof v === 'number' && Number.isFinite(v) && v >= min && (!integer || Number.isInteger(v))) return null;
+  return `must be ${integer ? 'an integer' : 'a finite number'} >= ${min} (got ${describe(v)})`;
+}
+
+/** Throw StoreOptionError unless `opts[field]` is undefined or passes `problem`. */
+export function checkOption(opts: object, field: string, problem: (v: unknown) => string | null, rule: string, prefix = ''): void {
+  const v = (opts as Record<string, unknown>)[field];
+  if (v === undefined) return;
+  const p = problem(v);
+  if (p) throw new StoreOptionError(prefix + field, rule, p);
+}
+
+const isFunction = (v: unknown) => (typeof v === 'function' ? null : `must be a function (got ${describe(v)})`);
+const isBoolean = (v: unknown) => (typeof v === 'boolean' ? null : `must be a boolean (got ${describe(v)})`);
+
+/** The options of `Tapstore.open` other than the log and adapters. */
+export function checkStoreOptions(opts: unknown): void {
+  if (typeof opts !== 'object' || opts === null) throw new StoreOptionError('options', 'object', `must be an object (got ${describe(opts)})`);
+  checkOption(opts, 'durability', (v) => (v === 'command' || v === 'effect' ? null : `must be "command" or "effect" (got ${JSON.stringify(v) ?? describe(v)})`), 'enum');
+  checkOption(opts, 'checkpointEvery', (v) => numberProblem(v, 1, true), 'range');
+  checkOption(opts, 'recoveryConcurrency', (v) => numberProblem(v, 1, true), 'range');
+  for (const f of ['verify', 'recover']) checkOption(opts, f, isBoolean, 'boolean');
+  for (const f of ['clock', 'onRecoveryProgress', 'onClose']) checkOption(opts, f, isFunction, 'function');
+}
