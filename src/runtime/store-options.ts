@@ -38,6 +38,14 @@ export function checkOption(opts: object, field: string, problem: (v: unknown) =
 const isFunction = (v: unknown) => (typeof v === 'function' ? null : `must be a function (got ${describe(v)})`);
 const isBoolean = (v: unknown) => (typeof v === 'boolean' ? null : `must be a boolean (got ${describe(v)})`);
 
+/** `Tapstore.open`'s log and adapters: objects (a replay-only open may pass null sides, so they are not checked). */
+export function checkLogAndAdapters(opts: { log?: unknown; adapters?: unknown }): void {
+  for (const f of ['log', 'adapters'] as const) {
+    const v = opts[f];
+    if (typeof v !== 'object' || v === null) throw new StoreOptionError(f, 'object', `must be an object (got ${describe(v)})`);
+  }
+}
+
 /** The options of `Tapstore.open` other than the log and adapters. */
 export function checkStoreOptions(opts: unknown): void {
   if (typeof opts !== 'object' || opts === null) throw new StoreOptionError('options', 'object', `must be an object (got ${describe(opts)})`);

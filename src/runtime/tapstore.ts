@@ -37,7 +37,7 @@ import { Retirements } from './retirement.js';
 import { recoverEndpoints, type RecoveredEndpoint, type RecoveryReport } from './recovery-scheduler.js';
 import { createFromInput, stampOf, type EndpointSnapshot } from './replay.js';
 import { sandboxFromMeta, type SandboxConfig } from './sandbox-config.js';
-import { checkStoreOptions } from './store-options.js';
+import { checkLogAndAdapters, checkStoreOptions } from './store-options.js';
 import type { PersistNetworkV1, PersistNetworkV2, PersistShape } from '../persist/persist-json.js';
 import type { PersistedNetwork } from '../persist/persisted-network.js';
 import { loadPlan, loadRecords, saveDocument, type LoadResult } from '../persist/store-persist.js';
@@ -120,6 +120,7 @@ export class Tapstore {
   /** Open a store: replay its log (from the checkpoint) without calling any adapter, then recover. */
   static async open(opts: TapstoreOptions): Promise<Tapstore> {
     checkStoreOptions(opts); // a NaN recoveryConcurrency skipped recovery: refused before the log is read
+    checkLogAndAdapters(opts);
     const store = new Tapstore(opts, rebuildEndpoints(opts.log, opts.verify ?? false));
     if (store.mirror) for (const s of store.slots.values()) store.mirror.restore(s.id, s.snapshot);
     if (opts.recover ?? true) store.recovery.endpoints = await store.recover();

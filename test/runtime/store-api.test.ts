@@ -486,6 +486,8 @@ describe('opening', () => {
     const before = recordCount(w);
     for (const [opts, field, rule] of bad) await expect(w.open(opts as never)).rejects.toMatchObject({ name: 'StoreOptionError', code: 'STORE_OPTION', field, rule });
     await expect(Tapstore.open(null as never)).rejects.toMatchObject({ name: 'StoreOptionError', field: 'options' });
+    await expect(Tapstore.open({ log: null, adapters: {} } as never)).rejects.toMatchObject({ name: 'StoreOptionError', field: 'log', rule: 'object' });
+    await expect(Tapstore.open({ log: MemoryLogStore.open(w.medium, { readOnly: true }), adapters: undefined } as never)).rejects.toMatchObject({ name: 'StoreOptionError', field: 'adapters', rule: 'object' });
     expect(recordCount(w)).toBe(before);
     // good options: the interrupted attach is recovered
     const s2 = await w.open({ recoveryConcurrency: 1, checkpointEvery: 10, durability: 'effect' });

@@ -138,7 +138,8 @@ describe('openStore', () => {
       },
     ];
     for (const opts of failures) {
-      await expect(openStore(dir, opts)).rejects.toThrow();
+      // a factory returning no adapters: StoreOptionError naming them; the observer's own error as it threw it
+      await expect(openStore(dir, opts)).rejects.toThrow(opts.inspect ? /observer threw/ : /^adapters: must be an object/);
       // the lock is free again: the next open gets it at once
       const store = await openStore(dir, { adapters: memory({ n: 0 }) });
       await store.close();
