@@ -38,6 +38,16 @@ export function checkOption(opts: object, field: string, problem: (v: unknown) =
 const isFunction = (v: unknown) => (typeof v === 'function' ? null : `must be a function (got ${describe(v)})`);
 const isBoolean = (v: unknown) => (typeof v === 'boolean' ? null : `must be a boolean (got ${describe(v)})`);
 
+/**
+ * The store directory given to openStore / createStore: a non-empty string without NUL. `''`
+ * would resolve to the process's working directory (and removeStore would delete it).
+ */
+export function checkStoreDir(dir: unknown): void {
+  if (typeof dir !== 'string') throw new StoreOptionError('dir', 'string', `must be a string (got ${describe(dir)})`);
+  if (dir === '') throw new StoreOptionError('dir', 'non-empty', 'must not be empty (it would be the working directory)');
+  if (dir.includes('\0')) throw new StoreOptionError('dir', 'no-nul', 'must not contain NUL');
+}
+
 /** `Tapstore.open`'s log and adapters: objects (a replay-only open may pass null sides, so they are not checked). */
 export function checkLogAndAdapters(opts: { log?: unknown; adapters?: unknown }): void {
   for (const f of ['log', 'adapters'] as const) {

@@ -20,7 +20,7 @@ import type { RetentionPolicy } from '../log/retention.js';
 import { writeRetentionFile } from '../log/retention-file.js';
 import type { Adapters } from '../runtime/effects.js';
 import { resolveSandbox, sandboxFromMeta, sandboxMeta, type SandboxConfig, type SandboxInit } from '../runtime/sandbox-config.js';
-import { checkStoreOptions } from '../runtime/store-options.js';
+import { checkStoreDir, checkStoreOptions } from '../runtime/store-options.js';
 import { Tapstore, type TapstoreOptions } from '../runtime/tapstore.js';
 import { defaultHypervisor, defaultNetlink } from './default-adapters.js';
 import { SandboxMismatchError, StoreExistsError, StoreNotFoundError, StoreNotRemovableError } from './errors.js';
@@ -66,6 +66,7 @@ export function checkStore(dir: string): string {
  * under the write lock. Throws {@link StoreExistsError} if one exists. Returns the config written.
  */
 export async function createStore(dir: string, init: SandboxInit, opts: { lock?: StoreLockOptions; retention?: RetentionPolicy } = {}): Promise<SandboxConfig> {
+  checkStoreDir(dir);
   const d = path.resolve(dir);
   checkLockOptions(opts.lock); // before anything is created
   const sandbox = resolveSandbox(init);
@@ -115,6 +116,7 @@ export async function removeStore(store: Tapstore): Promise<void> {
 
 /** Open (or create) the store in `dir`; see the module comment. */
 export async function openStore(dir: string, opts: OpenStoreOptions = {}): Promise<Tapstore> {
+  checkStoreDir(dir);
   checkStoreOptions(opts); // before a store is created or anything locked
   const { sandbox: init, adapters: given, lock: lockOpts, ...rest } = opts;
   const d = path.resolve(dir);

@@ -114,6 +114,15 @@ describe('openStore', () => {
     }
   });
 
+  it('a store directory that is not a non-empty string without NUL is refused with StoreOptionError (\'\' was the working directory)', async () => {
+    const cwd = fs.readdirSync('.');
+    for (const [dir, rule] of [['', 'non-empty'], [undefined, 'string'], [5, 'string'], ['/tmp/x\0y', 'no-nul']] as const) {
+      await expect(openStore(dir as never, { sandbox: { netnsPath: NETNS }, adapters: memory({ n: 0 }) })).rejects.toMatchObject({ name: 'StoreOptionError', field: 'dir', rule });
+      await expect(createStore(dir as never, { netnsPath: NETNS })).rejects.toMatchObject({ name: 'StoreOptionError', field: 'dir', rule });
+    }
+    expect(fs.readdirSync('.')).toEqual(cwd); // nothing created in the working directory
+  });
+
   it('an open that fails after taking the lock drops it, whatever the adapter factory returned or its close() did', async () => {
     const dir = tmpStore();
     const first = await openStore(dir, { sandbox: { netnsPath: NETNS }, adapters: memory({ n: 0 }) });
