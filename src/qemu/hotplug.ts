@@ -114,22 +114,29 @@ export async function devicePlacement(client: QmpClient, id: string): Promise<De
   return out;
 }
 
+/** QOM containers of `-device`s: with an id (`/machine/peripheral/<id>`) and without (`…-anon/device[N]`). */
+const DEVICE_CONTAINERS = ['/machine/peripheral', '/machine/peripheral-anon'] as const;
+
 /**
  * The occupied positions (`bus:addr` keys) on the buses of `slots`, asked from QEMU — so slot
- * bookkeeping survives adapter restarts.
+ * bookkeeping survives adapter restarts. Devices created without an id (`-device
+ * virtio-serial-pci,bus=rp0`, as other launchers do) occupy slots too: both containers are read.
  */
 export async function occupiedSlots(client: QmpClient, slots: readonly Slot[]): Promise<Set<string>> {
   const buses = new Set(slots.map((s) => s.bus));
-  const ids = (await peripheralIds(client)).filter((id) => !buses.has(id));
+  const children = async (container: string): Promise<string[]> => {
+    const list = (await client.execute('qom-list', { path: container })) as { name: string; type: string }[];
+    return list.filter((p) => p.type.startsWith('child<') && !(container === DEVICE_CONTAINERS[0] && buses.has(p.name))).map((p) => `${container}/${p.name}`);
+  };
+  const paths = (await Promise.all(DEVICE_CONTAINERS.map(children))).flat();
   const used = new Set<string>();
   await Promise.all(
-    ids.map(async (id) => {
-      const dev = `/machine/peripheral/${id}`;
+    paths.map(async (dev) => {
       let busPath: unknown;
       try {
         busPath = await client.execute('qom-get', { path: dev, property: 'parent_bus' });
       } catch (e) {
-        if (isNotFound(e)) return; // removed meanwhile
+        if (isNotFound(e) || (e instanceof QmpError && e.kind === 'command')) return; // removed meanwhile, or not a bus device
         throw e;
       }
       if (typeof busPath !== 'string') return;

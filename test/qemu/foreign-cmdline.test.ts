@@ -1,0 +1,111 @@
+/**
+ * QEMU command lines other than ours (other runtimes' launchers): devices created without an id,
+ * multifunction devices, ids with dots and dashes, a QMP monitor made with `-chardev socket` +
+ * `-mon mode=control,pretty=on` (multi-line replies). Real QEMU, no guest, never KVM.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { NicSpec } from '../../src/adapters/hypervisor.js';
+import { QemuHypervisorAdapter } from '../../src/qemu/adapter.js';
+import type { LaunchOptions, QemuInstance } from '../../src/qemu/launcher.js';
+import { RealEnv } from './qemu-fixture.js';
+import { tapDetails, uniqueName } from './tap-helper.js';
+
+const env = new RealEnv();
+const adapters: QemuHypervisorAdapter[] = [];
+const dirs: string[] = [];
+afterAll(async () => {
+  await Promise.all(adapters.map((a) => a.close()));
+  await env.teardown();
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+let macN = 0;
+function nic(tapName: string): NicSpec {
+  const id = uniqueName('f', 12);
+  return { netdevId: id, deviceId: `virtio-${id}`, mac: `02:00:00:00:61:${(macN++ % 256).toString(16).padStart(2, '0')}`, queues: 1, tapName, vhost: false };
+}
+
+async function start(launch: LaunchOptions, qmpPath?: (q: QemuInstance) => string): Promise<{ q: QemuInstance; a: QemuHypervisorAdapter }> {
+  const q = await env.qemu({ topology: null, ...launch });
+  const a = new QemuHypervisorAdapter({ qmpPath: qmpPath ? qmpPath(q) : q.qmpPath, unplugTimeoutMs: 3000 });
+  adapters.push(a);
+  return { q, a };
+}
+
+/** Hot plug a fresh tap; QEMU must hold the NIC with our MAC. */
+async function plug(q: QemuInstance, a: QemuHypervisorAdapter): Promise<{ n: NicSpec; pciPath: string }> {
+  const t = env.tap(1);
+  const n = nic(t.tapName);
+  try {
+    const { pciPath } = await a.hotplug(n, t.fds);
+    expect(await q.control.execute('qom-get', { path: `/machine/peripheral/${n.deviceId}`, property: 'mac' })).toBe(n.mac);
+    return { n, pciPath };
+  } finally {
+    t.closeFds();
+  }
+}
+
+describe('QEMU command lines of other launchers', () => {
+  it('devices without an id occupy bridge slots too (regression: device_add refused "slot 1 function 0 not available … id=(null)")', async () => {
+    const { q, a } = await start({
+      extraArgs: [
+        '-device', 'pcie-root-port,id=rp.0-x,bus=pcie.0,chassis=2,addr=0x2',
+        '-device', 'pci-bridge,id=b.r-1,bus=pcie.0,chassis_nr=7,addr=0x5,shpc=on',
+        '-device', 'virtio-serial-pci,bus=b.r-1,addr=0x1', // no id: /machine/peripheral-anon
+        '-device', 'virtio-rng-pci,bus=b.r-1,addr=0x2.0x1', // no id, function 1 of slot 2
+        '-drive', 'if=none,id=d0,file=null-co://,format=raw',
+        '-device', 'virtio-blk-pci,id=blk0,bus=b.r-1,addr=0x3,drive=d0',
+      ],
+    });
+    const got = [];
+    for (let i = 0; i < 3; i++) got.push(await plug(q, a));
+    expect(got.map((g) => g.pciPath)).toEqual(['02/00', '05/04', '05/05']);
+    for (const { n } of got) {
+      await a.hotunplug(n);
+      expect(await a.probeDevice(n.deviceId)).toEqual({ present: false });
+    }
+  });
+
+  it('a device plugged without an id by someone else between our plugs: the retry asks QEMU and finds another slot', async () => {
+    const { q, a } = await start({ extraArgs: ['-device', 'pci-bridge,id=br-9,bus=pcie.0,chassis_nr=3,addr=0x4,shpc=on'] });
+    const first = await plug(q, a);
+    expect(first.pciPath).toBe('04/01');
+    // another plugger takes the slot we would pick next, anonymously
+    await q.control.execute('device_add', { driver: 'virtio-rng-pci', bus: 'br-9', addr: '0x2' });
+    const second = await plug(q, a);
+    expect(second.pciPath).toBe('04/03');
+    await a.hotunplug(second.n);
+    await a.hotunplug(first.n);
+    expect(await a.probeDevice(first.n.deviceId)).toEqual({ present: false });
+  });
+
+  it('QMP over -chardev socket + -mon mode=control,pretty=on (multi-line replies): hot plug and unplug work', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tapstate-mon-${process.pid}-`));
+    dirs.push(dir);
+    const sock = path.join(dir, 'mon.sock');
+    const { q, a } = await start(
+      {
+        acpiHotplugOff: true,
+        extraArgs: [
+          '-name', 'sandbox-foreign,debug-threads=on',
+          '-chardev', `socket,id=charmonitor.1,path=${sock},server=on,wait=off`,
+          '-mon', 'chardev=charmonitor.1,id=monitor,mode=control,pretty=on',
+          '-device', 'pcie-root-port,id=pci-bridge-0,bus=pcie.0,chassis=1,addr=0x3',
+        ],
+      },
+      () => sock,
+    );
+    expect(await a.alive()).toBe(true);
+    const { n, pciPath } = await plug(q, a);
+    expect(pciPath).toBe('03/00');
+    expect(await a.probeDevice(n.deviceId)).toEqual({ present: true, pciPath: '03/00' });
+    expect(await a.probeNetdev(n.netdevId)).toBe(true);
+    await a.hotunplug(n);
+    expect(await a.probeDevice(n.deviceId)).toEqual({ present: false });
+    expect(await a.probeNetdev(n.netdevId)).toBe(false);
+    expect(tapDetails(env.netnsName, n.tapName)).toContain('NO-CARRIER');
+  });
+});
