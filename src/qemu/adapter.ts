@@ -202,6 +202,8 @@ export class QemuHypervisorAdapter implements HypervisorAdapter {
         try {
           await client.execute('device_add', deviceAddArgs(nic, slot));
         } catch (e) {
+          // whatever QEMU refused, what we believe of its slots may be stale: ask again next time
+          if (e instanceof QmpError && e.kind === 'command') this.occupancy.forget();
           if (!(cached && isSlotTaken(e))) throw e;
           // someone else plugged a device there since we last asked: ask QEMU, try once more
           this.reserved.delete(slotKey(slot.bus, slot.addr));

@@ -63,11 +63,15 @@ export function isNotFound(e: unknown): boolean {
 }
 
 /**
- * Is this QEMU refusing a `device_add` because its slot is taken? (QEMU 7.2: `PCI: slot 0
- * function 0 not available for virtio-net-pci, in use by …`.)
+ * QEMU 7.2's refusals of a `device_add` at function 0 of a slot someone else uses: function 0
+ * taken (`PCI: slot 0 function 0 not available for virtio-net-pci, in use by …`), or another
+ * function of the slot taken (`PCI: 2.0 indicates single function, but 2.1 is already populated.`).
  */
+const SLOT_TAKEN = [/^PCI: slot \d+ function \d+ not available for /, /^PCI: [0-9a-f]+\.0 indicates single function, but [0-9a-f]+\.[0-7] is already populated/];
+
+/** Is this QEMU refusing a `device_add` because its slot is taken (see {@link SLOT_TAKEN})? */
 export function isSlotTaken(e: unknown): boolean {
-  return e instanceof QmpError && e.kind === 'command' && /^PCI: slot \d+ function \d+ not available for /.test(e.desc);
+  return e instanceof QmpError && e.kind === 'command' && SLOT_TAKEN.some((re) => re.test(e.desc));
 }
 
 /** Is this the answer to a second device_del while one is pending? */

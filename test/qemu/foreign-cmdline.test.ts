@@ -82,6 +82,19 @@ describe('QEMU command lines of other launchers', () => {
     expect(await a.probeDevice(first.n.deviceId)).toEqual({ present: false });
   });
 
+  it('a device plugged by someone else at function 1 of our next slot: the retry finds another slot (regression: "PCI: 2.0 indicates single function, but 2.1 is already populated", on every later hot plug too)', async () => {
+    const { q, a } = await start({ extraArgs: ['-device', 'pci-bridge,id=br.mf,bus=pcie.0,chassis_nr=4,addr=0x4,shpc=on'] });
+    const first = await plug(q, a);
+    expect(first.pciPath).toBe('04/01');
+    await q.control.execute('device_add', { driver: 'virtio-rng-pci', id: uniqueName('rng', 12), bus: 'br.mf', addr: '0x2.0x1' });
+    const second = await plug(q, a);
+    expect(second.pciPath).toBe('04/03');
+    const third = await plug(q, a);
+    expect(third.pciPath).toBe('04/04');
+    for (const { n } of [first, second, third]) await a.hotunplug(n);
+    expect(await a.probeDevice(third.n.deviceId)).toEqual({ present: false });
+  });
+
   it('QMP over -chardev socket + -mon mode=control,pretty=on (multi-line replies): hot plug and unplug work', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tapstate-mon-${process.pid}-`));
     dirs.push(dir);
