@@ -85,36 +85,52 @@ export async function peripheralIds(client: QmpClient): Promise<string[]> {
   return list.filter((p) => p.type.startsWith('child<')).map((p) => p.name);
 }
 
-/** Where a device sits: its bus id, its slot, and its bus's parent device slot (PCI path). */
+/** Where a device sits: its bus id, its slot, and the PCI path from the root bus down to it. */
 export interface DevicePlacement {
   bus: string;
   addr: number;
-  /** `bridgeSlot/devSlot`, when the bus belongs to a device on the root bus. */
+  /** `bridgeSlot/devSlot` (`bridgeSlot/…/devSlot` behind nested controllers), when its bus belongs to a device reached from the root bus. */
   pciPath?: string;
 }
 
-/** Ask QEMU where `/machine/peripheral/<id>` sits (qom-get parent_bus + addr; addr is a devfn). */
+/** How many controllers deep {@link devicePlacement} walks up at most (a loop guard). */
+const MAX_DEPTH = 8;
+
+/**
+ * Ask QEMU where `/machine/peripheral/<id>` sits (qom-get parent_bus + addr; addr is a devfn), and
+ * walk up through the controllers whose bus it is on to the root bus for the PCI path.
+ */
 export async function devicePlacement(client: QmpClient, id: string): Promise<DevicePlacement> {
   const dev = `/machine/peripheral/${id}`;
-  const [busPath, devfn] = (await Promise.all([
-    client.execute('qom-get', { path: dev, property: 'parent_bus' }),
-    client.execute('qom-get', { path: dev, property: 'addr' }).catch((e: unknown) => {
-      if (e instanceof QmpError && e.kind === 'command') return undefined; // not a PCI device
-      throw e;
-    }),
-  ])) as [string, number | undefined];
+  const addrOf = (path: string): Promise<number | undefined> =>
+    client.execute('qom-get', { path, property: 'addr' }).then(
+      (v) => (typeof v === 'number' ? v : undefined),
+      (e: unknown) => {
+        if (e instanceof QmpError && e.kind === 'command') return undefined; // not a PCI device
+        throw e;
+      },
+    );
+  const [busPath, devfn] = (await Promise.all([client.execute('qom-get', { path: dev, property: 'parent_bus' }), addrOf(dev)])) as [string, number | undefined];
   const bus = busPath.slice(busPath.lastIndexOf('/') + 1);
   const addr = typeof devfn === 'number' ? devfn >> 3 : -1;
-  const parentDev = busPath.slice(0, busPath.lastIndexOf('/'));
   const out: DevicePlacement = { bus, addr };
-  if (addr >= 0 && parentDev.startsWith('/machine/')) {
-    try {
-      const bridgeDevfn = await client.execute('qom-get', { path: parentDev, property: 'addr' });
-      if (typeof bridgeDevfn === 'number') out.pciPath = `${hex2(bridgeDevfn >> 3)}/${hex2(addr)}`;
-    } catch (e) {
-      if (!(e instanceof QmpError && e.kind === 'command')) throw e;
-    }
+  if (addr < 0) return out;
+  const slots = [addr];
+  let parentBus = busPath;
+  for (let depth = 0; depth < MAX_DEPTH; depth++) {
+    const parentDev = parentBus.slice(0, parentBus.lastIndexOf('/'));
+    if (!parentDev.startsWith('/machine/peripheral')) break; // the root bus (/machine/q35/pcie.0) or no bus of a device
+    const parentDevfn = await addrOf(parentDev);
+    if (parentDevfn === undefined) return out;
+    slots.unshift(parentDevfn >> 3);
+    const up = await client.execute('qom-get', { path: parentDev, property: 'parent_bus' }).catch((e: unknown) => {
+      if (e instanceof QmpError && e.kind === 'command') return undefined;
+      throw e;
+    });
+    if (typeof up !== 'string') return out;
+    parentBus = up;
   }
+  if (slots.length > 1 && !parentBus.slice(0, parentBus.lastIndexOf('/')).startsWith('/machine/peripheral')) out.pciPath = slots.map(hex2).join('/');
   return out;
 }
 
@@ -130,7 +146,8 @@ export async function occupiedSlots(client: QmpClient, slots: readonly Slot[]): 
   const buses = new Set(slots.map((s) => s.bus));
   const children = async (container: string): Promise<string[]> => {
     const list = (await client.execute('qom-list', { path: container })) as { name: string; type: string }[];
-    return list.filter((p) => p.type.startsWith('child<') && !(container === DEVICE_CONTAINERS[0] && buses.has(p.name))).map((p) => `${container}/${p.name}`);
+    // the controllers too: one may sit behind another (a pcie-pci-bridge on a root port)
+    return list.filter((p) => p.type.startsWith('child<')).map((p) => `${container}/${p.name}`);
   };
   const paths = (await Promise.all(DEVICE_CONTAINERS.map(children))).flat();
   const used = new Set<string>();

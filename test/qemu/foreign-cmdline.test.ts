@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { NicSpec } from '../../src/adapters/hypervisor.js';
 import { QemuHypervisorAdapter } from '../../src/qemu/adapter.js';
+import { discoverControllers } from '../../src/qemu/topology.js';
 import type { LaunchOptions, QemuInstance } from '../../src/qemu/launcher.js';
 import { RealEnv } from './qemu-fixture.js';
 import { tapDetails, uniqueName } from './tap-helper.js';
@@ -94,6 +95,39 @@ describe('QEMU command lines of other launchers', () => {
     for (const { n } of [first, second, third]) await a.hotunplug(n);
     expect(await a.probeDevice(third.n.deviceId)).toEqual({ present: false });
   });
+
+  it('controllers behind a root port (libvirt\'s q35 layout: pcie-pci-bridge behind a root port; a pci-bridge behind one) and a pcie-pci-bridge on pcie.0: slots used, PCI paths of three parts (regression: NoSlotError "not on the root bus")', async () => {
+    const { q, a } = await start({
+      extraArgs: [
+        '-device', 'pcie-root-port,id=pci.1,bus=pcie.0,chassis=1,addr=0x2',
+        '-device', 'pcie-pci-bridge,id=pci.2,bus=pci.1,addr=0x0',
+        '-device', 'pcie-root-port,id=pci.3,bus=pcie.0,chassis=3,addr=0x3',
+        '-device', 'pci-bridge,id=pci.4,bus=pci.3,chassis_nr=4,addr=0x0,shpc=on',
+        '-device', 'virtio-rng-pci,bus=pci.4,addr=0x1',
+        '-device', 'pcie-pci-bridge,id=ppb-root,bus=pcie.0,addr=0x7',
+      ],
+      acpiHotplugOff: true,
+    });
+    const found = await discoverControllers(q.control);
+    expect(found.map((c) => [c.id, c.type, [c.rootSlot, ...(c.via ?? [])].join('/'), c.slots.length, c.unusable])).toEqual([
+      ['pci.1', 'pcie-root-port', '2', 1, undefined],
+      ['pci.2', 'pcie-pci-bridge', '2/0', 31, undefined],
+      ['pci.3', 'pcie-root-port', '3', 1, undefined],
+      ['pci.4', 'pci-bridge', '3/0', 31, undefined],
+      ['ppb-root', 'pcie-pci-bridge', '7', 31, undefined],
+    ]);
+    const got = [await plug(q, a), await plug(q, a)];
+    expect(got.map((g) => g.pciPath)).toEqual(['02/00/01', '02/00/02']);
+    for (const { n, pciPath } of got) expect(await a.probeDevice(n.deviceId)).toEqual({ present: true, pciPath });
+    // fill pci.2 (31 slots), then pci.4 (slot 1 taken), then the bridge on pcie.0
+    const more = [];
+    for (let i = 0; i < 29 + 1; i++) more.push(await plug(q, a));
+    expect(more[28]!.pciPath).toBe('02/00/1f');
+    expect(more[29]!.pciPath).toBe('03/00/02');
+    for (const { n } of [...got, ...more]) await a.hotunplug(n);
+    expect(await a.probeDevice(got[0]!.n.deviceId)).toEqual({ present: false });
+    expect((await plug(q, a)).pciPath).toBe('02/00/01');
+  }, 60_000);
 
   it('QMP over -chardev socket + -mon mode=control,pretty=on (multi-line replies): hot plug and unplug work', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tapstate-mon-${process.pid}-`));
