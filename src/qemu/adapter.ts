@@ -484,6 +484,15 @@ export class QemuHypervisorAdapter implements HypervisorAdapter {
       return await this.connecting;
     } catch (e) {
       if (e instanceof HypervisorError) throw e;
+      if (e instanceof QmpError && e.kind === 'garbled') {
+        // Something answers there, but not QMP (an HMP monitor: `-mon …` without mode=control, a
+        // serial console): a misconfiguration, never "QEMU is gone" — probes must not say absent.
+        throw new HypervisorError({
+          kind: 'invalid',
+          op,
+          message: `${op}: qmpPath ${this.opts.qmpPath} is not a QMP monitor (give QEMU -qmp unix:PATH,server=on,wait=off or -mon chardev=ID,mode=control): ${e.message}`,
+        });
+      }
       const he = toHypervisorError(op, e);
       // Could not reach QEMU at all (no socket, refused, no greeting): it is not there.
       throw new HypervisorError({ kind: he.kind === 'timeout' ? 'timeout' : 'disconnected', op, message: he.message });

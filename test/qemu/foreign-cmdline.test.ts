@@ -129,6 +129,23 @@ describe('QEMU command lines of other launchers', () => {
     expect((await plug(q, a)).pciPath).toBe('02/00/01');
   }, 60_000);
 
+  it('a socket that is an HMP monitor (-mon without mode=control): a typed invalid error naming qmpPath, never "QEMU is gone" (regression: probes said absent, alive false)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tapstate-hmp-${process.pid}-`));
+    dirs.push(dir);
+    const sock = path.join(dir, 'hmp.sock');
+    const { a } = await start(
+      { extraArgs: ['-chardev', `socket,id=hmp0,path=${sock},server=on,wait=off`, '-mon', 'chardev=hmp0,mode=readline', '-device', 'pcie-root-port,id=rp0,bus=pcie.0,chassis=1,addr=0x3'] },
+      () => sock,
+    );
+    const want = { name: 'HypervisorError', kind: 'invalid', message: expect.stringMatching(/^probeDevice: qmpPath .*hmp\.sock is not a QMP monitor \(give QEMU -qmp .* or -mon chardev=ID,mode=control\): /) };
+    await expect(a.probeDevice('virtio-x')).rejects.toMatchObject(want);
+    await expect(a.probeNetdev('x')).rejects.toMatchObject({ kind: 'invalid' });
+    await expect(a.alive()).rejects.toMatchObject({ kind: 'invalid' });
+    const t = env.tap(1);
+    await expect(a.hotplug(nic(t.tapName), t.fds)).rejects.toMatchObject({ kind: 'invalid', op: 'hotplug' });
+    t.closeFds();
+  });
+
   it('QMP over -chardev socket + -mon mode=control,pretty=on (multi-line replies): hot plug and unplug work', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tapstate-mon-${process.pid}-`));
     dirs.push(dir);
