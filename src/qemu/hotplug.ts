@@ -255,7 +255,7 @@ export async function unplugSequence(client: QmpClient, ids: { deviceId: string;
       } catch (e) {
         if (!(e instanceof QmpError && e.kind === 'timeout')) throw e;
         out.stuck = true;
-        out.stuckReason = `DEVICE_DELETED for ${ids.deviceId} did not arrive within ${timeoutMs} ms`;
+        out.stuckReason = `DEVICE_DELETED for ${ids.deviceId} did not arrive within ${timeoutMs} ms (the guest has not released it: with ACPI PCI hotplug on, QEMU's default, removal waits for the guest OS)`;
       }
     } catch (e) {
       if (isNotFound(e)) out.devicePresent = false;
