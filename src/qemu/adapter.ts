@@ -180,9 +180,8 @@ export class QemuHypervisorAdapter implements HypervisorAdapter {
     const t0 = performance.now();
     const client = await this.connect(op);
     let slot: Slot | undefined;
-    let cached = false;
     try {
-      ({ slot, cached } = await this.freeSlot(op, client)); // reserved until this hot plug ends
+      ({ slot } = await this.freeSlot(op, client)); // reserved until this hot plug ends
       if (nic.queues > 0) attachTapQueues(fds); // IFF_MULTI_QUEUE: QEMU 7.2 aborts on a still-detached queue
       this.fdNamesConsumed.delete(nic.netdevId); // names passed from here on may stay in QEMU
       // names derived from the netdev: a crash between getfd and netdev_add leaves fds in QEMU
@@ -204,8 +203,9 @@ export class QemuHypervisorAdapter implements HypervisorAdapter {
         } catch (e) {
           // whatever QEMU refused, what we believe of its slots may be stale: ask again next time
           if (e instanceof QmpError && e.kind === 'command') this.occupancy.forget();
-          if (!(cached && isSlotTaken(e))) throw e;
-          // someone else plugged a device there since we last asked: ask QEMU, try once more
+          if (!isSlotTaken(e)) throw e;
+          // someone else plugged a device there since we last asked (which may be a moment ago,
+          // on this very hot plug): ask QEMU, try once more
           this.reserved.delete(slotKey(slot.bus, slot.addr));
           slot = undefined;
           this.occupancy.forget();

@@ -3,6 +3,7 @@
  * multifunction devices, ids with dots and dashes, a QMP monitor made with `-chardev socket` +
  * `-mon mode=control,pretty=on` (multi-line replies). Real QEMU, no guest, never KVM.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -144,6 +145,45 @@ describe('QEMU command lines of other launchers', () => {
     const t = env.tap(1);
     await expect(a.hotplug(nic(t.tapName), t.fds)).rejects.toMatchObject({ kind: 'invalid', op: 'hotplug' });
     t.closeFds();
+  });
+
+  it('a slot taken by another plugger between our first ask and our device_add (fresh connection): retried once (regression: refused, no retry)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tapstate-other-${process.pid}-`));
+    dirs.push(dir);
+    const other = path.join(dir, 'other.sock');
+    const q = await env.qemu({ topology: null, extraArgs: ['-qmp', `unix:${other},server=on,wait=off`, '-device', 'pci-bridge,id=br-r,bus=pcie.0,chassis_nr=2,addr=0x3,shpc=on'] });
+    // another runtime's plugger, on its own monitor, run synchronously when our netdev_add is sent
+    // (after we chose slot 1, before our device_add): deterministic
+    const script = [
+      'import json, socket, sys',
+      's = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile("rwb")',
+      'f.readline()',
+      'for c in [{"execute": "qmp_capabilities"}, {"execute": "device_add", "arguments": {"driver": "virtio-rng-pci", "bus": "br-r", "addr": "0x1"}}]:',
+      '    f.write((json.dumps(c) + "\\n").encode()); f.flush()',
+      '    while True:',
+      '        r = json.loads(f.readline())',
+      '        if "event" not in r: break',
+      '    if "error" in r: sys.exit(r["error"]["desc"])',
+    ].join('\n');
+    let fired = false;
+    const a = new QemuHypervisorAdapter({
+      qmpPath: q.qmpPath,
+      unplugTimeoutMs: 3000,
+      qmpFaults: (c) => {
+        if (c.method === 'netdev_add' && !fired) {
+          fired = true;
+          const r = spawnSync('python3', ['-c', script, other], { encoding: 'utf8', timeout: 10_000 });
+          if (r.status !== 0) throw new Error(`other plugger failed: ${r.stderr}`);
+        }
+        return 'ok';
+      },
+    });
+    adapters.push(a);
+    const { n, pciPath } = await plug(q, a);
+    expect(fired).toBe(true);
+    expect(pciPath).toBe('03/02');
+    await a.hotunplug(n);
+    expect(await a.probeDevice(n.deviceId)).toEqual({ present: false });
   });
 
   it('QMP over -chardev socket + -mon mode=control,pretty=on (multi-line replies): hot plug and unplug work', async () => {
