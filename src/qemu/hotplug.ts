@@ -74,6 +74,15 @@ export function isSlotTaken(e: unknown): boolean {
   return e instanceof QmpError && e.kind === 'command' && SLOT_TAKEN.some((re) => re.test(e.desc));
 }
 
+/**
+ * Is this QEMU refusing a `device_add` because `bus` cannot take hot-plugged devices (QEMU 7.2:
+ * `Bus 'br0' does not support hotplugging` — a pci-bridge with shpc=off while ACPI PCI hotplug
+ * is off)?
+ */
+export function isBusNotHotpluggable(e: unknown, bus: string): boolean {
+  return e instanceof QmpError && e.kind === 'command' && e.desc === `Bus '${bus}' does not support hotplugging`;
+}
+
 /** Is this the answer to a second device_del while one is pending? */
 export function isUnplugPending(e: unknown): boolean {
   return e instanceof QmpError && e.kind === 'command' && /already in the process of unplug/i.test(e.desc);

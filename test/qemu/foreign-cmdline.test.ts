@@ -186,6 +186,29 @@ describe('QEMU command lines of other launchers', () => {
     expect(await a.probeDevice(n.deviceId)).toEqual({ present: false });
   });
 
+  it('Kata\'s pci-bridge (shpc=off) while ACPI PCI hotplug is off, and a root port: hot plug moves on to the root port, then no-slot names the refusal (regression: every hot plug failed "Bus \'pci-bridge-0\' does not support hotplugging")', async () => {
+    const { q, a } = await start({
+      acpiHotplugOff: true,
+      extraArgs: [
+        '-device', 'pci-bridge,bus=pcie.0,id=pci-bridge-0,chassis_nr=1,shpc=off,addr=2,io-reserve=4k,mem-reserve=1m,pref64-reserve=1m',
+        '-device', 'pcie-root-port,id=rp0,bus=pcie.0,chassis=2,addr=0x5',
+      ],
+    });
+    const { n, pciPath } = await plug(q, a);
+    expect(pciPath).toBe('05/00');
+    const t = env.tap(1);
+    const m = nic(t.tapName);
+    const e = await a.hotplug(m, t.fds).catch((x: unknown) => x);
+    t.closeFds();
+    expect(e).toMatchObject({ name: 'NoSlotError', kind: 'no-slot' });
+    expect((e as Error).message).toBe(
+      'hotplug: no free hot-pluggable slot: found pci-bridge pci-bridge-0 at 02 (QEMU refused to hot plug into it: a pci-bridge needs shpc=on, or ACPI PCI hotplug on), pcie-root-port rp0 at 05 (1 of 1 slot(s) in use)',
+    );
+    expect(await a.probeNetdev(m.netdevId)).toBe(false);
+    await a.hotunplug(n);
+    expect((await plug(q, a)).pciPath).toBe('05/00');
+  });
+
   it('QMP over -chardev socket + -mon mode=control,pretty=on (multi-line replies): hot plug and unplug work', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tapstate-mon-${process.pid}-`));
     dirs.push(dir);
