@@ -209,6 +209,20 @@ describe('QEMU command lines of other launchers', () => {
     expect((await plug(q, a)).pciPath).toBe('05/00');
   });
 
+  it('a monitor another client holds: hot plug fails with a typed timeout that says why; the probe does not say absent', async () => {
+    const q = await env.qemu({ topology: null, extraArgs: ['-device', 'pcie-root-port,id=rp0,bus=pcie.0,chassis=1,addr=0x3'] });
+    const holder = new QemuHypervisorAdapter({ qmpPath: q.qmpPath });
+    adapters.push(holder);
+    expect(await holder.alive()).toBe(true); // holds the only client slot of that monitor
+    const late = new QemuHypervisorAdapter({ qmpPath: q.qmpPath, connectTimeoutMs: 300 });
+    adapters.push(late);
+    const want = { kind: 'timeout', message: expect.stringContaining('no greeting within 300 ms (QEMU serves one client per monitor: is another one connected?)') };
+    await expect(late.probeDevice('virtio-x')).rejects.toMatchObject(want);
+    const t = env.tap(1);
+    await expect(late.hotplug(nic(t.tapName), t.fds)).rejects.toMatchObject(want);
+    t.closeFds();
+  });
+
   it('QMP over -chardev socket + -mon mode=control,pretty=on (multi-line replies): hot plug and unplug work', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tapstate-mon-${process.pid}-`));
     dirs.push(dir);
