@@ -26,6 +26,7 @@ import {
   devicePlacement,
   fdNames,
   isNotFound,
+  isBusNotHotpluggable,
   isSlotTaken,
   netdevAddArgs,
   passFds,
@@ -113,6 +114,8 @@ export class QemuHypervisorAdapter implements HypervisorAdapter {
   };
   /** The controllers found on a connection (asked again on a new one, or when no slot is free). */
   private discovered: { client: QmpClient; found: FoundController[] } | undefined;
+  /** Controllers whose bus QEMU refused to hot plug into, on one connection. */
+  private refused: { client: QmpClient; buses: Set<string> } | undefined;
   private client: QmpClient | undefined;
   private connecting: Promise<QmpClient> | undefined;
   private closed = false;
@@ -180,9 +183,8 @@ export class QemuHypervisorAdapter implements HypervisorAdapter {
     const t0 = performance.now();
     const client = await this.connect(op);
     let slot: Slot | undefined;
-    let cached = false;
     try {
-      ({ slot, cached } = await this.freeSlot(op, client)); // reserved until this hot plug ends
+      ({ slot } = await this.freeSlot(op, client)); // reserved until this hot plug ends
       if (nic.queues > 0) attachTapQueues(fds); // IFF_MULTI_QUEUE: QEMU 7.2 aborts on a still-detached queue
       this.fdNamesConsumed.delete(nic.netdevId); // names passed from here on may stay in QEMU
       // names derived from the netdev: a crash between getfd and netdev_add leaves fds in QEMU
@@ -199,16 +201,27 @@ export class QemuHypervisorAdapter implements HypervisorAdapter {
         throw e;
       }
       try {
-        try {
-          await client.execute('device_add', deviceAddArgs(nic, slot));
-        } catch (e) {
-          if (!(cached && isSlotTaken(e))) throw e;
-          // someone else plugged a device there since we last asked: ask QEMU, try once more
-          this.reserved.delete(slotKey(slot.bus, slot.addr));
-          slot = undefined;
-          this.occupancy.forget();
-          ({ slot } = await this.freeSlot(op, client));
-          await client.execute('device_add', deviceAddArgs(nic, slot));
+        for (let takenRetried = false; ; ) {
+          try {
+            await client.execute('device_add', deviceAddArgs(nic, slot));
+            break;
+          } catch (e) {
+            // whatever QEMU refused, what we believe of its slots may be stale: ask again next time
+            if (e instanceof QmpError && e.kind === 'command') this.occupancy.forget();
+            const bus: string = slot.bus;
+            if (isBusNotHotpluggable(e, bus) && !this.opts.slots) {
+              // a controller QEMU cannot hot plug into (a pci-bridge with shpc=off while ACPI PCI
+              // hotplug is off): never again on this connection; try the next controller
+              this.refusedBuses(client).add(bus);
+            } else if (isSlotTaken(e) && !takenRetried) {
+              // someone else plugged a device there since we last asked (which may be a moment
+              // ago, on this very hot plug): ask QEMU, try once more
+              takenRetried = true;
+            } else throw e;
+            this.reserved.delete(slotKey(slot.bus, slot.addr));
+            slot = undefined;
+            ({ slot } = await this.freeSlot(op, client));
+          }
         }
         this.occupancy.plugged(client, nic.deviceId, slotKey(slot.bus, slot.addr));
       } catch (e) {
@@ -431,7 +444,10 @@ export class QemuHypervisorAdapter implements HypervisorAdapter {
       if (this.opts.slots) candidates = this.opts.slots.filter((s) => !buses || buses.includes(s.bus));
       else {
         if (fresh || this.discovered?.client !== client) this.discovered = { client, found: await discoverControllers(client) };
-        found = this.discovered.found;
+        const refused = this.refusedBuses(client);
+        found = this.discovered.found.map((c) =>
+          refused.has(c.id) ? { ...c, slots: [], unusable: 'QEMU refused to hot plug into it: a pci-bridge needs shpc=on, or ACPI PCI hotplug on' } : c,
+        );
         candidates = slotsOf(found, buses);
       }
       const { used, cached } = await this.occupancy.used(client, candidates, fresh);
@@ -445,6 +461,12 @@ export class QemuHypervisorAdapter implements HypervisorAdapter {
       if (!found) throw new HypervisorError({ kind: 'no-slot', op, message: `${op}: no free hot-pluggable slot among ${candidates.length}` });
       if (fresh) throw new NoSlotError(op, found, used, buses);
     }
+  }
+
+  /** The buses QEMU refused to hot plug into on `client` (a fresh set on a new connection). */
+  private refusedBuses(client: QmpClient): Set<string> {
+    if (this.refused?.client !== client) this.refused = { client, buses: new Set() };
+    return this.refused.buses;
   }
 
   private checkVhost(op: string, nic: NicSpec): void {
@@ -482,6 +504,15 @@ export class QemuHypervisorAdapter implements HypervisorAdapter {
       return await this.connecting;
     } catch (e) {
       if (e instanceof HypervisorError) throw e;
+      if (e instanceof QmpError && e.kind === 'garbled') {
+        // Something answers there, but not QMP (an HMP monitor: `-mon …` without mode=control, a
+        // serial console): a misconfiguration, never "QEMU is gone" — probes must not say absent.
+        throw new HypervisorError({
+          kind: 'invalid',
+          op,
+          message: `${op}: qmpPath ${this.opts.qmpPath} is not a QMP monitor (give QEMU -qmp unix:PATH,server=on,wait=off or -mon chardev=ID,mode=control): ${e.message}`,
+        });
+      }
       const he = toHypervisorError(op, e);
       // Could not reach QEMU at all (no socket, refused, no greeting): it is not there.
       throw new HypervisorError({ kind: he.kind === 'timeout' ? 'timeout' : 'disconnected', op, message: he.message });

@@ -63,11 +63,24 @@ export function isNotFound(e: unknown): boolean {
 }
 
 /**
- * Is this QEMU refusing a `device_add` because its slot is taken? (QEMU 7.2: `PCI: slot 0
- * function 0 not available for virtio-net-pci, in use by …`.)
+ * QEMU 7.2's refusals of a `device_add` at function 0 of a slot someone else uses: function 0
+ * taken (`PCI: slot 0 function 0 not available for virtio-net-pci, in use by …`), or another
+ * function of the slot taken (`PCI: 2.0 indicates single function, but 2.1 is already populated.`).
  */
+const SLOT_TAKEN = [/^PCI: slot \d+ function \d+ not available for /, /^PCI: [0-9a-f]+\.0 indicates single function, but [0-9a-f]+\.[0-7] is already populated/];
+
+/** Is this QEMU refusing a `device_add` because its slot is taken (see {@link SLOT_TAKEN})? */
 export function isSlotTaken(e: unknown): boolean {
-  return e instanceof QmpError && e.kind === 'command' && /^PCI: slot \d+ function \d+ not available for /.test(e.desc);
+  return e instanceof QmpError && e.kind === 'command' && SLOT_TAKEN.some((re) => re.test(e.desc));
+}
+
+/**
+ * Is this QEMU refusing a `device_add` because `bus` cannot take hot-plugged devices (QEMU 7.2:
+ * `Bus 'br0' does not support hotplugging` — a pci-bridge with shpc=off while ACPI PCI hotplug
+ * is off)?
+ */
+export function isBusNotHotpluggable(e: unknown, bus: string): boolean {
+  return e instanceof QmpError && e.kind === 'command' && e.desc === `Bus '${bus}' does not support hotplugging`;
 }
 
 /** Is this the answer to a second device_del while one is pending? */
@@ -81,55 +94,79 @@ export async function peripheralIds(client: QmpClient): Promise<string[]> {
   return list.filter((p) => p.type.startsWith('child<')).map((p) => p.name);
 }
 
-/** Where a device sits: its bus id, its slot, and its bus's parent device slot (PCI path). */
+/** Where a device sits: its bus id, its slot, and the PCI path from the root bus down to it. */
 export interface DevicePlacement {
   bus: string;
   addr: number;
-  /** `bridgeSlot/devSlot`, when the bus belongs to a device on the root bus. */
+  /** `bridgeSlot/devSlot` (`bridgeSlot/…/devSlot` behind nested controllers), when its bus belongs to a device reached from the root bus. */
   pciPath?: string;
 }
 
-/** Ask QEMU where `/machine/peripheral/<id>` sits (qom-get parent_bus + addr; addr is a devfn). */
+/** How many controllers deep {@link devicePlacement} walks up at most (a loop guard). */
+const MAX_DEPTH = 8;
+
+/**
+ * Ask QEMU where `/machine/peripheral/<id>` sits (qom-get parent_bus + addr; addr is a devfn), and
+ * walk up through the controllers whose bus it is on to the root bus for the PCI path.
+ */
 export async function devicePlacement(client: QmpClient, id: string): Promise<DevicePlacement> {
   const dev = `/machine/peripheral/${id}`;
-  const [busPath, devfn] = (await Promise.all([
-    client.execute('qom-get', { path: dev, property: 'parent_bus' }),
-    client.execute('qom-get', { path: dev, property: 'addr' }).catch((e: unknown) => {
-      if (e instanceof QmpError && e.kind === 'command') return undefined; // not a PCI device
-      throw e;
-    }),
-  ])) as [string, number | undefined];
+  const addrOf = (path: string): Promise<number | undefined> =>
+    client.execute('qom-get', { path, property: 'addr' }).then(
+      (v) => (typeof v === 'number' ? v : undefined),
+      (e: unknown) => {
+        if (e instanceof QmpError && e.kind === 'command') return undefined; // not a PCI device
+        throw e;
+      },
+    );
+  const [busPath, devfn] = (await Promise.all([client.execute('qom-get', { path: dev, property: 'parent_bus' }), addrOf(dev)])) as [string, number | undefined];
   const bus = busPath.slice(busPath.lastIndexOf('/') + 1);
   const addr = typeof devfn === 'number' ? devfn >> 3 : -1;
-  const parentDev = busPath.slice(0, busPath.lastIndexOf('/'));
   const out: DevicePlacement = { bus, addr };
-  if (addr >= 0 && parentDev.startsWith('/machine/')) {
-    try {
-      const bridgeDevfn = await client.execute('qom-get', { path: parentDev, property: 'addr' });
-      if (typeof bridgeDevfn === 'number') out.pciPath = `${hex2(bridgeDevfn >> 3)}/${hex2(addr)}`;
-    } catch (e) {
-      if (!(e instanceof QmpError && e.kind === 'command')) throw e;
-    }
+  if (addr < 0) return out;
+  const slots = [addr];
+  let parentBus = busPath;
+  for (let depth = 0; depth < MAX_DEPTH; depth++) {
+    const parentDev = parentBus.slice(0, parentBus.lastIndexOf('/'));
+    if (!parentDev.startsWith('/machine/peripheral')) break; // the root bus (/machine/q35/pcie.0) or no bus of a device
+    const parentDevfn = await addrOf(parentDev);
+    if (parentDevfn === undefined) return out;
+    slots.unshift(parentDevfn >> 3);
+    const up = await client.execute('qom-get', { path: parentDev, property: 'parent_bus' }).catch((e: unknown) => {
+      if (e instanceof QmpError && e.kind === 'command') return undefined;
+      throw e;
+    });
+    if (typeof up !== 'string') return out;
+    parentBus = up;
   }
+  if (slots.length > 1 && !parentBus.slice(0, parentBus.lastIndexOf('/')).startsWith('/machine/peripheral')) out.pciPath = slots.map(hex2).join('/');
   return out;
 }
 
+/** QOM containers of `-device`s: with an id (`/machine/peripheral/<id>`) and without (`…-anon/device[N]`). */
+const DEVICE_CONTAINERS = ['/machine/peripheral', '/machine/peripheral-anon'] as const;
+
 /**
  * The occupied positions (`bus:addr` keys) on the buses of `slots`, asked from QEMU — so slot
- * bookkeeping survives adapter restarts.
+ * bookkeeping survives adapter restarts. Devices created without an id (`-device
+ * virtio-serial-pci,bus=rp0`, as other launchers do) occupy slots too: both containers are read.
  */
 export async function occupiedSlots(client: QmpClient, slots: readonly Slot[]): Promise<Set<string>> {
   const buses = new Set(slots.map((s) => s.bus));
-  const ids = (await peripheralIds(client)).filter((id) => !buses.has(id));
+  const children = async (container: string): Promise<string[]> => {
+    const list = (await client.execute('qom-list', { path: container })) as { name: string; type: string }[];
+    // the controllers too: one may sit behind another (a pcie-pci-bridge on a root port)
+    return list.filter((p) => p.type.startsWith('child<')).map((p) => `${container}/${p.name}`);
+  };
+  const paths = (await Promise.all(DEVICE_CONTAINERS.map(children))).flat();
   const used = new Set<string>();
   await Promise.all(
-    ids.map(async (id) => {
-      const dev = `/machine/peripheral/${id}`;
+    paths.map(async (dev) => {
       let busPath: unknown;
       try {
         busPath = await client.execute('qom-get', { path: dev, property: 'parent_bus' });
       } catch (e) {
-        if (isNotFound(e)) return; // removed meanwhile
+        if (isNotFound(e) || (e instanceof QmpError && e.kind === 'command')) return; // removed meanwhile, or not a bus device
         throw e;
       }
       if (typeof busPath !== 'string') return;
@@ -227,7 +264,7 @@ export async function unplugSequence(client: QmpClient, ids: { deviceId: string;
       } catch (e) {
         if (!(e instanceof QmpError && e.kind === 'timeout')) throw e;
         out.stuck = true;
-        out.stuckReason = `DEVICE_DELETED for ${ids.deviceId} did not arrive within ${timeoutMs} ms`;
+        out.stuckReason = `DEVICE_DELETED for ${ids.deviceId} did not arrive within ${timeoutMs} ms (the guest has not released it: with ACPI PCI hotplug on, QEMU's default, removal waits for the guest OS)`;
       }
     } catch (e) {
       if (isNotFound(e)) out.devicePresent = false;

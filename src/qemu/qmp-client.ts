@@ -103,7 +103,7 @@ export class QmpClient {
     const socket = net.createConnection({ path });
     const client = new QmpClient(socket, path, opts.commandTimeoutMs ?? 5000, opts.maxFrame);
     const timer = setTimeout(
-      () => client.shutdown(new QmpError('timeout', 'connect', `QMP ${path}: no greeting within ${connectTimeoutMs} ms`)),
+      () => client.shutdown(new QmpError('timeout', 'connect', `QMP ${path}: no greeting within ${connectTimeoutMs} ms (QEMU serves one client per monitor: is another one connected?)`)),
       connectTimeoutMs,
     );
     try {

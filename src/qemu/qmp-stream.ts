@@ -1,8 +1,10 @@
 /**
  * A pure, incremental parser of the QMP byte stream (QEMU → client).
  *
- * QMP sends one JSON object per line (`\r\n`-terminated). Reads may split a line anywhere (even
- * inside a multi-byte UTF-8 character) or merge several lines; {@link feedQmpStream} takes the
+ * QMP sends one JSON object per line (`\r\n`-terminated), or, from a monitor created with
+ * `-mon …,mode=control,pretty=on`, one pretty-printed object over many lines: a frame is one
+ * complete JSON object. Reads may split a frame anywhere (even inside a multi-byte UTF-8
+ * character) or merge several; {@link feedQmpStream} takes the
  * parser state and a chunk and returns the new state plus the complete messages. A line that is not
  * a QMP message, or an unterminated frame longer than the limit, yields a typed
  * {@link QmpStreamError} — the stream cannot be trusted after that, so the caller should close it.
@@ -90,14 +92,14 @@ export function feedQmpStream(state: QmpStreamState, chunk: Uint8Array): QmpFeed
   let buf = concat(state.pending, chunk);
   let start = 0;
   for (;;) {
-    const nl = buf.indexOf(NL, start);
-    if (nl < 0) break;
-    if (nl - start > state.maxFrame) {
-      return fail(state, messages, new QmpStreamError('oversized', `QMP frame of ${nl - start} bytes exceeds the limit of ${state.maxFrame}`));
+    const end = frameEnd(buf, start);
+    if (end < 0) break;
+    if (end - start > state.maxFrame) {
+      return fail(state, messages, new QmpStreamError('oversized', `QMP frame of ${end - start} bytes exceeds the limit of ${state.maxFrame}`));
     }
-    const line = buf.subarray(start, nl);
-    start = nl + 1;
-    const parsed = parseLine(line);
+    const frame = buf.subarray(start, end);
+    start = end;
+    const parsed = parseLine(frame);
     if (parsed === null) continue;
     if (parsed instanceof QmpStreamError) return fail(state, messages, parsed);
     messages.push(parsed);
@@ -107,6 +109,42 @@ export function feedQmpStream(state: QmpStreamState, chunk: Uint8Array): QmpFeed
     return fail(state, messages, new QmpStreamError('oversized', `unterminated QMP frame exceeds the limit of ${state.maxFrame} bytes`));
   }
   return { state: { pending: buf.slice(), maxFrame: state.maxFrame }, messages };
+}
+
+const OPEN_BRACE = 0x7b;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACE = 0x7d;
+const CLOSE_BRACKET = 0x5d;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/**
+ * Where the frame starting at `start` ends (exclusive), or -1 when it is not complete yet.
+ * A frame is one JSON object or array — compact on one line, or pretty-printed over many
+ * (`-mon …,mode=control,pretty=on`): it ends at the bracket that balances its first one, found
+ * by scanning bytes (strings and escapes skipped; every structural byte is ASCII, so UTF-8
+ * needs no decoding here). Anything else (blank or garbage) is a frame up to its newline.
+ */
+function frameEnd(buf: Uint8Array, start: number): number {
+  let i = start;
+  while (i < buf.length && (buf[i] === 0x20 || buf[i] === 0x09 || buf[i] === 0x0d)) i++;
+  if (i >= buf.length) return -1;
+  if (buf[i] !== OPEN_BRACE && buf[i] !== OPEN_BRACKET) {
+    const nl = buf.indexOf(NL, i);
+    return nl < 0 ? -1 : nl + 1;
+  }
+  let depth = 0;
+  let inString = false;
+  for (; i < buf.length; i++) {
+    const c = buf[i]!;
+    if (inString) {
+      if (c === BACKSLASH) i++;
+      else if (c === QUOTE) inString = false;
+    } else if (c === QUOTE) inString = true;
+    else if (c === OPEN_BRACE || c === OPEN_BRACKET) depth++;
+    else if ((c === CLOSE_BRACE || c === CLOSE_BRACKET) && --depth === 0) return i + 1;
+  }
+  return -1;
 }
 
 function fail(state: QmpStreamState, messages: QmpMessage[], error: QmpStreamError): QmpFeedResult {

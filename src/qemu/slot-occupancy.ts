@@ -8,8 +8,10 @@
  * QEMU CPU and wall time per byte (docs/benchmarks.md). So the adapter asks once per connection,
  * then keeps the answer up to date with its own plugs and unplugs. Two things can make it stale:
  * - another plugger (a runtime hot-plugging its disks on the same root ports) took a slot it
- *   believes free: QEMU refuses the `device_add` ({@link isSlotTaken}), and the adapter asks again
- *   and retries once;
+ *   believes free (since it last asked, or since it asked a moment ago for this very hot plug):
+ *   QEMU refuses the `device_add` ({@link isSlotTaken}: function 0 or another function of the
+ *   slot in use), and the adapter asks again and retries once; any other refusal
+ *   of a `device_add` makes it ask again at the next hot plug;
  * - a device it did not plug on this connection went away: it forgets everything and asks again
  *   next time. A slot it believes taken is also asked about again before a hot plug gives up.
  */

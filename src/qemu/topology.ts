@@ -2,9 +2,10 @@
  * Hot-pluggable slots: what QEMU has ({@link discoverControllers}, asked over QMP) and, for
  * launching a guest-less QEMU, topologies to create (pure).
  *
- * Found in QEMU: every `pcie-root-port` (or `ioh3420`) and `pci-bridge` under `/machine/peripheral`
- * (i.e. created with `-device …,id=ID`) whose parent bus is the machine's root bus
- * (`/machine/q35/pcie.0`, `/machine/i440fx/pci.0`). A root port offers one slot (addr 0) unless
+ * Found in QEMU: every `pcie-root-port` (or `ioh3420`), `pci-bridge` and `pcie-pci-bridge` under
+ * `/machine/peripheral` (i.e. created with `-device …,id=ID`) that sits on the machine's root bus
+ * (`/machine/q35/pcie.0`, `/machine/i440fx/pci.0`) or behind another such controller (libvirt's
+ * q35 layout: a `pcie-pci-bridge` behind a root port). A root port offers one slot (addr 0) unless
  * created with `hotplug=off`; a bridge offers slots 1..31. Whatever the ids.
  *
  * Created by the launcher: PCIe root ports `rp0..rpN` on `pcie.0` (one device each, at addr 0;
@@ -23,6 +24,11 @@ export interface Slot {
   addr: number;
   /** The slot of the root port / bridge on `pcie.0` (the first half of the PCI path). */
   bridgeAddr: number;
+  /**
+   * A controller behind another one: the slots below `bridgeAddr` down to it (the PCI path is
+   * then `bridgeAddr/via…/addr`, e.g. `02/00/01` for a bridge behind the root port at 02).
+   */
+  via?: number[];
 }
 
 /** A hot-plug topology: the controllers to create and the slots they offer. */
@@ -97,9 +103,9 @@ export function hex2(n: number): string {
   return n.toString(16).padStart(2, '0');
 }
 
-/** Upstream's PciPath string `bridgeSlot/devSlot`, e.g. `03/00`. */
+/** Upstream's PciPath string `bridgeSlot/devSlot`, e.g. `03/00` (`02/00/01` behind two controllers). */
 export function pciPathOf(slot: Slot): string {
-  return `${hex2(slot.bridgeAddr)}/${hex2(slot.addr)}`;
+  return [slot.bridgeAddr, ...(slot.via ?? []), slot.addr].map(hex2).join('/');
 }
 
 /** The first slot not in `used` (keys `bus:addr`), or undefined. */
@@ -115,7 +121,7 @@ export function slotKey(bus: string, addr: number): string {
 /** QOM types of PCIe root ports: one hot-pluggable slot each (addr 0). */
 export const ROOT_PORT_TYPES: readonly string[] = ['pcie-root-port', 'ioh3420'];
 /** QOM types of PCI-PCI bridges: hot-pluggable slots 1..31 each (SHPC or ACPI). */
-export const BRIDGE_TYPES: readonly string[] = ['pci-bridge'];
+export const BRIDGE_TYPES: readonly string[] = ['pci-bridge', 'pcie-pci-bridge'];
 /** Device slots a bridge offers to hot plug (QEMU: "Valid slots are between 1 and 31"). */
 export const BRIDGE_SLOTS = { first: 1, last: 31 } as const;
 /** A parent bus that is the machine's root bus: `/machine/q35/pcie.0`, `/machine/i440fx/pci.0`. */
@@ -127,11 +133,13 @@ export interface FoundController {
   id: string;
   /** Its QOM type: `pcie-root-port`, `ioh3420`, `pci-bridge`. */
   type: string;
-  /** Its slot on the root bus (the first half of the PCI path); -1 when not on the root bus. */
+  /** Its slot on the root bus, or its root-bus ancestor's (the first of the PCI path); -1 when not reached from the root bus. */
   rootSlot: number;
+  /** Behind other controllers: the slots below `rootSlot` down to it (see {@link Slot.via}). */
+  via?: number[];
   /** The QOM path of the bus it sits on. */
   parentBus: string;
-  /** Why it offers no slot (not on the root bus, `hotplug=off`); absent when usable. */
+  /** Why it offers no slot (not reached from the root bus, `hotplug=off`); absent when usable. */
   unusable?: string;
   /** The slots it offers, in allocation order (empty when unusable). */
   slots: Slot[];
@@ -161,31 +169,51 @@ export async function discoverControllers(client: Pick<QmpClient, 'execute'>): P
       throw e;
     }
   };
-  const found = await Promise.all(
-    candidates.map(async ({ id, type }): Promise<FoundController | undefined> => {
+  const raw = await Promise.all(
+    candidates.map(async ({ id, type }) => {
       const path = `/machine/peripheral/${id}`;
       const [parentBus, devfn, hotplug] = await Promise.all([
         get(path, 'parent_bus'),
         get(path, 'addr'),
         ROOT_PORT_TYPES.includes(type) ? get(path, 'hotplug') : Promise.resolve(true),
       ]);
-      if (typeof parentBus !== 'string') return undefined; // gone
-      const onRoot = ROOT_BUS_RE.test(parentBus) && typeof devfn === 'number';
-      const c: FoundController = { id, type, rootSlot: onRoot ? (devfn as number) >> 3 : -1, parentBus, slots: [] };
-      if (!onRoot) c.unusable = `not on the root bus (on ${parentBus})`;
-      else if (hotplug === false) c.unusable = 'hotplug=off';
-      else c.slots = controllerSlots(c);
-      return c;
+      return typeof parentBus === 'string' ? { id, type, parentBus, devfn, hotplug } : undefined; // undefined: gone
     }),
   );
-  return found.filter((c): c is FoundController => c !== undefined).sort((a, b) => a.rootSlot - b.rootSlot || a.id.localeCompare(b.id));
+  const byId = new Map(raw.flatMap((r) => (r ? [[r.id, r] as const] : [])));
+  /** The slots from the root bus down to controller `id`, or undefined when not reached from it. */
+  const pathOf = (id: string, seen: Set<string>): number[] | undefined => {
+    const r = byId.get(id);
+    if (!r || typeof r.devfn !== 'number' || seen.has(id)) return undefined;
+    if (ROOT_BUS_RE.test(r.parentBus)) return [r.devfn >> 3];
+    // the bus of a controller is named after its id: /machine/peripheral/<id>/<id>
+    const m = /^\/machine\/peripheral\/([^/]+)\/\1$/.exec(r.parentBus);
+    const up = m ? pathOf(m[1]!, new Set(seen).add(id)) : undefined;
+    return up && [...up, r.devfn >> 3];
+  };
+  const found = [...byId.values()].map(({ id, type, parentBus, hotplug }): FoundController => {
+    const path = pathOf(id, new Set());
+    const c: FoundController = { id, type, rootSlot: path ? path[0]! : -1, parentBus, slots: [] };
+    if (path && path.length > 1) c.via = path.slice(1);
+    if (!path) c.unusable = `not on the root bus nor behind a root port or bridge found here (on ${parentBus})`;
+    else if (hotplug === false) c.unusable = 'hotplug=off';
+    else c.slots = controllerSlots(c);
+    return c;
+  });
+  const order = (c: FoundController): number[] => (c.rootSlot < 0 ? [-1] : [c.rootSlot, ...(c.via ?? [])]);
+  const cmp = (a: number[], b: number[]): number => {
+    for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+    return a.length - b.length;
+  };
+  return found.sort((a, b) => cmp(order(a), order(b)) || a.id.localeCompare(b.id));
 }
 
 /** The slots one usable controller offers: addr 0 of a root port, 1..31 of a bridge. */
-export function controllerSlots(c: Pick<FoundController, 'id' | 'type' | 'rootSlot'>): Slot[] {
-  if (ROOT_PORT_TYPES.includes(c.type)) return [{ bus: c.id, addr: 0, bridgeAddr: c.rootSlot }];
+export function controllerSlots(c: Pick<FoundController, 'id' | 'type' | 'rootSlot' | 'via'>): Slot[] {
+  const slot = (addr: number): Slot => (c.via ? { bus: c.id, addr, bridgeAddr: c.rootSlot, via: [...c.via] } : { bus: c.id, addr, bridgeAddr: c.rootSlot });
+  if (ROOT_PORT_TYPES.includes(c.type)) return [slot(0)];
   const out: Slot[] = [];
-  for (let a = BRIDGE_SLOTS.first; a <= BRIDGE_SLOTS.last; a++) out.push({ bus: c.id, addr: a, bridgeAddr: c.rootSlot });
+  for (let a = BRIDGE_SLOTS.first; a <= BRIDGE_SLOTS.last; a++) out.push(slot(a));
   return out;
 }
 
@@ -217,13 +245,14 @@ export function describeNoSlot(found: readonly FoundController[], used: Readonly
   const missingText = missing.length ? ` (${missing.join(', ')}: no such root port or bridge)` : '';
   if (found.length === 0) {
     return (
-      'no hot-pluggable slot: QEMU has no pcie-root-port or pci-bridge with an id on its root bus ' +
-      '(start it with e.g. -device pcie-root-port,id=rp0,bus=pcie.0,chassis=1,addr=0x3 per NIC)' +
+      'no hot-pluggable slot: QEMU has no pcie-root-port, pci-bridge or pcie-pci-bridge with an id on its root bus ' +
+      '(start it with e.g. -device pcie-root-port,id=rp0,bus=pcie.0,chassis=1,addr=0x3 per NIC on q35, ' +
+      'or -device pci-bridge,id=br0,bus=pci.0,chassis_nr=1,addr=0x5,shpc=on on -machine pc)' +
       restrict + missingText
     );
   }
   const parts = found.map((c) => {
-    const at = c.rootSlot >= 0 ? ` at ${hex2(c.rootSlot)}` : '';
+    const at = c.rootSlot >= 0 ? ` at ${[c.rootSlot, ...(c.via ?? [])].map(hex2).join('/')}` : '';
     if (c.unusable) return `${c.type} ${c.id}${at} (${c.unusable})`;
     const inUse = c.slots.filter((s) => used.has(slotKey(s.bus, s.addr))).length;
     const allowed = !buses || buses.includes(c.id) ? '' : ', not allowed';

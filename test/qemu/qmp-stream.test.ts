@@ -50,6 +50,26 @@ describe('QMP stream parser', () => {
     );
   });
 
+  it('reads pretty-printed multi-line messages (-mon mode=control,pretty=on), however split (regression: "QMP line is not JSON: {")', () => {
+    // QEMU's pretty printer: 4-space indent, \r\n line ends; braces and quotes inside strings
+    const pretty = sample.map((l) => JSON.stringify(JSON.parse(l), null, 4).replace(/\n/g, '\r\n') + '\r\n');
+    pretty.push('{\r\n    "return": "a } { \\" ] [ string",\r\n    "id": "c4"\r\n}\r\n');
+    const bytes = enc(pretty.join(''));
+    const compact = feedAll([enc(wire)]).messages;
+    const whole = feedAll([bytes]);
+    expect(whole.error).toBeUndefined();
+    expect(whole.messages.slice(0, sample.length)).toEqual(compact);
+    expect(whole.messages[sample.length]).toEqual({ kind: 'return', id: 'c4', value: 'a } { " ] [ string' });
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.integer({ min: 1, max: bytes.length - 1 }), { maxLength: 40 }), (cuts) => {
+        const points = [0, ...cuts.sort((a, b) => a - b), bytes.length];
+        const r = feedAll(points.slice(1).map((p, i) => bytes.subarray(points[i]!, p)));
+        expect(r.error).toBeUndefined();
+        expect(r.messages).toEqual(whole.messages);
+      }),
+    );
+  });
+
   it('is pure: feeding does not change the previous state', () => {
     const s0 = createQmpStream();
     const r1 = feedQmpStream(s0, enc('{"return": {}, "id"'));

@@ -75,7 +75,7 @@ describe('hot-plug topology discovered from QEMU', () => {
     const e = await noSlot(a);
     expect(e.found).toEqual([]);
     expect(e.hotplugBuses).toBeNull();
-    expect(e.message).toMatch(/^hotplug: no hot-pluggable slot: QEMU has no pcie-root-port or pci-bridge .*-device pcie-root-port,id=rp0/);
+    expect(e.message).toMatch(/^hotplug: no hot-pluggable slot: QEMU has no pcie-root-port, pci-bridge or pcie-pci-bridge .*-device pcie-root-port,id=rp0.* on q35, or -device pci-bridge,id=br0,bus=pci.0,.* on -machine pc\)$/);
   });
 
   it('lists unusable controllers: hotplug=off, anonymous ones are ignored', async () => {
@@ -106,17 +106,18 @@ describe('hot-plug topology discovered from QEMU', () => {
     expect((await plug(a)).pciPath).toBe('06/02'); // freed, found free again by asking QEMU
   });
 
-  it('discoverControllers: ordered by root slot, bridges and root ports together, nested ones unusable', async () => {
+  it('discoverControllers: ordered by PCI path, bridges and root ports together, nested ones behind their parent', async () => {
     const q = await env.qemu({
       topology: null,
       extraArgs: [...rootPort('z', 3), '-device', 'pci-bridge,id=br,bus=pcie.0,chassis_nr=5,addr=0x2', '-device', 'pci-bridge,id=inner,bus=br,chassis_nr=6,addr=0x3'],
     });
     const found = await discoverControllers(q.control);
-    expect(found.map((c) => [c.id, c.rootSlot, c.slots.length, c.unusable])).toEqual([
-      ['inner', -1, 0, 'not on the root bus (on /machine/peripheral/br/br)'],
-      ['br', 2, 31, undefined],
-      ['z', 3, 1, undefined],
+    expect(found.map((c) => [c.id, c.rootSlot, c.via, c.slots.length, c.unusable])).toEqual([
+      ['br', 2, undefined, 31, undefined],
+      ['inner', 2, [3], 31, undefined],
+      ['z', 3, undefined, 1, undefined],
     ]);
+    expect(found[1]!.slots[0]).toEqual({ bus: 'inner', addr: 1, bridgeAddr: 2, via: [3] });
   });
 
   it('bad hotplugBuses are invalid at construction', () => {
