@@ -17,6 +17,7 @@ import { StoreExistsError, StoreNotFoundError } from '../store/errors.js';
 import { createStore, openStore, removeStore, storeExists } from '../store/open-store.js';
 import { StoreLock, StoreLockedError } from '../store/store-lock.js';
 import { ForeignDirectoryError, foreignEntries } from './store-dir.js';
+import { NETWORKS_FILE } from './network-names.js';
 
 /** Another process holds a container's store (the plugin answers code 11). */
 export { StoreLockedError };
@@ -105,7 +106,11 @@ export async function openContainerStore(stateDir: string, containerId: string, 
     if (rec.length && opts.onRecovered)
       opts.onRecovered(`recovered ${rec.length} interrupted effect(s) in ${dir}: ` + rec.map((r) => `${r.id} ${r.effect} ${r.action} → ${r.finalState}${r.error ? ` (${r.error})` : ''}`).join('; '));
     const s = store;
-    return { dir, store: s, adapters: adapters!, sandbox: s.sandbox, close: () => s.close(), remove: () => removeStore(s) };
+    return { dir, store: s, adapters: adapters!, sandbox: s.sandbox, close: () => s.close(), remove: async () => {
+        // removeStore deletes only the store's own files (and the directory once empty): ours first
+        for (const f of [NETWORKS_FILE, `${NETWORKS_FILE}.tmp`]) fs.rmSync(path.join(dir, f), { force: true });
+        await removeStore(s);
+      } };
   }
   throw new Error(`${dir}: could not open the store (it keeps being removed and recreated)`);
 }

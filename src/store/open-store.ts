@@ -10,8 +10,9 @@
  * builds the adapters that config calls for (unless given), replays and recovers. Closing the
  * store closes what `openStore` built and drops the lock. With `lock: false` it opens read-only:
  * no lock, no recovery, in-doubt endpoints show as `in-doubt`, and no adapter is ever called.
- * {@link removeStore} closes a writer and deletes its directory while still holding the lock
- * (a waiter then finds the lock file gone and does not take it: see store-lock.ts).
+ * {@link removeStore} closes a writer and deletes the store's own files, then its directory if
+ * nothing else is in it, while still holding the lock (a waiter then finds the lock file gone
+ * and does not take it: see store-lock.ts; what it deletes: store-files.ts).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -25,6 +26,7 @@ import { Tapstore, type TapstoreOptions } from '../runtime/tapstore.js';
 import { defaultHypervisor, defaultNetlink } from './default-adapters.js';
 import { SandboxMismatchError, StoreExistsError, StoreNotFoundError, StoreNotRemovableError } from './errors.js';
 import { checkLockOptions, StoreLock, type StoreLockOptions } from './store-lock.js';
+import { removeStoreFiles } from './store-files.js';
 
 /** Builds the adapters for a store's sandbox; the store closes them when it closes. */
 export type AdapterFactory = (sandbox: SandboxConfig) => Adapters | Promise<Adapters>;
@@ -144,7 +146,7 @@ export async function openStore(dir: string, opts: OpenStoreOptions = {}): Promi
         removable.delete(store);
         try {
           await b.close();
-          if (remove) fs.rmSync(d, { recursive: true, force: true });
+          if (remove) removeStoreFiles(d);
         } finally {
           lock.release();
         }

@@ -143,6 +143,25 @@ describe('removeStore', () => {
     await again.close();
   });
 
+  it('a store made in a directory that held other files: only the store\'s own files go, the rest and the directory stay', async () => {
+    const dir = tmpDir();
+    fs.writeFileSync(path.join(dir, 'notes.txt'), 'mine');
+    fs.mkdirSync(path.join(dir, 'photos'));
+    fs.writeFileSync(path.join(dir, 'photos', 'a.jpg'), 'jpg');
+    await createStore(dir, { netnsPath: NETNS }, { retention: { segmentBytes: 4096, maxBytes: null, maxAgeMs: null, keepHistory: true } });
+    const store = await openStore(dir, { adapters: memory });
+    for (let i = 0; i < 30; i++) {
+      const { id } = store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+      await store.hotAttach(id);
+      await store.hotDetach(id);
+    }
+    expect(fs.readdirSync(dir)).toEqual(expect.arrayContaining(['log.jsonl', 'lock', 'segments']));
+    await removeStore(store);
+    // before: rm -rf of the whole directory (openStore(os.homedir(), …) then removeStore emptied the home)
+    expect(fs.readdirSync(dir).sort()).toEqual(['notes.txt', 'photos']);
+    expect(fs.readFileSync(path.join(dir, 'photos', 'a.jpg'), 'utf8')).toBe('jpg');
+  });
+
   it('refuses a read-only or closed store (StoreNotRemovableError), deleting nothing', async () => {
     const dir = path.join(tmpDir(), 'store');
     const writer = await openStore(dir, { sandbox: { netnsPath: NETNS }, adapters: memory });
