@@ -7,20 +7,16 @@
  */
 import * as fs from 'node:fs';
 import { TapstateError } from '../../machines/tapstate-error.js';
-import { CHECKPOINT_FILE, LOG_FILE } from '../log/file-store.js';
-import { RETENTION_FILE } from '../log/retention-file.js';
-import { ARCHIVE_DIR, SEGMENTS_DIR } from '../log/segments.js';
 import { NETWORKS_FILE } from './network-names.js';
 import { LOCK_FILE } from '../store/store-lock.js';
+import { STORE_ENTRIES } from '../store/store-files.js';
 
 /**
  * What a store directory without a log can hold of tapstate's own: the lock and a log header
  * being written (an ADD killed before its first record), and whatever a removal killed half-way
  * through (`rm -rf` order is the directory's) left of a store's files.
  */
-const OWN_LEFTOVERS: ReadonlySet<string> = new Set(
-  [LOCK_FILE, LOG_FILE, CHECKPOINT_FILE, RETENTION_FILE, NETWORKS_FILE].flatMap((f) => [f, `${f}.tmp`]).concat([SEGMENTS_DIR, ARCHIVE_DIR]),
-);
+const OWN_LEFTOVERS: ReadonlySet<string> = new Set([...STORE_ENTRIES, `${LOCK_FILE}.tmp`, NETWORKS_FILE, `${NETWORKS_FILE}.tmp`]);
 
 /** The entries of `dir` that are not tapstate's own leftovers ([] when `dir` is missing). */
 export function foreignEntries(dir: string): string[] {

@@ -12,13 +12,12 @@ import { RETENTION_FILE } from '../log/retention-file.js';
 import { ARCHIVE_DIR, SEGMENTS_DIR } from '../log/segments.js';
 import { LOCK_FILE } from './store-lock.js';
 
-const FILES = [LOG_FILE, CHECKPOINT_FILE, RETENTION_FILE];
-/** The lock last: a waiter sees it unlinked only once the store's files are gone. */
-const ENTRIES = [...FILES, ...FILES.map((f) => `${f}.tmp`), SEGMENTS_DIR, ARCHIVE_DIR, LOCK_FILE];
+/** Every entry of tapstate's own a store directory may hold; the lock last (removal order: a waiter sees it unlinked only once the rest is gone). */
+export const STORE_ENTRIES: readonly string[] = [...[LOG_FILE, CHECKPOINT_FILE, RETENTION_FILE].flatMap((f) => [f, `${f}.tmp`]), SEGMENTS_DIR, ARCHIVE_DIR, LOCK_FILE];
 
 /** Delete the store's own entries in `dir` (never following a symlink), then `dir` if it is empty. */
 export function removeStoreFiles(dir: string): void {
-  for (const name of ENTRIES) fs.rmSync(path.join(dir, name), { recursive: true, force: true });
+  for (const name of STORE_ENTRIES) fs.rmSync(path.join(dir, name), { recursive: true, force: true });
   try {
     fs.rmdirSync(dir);
   } catch (e) {
