@@ -184,7 +184,7 @@ export class QemuHypervisorAdapter implements HypervisorAdapter {
     const client = await this.connect(op);
     let slot: Slot | undefined;
     try {
-      ({ slot } = await this.freeSlot(op, client)); // reserved until this hot plug ends
+      slot = await this.freeSlot(op, client); // reserved until this hot plug ends
       if (nic.queues > 0) attachTapQueues(fds); // IFF_MULTI_QUEUE: QEMU 7.2 aborts on a still-detached queue
       this.fdNamesConsumed.delete(nic.netdevId); // names passed from here on may stay in QEMU
       // names derived from the netdev: a crash between getfd and netdev_add leaves fds in QEMU
@@ -220,7 +220,7 @@ export class QemuHypervisorAdapter implements HypervisorAdapter {
             } else throw e;
             this.reserved.delete(slotKey(slot.bus, slot.addr));
             slot = undefined;
-            ({ slot } = await this.freeSlot(op, client));
+            slot = await this.freeSlot(op, client);
           }
         }
         this.occupancy.plugged(client, nic.deviceId, slotKey(slot.bus, slot.addr));
@@ -433,10 +433,9 @@ export class QemuHypervisorAdapter implements HypervisorAdapter {
   /**
    * A free slot, reserved: among the explicit slots, or among those of the controllers QEMU has
    * (asked once per connection). Which are occupied is asked once per connection too, then kept
-   * up to date ({@link SlotOccupancy}); `cached` says the answer came from there. Before giving up,
-   * both are asked again. Out of slots: {@link NoSlotError}.
+   * up to date ({@link SlotOccupancy}). Before giving up, both are asked again. Out of slots: {@link NoSlotError}.
    */
-  private async freeSlot(op: string, client: QmpClient): Promise<{ slot: Slot; cached: boolean }> {
+  private async freeSlot(op: string, client: QmpClient): Promise<Slot> {
     const buses = this.opts.hotplugBuses;
     for (let fresh = false; ; fresh = true) {
       let found: FoundController[] | undefined;
@@ -455,7 +454,7 @@ export class QemuHypervisorAdapter implements HypervisorAdapter {
       const slot = firstFreeSlot(candidates, used);
       if (slot) {
         this.reserved.add(slotKey(slot.bus, slot.addr));
-        return { slot, cached };
+        return slot;
       }
       if (cached) continue; // what we know may be stale: ask QEMU
       if (!found) throw new HypervisorError({ kind: 'no-slot', op, message: `${op}: no free hot-pluggable slot among ${candidates.length}` });
