@@ -9,6 +9,7 @@
 const STATUS: Record<string, number> = {
   RequestFieldError: 400,
   BadJsonError: 400,
+  DuplicateKeyError: 400,
   MalformedRequestError: 400,
   EndpointInputError: 400,
   PersistFormatError: 400,

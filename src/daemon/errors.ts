@@ -25,6 +25,22 @@ export class BadJsonError extends TapstateError {
   readonly code = 'BAD_JSON';
 }
 
+/**
+ * An object in the request body has the same key twice (`{"action":"hot-detach","action":"hot-attach"}`):
+ * refused, not read last-wins. `field` is where: `body.action`, `body.Endpoints[0].Idx`.
+ */
+export class DuplicateKeyError extends TapstateError {
+  override readonly name = 'DuplicateKeyError';
+  readonly code = 'DUPLICATE_KEY';
+  readonly rule = 'unique-keys';
+  constructor(
+    readonly key: string,
+    readonly field: string,
+  ) {
+    super(`${field}: the key ${JSON.stringify(key)} appears more than once in the same object (each key at most once: which one counts would be a guess)`);
+  }
+}
+
 /** The request body exceeds the daemon's limit. */
 export class BodyTooLargeError extends TapstateError {
   override readonly name = 'BodyTooLargeError';

@@ -169,6 +169,27 @@ describe('bodies whose text is not what was sent', () => {
     expect(parse(ok).status).toBe(201);
   });
 
+  it('a key given twice is refused, naming it and its path, never read last-wins; nothing changes', async () => {
+    const d = await daemon();
+    await d.call('PUT', '/v1/sandboxes/sb', CFG);
+    await d.call('POST', '/v1/sandboxes/sb/endpoints', { idx: 0 });
+    const before = tree(d.stateDir);
+    const cases: Array<[string, string, string, string]> = [
+      ['POST', '/v1/sandboxes/sb/endpoints/ep0/actions', '{"action":"hot-detach","action":"hot-attach"}', 'body.action'],
+      ['POST', '/v1/sandboxes/sb/endpoints', '{"idx":1,"ifName":"a","ifName":"b"}', 'body.ifName'],
+      ['PUT', '/v1/sandboxes/sb2', '{"netnsPath":"/run/netns/other","netnsPath":"/run/netns/hostile"}', 'body.netnsPath'],
+      ['PUT', '/v1/sandboxes/sb/persist', '{"NetNsPath":"/run/netns/hostile","Endpoints":[{"Type":"tap","Type":"tuntap"}]}', 'body.Endpoints[0].Type'],
+    ];
+    for (const [method, p, body, field] of cases) {
+      const r = await d.call(method, p, body);
+      expect([p, r.status, r.body.error.type, r.body.error.code, r.body.error.field, r.body.error.rule]).toEqual([p, 400, 'DuplicateKeyError', 'duplicate_key', field, 'unique-keys']);
+    }
+    expect(tree(d.stateDir)).toEqual(before);
+    expect((await d.call('GET', '/v1/sandboxes/sb/endpoints/ep0')).body.state).toBe('created');
+    // the same key in two objects, and a key spelt with an escape once: no duplicate
+    expect((await d.call('POST', '/v1/sandboxes/sb/endpoints', '{"\u0069dx":1,"mtu":1400}')).status).toBe(201);
+  });
+
   it("an empty ifName is refused as the CLI refuses --ifname '', not silently made eth<idx>", async () => {
     const d = await daemon();
     await d.call('PUT', '/v1/sandboxes/sb', CFG);
