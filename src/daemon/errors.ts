@@ -272,3 +272,45 @@ export class StateDirError extends TapstateError {
     super(`--state-dir ${path}: ${reason}`);
   }
 }
+
+/**
+ * A {@link Daemon} option (a `tapstate serve` flag) breaks its rule: refused before anything is
+ * created. `option` is the Daemon option (`maxConnections`), `flag` the CLI's (`--max-connections`).
+ */
+export class DaemonOptionError extends TapstateError {
+  override readonly name = 'DaemonOptionError';
+  readonly code = 'DAEMON_OPTION';
+  constructor(
+    readonly option: string,
+    readonly flag: string,
+    /** `positive-integer` */
+    readonly rule: string,
+    detail: string,
+  ) {
+    super(`${flag} (${option}): ${detail}`);
+  }
+}
+
+/**
+ * The daemon serves `--max-connections` connections already: a new one gets this (`503`) and is
+ * closed; the connections it serves are not touched.
+ */
+export class TooManyConnectionsError extends TapstateError {
+  override readonly name = 'TooManyConnectionsError';
+  readonly code = 'TOO_MANY_CONNECTIONS';
+  constructor(readonly limit: number) {
+    super(`the daemon serves ${limit} connections already (--max-connections): try again when one closes`);
+  }
+}
+
+/**
+ * `--max-event-streams` event streams are open already (each may buffer up to
+ * `eventsBehindBytes` for a slow reader): a new `GET …/events` gets this (`503`).
+ */
+export class TooManyEventStreamsError extends TapstateError {
+  override readonly name = 'TooManyEventStreamsError';
+  readonly code = 'TOO_MANY_EVENT_STREAMS';
+  constructor(readonly limit: number) {
+    super(`${limit} event streams are open already (--max-event-streams): try again when one ends`);
+  }
+}
