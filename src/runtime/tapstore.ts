@@ -37,6 +37,7 @@ import { Retirements } from './retirement.js';
 import { recoverEndpoints, type RecoveredEndpoint, type RecoveryReport } from './recovery-scheduler.js';
 import { createFromInput, stampOf, type EndpointSnapshot } from './replay.js';
 import { sandboxFromMeta, type SandboxConfig } from './sandbox-config.js';
+import { normalPath } from './sandbox-path.js';
 import { checkLogAndAdapters, checkStoreOptions } from './store-options.js';
 import type { PersistNetworkV1, PersistNetworkV2, PersistShape } from '../persist/persist-json.js';
 import type { PersistedNetwork } from '../persist/persisted-network.js';
@@ -146,15 +147,16 @@ export class Tapstore {
   private create(input: Partial<EndpointInput> & { idx: number }): EndpointView {
     if (typeof input !== 'object' || input === null) throw new EndpointInputError('input', 'object', 'endpoint input must be an object');
     // the store's netns is the only one this store ever acts in (docs/security.md)
-    if (input.netnsPath !== undefined && input.netnsPath !== this.sandbox.netnsPath)
+    if (input.netnsPath !== undefined && (typeof input.netnsPath !== 'string' || normalPath(input.netnsPath) !== this.sandbox.netnsPath))
       throw new NetnsMismatchError('netnsPath', String(input.netnsPath), this.sandbox.netnsPath);
     const full: EndpointInput = {
-      netnsPath: this.sandbox.netnsPath,
       netnsCreated: this.sandbox.netnsCreated,
       vcpus: this.sandbox.vcpus,
       vhost: this.sandbox.vhost,
       ...(this.sandbox.multiQueue === false ? { multiQueue: false } : {}),
       ...input,
+      // the store's spelling of its netns, whichever spelling the input used
+      netnsPath: this.sandbox.netnsPath,
       id: input.id ?? freeEndpointId((id) => this.slots.has(id), input.idx),
     };
     const resolved = resolveEndpointInput(full);

@@ -216,6 +216,43 @@ describe('PUT sandbox: paths the adapters would refuse later', () => {
     expect(fs.readdirSync(d.stateDir)).toEqual([]);
   });
 
+  it('netnsPath and qmp have one spelling: a trailing /, // or /./ is the same sandbox (a retried PUT is 200, not 409); a .. is refused', async () => {
+    const d = await daemon();
+    const put = (id: string, body: Record<string, unknown>) => d.call('PUT', `/v1/sandboxes/${id}`, body);
+    const first = await put('sb', { ...CFG, qmp: '/run/vm/qmp.sock' });
+    expect([first.status, first.body.config.netnsPath]).toEqual([201, '/run/netns/hostile']);
+    for (const [netnsPath, qmp] of [
+      ['/run/netns/hostile/', '/run/vm/qmp.sock/'],
+      ['/run//netns/./hostile', '//run/vm/./qmp.sock'],
+    ]) {
+      const r = await put('sb', { ...CFG, netnsPath, qmp });
+      expect([netnsPath, r.status, r.body.config?.netnsPath, r.body.config?.qmp]).toEqual([netnsPath, 200, '/run/netns/hostile', '/run/vm/qmp.sock']);
+    }
+    // created with another spelling: stored, answered and compared in the one spelling
+    const other = await put('sb2', { ...CFG, netnsPath: '/run/netns//other/' });
+    expect([other.status, other.body.config.netnsPath]).toEqual([201, '/run/netns/other']);
+    expect((await d.call('GET', '/v1/sandboxes/sb2')).body.config.netnsPath).toBe('/run/netns/other');
+    expect((await put('sb2', { ...CFG, netnsPath: '/run/netns/other' })).status).toBe(200);
+    const before = tree(d.stateDir);
+    for (const [body, field] of [
+      [{ ...CFG, netnsPath: '/run/netns/../netns/hostile' }, 'netnsPath'],
+      [{ ...CFG, qmp: '/run/vm/../vm/qmp.sock' }, 'qmp'],
+    ] as const) {
+      const r = await put('sb3', body);
+      expect([r.status, r.body.error.field, r.body.error.rule]).toEqual([400, field, 'dot-dot']);
+    }
+    expect(tree(d.stateDir)).toEqual(before);
+  });
+
+  it('the own-namespace rule holds for every spelling of /proc/self/ns/net', async () => {
+    const d = await daemon();
+    for (const p of ['/proc/self/ns/net/', '/proc//self/ns/./net']) {
+      const r = await d.call('PUT', '/v1/sandboxes/sb', { ...CFG, netnsPath: p });
+      expect([p, r.status, r.body.error.field, r.body.error.rule]).toEqual([p, 400, 'netnsPath', 'not-own']);
+    }
+    expect(fs.readdirSync(d.stateDir)).toEqual([]);
+  });
+
   it('a NUL in netnsPath or qmp is a 400 (a C string would end there): not stored, with any adapters', async () => {
     const d = await daemon();
     for (const [body, field] of [
