@@ -247,12 +247,16 @@ export interface UnplugOutcome {
 }
 
 /**
- * device_del (after subscribing to DEVICE_DELETED with `data.device === deviceId`), wait at most
+ * device_del (after subscribing to DEVICE_DELETED with `data.device === deviceId`; `data.path`
+ * when `deviceId` is a QOM path: a device without an id), wait at most
  * `timeoutMs`, then netdev_del — also when stuck, so the tap is released. Missing device/netdev
  * are skipped. QMP transport errors propagate.
  */
 export async function unplugSequence(client: QmpClient, ids: { deviceId: string; netdevId: string }, timeoutMs: number): Promise<UnplugOutcome> {
-  const sub = client.subscribe('DEVICE_DELETED', (e) => e.data['device'] === ids.deviceId);
+  // a device without an id is named by its QOM path: its DEVICE_DELETED has no `device`, only
+  // `path` (after a first one for `<path>/virtio-backend`)
+  const byPath = ids.deviceId.startsWith('/');
+  const sub = client.subscribe('DEVICE_DELETED', (e) => (byPath ? e.data['path'] === ids.deviceId : e.data['device'] === ids.deviceId));
   const out: UnplugOutcome = { devicePresent: true, stuck: false, netdevDeleted: false };
   try {
     const t0 = performance.now();
