@@ -10,7 +10,8 @@
  * - where each device with an id on the root bus sits: one `query-pci` (its bus-0 entry; the
  *   devices behind bridges are not used: QEMU lists them only once the guest firmware numbered
  *   the bridges' secondary buses, never on a `-S` guest), and the root bus's QOM path from one
- *   `qom-get parent_bus` of one of them — instead of `parent_bus` + `addr` of each.
+ *   `qom-get parent_bus` of one of them — instead of `parent_bus` + `addr` of each;
+ * - all of it pipelined: four commands, two waits.
  * Placements read later on the same ask are kept in {@link DeviceCensus.placements}.
  */
 import { QmpError, type QmpClient } from './qmp-client.js';
@@ -49,36 +50,47 @@ const CONTAINERS = [
 
 const isCommandError = (e: unknown): boolean => e instanceof QmpError && e.kind === 'command';
 
-/** Take a {@link DeviceCensus}: two `qom-list`s, one `query-pci`, one `qom-get` (when a device with an id sits on the root bus). */
+/**
+ * Take a {@link DeviceCensus}: `query-pci` and the two `qom-list`s sent together, then one
+ * `qom-get parent_bus` of a device with an id that `query-pci` puts on the root bus (sent as soon
+ * as `query-pci` answers, while QEMU may still be reading the `qom-list`s).
+ */
 export async function takeCensus(client: Pick<QmpClient, 'execute'>): Promise<DeviceCensus> {
-  const [lists, pci] = await Promise.all([
-    Promise.all(
-      CONTAINERS.map(async (c) => {
-        const list = (await client.execute('qom-list', { path: c.path })) as { name: string; type: string }[];
-        return list.flatMap((p): CensusDevice[] => {
-          const type = /^child<(.+)>$/.exec(p.type)?.[1];
-          if (!type) return [];
-          const path = `${c.path}/${p.name}`;
-          return [c.named ? { path, id: p.name, type } : { path, type }];
-        });
-      }),
-    ),
-    client.execute('query-pci').catch((e: unknown) => {
+  const root = client
+    .execute('query-pci')
+    .catch((e: unknown) => {
       if (isCommandError(e)) return []; // no PCI: every placement is asked
       throw e;
-    }),
-  ]);
-  const devices = lists.flat();
-  const placements = new Map<string, Placement>();
-  const onRoot = rootBusDevfns(pci);
-  const named = new Map(devices.flatMap((d) => (d.id !== undefined && onRoot.has(d.id) ? [[d.id, d] as const] : [])));
-  const first = named.values().next().value as CensusDevice | undefined;
-  if (first) {
-    const bus = await client.execute('qom-get', { path: first.path, property: 'parent_bus' }).catch((e: unknown) => {
-      if (isCommandError(e)) return undefined; // removed meanwhile
-      throw e;
+    })
+    .then(async (pci) => {
+      const devfns = rootBusDevfns(pci);
+      const first = devfns.keys().next().value as string | undefined;
+      if (first === undefined) return { devfns, bus: undefined };
+      const bus = await client.execute('qom-get', { path: `/machine/peripheral/${first}`, property: 'parent_bus' }).catch((e: unknown) => {
+        if (isCommandError(e)) return undefined; // removed meanwhile
+        throw e;
+      });
+      return { devfns, bus: typeof bus === 'string' ? bus : undefined };
     });
-    if (typeof bus === 'string') for (const [id, d] of named) placements.set(d.path, { bus, devfn: onRoot.get(id) });
+  const lists = Promise.all(
+    CONTAINERS.map(async (c) => {
+      const list = (await client.execute('qom-list', { path: c.path })) as { name: string; type: string }[];
+      return list.flatMap((p): CensusDevice[] => {
+        const type = /^child<(.+)>$/.exec(p.type)?.[1];
+        if (!type) return [];
+        const path = `${c.path}/${p.name}`;
+        return [c.named ? { path, id: p.name, type } : { path, type }];
+      });
+    }),
+  );
+  const [{ devfns, bus }, found] = await Promise.all([root, lists]);
+  const devices = found.flat();
+  const placements = new Map<string, Placement>();
+  if (bus !== undefined) {
+    for (const d of devices) {
+      const devfn = d.id === undefined ? undefined : devfns.get(d.id);
+      if (devfn !== undefined) placements.set(d.path, { bus, devfn });
+    }
   }
   return { devices, placements };
 }
