@@ -150,6 +150,35 @@ describe('hot-plug topology discovered from QEMU', () => {
     expect(found[1]!.slots[0]).toEqual({ bus: 'inner', addr: 1, bridgeAddr: 2, via: [3] });
   });
 
+  it('a guest whose firmware ran (query-pci then also lists what is behind the bridges): the same controllers, slots and PCI paths as under -S', async () => {
+    const q = await env.qemu({
+      topology: null,
+      extraArgs: [...rootPort('rp0', 3), ...rootPort('rp1', 4), '-device', 'pcie-pci-bridge,id=ppb,bus=rp1,addr=0x0', '-device', 'virtio-rng-pci,id=rng1,bus=ppb,addr=0x1'],
+    });
+    const before = await discoverControllers(q.control);
+    await q.control.execute('cont');
+    // SeaBIOS numbers the bridges' secondary buses: query-pci now nests the devices behind them
+    const nested = async () => {
+      const pci = (await q.control.execute('query-pci')) as { bus: number; devices: { qdev_id: string; pci_bridge?: { devices?: unknown[] } }[] }[];
+      return pci.find((b) => b.bus === 0)?.devices.find((d) => d.qdev_id === 'rp1')?.pci_bridge?.devices?.length ?? 0;
+    };
+    for (let t = Date.now(); (await nested()) === 0; ) {
+      if (Date.now() - t > 20_000) throw new Error('the firmware did not number the bridges within 20 s');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(await discoverControllers(q.control)).toEqual(before);
+    expect(before.map((c) => [c.id, c.rootSlot, c.via, c.slots.length])).toEqual([
+      ['rp0', 3, undefined, 1],
+      ['rp1', 4, undefined, 1],
+      ['ppb', 4, [0], 31],
+    ]);
+    const a = new QemuHypervisorAdapter({ qmpPath: q.qmpPath, unplugTimeoutMs: 3000 });
+    adapters.push(a);
+    // rp1 holds the bridge, the bridge's slot 1 the rng
+    expect((await plug(a)).pciPath).toBe('03/00');
+    expect((await plug(a)).pciPath).toBe('04/00/02');
+  });
+
   it('bad hotplugBuses are invalid at construction', () => {
     for (const bad of [[], ['a,b'], [''], 'rp0'] as unknown[]) {
       expect(() => new QemuHypervisorAdapter({ qmpPath: '/x', hotplugBuses: bad as string[] })).toThrow(expect.objectContaining({ kind: 'invalid', message: expect.stringContaining('hotplugBuses') }));
