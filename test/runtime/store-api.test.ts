@@ -20,6 +20,7 @@ import {
   UnknownEndpointError,
 } from '../../src/runtime/errors.js';
 import { Tapstore } from '../../src/runtime/tapstore.js';
+import { StoreOptionError } from '../../src/runtime/store-options.js';
 import { memoryWorld, NETNS } from '../support/memory-world.js';
 
 const recordCount = (w: ReturnType<typeof memoryWorld>) => MemoryLogStore.open(w.medium, { readOnly: true }).read().records.length;
@@ -492,6 +493,36 @@ describe('opening', () => {
     // good options: the interrupted attach is recovered
     const s2 = await w.open({ recoveryConcurrency: 1, checkpointEvery: 10, durability: 'effect' });
     expect(s2.recovery.endpoints.map((r) => [r.id, r.action])).toEqual([['ep0', 'rolled-back']]);
+    expect(s2.get('ep0').state).toBe('created');
+    await s2.close();
+  });
+
+  it('adapters missing methods are refused with StoreOptionError naming the side and the methods, before the log is read; replay only may leave a side null', async () => {
+    const w = memoryWorld();
+    const s1 = await w.open({ faults: (c) => (c.method === 'setUp' ? 'crash-after' : 'ok') });
+    s1.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    await s1.hotAttach('ep0').catch(() => {});
+    w.crash();
+    const before = recordCount(w);
+    const hidden = (o: object, m: string) => new Proxy(o, { get: (t, p) => (p === m ? undefined : Reflect.get(t, p)) });
+    const bad: Array<[unknown, string, string, RegExp]> = [
+      [{}, 'adapters.netlink', 'object', /must be a NetlinkAdapter object \(got undefined\)$/],
+      [{ netlink: w.kernel, hypervisor: {} }, 'adapters.hypervisor', 'methods', /missing hotplug\(\), hotunplug\(\), coldplug\(\), probeDevice\(\), probeNetdev\(\), alive\(\), close\(\)$/],
+      [{ netlink: hidden(w.kernel, 'closeFds'), hypervisor: w.hypervisor }, 'adapters.netlink', 'methods', /^adapters\.netlink: must implement NetlinkAdapter: missing closeFds\(\)$/],
+      [{ netlink: null, hypervisor: w.hypervisor }, 'adapters.netlink', 'object', /got null/], // null only in a replay-only open
+    ];
+    for (const [adapters, field, rule, message] of bad) {
+      const e = await Tapstore.open({ log: MemoryLogStore.open(w.medium), adapters } as never).catch((err: unknown) => err);
+      expect(e).toBeInstanceOf(StoreOptionError);
+      expect(e).toMatchObject({ code: 'STORE_OPTION', field, rule });
+      expect((e as Error).message).toMatch(message);
+    }
+    expect(recordCount(w)).toBe(before); // (was: a TypeError in recovery, journaled as a failed rollback)
+    // replay only: a null side is accepted (an adapter refusing every call)
+    const replay = await Tapstore.open({ log: MemoryLogStore.open(w.medium, { readOnly: true }), adapters: { netlink: null as never, hypervisor: null as never }, recover: false });
+    expect(replay.get('ep0').status).toBe('in-doubt');
+    await replay.close();
+    const s2 = await w.open();
     expect(s2.get('ep0').state).toBe('created');
     await s2.close();
   });

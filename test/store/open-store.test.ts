@@ -155,6 +155,52 @@ describe('openStore', () => {
     }
   });
 
+  it('adapters missing methods are refused where they enter, naming the side and the methods: nothing created, nothing written, the lock free', async () => {
+    const closed = { n: 0 };
+    const kernelOnly = (sb: SandboxConfig) => ({ netlink: memory(closed)(sb).netlink, hypervisor: {} });
+    const noProbe = (sb: SandboxConfig) => {
+      const a = memory(closed)(sb);
+      return { netlink: new Proxy(a.netlink, { get: (t, p) => (p === 'probeLink' ? undefined : Reflect.get(t, p)) }), hypervisor: a.hypervisor };
+    };
+    const bad: Array<[OpenStoreOptions['adapters'], string, string, RegExp]> = [
+      [() => ({}) as never, 'adapters.netlink', 'object', /^adapters\.netlink: must be a NetlinkAdapter object \(got undefined\) \(returned by the adapters factory\)$/],
+      [kernelOnly as never, 'adapters.hypervisor', 'methods', /missing hotplug\(\), hotunplug\(\), coldplug\(\), probeDevice\(\), probeNetdev\(\), alive\(\), close\(\) \(returned/],
+      [noProbe as never, 'adapters.netlink', 'methods', /^adapters\.netlink: must implement NetlinkAdapter: missing probeLink\(\) \(returned/],
+      [async () => ({ netlink: 5, hypervisor: {} }) as never, 'adapters.netlink', 'object', /got 5\) \(returned/],
+      [{ netlink: {} } as never, 'adapters.netlink', 'methods', /missing createTap\(\), getLink\(\)/],
+      [{ hypervisor: { hotplug: () => {} } } as never, 'adapters.hypervisor', 'methods', /missing hotunplug\(\)/],
+      [5 as never, 'adapters', 'object', /or a factory function \(got number\)/],
+    ];
+    // a new store: refused before anything is made (was: the store was created, then the first operation failed and rolled back)
+    for (const [adapters, field, rule, message] of bad) {
+      const dir = tmpStore();
+      const e = await openStore(dir, { sandbox: { netnsPath: NETNS }, adapters }).catch((err: unknown) => err);
+      expect(e).toBeInstanceOf(StoreOptionError);
+      expect(e).toMatchObject({ code: 'STORE_OPTION', field, rule });
+      expect((e as Error).message).toMatch(message);
+      expect(fs.existsSync(dir)).toBe(false);
+      expect(fs.readdirSync(path.dirname(dir))).toEqual([]);
+    }
+    expect(closed.n).toBe(2); // what a refused factory built is closed (kernelOnly's and noProbe's kernels)
+    // an existing store with an interrupted attach: refused before its log is touched (no recovery, no torn tail cut)
+    const dir = tmpStore();
+    const first = await openStore(dir, { sandbox: { netnsPath: NETNS }, adapters: memory(closed) });
+    first.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    await first.close();
+    fs.appendFileSync(path.join(dir, 'log.jsonl'), '{"torn');
+    const before = fs.readFileSync(path.join(dir, 'log.jsonl'));
+    for (const [adapters, field, rule] of bad) {
+      await expect(openStore(dir, { adapters })).rejects.toMatchObject({ name: 'StoreOptionError', field, rule });
+      await expect(openStore(dir, { adapters, lock: false })).rejects.toMatchObject({ name: 'StoreOptionError', field, rule });
+    }
+    expect(fs.readFileSync(path.join(dir, 'log.jsonl'))).toEqual(before);
+    expect(closed.n).toBe(2 + 1 + 4); // + the first writer's, + the refused ones again (writer and reader)
+    closed.n = 0;
+    const good = await openStore(dir, { adapters: memory(closed) }); // the lock is free
+    expect(good.get('ep0').state).toBe('created');
+    await good.close();
+  });
+
   it('given adapters stay the caller\'s: one netlink adapter shared by two stores; the side left out is built and closed', async () => {
     const closed = { n: 0 };
     const shared = memory(closed)({ netnsPath: NETNS, netnsCreated: false, vcpus: 1, vhost: false }).netlink as MemoryKernel;
