@@ -32,6 +32,7 @@ import {
   UnknownEndpointError,
 } from './errors.js';
 import { InspectionMirror, type InspectOption } from './inspection.js';
+import { ENDPOINT_INPUT_FIELDS, unknownField } from './input-fields.js';
 import { Journal } from './journal.js';
 import { rebuildEndpoints } from './rebuild.js';
 import { Retirements } from './retirement.js';
@@ -154,6 +155,9 @@ export class Tapstore {
 
   private create(input: Partial<EndpointInput> & { idx: number }): EndpointView {
     if (typeof input !== 'object' || input === null) throw new EndpointInputError('input', 'object', 'endpoint input must be an object');
+    // a field the input does not have (a typo) was ignored: the endpoint made with a default instead
+    const unknown = unknownField(input, ENDPOINT_INPUT_FIELDS);
+    if (unknown !== null) throw new EndpointInputError(unknown, 'unknown', `unknown field ${JSON.stringify(unknown)} of the endpoint input (known: ${ENDPOINT_INPUT_FIELDS.join(', ')})`);
     // the store's netns is the only one this store ever acts in (docs/security.md)
     if (input.netnsPath !== undefined && input.netnsPath !== this.sandbox.netnsPath)
       throw new NetnsMismatchError('netnsPath', String(input.netnsPath), this.sandbox.netnsPath);

@@ -117,6 +117,7 @@ export async function openStore(dir: string, opts: OpenStoreOptions = {}): Promi
   checkStoreOptions(opts); // before a store is created or anything locked
   checkGivenAdapters(opts.adapters);
   const { sandbox: init, adapters: given, lock: lockOpts, ...rest } = opts;
+  if (init !== undefined) resolveSandbox(init); // a bad or unknown field: SandboxConfigError before anything is made
   const d = path.resolve(dir);
   if (lockOpts === false) return openReadOnly(d, init, given, rest);
   checkLockOptions(lockOpts);
@@ -124,10 +125,8 @@ export async function openStore(dir: string, opts: OpenStoreOptions = {}): Promi
   // checked: a bad sandbox field, factory or adapter leaves no store behind
   const creating = init !== undefined && !storeExists(d);
   let made: string | undefined;
-  if (creating) {
-    resolveSandbox(init); // a bad field: SandboxConfigError before anything is made
-    made = fs.mkdirSync(d, { recursive: true, mode: 0o700 });
-  } else checkStore(d);
+  if (creating) made = fs.mkdirSync(d, { recursive: true, mode: 0o700 });
+  else checkStore(d);
   const lock = await StoreLock.acquireWithin(d, lockOpts);
   let log: FileLogStore | undefined;
   let built: Built | undefined;
@@ -135,8 +134,8 @@ export async function openStore(dir: string, opts: OpenStoreOptions = {}): Promi
     let sandbox: SandboxConfig;
     if (storeExists(d)) {
       sandbox = recordedSandbox(d); // read-only: nothing written before the adapters are checked
-      if (init) checkSame(d, sandbox, init);
-    } else if (init) sandbox = resolveSandbox(init);
+      if (init !== undefined) checkSame(d, sandbox, init);
+    } else if (init !== undefined) sandbox = resolveSandbox(init);
     else throw new StoreNotFoundError(d); // removed while we waited for the lock
     built = await buildAdapters(sandbox, given, { netlink: defaultNetlink, hypervisor: () => defaultHypervisor(sandbox) });
     if (!storeExists(d)) FileLogStore.create(d, sandboxMeta(sandbox)).close();
@@ -267,7 +266,7 @@ async function openReadOnly(d: string, init: SandboxInit | undefined, given: Ope
   let built: Built | undefined;
   try {
     const sandbox = sandboxFromMeta(log.header.meta);
-    if (init) checkSame(d, sandbox, init);
+    if (init !== undefined) checkSame(d, sandbox, init);
     built = await buildAdapters(sandbox, given, { netlink: () => inert, hypervisor: () => inert });
     const b = built;
     return await Tapstore.open({ ...rest, log, adapters: b.adapters, recover: false, onClose: () => b.close() });

@@ -115,6 +115,37 @@ describe('createEndpoint', () => {
     await store.close();
   });
 
+  it('refuses an unknown field (a typo) with EndpointInputError naming it and the rule, as the daemon does (was: ignored, the default used; nothing logged)', async () => {
+    const w = memoryWorld();
+    const store = await w.open();
+    const before = recordCount(w);
+    for (const [extra, field] of [
+      [{ mtus: 9000 }, 'mtus'],
+      [{ ifname: 'eth7' }, 'ifname'],
+      [{ macAddress: '02:00:00:00:00:09' }, 'macAddress'],
+      [{ mtu: 1400, queues: 4 }, 'queues'],
+      [{ undefinedButThere: undefined }, 'undefinedButThere'],
+    ] as const) {
+      let err: unknown;
+      try {
+        store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01', ...extra } as never);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(EndpointInputError);
+      expect(err).toMatchObject({ code: 'ENDPOINT_INPUT_INVALID', field, rule: 'unknown' });
+      expect((err as Error).message).toBe(
+        `unknown field "${field}" of the endpoint input (known: id, idx, tapName, ifName, hwAddr, mac, mtu, netnsPath, netnsCreated, vcpus, multiQueue, vhost, model, fromPersist)`,
+      );
+    }
+    expect(recordCount(w)).toBe(before);
+    expect(store.list()).toEqual([]);
+    // every field the input type has is still accepted
+    const all = { id: 'x', idx: 1, tapName: 'tapx', ifName: 'eth1', hwAddr: '', mac: '02:00:00:00:00:02', mtu: 1400, netnsPath: NETNS, netnsCreated: true, vcpus: 2, multiQueue: true, vhost: false, model: 'tcfilter', fromPersist: false } as const;
+    expect(store.createEndpoint(all).id).toBe('x');
+    await store.close();
+  });
+
   it('refuses a second live endpoint with the same id, idx, MAC or original link, naming the holder', async () => {
     const w = memoryWorld();
     const store = await w.open();

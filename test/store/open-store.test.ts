@@ -201,6 +201,18 @@ describe('openStore', () => {
     await good.close();
   });
 
+  it('a sandbox with an unknown field (a typo) is refused with SandboxConfigError naming it, before anything is made; on an existing store too', async () => {
+    const dir = tmpStore();
+    for (const [sandbox, field] of [[{ netnsPath: NETNS, vcpu: 4 }, 'vcpu'], [null, 'sandbox'], ['x', 'sandbox']] as const) {
+      await expect(openStore(dir, { sandbox: sandbox as never, adapters: memory({ n: 0 }) })).rejects.toMatchObject({ name: 'SandboxConfigError', field });
+      await expect(createStore(dir, sandbox as never)).rejects.toMatchObject({ name: 'SandboxConfigError', field });
+    }
+    expect(fs.existsSync(dir)).toBe(false);
+    await createStore(dir, { netnsPath: NETNS, vcpus: 4 });
+    await expect(openStore(dir, { sandbox: { netnsPath: NETNS, vcpu: 4 } as never, adapters: memory({ n: 0 }) })).rejects.toMatchObject({ name: 'SandboxConfigError', field: 'vcpu' });
+    await expect(openStore(dir, { sandbox: { netnsPath: NETNS, vcpu: 4 } as never, lock: false })).rejects.toMatchObject({ name: 'SandboxConfigError', field: 'vcpu' });
+  });
+
   it('given adapters stay the caller\'s: one netlink adapter shared by two stores; the side left out is built and closed', async () => {
     const closed = { n: 0 };
     const shared = memory(closed)({ netnsPath: NETNS, netnsCreated: false, vcpus: 1, vhost: false }).netlink as MemoryKernel;
