@@ -100,6 +100,8 @@ export function resolveSandbox(init: SandboxInit): SandboxConfig {
   // a typo (`vcpu: 2`) was ignored: the store made with the default instead
   const unknown = unknownField(init, SANDBOX_FIELDS);
   if (unknown !== null) throw new SandboxConfigError(unknown, `is not a field of the sandbox config (known: ${SANDBOX_FIELDS.join(', ')})`);
+  // checked before the copy below: a string would be spread into its characters ('rp0' → ['r', 'p', '0'])
+  if (init.hotplugBuses !== undefined && !Array.isArray(init.hotplugBuses)) throw new SandboxConfigError('hotplugBuses', 'must be a list of non-empty QEMU ids');
   const vhost = init.vhost ?? 'auto';
   const s: SandboxConfig = {
     netnsPath: init.netnsPath,

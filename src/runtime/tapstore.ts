@@ -158,6 +158,7 @@ export class Tapstore {
     // a field the input does not have (a typo) was ignored: the endpoint made with a default instead
     const unknown = unknownField(input, ENDPOINT_INPUT_FIELDS);
     if (unknown !== null) throw new EndpointInputError(unknown, 'unknown', `unknown field ${JSON.stringify(unknown)} of the endpoint input (known: ${ENDPOINT_INPUT_FIELDS.join(', ')})`);
+    if (input.fromPersist !== undefined && typeof input.fromPersist !== 'boolean') throw new EndpointInputError('fromPersist', 'boolean', 'fromPersist must be a boolean');
     // the store's netns is the only one this store ever acts in (docs/security.md)
     if (input.netnsPath !== undefined && input.netnsPath !== this.sandbox.netnsPath)
       throw new NetnsMismatchError('netnsPath', String(input.netnsPath), this.sandbox.netnsPath);

@@ -53,7 +53,24 @@ export interface OpenStoreOptions extends Omit<TapstoreOptions, 'log' | 'adapter
 
 /** Whether `dir` holds a store (its log file exists). */
 export function storeExists(dir: string): boolean {
+  checkStoreDir(dir);
   return fs.existsSync(path.join(path.resolve(dir), LOG_FILE));
+}
+
+/**
+ * Make the store directory (0700, parents too); returns the first directory made, if any. A path
+ * that is, or lies under, something other than a directory is the caller's `dir` breaking a rule
+ * ({@link StoreOptionError}), not a bare `EEXIST` / `ENOTDIR`.
+ */
+function makeStoreDir(d: string): string | undefined {
+  try {
+    return fs.mkdirSync(d, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTDIR')
+      throw new StoreOptionError('dir', 'directory', `${d}: ${code === 'EEXIST' ? 'exists and is not a directory' : 'a path component is not a directory'}`);
+    throw e;
+  }
 }
 
 /** The store must exist and hold a tapstate log (checked read-only: nothing is created). */
@@ -74,7 +91,7 @@ export async function createStore(dir: string, init: SandboxInit, opts: { lock?:
   checkLockOptions(opts.lock); // before anything is created
   const sandbox = resolveSandbox(init);
   if (storeExists(d)) throw new StoreExistsError(d);
-  fs.mkdirSync(d, { recursive: true, mode: 0o700 });
+  makeStoreDir(d);
   const lock = await StoreLock.acquireWithin(d, opts.lock);
   try {
     if (storeExists(d)) throw new StoreExistsError(d);
@@ -125,7 +142,7 @@ export async function openStore(dir: string, opts: OpenStoreOptions = {}): Promi
   // checked: a bad sandbox field, factory or adapter leaves no store behind
   const creating = init !== undefined && !storeExists(d);
   let made: string | undefined;
-  if (creating) made = fs.mkdirSync(d, { recursive: true, mode: 0o700 });
+  if (creating) made = makeStoreDir(d);
   else checkStore(d);
   const lock = await StoreLock.acquireWithin(d, lockOpts);
   let log: FileLogStore | undefined;

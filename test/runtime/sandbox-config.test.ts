@@ -107,6 +107,11 @@ describe('resolveSandbox: what a caller may give', () => {
     }
   });
 
+  it('hotplugBuses that is not a list is refused before it is copied (was: "rp0" became ["r", "p", "0"])', () => {
+    for (const hotplugBuses of ['rp0', { 0: 'rp0', length: 1 }, 5])
+      expect(() => resolveSandbox({ netnsPath: '/run/netns/sb', hotplugBuses } as never)).toThrow(expect.objectContaining({ name: 'SandboxConfigError', field: 'hotplugBuses' }));
+  });
+
   it('a config that is not an object is a SandboxConfigError naming "sandbox", never a TypeError', () => {
     for (const bad of [null, undefined, 'x', 3]) expect(() => resolveSandbox(bad as never)).toThrow(expect.objectContaining({ name: 'SandboxConfigError', field: 'sandbox' }));
   });

@@ -105,6 +105,7 @@ describe('createEndpoint', () => {
       [{ hwAddr: 5 }, 'hwAddr', 'string'],
       [{ vhost: 'yes' }, 'vhost', 'boolean'],
       [{ vhost: 1 }, 'vhost', 'boolean'],
+      [{ fromPersist: 'yes' }, 'fromPersist', 'boolean'], // was: accepted, an empty MAC then let through
     ];
     for (const [extra, field, rule] of bad)
       expect(() => store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01', ...extra } as never)).toThrow(expect.objectContaining({ name: 'EndpointInputError', field, rule }));
@@ -351,6 +352,28 @@ describe('a closed store', () => {
     expect(store.get('ep0').status).toBe('busy');
     await store.close();
     expect((await p).state).toBe('hotAttached');
+  });
+});
+
+describe('a read-only store', () => {
+  it('refuses every write with LogStoreClosedError (read-only) and stays usable: it is not failed (was: a StoreFailedError telling to run recover, from then on)', async () => {
+    const w = memoryWorld();
+    const writer = await w.open();
+    writer.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    await writer.close();
+    const reader = await Tapstore.open({ log: MemoryLogStore.open(w.medium, { readOnly: true }), adapters: { netlink: w.kernel, hypervisor: w.hypervisor }, recover: false });
+    const readOnly = { name: 'LogStoreClosedError', code: 'LOG_STORE_CLOSED', why: 'read-only' };
+    await expect(reader.load({ NetNsPath: NETNS, Endpoints: [] })).rejects.toMatchObject(readOnly);
+    expect(() => reader.createEndpoint({ idx: 1, mac: '02:00:00:00:00:02' })).toThrow(expect.objectContaining(readOnly));
+    await expect(reader.attach('ep0')).rejects.toMatchObject(readOnly);
+    expect(() => reader.createEndpoint({ idx: 1, mac: '02:00:00:00:00:02' })).toThrow(expect.objectContaining(readOnly));
+    expect(reader.get('ep0').state).toBe('created');
+    await reader.close();
+    // nothing was written: the writer reopens to the same state, and its next record follows the last one
+    const again = await w.open();
+    expect(again.list().map((v) => [v.id, v.state])).toEqual([['ep0', 'created']]);
+    again.createEndpoint({ idx: 1, mac: '02:00:00:00:00:02' });
+    await again.close();
   });
 });
 

@@ -8,7 +8,7 @@ import { FileLogStore } from '../../src/log/index.js';
 import type { Adapters } from '../../src/runtime/effects.js';
 import { SandboxConfigError, type SandboxConfig } from '../../src/runtime/sandbox-config.js';
 import { SandboxMismatchError, StoreExistsError, StoreNotFoundError } from '../../src/store/errors.js';
-import { createStore, openStore, type OpenStoreOptions } from '../../src/store/open-store.js';
+import { createStore, openStore, storeExists, type OpenStoreOptions } from '../../src/store/open-store.js';
 import { StoreLock, StoreLockedError } from '../../src/store/store-lock.js';
 import { StoreOptionError } from '../../src/runtime/store-options.js';
 
@@ -211,6 +211,19 @@ describe('openStore', () => {
     await createStore(dir, { netnsPath: NETNS, vcpus: 4 });
     await expect(openStore(dir, { sandbox: { netnsPath: NETNS, vcpu: 4 } as never, adapters: memory({ n: 0 }) })).rejects.toMatchObject({ name: 'SandboxConfigError', field: 'vcpu' });
     await expect(openStore(dir, { sandbox: { netnsPath: NETNS, vcpu: 4 } as never, lock: false })).rejects.toMatchObject({ name: 'SandboxConfigError', field: 'vcpu' });
+  });
+
+  it('a store dir that is, or lies under, a regular file is a StoreOptionError (was: a bare EEXIST / ENOTDIR); storeExists checks its dir too', async () => {
+    const dir = tmpStore();
+    fs.mkdirSync(path.dirname(dir), { recursive: true });
+    fs.writeFileSync(dir, 'not a directory');
+    for (const d of [dir, path.join(dir, 'sub')]) {
+      await expect(openStore(d, { sandbox: { netnsPath: NETNS }, adapters: memory({ n: 0 }) })).rejects.toMatchObject({ name: 'StoreOptionError', field: 'dir', rule: 'directory' });
+      await expect(createStore(d, { netnsPath: NETNS })).rejects.toMatchObject({ name: 'StoreOptionError', field: 'dir', rule: 'directory' });
+    }
+    expect(fs.readFileSync(dir, 'utf8')).toBe('not a directory');
+    expect(() => storeExists(5 as never)).toThrow(expect.objectContaining({ name: 'StoreOptionError', field: 'dir', rule: 'string' }));
+    expect(storeExists(path.dirname(dir))).toBe(false);
   });
 
   it('given adapters stay the caller\'s: one netlink adapter shared by two stores; the side left out is built and closed', async () => {
