@@ -6,6 +6,7 @@
  */
 import { TapstateError } from '../../machines/tapstate-error.js';
 import { HYPERVISOR_METHODS, missingMethods, NETLINK_METHODS } from '../adapters/adapter-methods.js';
+import type { TapstoreOptions } from './tapstore.js';
 
 /** An option of `Tapstore.open` / `openStore` / `createStore` breaks a rule; nothing was opened, created or locked. */
 export class StoreOptionError extends TapstateError {
@@ -85,9 +86,30 @@ export function checkLogAndAdapters(opts: { log?: unknown; adapters?: unknown; r
   for (const side of ['netlink', 'hypervisor'] as const) if (!(opts.recover === false && a[side] === null)) checkAdapter(a[side], side);
 }
 
-/** The options of `Tapstore.open` other than the log and adapters. */
-export function checkStoreOptions(opts: unknown): void {
+const tapstoreOptions: Record<keyof TapstoreOptions, true> = {
+  log: true,
+  adapters: true,
+  durability: true,
+  checkpointEvery: true,
+  verify: true,
+  recover: true,
+  inspect: true,
+  clock: true,
+  onRecoveryProgress: true,
+  recoveryConcurrency: true,
+  onClose: true,
+};
+/** Every option of `Tapstore.open` (`TapstoreOptions`; the compiler keeps the list complete). */
+export const TAPSTORE_OPTIONS: readonly string[] = Object.keys(tapstoreOptions);
+
+/**
+ * The options of `Tapstore.open` (or `openStore`: `known`) other than the log and adapters. An
+ * option that does not exist is refused: a typo (`adaptors:`) was ignored, and `openStore` then
+ * built the real adapters.
+ */
+export function checkStoreOptions(opts: unknown, known: readonly string[] = TAPSTORE_OPTIONS): void {
   if (typeof opts !== 'object' || opts === null) throw new StoreOptionError('options', 'object', `must be an object (got ${describe(opts)})`);
+  for (const k of Object.keys(opts)) if (!known.includes(k)) throw new StoreOptionError(k, 'unknown', `unknown option (known: ${known.join(', ')})`);
   checkOption(opts, 'durability', (v) => (v === 'command' || v === 'effect' ? null : `must be "command" or "effect" (got ${JSON.stringify(v) ?? describe(v)})`), 'enum');
   checkOption(opts, 'checkpointEvery', (v) => numberProblem(v, 1, true), 'range');
   checkOption(opts, 'recoveryConcurrency', (v) => numberProblem(v, 1, true), 'range');

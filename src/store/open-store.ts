@@ -17,7 +17,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FileLogStore, LOG_FILE } from '../log/file-store.js';
-import type { RetentionPolicy } from '../log/retention.js';
+import { checkRetention, type RetentionPolicy } from '../log/retention.js';
 import { writeRetentionFile } from '../log/retention-file.js';
 import type { Adapters } from '../runtime/effects.js';
 import { resolveSandbox, sandboxFromMeta, sandboxMeta, type SandboxConfig, type SandboxInit } from '../runtime/sandbox-config.js';
@@ -50,6 +50,24 @@ export interface OpenStoreOptions extends Omit<TapstoreOptions, 'log' | 'adapter
   /** The write lock: how long to wait for it (default: fail at once), or `false` to open read-only. */
   lock?: StoreLockOptions | false;
 }
+
+const openStoreOptions: Record<keyof OpenStoreOptions, true> = {
+  sandbox: true,
+  adapters: true,
+  lock: true,
+  durability: true,
+  checkpointEvery: true,
+  verify: true,
+  recover: true,
+  inspect: true,
+  clock: true,
+  onRecoveryProgress: true,
+  recoveryConcurrency: true,
+};
+/** Every option of `openStore` (the compiler keeps the list complete): any other is refused ({@link StoreOptionError}, rule `unknown`). */
+const OPEN_STORE_OPTIONS: readonly string[] = Object.keys(openStoreOptions);
+/** Every option of `createStore`. */
+const CREATE_STORE_OPTIONS: readonly string[] = ['lock', 'retention'];
 
 /** Whether `dir` holds a store (its log file exists). */
 export function storeExists(dir: string): boolean {
@@ -88,7 +106,9 @@ export function checkStore(dir: string): string {
 export async function createStore(dir: string, init: SandboxInit, opts: { lock?: StoreLockOptions; retention?: RetentionPolicy } = {}): Promise<SandboxConfig> {
   checkStoreDir(dir);
   const d = path.resolve(dir);
+  checkStoreOptions(opts, CREATE_STORE_OPTIONS);
   checkLockOptions(opts.lock); // before anything is created
+  if (opts.retention !== undefined) checkRetention(opts.retention);
   const sandbox = resolveSandbox(init);
   if (storeExists(d)) throw new StoreExistsError(d);
   makeStoreDir(d);
@@ -131,7 +151,7 @@ export async function removeStore(store: Tapstore): Promise<void> {
 /** Open (or create) the store in `dir`; see the module comment. */
 export async function openStore(dir: string, opts: OpenStoreOptions = {}): Promise<Tapstore> {
   checkStoreDir(dir);
-  checkStoreOptions(opts); // before a store is created or anything locked
+  checkStoreOptions(opts, OPEN_STORE_OPTIONS); // before a store is created or anything locked
   checkGivenAdapters(opts.adapters);
   const { sandbox: init, adapters: given, lock: lockOpts, ...rest } = opts;
   if (init !== undefined) resolveSandbox(init); // a bad or unknown field: SandboxConfigError before anything is made

@@ -537,6 +537,7 @@ describe('opening', () => {
       [{ recover: 0 }, 'recover', 'boolean'],
       [{ clock: 5 }, 'clock', 'function'],
       [{ onRecoveryProgress: 'x' }, 'onRecoveryProgress', 'function'],
+      [{ recoverConcurrency: 1 }, 'recoverConcurrency', 'unknown'], // a typo: was ignored
     ];
     const before = recordCount(w);
     for (const [opts, field, rule] of bad) await expect(w.open(opts as never)).rejects.toMatchObject({ name: 'StoreOptionError', code: 'STORE_OPTION', field, rule });

@@ -226,6 +226,19 @@ describe('openStore', () => {
     expect(storeExists(path.dirname(dir))).toBe(false);
   });
 
+  it('an unknown option (a typo) is a StoreOptionError naming it, before anything is made (was: ignored: `adaptors:` built the real adapters)', async () => {
+    const dir = tmpStore();
+    const e = await openStore(dir, { sandbox: { netnsPath: NETNS }, adaptors: memory({ n: 0 }) } as never).catch((err: unknown) => err);
+    expect(e).toBeInstanceOf(StoreOptionError);
+    expect(e).toMatchObject({ field: 'adaptors', rule: 'unknown' });
+    expect((e as Error).message).toBe('adaptors: unknown option (known: sandbox, adapters, lock, durability, checkpointEvery, verify, recover, inspect, clock, onRecoveryProgress, recoveryConcurrency)');
+    await expect(openStore(dir, { lock: false, log: {} } as never)).rejects.toMatchObject({ name: 'StoreOptionError', field: 'log', rule: 'unknown' });
+    await expect(createStore(dir, { netnsPath: NETNS }, { locks: {} } as never)).rejects.toMatchObject({ name: 'StoreOptionError', field: 'locks', rule: 'unknown' });
+    // a bad retention policy: refused before the store is created (was: after, the store left behind)
+    await expect(createStore(dir, { netnsPath: NETNS }, { retention: { segmentBytes: 5 } as never })).rejects.toMatchObject({ name: 'LogRecordError', field: 'retention.segmentBytes' });
+    expect(fs.existsSync(dir)).toBe(false);
+  });
+
   it('given adapters stay the caller\'s: one netlink adapter shared by two stores; the side left out is built and closed', async () => {
     const closed = { n: 0 };
     const shared = memory(closed)({ netnsPath: NETNS, netnsCreated: false, vcpus: 1, vhost: false }).netlink as MemoryKernel;
