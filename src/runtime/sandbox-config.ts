@@ -7,6 +7,7 @@
 import { MAX_QUEUES, TapstateError } from '../../machines/index.js';
 import { vhostNetPresent } from './vhost-default.js';
 import { dotDotProblem, normalPath } from './sandbox-path.js';
+import { SANDBOX_FIELDS, unknownField } from './input-fields.js';
 
 /** The sandbox an endpoint store serves. */
 export interface SandboxConfig {
@@ -112,6 +113,12 @@ function normalSandbox<T extends { netnsPath: string; qmp?: string }>(s: T): T {
 
 /** Apply the defaults to a {@link SandboxInit} and check the result. */
 export function resolveSandbox(init: SandboxInit): SandboxConfig {
+  if (typeof init !== 'object' || init === null) throw new SandboxConfigError('sandbox', `must be an object (got ${init === null ? 'null' : typeof init})`);
+  // a typo (`vcpu: 2`) was ignored: the store made with the default instead
+  const unknown = unknownField(init, SANDBOX_FIELDS);
+  if (unknown !== null) throw new SandboxConfigError(unknown, `is not a field of the sandbox config (known: ${SANDBOX_FIELDS.join(', ')})`);
+  // checked before the copy below: a string would be spread into its characters ('rp0' → ['r', 'p', '0'])
+  if (init.hotplugBuses !== undefined && !Array.isArray(init.hotplugBuses)) throw new SandboxConfigError('hotplugBuses', 'must be a list of non-empty QEMU ids');
   const vhost = init.vhost ?? 'auto';
   const s: SandboxConfig = {
     netnsPath: init.netnsPath,
