@@ -16,6 +16,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { makeDirs } from '../fs/make-dirs.js';
 import { FileLogStore, LOG_FILE } from '../log/file-store.js';
 import type { RetentionPolicy } from '../log/retention.js';
 import { writeRetentionFile } from '../log/retention-file.js';
@@ -73,12 +74,14 @@ export async function createStore(dir: string, init: SandboxInit, opts: { lock?:
   checkLockOptions(opts.lock); // before anything is created
   const sandbox = resolveSandbox(init);
   if (storeExists(d)) throw new StoreExistsError(d);
-  fs.mkdirSync(d, { recursive: true, mode: 0o700 });
+  makeDirs(d, 0o700); // the kernel's errno (EROFS), not Node's recursive mkdir's ENOENT
   const lock = await StoreLock.acquireWithin(d, opts.lock);
   try {
     if (storeExists(d)) throw new StoreExistsError(d);
-    FileLogStore.create(d, sandboxMeta(sandbox)).close();
+    // the policy before the log: the log marks the store as made, so a crash in between never
+    // leaves a store without the policy it was created with
     if (opts.retention) writeRetentionFile(d, opts.retention);
+    FileLogStore.create(d, sandboxMeta(sandbox)).close();
   } finally {
     lock.release();
   }
