@@ -97,5 +97,13 @@ describe('tapstate over a long life', () => {
     expect(fs.readFileSync(html, 'utf8')).toContain(`the newest ${retained.length} of ${retained.length} records`);
     const bad = await cli('view', '--store', store, '--out', html, '--last', '0');
     expect(bad.code).toBe(2);
+    // flags that were silently ignored: usage errors naming them, nothing written
+    fs.rmSync(html);
+    for (const [args, msg] of [[['--archive'], /UsageError: view: --archive: only with --all/], [['--all', '--last', '5'], /UsageError: view: --last and --all exclude each other/]] as const) {
+      const r = await cli('view', '--store', store, '--out', html, ...args);
+      expect(r.code, r.err).toBe(2);
+      expect(r.err).toMatch(msg);
+      expect(fs.existsSync(html)).toBe(false);
+    }
   });
 });
