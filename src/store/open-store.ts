@@ -56,10 +56,20 @@ export function storeExists(dir: string): boolean {
   return fs.existsSync(path.join(path.resolve(dir), LOG_FILE));
 }
 
+/** Does `p` exist as something other than a directory or a symlink (a file, a socket…)? */
+function isNonDirectory(p: string): boolean {
+  try {
+    const st = fs.lstatSync(p);
+    return !st.isDirectory() && !st.isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
 /** The store must exist and hold a tapstate log (checked read-only: nothing is created). */
 export function checkStore(dir: string): string {
   const d = path.resolve(dir);
-  if (!storeExists(d)) throw new StoreNotFoundError(d);
+  if (!storeExists(d)) throw new StoreNotFoundError(d, isNonDirectory(d) ? 'not-a-directory' : 'missing');
   FileLogStore.open(d, { readOnly: true }).close(); // a foreign log fails here, before any lock file is made
   return d;
 }
