@@ -32,14 +32,19 @@ export function makeDirs(dir: string, mode: number): string[] {
       }
     }
   } catch (e) {
-    for (const p of made.reverse()) {
-      try {
-        fs.rmdirSync(p); // only if still empty
-      } catch {
-        /* something was put in it meanwhile: leave it */
-      }
-    }
+    removeMadeDirs(made);
     throw e;
   }
   return made;
+}
+
+/** Undo {@link makeDirs}: remove the directories it made, innermost first, each only if still empty. */
+export function removeMadeDirs(made: readonly string[]): void {
+  for (const p of [...made].reverse()) {
+    try {
+      fs.rmdirSync(p);
+    } catch {
+      /* something was put in it meanwhile: leave it */
+    }
+  }
 }
