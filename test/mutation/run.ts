@@ -7,9 +7,16 @@
  *
  * Prints the per-file table (also written to .tmp/mutation-table.md for docs/testing.md) and
  * the bench-style line of the machines+runtime score (`case: "persist"` for a persist-only run).
+ *
+ * Stryker kills a test worker whose run times out, before the test's own cleanup runs, so the
+ * tests' temp dirs of a killed worker would stay behind. Stryker therefore runs with a private
+ * `TMPDIR` (`$TMPDIR/tapstate-mutate-XXXXXX`), removed with whatever is left in it when Stryker
+ * exits, whatever its status. An interrupted run (Ctrl-C) may leave that one directory.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { mutationSummary, type MutationReport } from './score.js';
 
 const REPORT = '.tmp/mutation.json';
@@ -24,7 +31,13 @@ if (!skip) {
     process.stderr.write(`mutate: MUTATE_NICE must be an integer 0..19, got ${JSON.stringify(nice)}\n`);
     process.exit(2);
   }
-  const r = spawnSync('nice', ['-n', nice, 'npx', 'stryker', 'run', 'stryker.config.json', ...extra], { stdio: 'inherit' });
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tapstate-mutate-'));
+  let r;
+  try {
+    r = spawnSync('nice', ['-n', nice, 'npx', 'stryker', 'run', 'stryker.config.json', ...extra], { stdio: 'inherit', env: { ...process.env, TMPDIR: tmp } });
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
   if (r.status !== 0) {
     process.stderr.write(`mutate: stryker exited ${r.status}\n`);
     process.exit(r.status ?? 1);
