@@ -29,6 +29,7 @@ export type { RecoveryReport, RecoveredEndpoint } from './runtime/recovery-sched
 export type { Adapters } from './runtime/effects.js';
 export type { InspectOption } from './runtime/inspection.js';
 export type { PersistNetworkV1, PersistNetworkV2, PersistShape } from './persist/persist-json.js';
+export type { LoadResult } from './persist/store-persist.js';
 
 // finding taps that exist already (adoption of a running sandbox)
 export { scanNetns, planScan, tuntapModeRefusal, type ScanEntry, type ScanReport } from './scan/scan.js';
@@ -59,7 +60,7 @@ export { NetnsMismatchError } from './runtime/errors.js';
 export { writeFileSafely, parseFileMode, OutputFileError, DEFAULT_FILE_MODE, type SafeWriteOptions } from './fs/safe-write.js';
 
 // the adapter contracts
-export { NetlinkError, type NetlinkAdapter, type ErrnoName, type LinkInfo, type TunInfo, type CreateTapRequest, type CreatedTap, type RedirectRequest } from './adapters/netlink.js';
+export { NetlinkError, type NetlinkAdapter, type ErrnoName, type LinkInfo, type LinkFlags, type TunInfo, type CreateTapRequest, type CreatedTap, type RedirectRequest } from './adapters/netlink.js';
 export { HypervisorError, type HypervisorAdapter, type HypervisorErrorKind, type NicSpec, type UnplugSpec, type HotplugResult, type ColdPlugResult, type DeviceProbe } from './adapters/hypervisor.js';
 
 // what a consumer reads: endpoint input and state, commands, log records

@@ -22,6 +22,7 @@ export type UnplugSpec = Pick<NicSpec, 'netdevId' | 'deviceId'> & { mac?: string
 
 /** A virtio-net NIC found in the VMM. */
 export interface FoundNic {
+  /** Its id; or its QOM path (`/machine/peripheral-anon/device[3]` in QEMU) when it has none: QEMU's `device_del` takes either. */
   deviceId: string;
   netdevId: string;
 }

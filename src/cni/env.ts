@@ -1,6 +1,7 @@
 /** The CNI_* environment of one plugin invocation, validated per command (spec 1.0.0 §"Parameters"). */
 import { ifNameProblem } from '../../machines/index.js';
 import { CniEnvError } from './errors.js';
+import { dotDotProblem, normalPath } from '../runtime/sandbox-path.js';
 
 export const COMMANDS = ['ADD', 'DEL', 'CHECK', 'VERSION', 'GC', 'STATUS'] as const;
 export type CniCommand = (typeof COMMANDS)[number];
@@ -56,11 +57,14 @@ export function parseEnv(env: NodeJS.ProcessEnv): CniEnv {
     if (p) throw new CniEnvError('CNI_IFNAME', 'ifname', `CNI_IFNAME "${ifName}" ${p}`);
     if (cmd !== 'DEL' && netns === '') throw new CniEnvError('CNI_NETNS', 'required', `CNI_NETNS is required for ${cmd}`);
     if (netns !== '' && !netns.startsWith('/')) throw new CniEnvError('CNI_NETNS', 'absolute', `CNI_NETNS must be an absolute path (got ${JSON.stringify(netns)})`);
+    const dots = dotDotProblem(netns);
+    if (dots) throw new CniEnvError('CNI_NETNS', 'dot-dot', `CNI_NETNS ${dots}`);
   }
   return {
     command: cmd,
     containerId,
-    netns,
+    // one spelling (src/runtime/sandbox-path.ts), as the store records it: an ADD repeated as /var/run/netns/x/ is the same netns
+    netns: normalPath(netns),
     ifName,
     // CNI_ARGS only carries ADD's options: DEL (and GC, STATUS) never fail on it
     args: parseCniArgs(env.CNI_ARGS ?? '', cmd !== 'ADD' && cmd !== 'CHECK'),

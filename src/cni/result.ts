@@ -60,19 +60,23 @@ export function parsePrevResult(raw: unknown): CniResult {
   return { cniVersion: typeof r.cniVersion === 'string' ? r.cniVersion : '', ...(r as object) } as CniResult;
 }
 
+/**
+ * Is `i` the interface `name` of the container's netns? Its `sandbox` must be `netns`: the spec
+ * gives every interface created in or moved into a sandbox its `sandbox`, and one without it (or
+ * with `""`) is a host interface — a host link of the same name (a bridge's uplink, the host's own
+ * `eth0`) is never the container's (tc-redirect-tap's `InterfaceIPs` compares the sandbox too).
+ */
+const isContainerInterface = (i: CniInterface | undefined, name: string, netns: string): boolean => i !== undefined && i.name === name && i.sandbox === netns;
+
 /** The IPs of interface `name` in sandbox `netns` (tc-redirect-tap's InterfaceIPs). */
 export function interfaceIps(r: CniResult, name: string, netns: string): CniIpConfig[] {
   const ifs = r.interfaces ?? [];
-  return (r.ips ?? []).filter((ip) => {
-    if (ip.interface === undefined) return false;
-    const i = ifs[ip.interface];
-    return i !== undefined && i.name === name && (i.sandbox === undefined || i.sandbox === '' || i.sandbox === netns);
-  });
+  return (r.ips ?? []).filter((ip) => ip.interface !== undefined && isContainerInterface(ifs[ip.interface], name, netns));
 }
 
 /** The MAC of interface `name` in sandbox `netns` in a result, or ''. */
 export function interfaceMac(r: CniResult | null, name: string, netns: string): string {
-  const i = (r?.interfaces ?? []).find((x) => x.name === name && (x.sandbox === undefined || x.sandbox === netns));
+  const i = (r?.interfaces ?? []).find((x) => isContainerInterface(x, name, netns));
   return typeof i?.mac === 'string' ? i.mac.toLowerCase() : '';
 }
 

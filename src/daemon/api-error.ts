@@ -2,13 +2,14 @@
  * Any thrown value → an HTTP status and the API's error body
  * `{"error":{"type","code","message",…the error's own typed fields}}`.
  * 400 bad input (also unparseable HTTP) · 403 peer not allowed · 404 unknown · 405 method · 408 request too slow · 409 busy, in doubt, not
- * possible now, exists · 413 body too large · 431 headers too large · 423 store locked by another process · 503 unavailable ·
+ * possible now, exists · 413 body too large · 431 headers too large · 423 store locked by another process · 503 unavailable (closing; too many connections or event streams) ·
  * 500 an adapter failure (the operation's typed fields: op, step, cause {name, errno|kind}, state).
  */
 
 const STATUS: Record<string, number> = {
   RequestFieldError: 400,
   BadJsonError: 400,
+  DuplicateKeyError: 400,
   MalformedRequestError: 400,
   EndpointInputError: 400,
   PersistFormatError: 400,
@@ -36,6 +37,8 @@ const STATUS: Record<string, number> = {
   StoreLockedError: 423,
   SandboxUnavailableError: 503,
   StoreClosedError: 503,
+  TooManyConnectionsError: 503,
+  TooManyEventStreamsError: 503,
 };
 
 export interface ApiErrorBody {

@@ -25,6 +25,22 @@ export class BadJsonError extends TapstateError {
   readonly code = 'BAD_JSON';
 }
 
+/**
+ * An object in the request body has the same key twice (`{"action":"hot-detach","action":"hot-attach"}`):
+ * refused, not read last-wins. `field` is where: `body.action`, `body.Endpoints[0].Idx`.
+ */
+export class DuplicateKeyError extends TapstateError {
+  override readonly name = 'DuplicateKeyError';
+  readonly code = 'DUPLICATE_KEY';
+  readonly rule = 'unique-keys';
+  constructor(
+    readonly key: string,
+    readonly field: string,
+  ) {
+    super(`${field}: the key ${JSON.stringify(key)} appears more than once in the same object (each key at most once: which one counts would be a guess)`);
+  }
+}
+
 /** The request body exceeds the daemon's limit. */
 export class BodyTooLargeError extends TapstateError {
   override readonly name = 'BodyTooLargeError';
@@ -254,5 +270,47 @@ export class StateDirError extends TapstateError {
     reason: string,
   ) {
     super(`--state-dir ${path}: ${reason}`);
+  }
+}
+
+/**
+ * A {@link Daemon} option (a `tapstate serve` flag) breaks its rule: refused before anything is
+ * created. `option` is the Daemon option (`maxConnections`), `flag` the CLI's (`--max-connections`).
+ */
+export class DaemonOptionError extends TapstateError {
+  override readonly name = 'DaemonOptionError';
+  readonly code = 'DAEMON_OPTION';
+  constructor(
+    readonly option: string,
+    readonly flag: string,
+    /** `positive-integer` */
+    readonly rule: string,
+    detail: string,
+  ) {
+    super(`${flag} (${option}): ${detail}`);
+  }
+}
+
+/**
+ * The daemon serves `--max-connections` connections already: a new one gets this (`503`) and is
+ * closed; the connections it serves are not touched.
+ */
+export class TooManyConnectionsError extends TapstateError {
+  override readonly name = 'TooManyConnectionsError';
+  readonly code = 'TOO_MANY_CONNECTIONS';
+  constructor(readonly limit: number) {
+    super(`the daemon serves ${limit} connections already (--max-connections): try again when one closes`);
+  }
+}
+
+/**
+ * `--max-event-streams` event streams are open already (each may buffer up to
+ * `eventsBehindBytes` for a slow reader): a new `GET …/events` gets this (`503`).
+ */
+export class TooManyEventStreamsError extends TapstateError {
+  override readonly name = 'TooManyEventStreamsError';
+  readonly code = 'TOO_MANY_EVENT_STREAMS';
+  constructor(readonly limit: number) {
+    super(`${limit} event streams are open already (--max-event-streams): try again when one ends`);
   }
 }

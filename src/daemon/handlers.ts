@@ -154,6 +154,10 @@ async function events(ctx: RequestContext): Promise<Reply> {
   // digits only: Number() would also take '', ' 5', '1e3' and '0x10'
   if (sinceRaw !== null && (!/^\d{1,15}$/.test(sinceRaw) || !Number.isSafeInteger(since))) throw new RequestFieldError('since', 'type', 'must be a non-negative integer (a record seq)');
   const res = ctx.res;
+  // the reader hung up while the store was opening: its 'close' has been and gone
+  if (res.destroyed) return undefined;
+  // a slot for as long as the response lives, whatever ends it (the reader, the sandbox, an error)
+  res.once('close', ctx.streamSlots.take());
   res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
   res.flushHeaders();
   const behind = ctx.eventsBehindBytes;

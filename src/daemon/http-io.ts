@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BadJsonError, BodyTooLargeError } from './errors.js';
 import { toApiError } from './api-error.js';
+import { findDuplicateKey, keyColons } from './duplicate-keys.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
@@ -33,26 +34,36 @@ export async function readJson(req: IncomingMessage, limit: number): Promise<Rec
     throw new BadJsonError(`body is not valid JSON: ${(e as Error).message}`);
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new BadJsonError('body must be a JSON object');
-  if (hasLoneSurrogate(v)) throw new BadJsonError('body has a string with an unpaired UTF-16 surrogate (a lone \\uD800-\\uDFFF escape): not Unicode text');
+  const keys = walk(v);
+  if (keys < 0) throw new BadJsonError('body has a string with an unpaired UTF-16 surrogate (a lone \\uD800-\\uDFFF escape): not Unicode text');
+  // fewer keys parsed than written: an object repeats one (JSON.parse kept the last)
+  if (keys !== keyColons(text)) findDuplicateKey(text);
   return v as Record<string, unknown>;
 }
 
-/** Does any string (key or value) in `v` hold an unpaired UTF-16 surrogate? Iterative: any depth JSON.parse took. */
-function hasLoneSurrogate(v: unknown): boolean {
+/**
+ * The number of keys of every object in `v`, or -1 if any string (key or value) holds an unpaired
+ * UTF-16 surrogate. Iterative: any depth JSON.parse took.
+ */
+function walk(v: unknown): number {
   const lone = /\p{Surrogate}/u;
   const todo: unknown[] = [v];
+  let keys = 0;
   while (todo.length) {
     const x = todo.pop();
     if (typeof x === 'string') {
-      if (lone.test(x)) return true;
+      if (lone.test(x)) return -1;
+    } else if (Array.isArray(x)) {
+      for (const y of x) todo.push(y);
     } else if (typeof x === 'object' && x !== null) {
       for (const [k, y] of Object.entries(x)) {
-        if (lone.test(k)) return true;
+        if (lone.test(k)) return -1;
+        keys++;
         todo.push(y);
       }
     }
   }
-  return false;
+  return keys;
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Sandboxes } from './sandboxes.js';
+import type { StreamSlots } from './limits.js';
 import { MethodNotAllowedError, RequestFieldError, RouteNotFoundError } from './errors.js';
 
 /** What a handler gets. */
@@ -21,6 +22,8 @@ export interface RequestContext {
   adapters: 'real' | 'memory';
   /** How far (bytes) an event stream's reader may fall behind the live records before it is dropped. */
   eventsBehindBytes: number;
+  /** The event streams open at once, all sandboxes together (at most --max-event-streams). */
+  streamSlots: StreamSlots;
 }
 
 /** A JSON reply, or `undefined` when the handler wrote the response itself (streams, fd hand-over). */

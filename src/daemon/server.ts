@@ -10,7 +10,8 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { makeDirs, removeMadeDirs } from '../fs/make-dirs.js';
-import { HeadersTooLargeError, MalformedRequestError, MethodNotAllowedError, PeerRejectedError, RequestTimeoutError, SocketPathError } from './errors.js';
+import { HeadersTooLargeError, MalformedRequestError, MethodNotAllowedError, PeerRejectedError, RequestTimeoutError, SocketPathError, TooManyConnectionsError } from './errors.js';
+import { checkLimits, StreamSlots, type Limits } from './limits.js';
 import { toApiError } from './api-error.js';
 import { sendError, sendJson, readJson } from './http-io.js';
 import { peerAllowed, peerCred, socketFd, type PeerPolicy } from './peer-cred.js';
@@ -41,6 +42,13 @@ export interface DaemonOptions {
    * the reader takes it, whatever its size.
    */
   eventsBehindBytes?: number;
+  /**
+   * Connections served at once (default 256): one more gets `503 too_many_connections` and is
+   * closed, the others untouched. A connection refused by the peer check does not count.
+   */
+  maxConnections?: number;
+  /** Event streams open at once, all sandboxes together (default 64): one more is `503 too_many_event_streams`. */
+  maxEventStreams?: number;
   /** Run the Linux netlink adapter on a thread of its own (default: on the event loop, as the library does; docs/serve.md). */
   netlinkThread?: boolean;
   /** Called with one line per notable event (start, peer rejected, errors). */
@@ -58,8 +66,16 @@ export class Daemon {
   private readonly sockets = new Set<net.Socket>();
   /** The socket's missing parent directories that listen() made. */
   private socketDirsMade: string[] = [];
+  private readonly limits: Limits;
+  private readonly streamSlots: StreamSlots;
+  /** When a refused connection was last logged (at most one line a second in a flood). */
+  private refusedLoggedAt = 0;
+  private refusedSinceLog = 0;
 
   private constructor(private readonly opts: DaemonOptions) {
+    // every limit checked before anything is created
+    this.limits = checkLimits(opts);
+    this.streamSlots = new StreamSlots(this.limits.maxEventStreams);
     // bind() would take a longer path cut to sun_path's 107 bytes (a socket at another name): refused before anything is created
     const sock = path.resolve(opts.socketPath);
     const bytes = Buffer.byteLength(sock);
@@ -67,12 +83,12 @@ export class Daemon {
     const env = opts.env ?? process.env;
     this.sandboxes = new Sandboxes(path.resolve(opts.stateDir), env, { netlinkThread: opts.netlinkThread === true });
     this.policy = { uid: process.geteuid?.() ?? 0, ...(opts.gid !== undefined ? { gid: opts.gid } : {}) };
-    const headersTimeout = opts.headersTimeoutMs ?? 10_000;
+    const headersTimeout = this.limits.headersTimeoutMs;
     this.server = http.createServer(
       {
         headersTimeout,
-        requestTimeout: Math.max(opts.requestTimeoutMs ?? 30_000, headersTimeout),
-        keepAliveTimeout: opts.idleTimeoutMs ?? 5_000,
+        requestTimeout: Math.max(this.limits.requestTimeoutMs, headersTimeout),
+        keepAliveTimeout: this.limits.idleTimeoutMs,
         connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 4))),
       },
       (req, res) => void this.handle(req, res),
@@ -127,10 +143,28 @@ export class Daemon {
       socket.resume();
       return;
     }
+    if (this.sockets.size >= this.limits.maxConnections) {
+      this.refuse(socket);
+      return;
+    }
     this.sockets.add(socket);
     socket.on('close', () => this.sockets.delete(socket));
     this.server.emit('connection', socket);
     socket.resume();
+  }
+
+  /** Over `maxConnections`: one `503` in the envelope, then the connection is closed (at the latest after 1 s, read or not). */
+  private refuse(socket: net.Socket): void {
+    this.refusedSinceLog++;
+    const now = Date.now();
+    if (now - this.refusedLoggedAt >= 1000) {
+      this.log(`refused ${this.refusedSinceLog} connection(s): ${this.sockets.size} open, --max-connections ${this.limits.maxConnections}`);
+      this.refusedLoggedAt = now;
+      this.refusedSinceLog = 0;
+    }
+    endWithError(socket, new TooManyConnectionsError(this.limits.maxConnections));
+    socket.resume(); // read (and drop) what it sent, so that its close completes
+    setTimeout(() => socket.destroy(), 1000).unref();
   }
 
   private async listen(): Promise<void> {
@@ -164,7 +198,7 @@ export class Daemon {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const limit = this.opts.maxBodyBytes ?? 1 << 20;
+    const limit = this.limits.maxBodyBytes;
     try {
       const { pathname, query } = requestTarget(req.url ?? '/');
       const { route, params } = this.router.match(req.method ?? 'GET', pathname);
@@ -178,7 +212,8 @@ export class Daemon {
         body: () => (parsed ??= readJson(req, limit)),
         startedAt: this.startedAt,
         adapters: adapterKind(this.opts.env ?? process.env),
-        eventsBehindBytes: this.opts.eventsBehindBytes ?? 8 << 20,
+        eventsBehindBytes: this.limits.eventsBehindBytes,
+        streamSlots: this.streamSlots,
       });
       // a body nobody asked for is still bounded
       if (!parsed && !req.complete) await readJson(req, limit).catch(() => undefined);

@@ -8,6 +8,7 @@ import { RequestFieldError } from './errors.js';
 import { NetnsInvalidError, NetnsMissingError, checkSandboxNetns, isOwnNetns } from '../cli/netns-check.js';
 import { SUN_PATH_MAX } from '../cli/commands/init.js';
 import { pathLengthProblem } from '../cli/store-dir.js';
+import { dotDotProblem, normalPath } from '../runtime/sandbox-path.js';
 
 export const SANDBOX_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
@@ -43,23 +44,35 @@ function onlyKnown(o: Obj, known: readonly string[]): void {
 }
 
 /**
+ * An absolute path of the config (`netnsPath`, `qmp`) in its one spelling: `//`, `/./` and a
+ * trailing `/` collapsed, a `..` segment refused (src/runtime/sandbox-path.ts). The same
+ * namespace written twice is the same config: a retried `PUT` is answered `200`, not `409`.
+ */
+function configPath(field: string, p: string): string {
+  if (p.includes('\0')) throw new RequestFieldError(field, 'nul', 'must not contain a NUL character');
+  if (!p.startsWith('/')) throw new RequestFieldError(field, 'absolute', `must be an absolute path (got ${JSON.stringify(p)})`);
+  const dots = dotDotProblem(p);
+  if (dots) throw new RequestFieldError(field, 'dot-dot', dots);
+  return normalPath(p);
+}
+
+/**
  * A sandbox config: `netnsPath` (absolute; not the daemon's own netns; must exist with the real adapters), `netnsCreated`
  * (default false), `qmp` (absolute), `vcpus` (1..256, default 1), `vhost` (default: /dev/vhost-net exists).
+ * Both paths in their one spelling ({@link configPath}).
  */
 export function sandboxConfig(o: Obj, realWorld: boolean): SandboxConfig {
   onlyKnown(o, ['netnsPath', 'netnsCreated', 'qmp', 'vcpus', 'vhost', 'multiQueue']);
-  const netnsPath = optString(o, 'netnsPath');
-  if (netnsPath === undefined) throw new RequestFieldError('netnsPath', 'required', 'is required');
-  if (netnsPath.includes('\0')) throw new RequestFieldError('netnsPath', 'nul', 'must not contain a NUL character');
-  if (!netnsPath.startsWith('/')) throw new RequestFieldError('netnsPath', 'absolute', `must be an absolute path (got ${JSON.stringify(netnsPath)})`);
+  const rawNetns = optString(o, 'netnsPath');
+  if (rawNetns === undefined) throw new RequestFieldError('netnsPath', 'required', 'is required');
+  const netnsPath = configPath('netnsPath', rawNetns);
   if (isOwnNetns(netnsPath))
     throw new RequestFieldError('netnsPath', 'not-own', "is the daemon's own network namespace (the host's): never a sandbox's (docs/security.md)");
   if (realWorld && !fs.existsSync(netnsPath)) throw new RequestFieldError('netnsPath', 'exists', `no such network namespace: ${netnsPath}`);
   const netnsLen = pathLengthProblem(netnsPath);
   if (netnsLen) throw new RequestFieldError('netnsPath', 'length', netnsLen);
-  const qmp = optString(o, 'qmp');
-  if (qmp !== undefined && qmp.includes('\0')) throw new RequestFieldError('qmp', 'nul', 'must not contain a NUL character');
-  if (qmp !== undefined && !qmp.startsWith('/')) throw new RequestFieldError('qmp', 'absolute', `must be an absolute path (got ${JSON.stringify(qmp)})`);
+  const rawQmp = optString(o, 'qmp');
+  const qmp = rawQmp === undefined ? undefined : configPath('qmp', rawQmp);
   if (qmp !== undefined && Buffer.byteLength(qmp) > SUN_PATH_MAX)
     throw new RequestFieldError('qmp', 'length', `the socket path is ${Buffer.byteLength(qmp)} bytes, longer than a unix socket address allows (sun_path: ${SUN_PATH_MAX} bytes + NUL)`);
   const vcpus = optInt(o, 'vcpus') ?? 1;

@@ -8,13 +8,17 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-/** Make `dir` and its missing parents with `mode` (filtered by the umask). Returns the directories made, outermost first. */
+/**
+ * Make `dir` and its missing parents with `mode` (filtered by the umask). Returns the directories
+ * made, outermost first. An existing `dir` is left as it is, whatever it is (the caller checks it);
+ * a missing one under a file is ENOTDIR.
+ */
 export function makeDirs(dir: string, mode: number): string[] {
   const missing: string[] = [];
   for (let p = path.resolve(dir); ; p = path.dirname(p)) {
     try {
       fs.lstatSync(p);
-      break; // exists: mkdir below says if it is not a directory (ENOTDIR)
+      break; // exists: the caller checks what it is; under a file, the mkdir below is ENOTDIR
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }

@@ -3,6 +3,7 @@
  * (validate the whole document, name the endpoints, probe which taps exist) before anything is
  * written, and build the saved document. Only `Tapstore.save`/`load` call these.
  */
+import { normalPath } from '../runtime/sandbox-path.js';
 import { resolveEndpointInput, type EndpointContext, type EndpointInput } from '../../machines/index.js';
 import type { NetlinkAdapter } from '../adapters/netlink.js';
 import { DuplicateEndpointError, NetnsMismatchError } from '../runtime/errors.js';
@@ -49,7 +50,8 @@ interface SandboxDefaults {
  */
 export async function loadPlan(doc: unknown, sandbox: SandboxDefaults, deps: LoadDeps): Promise<LoadPlan> {
   const net = parsePersistNetwork(doc);
-  if (net.netnsPath !== sandbox.netnsPath)
+  // one spelling per path (src/runtime/sandbox-path.ts): `/run/netns/a/` names the store's `/run/netns/a`
+  if (normalPath(net.netnsPath) !== sandbox.netnsPath)
     throw new NetnsMismatchError(net.shape === 'v1' ? 'NetNsPath' : 'NetworkID', net.netnsPath, sandbox.netnsPath);
   const taken = new Set<string>();
   const resolved: Array<EndpointInput & { id: string }> = [];

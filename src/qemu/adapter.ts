@@ -26,7 +26,7 @@ import {
   devicePlacement,
   fdNames,
   isNotFound,
-  isBusNotHotpluggable,
+  isBusRefusal,
   isSlotTaken,
   netdevAddArgs,
   passFds,
@@ -42,6 +42,7 @@ import { QmpClient, QmpError } from './qmp-client.js';
 import { closeFd, dupFd, isOpenFd, SyscallError } from './scm-rights.js';
 import { attachTapQueues } from './tun-queue.js';
 import { SlotOccupancy } from './slot-occupancy.js';
+import { takeCensus, type DeviceCensus } from './device-census.js';
 import { discoverControllers, firstFreeSlot, NoSlotError, pciPathOf, rootPortTopology, slotKey, slotsOf, type FoundController, type Slot } from './topology.js';
 
 /** Options of {@link QemuHypervisorAdapter}. */
@@ -114,8 +115,8 @@ export class QemuHypervisorAdapter implements HypervisorAdapter {
   };
   /** The controllers found on a connection (asked again on a new one, or when no slot is free). */
   private discovered: { client: QmpClient; found: FoundController[] } | undefined;
-  /** Controllers whose bus QEMU refused to hot plug into, on one connection. */
-  private refused: { client: QmpClient; buses: Set<string> } | undefined;
+  /** Controllers whose bus QEMU refused to hot plug into, on one connection, and why. */
+  private refused: { client: QmpClient; buses: Map<string, string> } | undefined;
   private client: QmpClient | undefined;
   private connecting: Promise<QmpClient> | undefined;
   private closed = false;
@@ -209,10 +210,12 @@ export class QemuHypervisorAdapter implements HypervisorAdapter {
             // whatever QEMU refused, what we believe of its slots may be stale: ask again next time
             if (e instanceof QmpError && e.kind === 'command') this.occupancy.forget();
             const bus: string = slot.bus;
-            if (isBusNotHotpluggable(e, bus) && !this.opts.slots) {
+            const refusal = this.opts.slots ? undefined : isBusRefusal(e, bus);
+            if (refusal) {
               // a controller QEMU cannot hot plug into (a pci-bridge with shpc=off while ACPI PCI
-              // hotplug is off): never again on this connection; try the next controller
-              this.refusedBuses(client).add(bus);
+              // hotplug is off; a root port with hotplug=off): never again on this connection;
+              // try the next controller
+              this.refusedBuses(client).set(bus, refusal);
             } else if (isSlotTaken(e) && !takenRetried) {
               // someone else plugged a device there since we last asked (which may be a moment
               // ago, on this very hot plug): ask QEMU, try once more
@@ -440,16 +443,22 @@ export class QemuHypervisorAdapter implements HypervisorAdapter {
     for (let fresh = false; ; fresh = true) {
       let found: FoundController[] | undefined;
       let candidates: readonly Slot[];
+      // one look at QEMU's devices per ask, shared by discovery and occupancy
+      let census: Promise<DeviceCensus> | undefined;
+      const look = (): Promise<DeviceCensus> => (census ??= takeCensus(client));
       if (this.opts.slots) candidates = this.opts.slots.filter((s) => !buses || buses.includes(s.bus));
       else {
-        if (fresh || this.discovered?.client !== client) this.discovered = { client, found: await discoverControllers(client) };
+        // the first ask on a connection reads no `hotplug` property and skips id-less controllers
+        // (QEMU's refusal tells); the one before giving up reads everything, for NoSlotError
+        if (fresh || this.discovered?.client !== client) this.discovered = { client, found: await discoverControllers(client, { census: await look(), full: fresh }) };
         const refused = this.refusedBuses(client);
-        found = this.discovered.found.map((c) =>
-          refused.has(c.id) ? { ...c, slots: [], unusable: 'QEMU refused to hot plug into it: a pci-bridge needs shpc=on, or ACPI PCI hotplug on' } : c,
-        );
+        found = this.discovered.found.map((c) => {
+          const why = refused.get(c.id);
+          return why && !c.unusable ? { ...c, slots: [], unusable: why } : c;
+        });
         candidates = slotsOf(found, buses);
       }
-      const { used, cached } = await this.occupancy.used(client, candidates, fresh);
+      const { used, cached } = await this.occupancy.used(client, candidates, fresh, look);
       for (const r of this.reserved) used.add(r);
       const slot = firstFreeSlot(candidates, used);
       if (slot) {
@@ -462,9 +471,9 @@ export class QemuHypervisorAdapter implements HypervisorAdapter {
     }
   }
 
-  /** The buses QEMU refused to hot plug into on `client` (a fresh set on a new connection). */
-  private refusedBuses(client: QmpClient): Set<string> {
-    if (this.refused?.client !== client) this.refused = { client, buses: new Set() };
+  /** The buses QEMU refused to hot plug into on `client`, and why (a fresh map on a new connection). */
+  private refusedBuses(client: QmpClient): Map<string, string> {
+    if (this.refused?.client !== client) this.refused = { client, buses: new Map() };
     return this.refused.buses;
   }
 

@@ -6,6 +6,7 @@ import type { NicSpec } from '../adapters/hypervisor.js';
 import { multiQueue, vectorsFor } from './nic-spec.js';
 import { QmpError, type QmpClient } from './qmp-client.js';
 import { SimulatedCrash } from '../adapters/faults.js';
+import { placementOf, takeCensus, type DeviceCensus } from './device-census.js';
 import { hex2, slotKey, type Slot } from './topology.js';
 
 /**
@@ -83,6 +84,18 @@ export function isBusNotHotpluggable(e: unknown, bus: string): boolean {
   return e instanceof QmpError && e.kind === 'command' && e.desc === `Bus '${bus}' does not support hotplugging`;
 }
 
+/**
+ * Why QEMU refused a `device_add` onto `bus` for good, or undefined: a bus that cannot take
+ * hot-plugged devices ({@link isBusNotHotpluggable}), or a root port created with `hotplug=off`
+ * (QEMU 7.2: `Hot-plug failed: unsupported by the port device 'rp0'`; the adapter's first ask on a
+ * connection does not read `hotplug`, so this refusal is how it learns).
+ */
+export function isBusRefusal(e: unknown, bus: string): string | undefined {
+  if (isBusNotHotpluggable(e, bus)) return 'QEMU refused to hot plug into it: a pci-bridge needs shpc=on, or ACPI PCI hotplug on';
+  if (e instanceof QmpError && e.kind === 'command' && e.desc === `Hot-plug failed: unsupported by the port device '${bus}'`) return 'hotplug=off';
+  return undefined;
+}
+
 /** Is this the answer to a second device_del while one is pending? */
 export function isUnplugPending(e: unknown): boolean {
   return e instanceof QmpError && e.kind === 'command' && /already in the process of unplug/i.test(e.desc);
@@ -143,37 +156,33 @@ export async function devicePlacement(client: QmpClient, id: string): Promise<De
   return out;
 }
 
-/** QOM containers of `-device`s: with an id (`/machine/peripheral/<id>`) and without (`…-anon/device[N]`). */
-const DEVICE_CONTAINERS = ['/machine/peripheral', '/machine/peripheral-anon'] as const;
-
 /**
  * The occupied positions (`bus:addr` keys) on the buses of `slots`, asked from QEMU — so slot
  * bookkeeping survives adapter restarts. Devices created without an id (`-device
- * virtio-serial-pci,bus=rp0`, as other launchers do) occupy slots too: both containers are read.
+ * virtio-serial-pci,bus=rp0`, as other launchers do) occupy slots too: the census lists both
+ * containers. What the census already places (the devices with an id on the root bus, the
+ * controllers discovery read) costs nothing; any other device one `qom-get parent_bus`, and
+ * `addr` only on a bridge's bus (a root port takes one device, at slot 0: QEMU refuses any other).
  */
-export async function occupiedSlots(client: QmpClient, slots: readonly Slot[]): Promise<Set<string>> {
-  const buses = new Set(slots.map((s) => s.bus));
-  const children = async (container: string): Promise<string[]> => {
-    const list = (await client.execute('qom-list', { path: container })) as { name: string; type: string }[];
-    // the controllers too: one may sit behind another (a pcie-pci-bridge on a root port)
-    return list.filter((p) => p.type.startsWith('child<')).map((p) => `${container}/${p.name}`);
-  };
-  const paths = (await Promise.all(DEVICE_CONTAINERS.map(children))).flat();
+export async function occupiedSlots(client: QmpClient, slots: readonly Slot[], census?: DeviceCensus): Promise<Set<string>> {
+  const look = census ?? (await takeCensus(client));
+  /** The candidate addrs per bus id. */
+  const addrs = new Map<string, Set<number>>();
+  for (const s of slots) addrs.set(s.bus, (addrs.get(s.bus) ?? new Set()).add(s.addr));
   const used = new Set<string>();
   await Promise.all(
-    paths.map(async (dev) => {
-      let busPath: unknown;
-      try {
-        busPath = await client.execute('qom-get', { path: dev, property: 'parent_bus' });
-      } catch (e) {
-        if (isNotFound(e) || (e instanceof QmpError && e.kind === 'command')) return; // removed meanwhile, or not a bus device
-        throw e;
+    look.devices.map(async ({ path }) => {
+      const at = await placementOf(client, look, path, false);
+      if (!at) return; // removed meanwhile, or not a bus device
+      const bus = at.bus.slice(at.bus.lastIndexOf('/') + 1);
+      const want = addrs.get(bus);
+      if (!want) return;
+      if (want.size === 1 && want.has(0)) {
+        used.add(slotKey(bus, 0)); // a root port's bus: whatever sits there sits at slot 0
+        return;
       }
-      if (typeof busPath !== 'string') return;
-      const bus = busPath.slice(busPath.lastIndexOf('/') + 1);
-      if (!buses.has(bus)) return;
-      const devfn = await client.execute('qom-get', { path: dev, property: 'addr' }).catch(() => undefined);
-      if (typeof devfn === 'number') used.add(slotKey(bus, devfn >> 3));
+      const placed = await placementOf(client, look, path);
+      if (typeof placed?.devfn === 'number') used.add(slotKey(bus, placed.devfn >> 3));
     }),
   );
   return used;
@@ -247,12 +256,16 @@ export interface UnplugOutcome {
 }
 
 /**
- * device_del (after subscribing to DEVICE_DELETED with `data.device === deviceId`), wait at most
+ * device_del (after subscribing to DEVICE_DELETED with `data.device === deviceId`; `data.path`
+ * when `deviceId` is a QOM path: a device without an id), wait at most
  * `timeoutMs`, then netdev_del — also when stuck, so the tap is released. Missing device/netdev
  * are skipped. QMP transport errors propagate.
  */
 export async function unplugSequence(client: QmpClient, ids: { deviceId: string; netdevId: string }, timeoutMs: number): Promise<UnplugOutcome> {
-  const sub = client.subscribe('DEVICE_DELETED', (e) => e.data['device'] === ids.deviceId);
+  // a device without an id is named by its QOM path: its DEVICE_DELETED has no `device`, only
+  // `path` (after a first one for `<path>/virtio-backend`)
+  const byPath = ids.deviceId.startsWith('/');
+  const sub = client.subscribe('DEVICE_DELETED', (e) => (byPath ? e.data['path'] === ids.deviceId : e.data['device'] === ids.deviceId));
   const out: UnplugOutcome = { devicePresent: true, stuck: false, netdevDeleted: false };
   try {
     const t0 = performance.now();

@@ -2,8 +2,8 @@
  * What a {@link QemuHypervisorAdapter} knows of the occupied hot-plug slots on one QMP
  * connection.
  *
- * Asking QEMU ({@link occupiedSlots}: a `qom-list` and two `qom-get`s per device already plugged)
- * before every hot plug made each one cost more than the one before it. Every QMP command is also
+ * Asking QEMU ({@link occupiedSlots}: a look at its devices, {@link DeviceCensus}, and a `qom-get`
+ * or two per device not on the root bus) before every hot plug made each one cost more than the one before it. Every QMP command is also
  * expensive in QEMU 7.2: its monitor reads a command one byte per main-loop iteration, ~5 µs of
  * QEMU CPU and wall time per byte (docs/benchmarks.md). So the adapter asks once per connection,
  * then keeps the answer up to date with its own plugs and unplugs. Two things can make it stale:
@@ -15,6 +15,7 @@
  * - a device it did not plug on this connection went away: it forgets everything and asks again
  *   next time. A slot it believes taken is also asked about again before a hot plug gives up.
  */
+import type { DeviceCensus } from './device-census.js';
 import { occupiedSlots } from './hotplug.js';
 import type { QmpClient } from './qmp-client.js';
 import type { Slot } from './topology.js';
@@ -24,12 +25,13 @@ export class SlotOccupancy {
 
   /**
    * The occupied positions (`bus:addr` keys) on the buses of `candidates`: known for `client`, or
-   * asked from QEMU when `fresh`, on a new connection, or after {@link forget}. A copy.
+   * asked from QEMU when `fresh`, on a new connection, or after {@link forget}, from `census`
+   * (taken once per ask, shared with controller discovery). A copy.
    */
-  async used(client: QmpClient, candidates: readonly Slot[], fresh: boolean): Promise<{ used: Set<string>; cached: boolean }> {
+  async used(client: QmpClient, candidates: readonly Slot[], fresh: boolean, census: () => Promise<DeviceCensus>): Promise<{ used: Set<string>; cached: boolean }> {
     const k = this.known;
     if (!fresh && k?.client === client) return { used: new Set(k.used), cached: true };
-    const used = await occupiedSlots(client, candidates);
+    const used = await occupiedSlots(client, candidates, await census());
     // devices this adapter plugged on this connection are where they were
     this.known = { client, used: new Set(used), plugged: k?.client === client ? k.plugged : new Map() };
     return { used, cached: false };

@@ -14,6 +14,7 @@
  */
 import { TapstateError } from '../../machines/tapstate-error.js';
 import { HypervisorError } from '../adapters/hypervisor.js';
+import { placementOf, takeCensus, type CensusDevice, type DeviceCensus } from './device-census.js';
 import type { QmpClient } from './qmp-client.js';
 
 /** One place a NIC can be hot-plugged. */
@@ -124,6 +125,8 @@ export const ROOT_PORT_TYPES: readonly string[] = ['pcie-root-port', 'ioh3420'];
 export const BRIDGE_TYPES: readonly string[] = ['pci-bridge', 'pcie-pci-bridge'];
 /** Device slots a bridge offers to hot plug (QEMU: "Valid slots are between 1 and 31"). */
 export const BRIDGE_SLOTS = { first: 1, last: 31 } as const;
+/** QOM types of PCI expander bridges: another PCI root bus (controllers behind one are not used). */
+export const EXPANDER_TYPES: readonly string[] = ['pxb-pcie', 'pxb'];
 /** A parent bus that is the machine's root bus: `/machine/q35/pcie.0`, `/machine/i440fx/pci.0`. */
 const ROOT_BUS_RE = /^\/machine\/(?:q35|i440fx)\/[^/]+$/;
 
@@ -150,17 +153,35 @@ function isCommandError(e: unknown): boolean {
   return typeof e === 'object' && e !== null && (e as { kind?: unknown }).kind === 'command';
 }
 
+/** Options of {@link discoverControllers}. */
+export interface DiscoverOptions {
+  /** A look at QEMU's devices taken for this ask (shared with the slot occupancy). Default: taken here. */
+  census?: DeviceCensus;
+  /**
+   * Read each root port's `hotplug` property (one `qom-get` each), and place the controllers
+   * created without an id, to report why they are unusable. Default true. The adapter's first
+   * ask on a connection skips both: a root port with `hotplug=off` refuses the `device_add`
+   * ({@link isBusRefusal}), and an id-less controller is never used.
+   */
+  full?: boolean;
+}
+
+/** A QOM path's last component. */
+const lastOf = (path: string): string => path.slice(path.lastIndexOf('/') + 1);
+
 /**
  * Ask QEMU for its hot-plug controllers: the root ports and bridges under `/machine/peripheral`,
  * with their placement, ordered by their slot on the root bus (then id). Unusable ones are listed
- * too (with the reason) so that an out-of-slots error can say what was found.
+ * too (with the reason) so that an out-of-slots error can say what was found: `hotplug=off`,
+ * behind a PCI expander bridge, and (with `full`) those created without an id, named by their QOM path.
  */
-export async function discoverControllers(client: Pick<QmpClient, 'execute'>): Promise<FoundController[]> {
-  const list = (await client.execute('qom-list', { path: '/machine/peripheral' })) as { name: string; type: string }[];
-  const candidates = list.flatMap((p) => {
-    const type = /^child<(.+)>$/.exec(p.type)?.[1];
-    return type && (ROOT_PORT_TYPES.includes(type) || BRIDGE_TYPES.includes(type)) ? [{ id: p.name, type }] : [];
-  });
+export async function discoverControllers(client: Pick<QmpClient, 'execute'>, opts: DiscoverOptions = {}): Promise<FoundController[]> {
+  const full = opts.full ?? true;
+  const census = opts.census ?? (await takeCensus(client));
+  const isController = (type: string): boolean => ROOT_PORT_TYPES.includes(type) || BRIDGE_TYPES.includes(type);
+  const named = census.devices.filter((d) => d.id !== undefined && isController(d.type)) as (CensusDevice & { id: string })[];
+  const anonymous = full ? census.devices.filter((d) => d.id === undefined && isController(d.type)) : [];
+  const expanders = new Map(census.devices.flatMap((d) => (d.id !== undefined && EXPANDER_TYPES.includes(d.type) ? [[d.id, d.type] as const] : [])));
   const get = async (path: string, property: string): Promise<unknown> => {
     try {
       return await client.execute('qom-get', { path, property });
@@ -170,17 +191,12 @@ export async function discoverControllers(client: Pick<QmpClient, 'execute'>): P
     }
   };
   const raw = await Promise.all(
-    candidates.map(async ({ id, type }) => {
-      const path = `/machine/peripheral/${id}`;
-      const [parentBus, devfn, hotplug] = await Promise.all([
-        get(path, 'parent_bus'),
-        get(path, 'addr'),
-        ROOT_PORT_TYPES.includes(type) ? get(path, 'hotplug') : Promise.resolve(true),
-      ]);
-      return typeof parentBus === 'string' ? { id, type, parentBus, devfn, hotplug } : undefined; // undefined: gone
+    [...named, ...anonymous].map(async (d) => {
+      const [at, hotplug] = await Promise.all([placementOf(client, census, d.path), full && ROOT_PORT_TYPES.includes(d.type) ? get(d.path, 'hotplug') : Promise.resolve(true)]);
+      return at ? { ...d, parentBus: at.bus, devfn: at.devfn, hotplug } : undefined; // undefined: gone
     }),
   );
-  const byId = new Map(raw.flatMap((r) => (r ? [[r.id, r] as const] : [])));
+  const byId = new Map(raw.flatMap((r) => (r?.id !== undefined ? [[r.id, r] as const] : [])));
   /** The slots from the root bus down to controller `id`, or undefined when not reached from it. */
   const pathOf = (id: string, seen: Set<string>): number[] | undefined => {
     const r = byId.get(id);
@@ -191,14 +207,26 @@ export async function discoverControllers(client: Pick<QmpClient, 'execute'>): P
     const up = m ? pathOf(m[1]!, new Set(seen).add(id)) : undefined;
     return up && [...up, r.devfn >> 3];
   };
-  const found = [...byId.values()].map(({ id, type, parentBus, hotplug }): FoundController => {
+  const found = raw.flatMap((r): FoundController[] => {
+    if (!r) return [];
+    const { id, type, parentBus, hotplug, devfn } = r;
+    if (id === undefined) {
+      // its bus is named by QEMU (pcie.N / pci.N, the first one like the root bus) and device_add
+      // bus= takes a bus name only, never a QOM path (QEMU 7.2)
+      const c: FoundController = { id: r.path, type, rootSlot: ROOT_BUS_RE.test(parentBus) && typeof devfn === 'number' ? devfn >> 3 : -1, parentBus, slots: [] };
+      c.unusable = 'created without an id: QEMU names its bus itself (pcie.N or pci.N, the first one like the root bus) and device_add bus= takes a bus name, not a QOM path; give it an id';
+      return [c];
+    }
     const path = pathOf(id, new Set());
     const c: FoundController = { id, type, rootSlot: path ? path[0]! : -1, parentBus, slots: [] };
     if (path && path.length > 1) c.via = path.slice(1);
-    if (!path) c.unusable = `not on the root bus nor behind a root port or bridge found here (on ${parentBus})`;
+    const expander = expanders.get(lastOf(parentBus));
+    if (!path && expander && /^\/machine\/unattached\//.test(parentBus)) {
+      c.unusable = `behind PCI expander bridge ${expander} ${lastOf(parentBus)}: its own PCI root bus, which a PCI path (slots from the root bus) cannot name`;
+    } else if (!path) c.unusable = `not on the root bus nor behind a root port or bridge found here (on ${parentBus})`;
     else if (hotplug === false) c.unusable = 'hotplug=off';
     else c.slots = controllerSlots(c);
-    return c;
+    return [c];
   });
   const order = (c: FoundController): number[] => (c.rootSlot < 0 ? [-1] : [c.rootSlot, ...(c.via ?? [])]);
   const cmp = (a: number[], b: number[]): number => {

@@ -9,6 +9,7 @@ import { SimulatedCrash } from '../adapters/faults.js';
 import { CHECKPOINT_VERSION, LOG_FORMAT, type Checkpoint, type CheckpointEndpoint, type LogRecord } from '../log/records.js';
 import type { LogStore } from '../log/store.js';
 import { isEffectState } from '../../machines/index.js';
+import { LogStoreClosedError } from '../log/codec.js';
 import { StoreFailedError } from './errors.js';
 import { GroupCommit } from './group-commit.js';
 
@@ -86,6 +87,11 @@ export class Journal {
     try {
       this.log.append(recs, durable);
     } catch (e) {
+      // a read-only log refuses before writing anything: the store stays as it was (a reader), not failed
+      if (e instanceof LogStoreClosedError && e.why === 'read-only') {
+        this.#seq -= recs.length;
+        throw e;
+      }
       throw this.fail(e, 'write'); // the log is in an unknown state: never write again from this process
     }
     this.#sinceCheckpoint += recs.length;

@@ -6,6 +6,8 @@
  */
 import { MAX_QUEUES, TapstateError } from '../../machines/index.js';
 import { vhostNetPresent } from './vhost-default.js';
+import { dotDotProblem, normalPath } from './sandbox-path.js';
+import { SANDBOX_FIELDS, unknownField } from './input-fields.js';
 
 /** The sandbox an endpoint store serves. */
 export interface SandboxConfig {
@@ -72,7 +74,11 @@ export class SandboxConfigError extends TapstateError {
   }
 }
 
-/** Check a full config; throws {@link SandboxConfigError}. */
+/**
+ * Check a full config; throws {@link SandboxConfigError}. Returns it with `netnsPath` and `qmp` in
+ * their one spelling ({@link normalPath}: `/run/netns/a/` is `/run/netns/a`); a `..` segment in
+ * either is refused.
+ */
 export function checkSandbox(s: SandboxConfig): SandboxConfig {
   if (typeof s !== 'object' || s === null) throw new SandboxConfigError('sandbox', 'must be an object');
   if (typeof s.netnsPath !== 'string' || (s.netnsPath !== '' && !s.netnsPath.startsWith('/')))
@@ -90,11 +96,29 @@ export function checkSandbox(s: SandboxConfig): SandboxConfig {
   if (s.qmp !== undefined && s.qmp.includes('\0')) throw new SandboxConfigError('qmp', 'must not contain a NUL character');
   if (s.hotplugBuses !== undefined && (!Array.isArray(s.hotplugBuses) || s.hotplugBuses.some((b) => typeof b !== 'string' || b === '')))
     throw new SandboxConfigError('hotplugBuses', 'must be a list of non-empty QEMU ids');
-  return s;
+  const netnsDots = dotDotProblem(s.netnsPath);
+  if (netnsDots) throw new SandboxConfigError('netnsPath', netnsDots);
+  const qmpDots = s.qmp === undefined ? undefined : dotDotProblem(s.qmp);
+  if (qmpDots) throw new SandboxConfigError('qmp', qmpDots);
+  return normalSandbox(s);
+}
+
+/** `s` with its paths in their one spelling (the same object when they are already). */
+function normalSandbox<T extends { netnsPath: string; qmp?: string }>(s: T): T {
+  const netnsPath = normalPath(s.netnsPath);
+  const qmp = s.qmp === undefined ? undefined : normalPath(s.qmp);
+  if (netnsPath === s.netnsPath && qmp === s.qmp) return s;
+  return { ...s, netnsPath, ...(qmp !== undefined ? { qmp } : {}) };
 }
 
 /** Apply the defaults to a {@link SandboxInit} and check the result. */
 export function resolveSandbox(init: SandboxInit): SandboxConfig {
+  if (typeof init !== 'object' || init === null) throw new SandboxConfigError('sandbox', `must be an object (got ${init === null ? 'null' : typeof init})`);
+  // a typo (`vcpu: 2`) was ignored: the store made with the default instead
+  const unknown = unknownField(init, SANDBOX_FIELDS);
+  if (unknown !== null) throw new SandboxConfigError(unknown, `is not a field of the sandbox config (known: ${SANDBOX_FIELDS.join(', ')})`);
+  // checked before the copy below: a string would be spread into its characters ('rp0' → ['r', 'p', '0'])
+  if (init.hotplugBuses !== undefined && !Array.isArray(init.hotplugBuses)) throw new SandboxConfigError('hotplugBuses', 'must be a list of non-empty QEMU ids');
   const vhost = init.vhost ?? 'auto';
   const s: SandboxConfig = {
     netnsPath: init.netnsPath,
@@ -120,5 +144,7 @@ export function sandboxFromMeta(meta: Record<string, unknown>): SandboxConfig {
   if (version !== SANDBOX_CONFIG_VERSION) throw new SandboxConfigError('sandboxVersion', `must be ${SANDBOX_CONFIG_VERSION} (got ${JSON.stringify(version)}): a newer tapstate wrote this store`);
   const s = meta.sandbox as (Omit<SandboxConfig, 'vhost'> & { vhost?: boolean }) | undefined;
   if (s === undefined) return { ...LEGACY_SANDBOX };
-  return s.vhost === undefined ? { ...s, vhost: vhostNetPresent() } : (s as SandboxConfig);
+  // a store written before paths had one spelling reads as if it had been written with it (a `..` is kept)
+  const n = typeof s.netnsPath === 'string' && (s.qmp === undefined || typeof s.qmp === 'string') ? normalSandbox(s) : s;
+  return n.vhost === undefined ? { ...n, vhost: vhostNetPresent() } : (n as SandboxConfig);
 }

@@ -11,6 +11,7 @@
  */
 import { COMMAND_TYPES, EndpointInputError, pendingEffect, resolveEndpointInput, stateName, type EndpointCommand, type EndpointInput } from '../../machines/index.js';
 import { SimulatedCrash } from '../adapters/faults.js';
+import { inertAdapter } from '../adapters/inert-adapters.js';
 import type { LogStore } from '../log/store.js';
 import { Checkpointer } from './checkpointer.js';
 import { contextRef, sameRef } from './compact-context.js';
@@ -31,12 +32,14 @@ import {
   UnknownEndpointError,
 } from './errors.js';
 import { InspectionMirror, type InspectOption } from './inspection.js';
+import { ENDPOINT_INPUT_FIELDS, unknownField } from './input-fields.js';
 import { Journal } from './journal.js';
 import { rebuildEndpoints } from './rebuild.js';
 import { Retirements } from './retirement.js';
 import { recoverEndpoints, type RecoveredEndpoint, type RecoveryReport } from './recovery-scheduler.js';
 import { createFromInput, stampOf, type EndpointSnapshot } from './replay.js';
 import { sandboxFromMeta, type SandboxConfig } from './sandbox-config.js';
+import { normalPath } from './sandbox-path.js';
 import { checkLogAndAdapters, checkStoreOptions } from './store-options.js';
 import type { PersistNetworkV1, PersistNetworkV2, PersistShape } from '../persist/persist-json.js';
 import type { PersistedNetwork } from '../persist/persisted-network.js';
@@ -48,6 +51,11 @@ export type { SandboxConfig } from './sandbox-config.js';
 
 export interface TapstoreOptions {
   log: LogStore;
+  /**
+   * Both sides complete (every method of `NetlinkAdapter` / `HypervisorAdapter`), or
+   * `StoreOptionError` (`field` `adapters.netlink`, rule `methods`) before the log is read. With
+   * `recover: false` (replay only) a side may be `null`: every call to it is then refused.
+   */
   adapters: Adapters;
   /**
    * `command` (default): one fdatasync per command, before its first effect (the command and
@@ -121,6 +129,9 @@ export class Tapstore {
   static async open(opts: TapstoreOptions): Promise<Tapstore> {
     checkStoreOptions(opts); // a NaN recoveryConcurrency skipped recovery: refused before the log is read
     checkLogAndAdapters(opts);
+    // a replay-only open may leave a side null: it gets an adapter refusing every call
+    const { netlink, hypervisor } = opts.adapters;
+    if (netlink === null || hypervisor === null) opts = { ...opts, adapters: { netlink: netlink ?? inertAdapter, hypervisor: hypervisor ?? inertAdapter } };
     const store = new Tapstore(opts, rebuildEndpoints(opts.log, opts.verify ?? false));
     if (store.mirror) for (const s of store.slots.values()) store.mirror.restore(s.id, s.snapshot);
     if (opts.recover ?? true) store.recovery.endpoints = await store.recover();
@@ -145,16 +156,21 @@ export class Tapstore {
 
   private create(input: Partial<EndpointInput> & { idx: number }): EndpointView {
     if (typeof input !== 'object' || input === null) throw new EndpointInputError('input', 'object', 'endpoint input must be an object');
+    // a field the input does not have (a typo) was ignored: the endpoint made with a default instead
+    const unknown = unknownField(input, ENDPOINT_INPUT_FIELDS);
+    if (unknown !== null) throw new EndpointInputError(unknown, 'unknown', `unknown field ${JSON.stringify(unknown)} of the endpoint input (known: ${ENDPOINT_INPUT_FIELDS.join(', ')})`);
+    if (input.fromPersist !== undefined && typeof input.fromPersist !== 'boolean') throw new EndpointInputError('fromPersist', 'boolean', 'fromPersist must be a boolean');
     // the store's netns is the only one this store ever acts in (docs/security.md)
-    if (input.netnsPath !== undefined && input.netnsPath !== this.sandbox.netnsPath)
+    if (input.netnsPath !== undefined && (typeof input.netnsPath !== 'string' || normalPath(input.netnsPath) !== this.sandbox.netnsPath))
       throw new NetnsMismatchError('netnsPath', String(input.netnsPath), this.sandbox.netnsPath);
     const full: EndpointInput = {
-      netnsPath: this.sandbox.netnsPath,
       netnsCreated: this.sandbox.netnsCreated,
       vcpus: this.sandbox.vcpus,
       vhost: this.sandbox.vhost,
       ...(this.sandbox.multiQueue === false ? { multiQueue: false } : {}),
       ...input,
+      // the store's spelling of its netns, whichever spelling the input used
+      netnsPath: this.sandbox.netnsPath,
       id: input.id ?? freeEndpointId((id) => this.slots.has(id), input.idx),
     };
     const resolved = resolveEndpointInput(full);

@@ -12,7 +12,8 @@
  */
 import type { LinkInfo, NetlinkAdapter } from '../adapters/netlink.js';
 import type { EndpointView } from '../runtime/endpoint-view.js';
-import type { Tapstore } from '../runtime/tapstore.js';
+import { Tapstore } from '../runtime/tapstore.js';
+import { StoreOptionError } from '../runtime/store-options.js';
 
 /** Upstream's netlink.TuntapMode numbers: 0 undetermined, 1 TUN, 2 TAP. */
 export function tuntapModeNumber(mode: 'tun' | 'tap' | 'undetermined' | undefined): number {
@@ -99,6 +100,9 @@ export function planScan(links: readonly LinkInfo[], endpoints: readonly Pick<En
  * before anything after them is created.
  */
 export async function scanNetns(store: Tapstore, netlink: Pick<NetlinkAdapter, 'listLinks'>, opts: { dryRun?: boolean } = {}): Promise<ScanReport> {
+  // what a JavaScript caller may pass: typed errors naming the argument, never a TypeError
+  if (!(store instanceof Tapstore)) throw new StoreOptionError('store', 'object', 'must be a Tapstore (openStore / Tapstore.open)');
+  if (typeof netlink !== 'object' || netlink === null || typeof netlink.listLinks !== 'function') throw new StoreOptionError('netlink', 'methods', 'must be a netlink adapter (with listLinks())');
   const netns = store.sandbox.netnsPath;
   const links = await netlink.listLinks(netns);
   const views = store.list();

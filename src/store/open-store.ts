@@ -18,15 +18,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { makeDirs } from '../fs/make-dirs.js';
 import { FileLogStore, LOG_FILE } from '../log/file-store.js';
-import type { RetentionPolicy } from '../log/retention.js';
+import { checkRetention, type RetentionPolicy } from '../log/retention.js';
 import { writeRetentionFile } from '../log/retention-file.js';
 import type { Adapters } from '../runtime/effects.js';
 import { resolveSandbox, sandboxFromMeta, sandboxMeta, type SandboxConfig, type SandboxInit } from '../runtime/sandbox-config.js';
-import { checkStoreDir, checkStoreOptions } from '../runtime/store-options.js';
+import { inertAdapter } from '../adapters/inert-adapters.js';
+import { checkAdapter, checkAdapters, checkStoreDir, checkStoreOptions, StoreOptionError } from '../runtime/store-options.js';
 import { Tapstore, type TapstoreOptions } from '../runtime/tapstore.js';
 import { defaultHypervisor, defaultNetlink } from './default-adapters.js';
 import { SandboxMismatchError, StoreExistsError, StoreNotFoundError, StoreNotRemovableError } from './errors.js';
-import { checkLockOptions, StoreLock, type StoreLockOptions } from './store-lock.js';
+import { checkLockOptions, LOCK_FILE, StoreLock, type StoreLockOptions } from './store-lock.js';
 import { removeStoreFiles } from './store-files.js';
 
 /** Builds the adapters for a store's sandbox; the store closes them when it closes. */
@@ -51,9 +52,46 @@ export interface OpenStoreOptions extends Omit<TapstoreOptions, 'log' | 'adapter
   lock?: StoreLockOptions | false;
 }
 
+const openStoreOptions: Record<keyof OpenStoreOptions, true> = {
+  sandbox: true,
+  adapters: true,
+  lock: true,
+  durability: true,
+  checkpointEvery: true,
+  verify: true,
+  recover: true,
+  inspect: true,
+  clock: true,
+  onRecoveryProgress: true,
+  recoveryConcurrency: true,
+};
+/** Every option of `openStore` (the compiler keeps the list complete): any other is refused ({@link StoreOptionError}, rule `unknown`). */
+const OPEN_STORE_OPTIONS: readonly string[] = Object.keys(openStoreOptions);
+/** Every option of `createStore`. */
+const CREATE_STORE_OPTIONS: readonly string[] = ['lock', 'retention'];
+
 /** Whether `dir` holds a store (its log file exists). */
 export function storeExists(dir: string): boolean {
+  checkStoreDir(dir);
   return fs.existsSync(path.join(path.resolve(dir), LOG_FILE));
+}
+
+/**
+ * Make the store directory (0700, parents too); returns the first directory made, if any. A path
+ * that is, or lies under, something other than a directory is the caller's `dir` breaking a rule
+ * ({@link StoreOptionError}), not a bare `EEXIST` / `ENOTDIR`.
+ */
+function makeStoreDir(d: string): string | undefined {
+  let made: string[];
+  try {
+    made = makeDirs(d, 0o700); // the kernel's errno (EROFS), not Node's recursive mkdir's ENOENT
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTDIR') throw new StoreOptionError('dir', 'directory', `${d}: a path component is not a directory`);
+    throw e;
+  }
+  if (!fs.statSync(d).isDirectory()) throw new StoreOptionError('dir', 'directory', `${d}: exists and is not a directory`);
+  return made[0];
 }
 
 /** Does `p` exist as something other than a directory or a symlink (a file, a socket…)? */
@@ -81,10 +119,12 @@ export function checkStore(dir: string): string {
 export async function createStore(dir: string, init: SandboxInit, opts: { lock?: StoreLockOptions; retention?: RetentionPolicy } = {}): Promise<SandboxConfig> {
   checkStoreDir(dir);
   const d = path.resolve(dir);
+  checkStoreOptions(opts, CREATE_STORE_OPTIONS);
   checkLockOptions(opts.lock); // before anything is created
+  if (opts.retention !== undefined) checkRetention(opts.retention);
   const sandbox = resolveSandbox(init);
   if (storeExists(d)) throw new StoreExistsError(d);
-  makeDirs(d, 0o700); // the kernel's errno (EROFS), not Node's recursive mkdir's ENOENT
+  makeStoreDir(d);
   const lock = await StoreLock.acquireWithin(d, opts.lock);
   try {
     if (storeExists(d)) throw new StoreExistsError(d);
@@ -99,13 +139,7 @@ export async function createStore(dir: string, init: SandboxInit, opts: { lock?:
 }
 
 /** Adapters for a read-only store: it never runs an effect. */
-const inert = new Proxy({} as Adapters['netlink'] & Adapters['hypervisor'], {
-  get(_t, prop) {
-    if (prop === 'then') return undefined; // not a thenable: it may be awaited
-    if (prop === 'close') return async () => {};
-    return () => Promise.reject(new Error(`read-only store: ${String(prop)} not available`));
-  },
-});
+const inert = inertAdapter;
 
 function checkSame(dir: string, recorded: SandboxConfig, init: SandboxInit): void {
   const given = resolveSandbox(init);
@@ -132,23 +166,32 @@ export async function removeStore(store: Tapstore): Promise<void> {
 /** Open (or create) the store in `dir`; see the module comment. */
 export async function openStore(dir: string, opts: OpenStoreOptions = {}): Promise<Tapstore> {
   checkStoreDir(dir);
-  checkStoreOptions(opts); // before a store is created or anything locked
+  checkStoreOptions(opts, OPEN_STORE_OPTIONS); // before a store is created or anything locked
+  checkGivenAdapters(opts.adapters);
   const { sandbox: init, adapters: given, lock: lockOpts, ...rest } = opts;
+  if (init !== undefined) resolveSandbox(init); // a bad or unknown field: SandboxConfigError before anything is made
   const d = path.resolve(dir);
   if (lockOpts === false) return openReadOnly(d, init, given, rest);
   checkLockOptions(lockOpts);
-  if (init && !storeExists(d)) await createStore(d, init, { lock: lockOpts }).catch((e: unknown) => {
-    if (!(e instanceof StoreExistsError)) throw e; // created meanwhile by another process: open it
-  });
-  checkStore(d);
+  // a new store is created under the lock this open keeps, once its adapters are built and
+  // checked: a bad sandbox field, factory or adapter leaves no store behind
+  const creating = init !== undefined && !storeExists(d);
+  let made: string | undefined;
+  if (creating) made = makeStoreDir(d);
+  else checkStore(d);
   const lock = await StoreLock.acquireWithin(d, lockOpts);
   let log: FileLogStore | undefined;
   let built: Built | undefined;
   try {
-    log = FileLogStore.open(d);
-    const sandbox = sandboxFromMeta(log.header.meta);
-    if (init) checkSame(d, sandbox, init);
+    let sandbox: SandboxConfig;
+    if (storeExists(d)) {
+      sandbox = recordedSandbox(d); // read-only: nothing written before the adapters are checked
+      if (init !== undefined) checkSame(d, sandbox, init);
+    } else if (init !== undefined) sandbox = resolveSandbox(init);
+    else throw new StoreNotFoundError(d); // removed while we waited for the lock
     built = await buildAdapters(sandbox, given, { netlink: defaultNetlink, hypervisor: () => defaultHypervisor(sandbox) });
+    if (!storeExists(d)) FileLogStore.create(d, sandboxMeta(sandbox)).close();
+    log = FileLogStore.open(d);
     const b = built;
     let remove = false;
     const store = await Tapstore.open({
@@ -175,11 +218,52 @@ export async function openStore(dir: string, opts: OpenStoreOptions = {}): Promi
     }
     try {
       await built?.close(); // never throws (closeAll), but the lock must go whatever happens
+      if (creating && !storeExists(d)) unmake(d, made);
     } finally {
       lock.release();
     }
     throw e;
   }
+}
+
+/** The sandbox config recorded in the store's log header (read-only). */
+function recordedSandbox(d: string): SandboxConfig {
+  const log = FileLogStore.open(d, { readOnly: true });
+  try {
+    return sandboxFromMeta(log.header.meta);
+  } finally {
+    log.close();
+  }
+}
+
+/**
+ * A create that failed before the log was written: remove the lock file (still held) and the
+ * directories this open made, if nothing else is in them. Best effort: the open's error is the one
+ * to report.
+ */
+function unmake(d: string, made: string | undefined): void {
+  try {
+    fs.rmSync(path.join(d, LOCK_FILE), { force: true });
+    if (made === undefined) return;
+    for (let p = d; ; p = path.dirname(p)) {
+      fs.rmdirSync(p);
+      if (p === made) break;
+    }
+  } catch {
+    /* not empty, or gone: leave it */
+  }
+}
+
+/**
+ * The `adapters` option as given (before anything is opened): a factory, or an object whose sides,
+ * when given, are complete adapters.
+ */
+function checkGivenAdapters(given: unknown): void {
+  if (given === undefined || typeof given === 'function') return;
+  if (typeof given !== 'object' || given === null)
+    throw new StoreOptionError('adapters', 'object', `must be an object ({ netlink?, hypervisor? }) or a factory function (got ${given === null ? 'null' : typeof given})`);
+  const g = given as Record<string, unknown>;
+  for (const side of ['netlink', 'hypervisor'] as const) if (g[side] != null) checkAdapter(g[side], side);
 }
 
 /** Adapters, and how to close the ones this open built. */
@@ -196,7 +280,14 @@ async function buildAdapters(
   if (typeof given === 'function') {
     const adapters = await given(sandbox);
     // a factory may return anything: closing what it returned must not throw (the open's error is the one to report)
-    return { adapters, close: () => closeAll([adapters?.netlink, adapters?.hypervisor]) };
+    const close = () => closeAll([adapters?.netlink, adapters?.hypervisor]);
+    try {
+      checkAdapters(adapters, 'returned by the adapters factory');
+    } catch (e) {
+      await close();
+      throw e;
+    }
+    return { adapters, close };
   }
   const owned: Array<{ close(): Promise<void> }> = [];
   const netlink = given?.netlink ?? (await defaults.netlink());
@@ -227,7 +318,7 @@ async function openReadOnly(d: string, init: SandboxInit | undefined, given: Ope
   let built: Built | undefined;
   try {
     const sandbox = sandboxFromMeta(log.header.meta);
-    if (init) checkSame(d, sandbox, init);
+    if (init !== undefined) checkSame(d, sandbox, init);
     built = await buildAdapters(sandbox, given, { netlink: () => inert, hypervisor: () => inert });
     const b = built;
     return await Tapstore.open({ ...rest, log, adapters: b.adapters, recover: false, onClose: () => b.close() });

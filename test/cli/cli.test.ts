@@ -66,6 +66,14 @@ describe('tapstate init', () => {
     expect(cli(['init', '--store', d, '--netns', '/run/netns/x', '--qmp', 'rel/qmp.sock']).code).toBe(0);
     expect(JSON.parse(cli(['status', '--store', d, '--json']).stdout).sandbox.qmp).toBe(path.resolve('rel/qmp.sock'));
   });
+  it('stores --netns in one spelling (a trailing /, //, /./ collapsed) and refuses a .. segment, creating nothing', () => {
+    const d = path.join(tmp, `sp${n++}`);
+    expect(cli(['init', '--store', d, '--netns', '/run//netns/./sp/']).code).toBe(0);
+    expect(JSON.parse(cli(['status', '--store', d, '--json']).stdout).sandbox.netnsPath).toBe('/run/netns/sp');
+    const bad = path.join(tmp, `dd${n++}`);
+    rejects(['init', '--store', bad, '--netns', '/run/netns/../netns/sp'], 2, /--netns: must not contain a "\.\." segment/, bad);
+    expect(fs.existsSync(bad)).toBe(false);
+  });
   it('refuses an existing store, a relative netns, bad vcpus, a missing netns — creating nothing', () => {
     rejects(['init', '--store', store, '--netns', '/run/netns/y'], 1, /^tapstate: StoreExistsError: a tapstate store exists already at /);
     const d = path.join(tmp, `bad${n++}`);

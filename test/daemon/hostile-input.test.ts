@@ -169,6 +169,27 @@ describe('bodies whose text is not what was sent', () => {
     expect(parse(ok).status).toBe(201);
   });
 
+  it('a key given twice is refused, naming it and its path, never read last-wins; nothing changes', async () => {
+    const d = await daemon();
+    await d.call('PUT', '/v1/sandboxes/sb', CFG);
+    await d.call('POST', '/v1/sandboxes/sb/endpoints', { idx: 0 });
+    const before = tree(d.stateDir);
+    const cases: Array<[string, string, string, string]> = [
+      ['POST', '/v1/sandboxes/sb/endpoints/ep0/actions', '{"action":"hot-detach","action":"hot-attach"}', 'body.action'],
+      ['POST', '/v1/sandboxes/sb/endpoints', '{"idx":1,"ifName":"a","ifName":"b"}', 'body.ifName'],
+      ['PUT', '/v1/sandboxes/sb2', '{"netnsPath":"/run/netns/other","netnsPath":"/run/netns/hostile"}', 'body.netnsPath'],
+      ['PUT', '/v1/sandboxes/sb/persist', '{"NetNsPath":"/run/netns/hostile","Endpoints":[{"Type":"tap","Type":"tuntap"}]}', 'body.Endpoints[0].Type'],
+    ];
+    for (const [method, p, body, field] of cases) {
+      const r = await d.call(method, p, body);
+      expect([p, r.status, r.body.error.type, r.body.error.code, r.body.error.field, r.body.error.rule]).toEqual([p, 400, 'DuplicateKeyError', 'duplicate_key', field, 'unique-keys']);
+    }
+    expect(tree(d.stateDir)).toEqual(before);
+    expect((await d.call('GET', '/v1/sandboxes/sb/endpoints/ep0')).body.state).toBe('created');
+    // the same key in two objects, and a key spelt with an escape once: no duplicate
+    expect((await d.call('POST', '/v1/sandboxes/sb/endpoints', '{"\u0069dx":1,"mtu":1400}')).status).toBe(201);
+  });
+
   it("an empty ifName is refused as the CLI refuses --ifname '', not silently made eth<idx>", async () => {
     const d = await daemon();
     await d.call('PUT', '/v1/sandboxes/sb', CFG);
@@ -192,6 +213,43 @@ describe('PUT sandbox: paths the adapters would refuse later', () => {
     const d = await daemon();
     const r = await d.call('PUT', '/v1/sandboxes/sb', { ...CFG, qmp: `/${'q'.repeat(120)}` });
     expect([r.status, r.body.error.field, r.body.error.rule]).toEqual([400, 'qmp', 'length']);
+    expect(fs.readdirSync(d.stateDir)).toEqual([]);
+  });
+
+  it('netnsPath and qmp have one spelling: a trailing /, // or /./ is the same sandbox (a retried PUT is 200, not 409); a .. is refused', async () => {
+    const d = await daemon();
+    const put = (id: string, body: Record<string, unknown>) => d.call('PUT', `/v1/sandboxes/${id}`, body);
+    const first = await put('sb', { ...CFG, qmp: '/run/vm/qmp.sock' });
+    expect([first.status, first.body.config.netnsPath]).toEqual([201, '/run/netns/hostile']);
+    for (const [netnsPath, qmp] of [
+      ['/run/netns/hostile/', '/run/vm/qmp.sock/'],
+      ['/run//netns/./hostile', '//run/vm/./qmp.sock'],
+    ]) {
+      const r = await put('sb', { ...CFG, netnsPath, qmp });
+      expect([netnsPath, r.status, r.body.config?.netnsPath, r.body.config?.qmp]).toEqual([netnsPath, 200, '/run/netns/hostile', '/run/vm/qmp.sock']);
+    }
+    // created with another spelling: stored, answered and compared in the one spelling
+    const other = await put('sb2', { ...CFG, netnsPath: '/run/netns//other/' });
+    expect([other.status, other.body.config.netnsPath]).toEqual([201, '/run/netns/other']);
+    expect((await d.call('GET', '/v1/sandboxes/sb2')).body.config.netnsPath).toBe('/run/netns/other');
+    expect((await put('sb2', { ...CFG, netnsPath: '/run/netns/other' })).status).toBe(200);
+    const before = tree(d.stateDir);
+    for (const [body, field] of [
+      [{ ...CFG, netnsPath: '/run/netns/../netns/hostile' }, 'netnsPath'],
+      [{ ...CFG, qmp: '/run/vm/../vm/qmp.sock' }, 'qmp'],
+    ] as const) {
+      const r = await put('sb3', body);
+      expect([r.status, r.body.error.field, r.body.error.rule]).toEqual([400, field, 'dot-dot']);
+    }
+    expect(tree(d.stateDir)).toEqual(before);
+  });
+
+  it('the own-namespace rule holds for every spelling of /proc/self/ns/net', async () => {
+    const d = await daemon();
+    for (const p of ['/proc/self/ns/net/', '/proc//self/ns/./net']) {
+      const r = await d.call('PUT', '/v1/sandboxes/sb', { ...CFG, netnsPath: p });
+      expect([p, r.status, r.body.error.field, r.body.error.rule]).toEqual([p, 400, 'netnsPath', 'not-own']);
+    }
     expect(fs.readdirSync(d.stateDir)).toEqual([]);
   });
 

@@ -4,6 +4,7 @@
  * adapters) — every operation, success and error statuses — is documented and matches its schema.
  */
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { routes } from '../../src/daemon/handlers.js';
@@ -127,5 +128,23 @@ describe('docs/api/openapi.yaml', () => {
     expect(problems).toEqual([]);
     expect([...seen].sort()).toEqual(routes.map((r) => `${r.method} ${r.path}`).sort());
   });
+  it('the refusal of an event stream over --max-event-streams is documented and matches its schema', async () => {
+    const d1 = await memoryDaemon({ maxEventStreams: 1 });
+    let first: http.ClientRequest | undefined;
+    try {
+      await d1.call('PUT', '/v1/sandboxes/sb', { netnsPath: '/run/netns/spec', vhost: false });
+      // the first stream, open (its headers came back): it holds the one slot
+      const status = await new Promise<number>((resolve, reject) => {
+        first = http.get({ socketPath: d1.socketPath, path: '/v1/sandboxes/sb/events', agent: false }, (res) => resolve(res.statusCode ?? 0));
+        first.on('error', reject);
+      });
+      expect(status).toBe(200);
+      const over = await d1.call('GET', '/v1/sandboxes/sb/events');
+      expect(over.status).toBe(503);
+      expect(against('/v1/sandboxes/{sandbox}/events', 'GET', over)).toEqual([]);
+    } finally {
+      first?.destroy();
+      await d1.stop();
+    }
+  });
 });
-

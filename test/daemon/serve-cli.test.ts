@@ -23,6 +23,10 @@ describe('tapstate serve', () => {
     const missing = spawnSync(process.execPath, [CLI, 'serve', '--socket', '/tmp/x.sock']);
     expect([missing.status, missing.stderr.toString()]).toEqual([2, expect.stringMatching(/missing required option --state-dir/)]);
     expect(spawnSync(process.execPath, [CLI, 'serve', '--socket', '/tmp/x.sock', '--state-dir', '/tmp/x', '--max-body', '0']).status).toBe(2);
+    for (const flag of ['--max-connections', '--max-event-streams', '--events-behind-bytes']) {
+      const r = spawnSync(process.execPath, [CLI, 'serve', '--socket', '/tmp/x.sock', '--state-dir', '/tmp/x', flag, '0']);
+      expect([r.status, r.stderr.toString()]).toEqual([2, expect.stringMatching(new RegExp(`^tapstate: UsageError: serve: ${flag}: must be a positive integer \\(got 0\\)`))]);
+    }
     // a gid beyond gid_t: a usage error before anything is created (was: a RangeError from chown, the socket left bound)
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), `tapstate-serve-${process.pid}-`));
     for (const g of ['4294967295', '99999999999999999999']) {

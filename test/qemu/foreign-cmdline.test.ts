@@ -50,6 +50,12 @@ async function plug(q: QemuInstance, a: QemuHypervisorAdapter): Promise<{ n: Nic
   }
 }
 
+/** The QOM paths of the virtio-net devices created without an id. */
+async function anonNics(q: QemuInstance): Promise<string[]> {
+  const list = (await q.control.execute('qom-list', { path: '/machine/peripheral-anon' })) as { name: string; type: string }[];
+  return list.filter((p) => p.type.startsWith('child<virtio-net')).map((p) => `/machine/peripheral-anon/${p.name}`);
+}
+
 describe('QEMU command lines of other launchers', () => {
   it('devices without an id occupy bridge slots too (regression: device_add refused "slot 1 function 0 not available … id=(null)")', async () => {
     const { q, a } = await start({
@@ -221,6 +227,45 @@ describe('QEMU command lines of other launchers', () => {
     const t = env.tap(1);
     await expect(late.hotplug(nic(t.tapName), t.fds)).rejects.toMatchObject(want);
     t.closeFds();
+  });
+
+  it('takeover of a NIC another tool hot plugged without an id (/machine/peripheral-anon): found by its MAC, unplugged by its QOM path (regression: not found, its netdev deleted, the NIC left in QEMU)', async () => {
+    const { q, a } = await start({ acpiHotplugOff: true, extraArgs: ['-device', 'pcie-root-port,id=rp0,bus=pcie.0,chassis=1,addr=0x3'] });
+    const t = env.tap(1);
+    const mac = '02:00:00:00:62:01';
+    // another tool's hot plug, upstream's netdev name, no device id
+    await q.control.execute('getfd', { fdname: 'x0' }, { fds: [t.fds[0]!] });
+    t.closeFds();
+    await q.control.execute('netdev_add', { type: 'tap', id: 'br3_kata', fds: 'x0' });
+    await q.control.execute('device_add', { driver: 'virtio-net-pci', romfile: '', bus: 'rp0', addr: '0x0', mac, netdev: 'br3_kata' });
+    expect(await anonNics(q)).toHaveLength(1);
+    expect(tapDetails(env.netnsName, t.tapName)).not.toContain('NO-CARRIER');
+    await a.hotunplug({ netdevId: 'br3_kata', deviceId: '', mac: mac.toUpperCase(), queues: 1 });
+    expect(await anonNics(q)).toEqual([]);
+    expect(await a.probeNetdev('br3_kata')).toBe(false);
+    expect(tapDetails(env.netnsName, t.tapName)).toContain('NO-CARRIER'); // QEMU let go of the tap
+    // the slot is free again for our own hot plug
+    expect((await plug(q, a)).pciPath).toBe('03/00');
+  });
+
+  it('takeover of a NIC a foreign command line created without an id, on another netdev (upstream\'s cold plug: -device virtio-net-pci,netdev=network-0,mac=…): found and refused by the cross-check, left in place (regression: not found, the endpoint said detached)', async () => {
+    const t = env.tap(1);
+    const mac = '02:00:00:00:62:02';
+    const { q, a } = await start({
+      acpiHotplugOff: true,
+      inheritFds: t.fds,
+      extraArgs: ['-device', 'pcie-root-port,id=rp0,bus=pcie.0,chassis=1,addr=0x3', '-netdev', 'tap,id=network-0,fds=3', '-device', `virtio-net-pci,netdev=network-0,mac=${mac},bus=rp0,addr=0x0,romfile=`],
+    });
+    t.closeFds();
+    const [path] = await anonNics(q);
+    expect(path).toMatch(/^\/machine\/peripheral-anon\/device\[\d+\]$/);
+    await expect(a.hotunplug({ netdevId: 'br0_kata', deviceId: '', mac, queues: 1 })).rejects.toMatchObject({
+      name: 'HypervisorError',
+      kind: 'invalid',
+      message: `hotunplug: the NIC with MAC ${mac} cannot be taken over: device ${path} is backed by netdev network-0, not br0_kata`,
+    });
+    expect(await anonNics(q)).toEqual([path]);
+    expect(await a.probeNetdev('network-0')).toBe(true);
   });
 
   it('QMP over -chardev socket + -mon mode=control,pretty=on (multi-line replies): hot plug and unplug work', async () => {

@@ -77,6 +77,28 @@ describe('hot-plug slot occupancy, asked once per connection', () => {
     }
   });
 
+  it('the first hot plug on a connection asks with 4 short commands: query-pci, two qom-lists, one qom-get (regression: 19 commands, ~2,000 bytes: parent_bus, addr and hotplug of every root port, the peripheral list twice)', async () => {
+    const sent: { method: string; bytes: number }[] = [];
+    const adapter = new QemuHypervisorAdapter({
+      qmpPath: q.qmpPath,
+      unplugTimeoutMs: 3000,
+      qmpFaults: (c) => (sent.push({ method: c.method, bytes: JSON.stringify({ execute: c.method, arguments: c.args[0] }).length }), 'ok'),
+    });
+    const tap = env.tap(1);
+    const x = nic(tap.tapName);
+    try {
+      const { pciPath } = await adapter.hotplug(x, tap.fds);
+      expect(pciPath).toBe('03/00');
+      const asked = sent.slice(0, sent.findIndex((c) => c.method === 'getfd'));
+      expect(asked.map((c) => c.method)).toEqual(['query-pci', 'qom-list', 'qom-list', 'qom-get']);
+      expect(asked.reduce((n, c) => n + c.bytes, 0)).toBeLessThan(320);
+    } finally {
+      tap.closeFds();
+      await adapter.hotunplug(x);
+      await adapter.close();
+    }
+  });
+
   it('a slot another plugger took since the last look: QEMU refuses it, the adapter asks again and plugs elsewhere', async () => {
     const { adapter, take } = recording();
     const t1 = env.tap(1);

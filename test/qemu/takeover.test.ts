@@ -43,9 +43,9 @@ function tunFdsOf(pid: number): number {
   return n;
 }
 
-/** virtio-net devices under /machine/peripheral. */
-async function virtioNets(w: { control: { execute(c: string, a?: unknown): Promise<unknown> } }): Promise<string[]> {
-  const list = (await w.control.execute('qom-list', { path: '/machine/peripheral' })) as Array<{ name: string; type: string }>;
+/** virtio-net devices under /machine/peripheral (or `container`). */
+async function virtioNets(w: { control: { execute(c: string, a?: unknown): Promise<unknown> } }, container = '/machine/peripheral'): Promise<string[]> {
+  const list = (await w.control.execute('qom-list', { path: container })) as Array<{ name: string; type: string }>;
   return list.filter((p) => p.type.startsWith('child<virtio-net')).map((p) => p.name);
 }
 
@@ -107,6 +107,29 @@ describe("taking over a NIC upstream's runtime plugged (real kernel + real QEMU,
     // and the log shows the takeover: the unplug effect was asked to find the NIC by its MAC
     const log = fs.readFileSync(path.join(store, 'log.jsonl'), 'utf8');
     expect(log).toContain(`"src":"hypervisor.hotunplug","input":{"netdevId":"br${idx}_kata","deviceId":"","mac":"${mac}","queues":2}`);
+  });
+
+  it('a NIC plugged without a device id (under /machine/peripheral-anon): hot-detach finds it by its MAC and unplugs it by its QOM path (regression: exit 0, "detached", the NIC left in QEMU)', async () => {
+    const w = (world = new E2eWorld({ qemu: true, vcpus: 1 }));
+    const q = await w.qemu();
+    const mac = '5a:94:ef:e4:0c:f0';
+    const { fds } = await w.netlink.createTap({ netns: w.netns.path, name: 'tap2_kata', queues: 1 });
+    await w.netlink.setUp(w.netns.path, 'tap2_kata', true);
+    await q.control.execute('getfd', { fdname: 'fd0' }, { fds: [fds[0]!] });
+    await q.control.execute('netdev_add', { type: 'tap', id: 'br2_kata', fds: 'fd0' });
+    await q.control.execute('device_add', { driver: 'virtio-net-pci', romfile: '', bus: 'rp0', addr: '0x0', mac, netdev: 'br2_kata' }); // no id
+    await w.netlink.closeFds(fds);
+    expect(await virtioNets(q, '/machine/peripheral-anon')).toHaveLength(1);
+    const file = path.join(w.dir, 'persist.json');
+    fs.writeFileSync(file, JSON.stringify({ NetNsPath: w.netns.path, NetmonPID: 0, NetNsCreated: true, Endpoints: [{ Type: 'tuntap', Tuntap: { TuntapInterface: { Name: 'eth2', TAPIface: { Name: 'tap2_kata', HardAddr: mac, Addrs: null } } } }] }));
+    const store = path.join(w.dir, 'cli-store');
+    expect(cli(['init', '--store', store, '--netns', w.netns.path, '--netns-created', '--qmp', q.qmpPath, '--vcpus', '1']).code).toBe(0);
+    expect(cli(['load', '--store', store, file]).stdout).toMatch(/^ep2: hotAttached/m);
+    const r = cli(['hot-detach', '--store', store, '--endpoint', 'ep2']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await virtioNets(q, '/machine/peripheral-anon')).toEqual([]);
+    expect([...(await listedNetdevs(q.control))]).toEqual([]);
+    expect(tunFdsOf(q.pid)).toBe(0);
   });
 
   it('a NIC carrying the MAC on another netdev is not ours: hot-detach refuses to unplug it, exit 1, it stays', async () => {

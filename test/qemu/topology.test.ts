@@ -7,6 +7,7 @@ import { HypervisorError, type NicSpec } from '../../src/adapters/hypervisor.js'
 import { QemuHypervisorAdapter } from '../../src/qemu/adapter.js';
 import type { LaunchOptions } from '../../src/qemu/launcher.js';
 import { describeNoSlot, discoverControllers, NoSlotError, type FoundController } from '../../src/qemu/topology.js';
+import { rootBusDevfns } from '../../src/qemu/device-census.js';
 import { RealEnv } from './qemu-fixture.js';
 import { uniqueName } from './tap-helper.js';
 
@@ -78,11 +79,40 @@ describe('hot-plug topology discovered from QEMU', () => {
     expect(e.message).toMatch(/^hotplug: no hot-pluggable slot: QEMU has no pcie-root-port, pci-bridge or pcie-pci-bridge .*-device pcie-root-port,id=rp0.* on q35, or -device pci-bridge,id=br0,bus=pci.0,.* on -machine pc\)$/);
   });
 
-  it('lists unusable controllers: hotplug=off, anonymous ones are ignored', async () => {
-    const a = await start({ extraArgs: [...rootPort('fixed', 6, ',hotplug=off'), '-device', 'pcie-root-port,bus=pcie.0,chassis=9,addr=0x9'] });
+  it('lists unusable controllers: hotplug=off (learnt from QEMU refusing the device_add), one without an id (named by its QOM path), root ports behind a PCI expander bridge', async () => {
+    const a = await start({
+      extraArgs: [
+        ...rootPort('fixed', 6, ',hotplug=off'),
+        '-device', 'pcie-root-port,bus=pcie.0,chassis=9,addr=0x9',
+        '-device', 'pxb-pcie,id=pxb1,bus_nr=32,bus=pcie.0,addr=0xa',
+        '-device', 'pcie-root-port,id=rpx,bus=pxb1,chassis=10,addr=0x0',
+      ],
+    });
     const e = await noSlot(a);
-    expect(e.found).toEqual([{ id: 'fixed', type: 'pcie-root-port', rootSlot: 6, parentBus: '/machine/q35/pcie.0', unusable: 'hotplug=off', slots: [] }]);
+    expect(e.found).toEqual([
+      { id: 'rpx', type: 'pcie-root-port', rootSlot: -1, parentBus: expect.stringMatching(/^\/machine\/unattached\/device\[\d+\]\/pxb1$/), unusable: 'behind PCI expander bridge pxb-pcie pxb1: its own PCI root bus, which a PCI path (slots from the root bus) cannot name', slots: [] },
+      { id: 'fixed', type: 'pcie-root-port', rootSlot: 6, parentBus: '/machine/q35/pcie.0', unusable: 'hotplug=off', slots: [] },
+      {
+        id: '/machine/peripheral-anon/device[0]',
+        type: 'pcie-root-port',
+        rootSlot: 9,
+        parentBus: '/machine/q35/pcie.0',
+        unusable: 'created without an id: QEMU names its bus itself (pcie.N or pci.N, the first one like the root bus) and device_add bus= takes a bus name, not a QOM path; give it an id',
+        slots: [],
+      },
+    ]);
     expect(e.message).toContain('pcie-root-port fixed at 06 (hotplug=off)');
+    expect(e.message).toContain('pcie-root-port /machine/peripheral-anon/device[0] at 09 (created without an id: ');
+    expect(e.message).toContain('pcie-root-port rpx (behind PCI expander bridge pxb-pcie pxb1: ');
+  });
+
+  it('why an id-less controller is not used: QEMU 7.2 takes no QOM path for device_add bus=, and names the first id-less root port\'s bus pcie.0 like the root bus', async () => {
+    const q = await env.qemu({ topology: null, extraArgs: ['-device', 'pcie-root-port,bus=pcie.0,chassis=1,addr=0x3'] });
+    const list = (await q.control.execute('qom-list', { path: '/machine/peripheral-anon/device[0]' })) as { name: string; type: string }[];
+    expect(list.filter((p) => p.type === 'child<PCIE>').map((p) => p.name)).toEqual(['pcie.0']);
+    const add = (bus: string) => q.control.execute('device_add', { driver: 'virtio-rng-pci', bus, addr: '0x0' }).then(() => 'added', (x: Error) => x.message);
+    expect(await add('/machine/peripheral-anon/device[0]/pcie.0')).toMatch(/DeviceNotFound: Device 'machine' not found/);
+    expect(await add('pcie.0')).toMatch(/Bus 'pcie.0' does not support hotplugging/); // the root bus, not the port's
   });
 
   it('hotplugBuses restricts the choice, in any order; an unknown id is named', async () => {
@@ -120,10 +150,53 @@ describe('hot-plug topology discovered from QEMU', () => {
     expect(found[1]!.slots[0]).toEqual({ bus: 'inner', addr: 1, bridgeAddr: 2, via: [3] });
   });
 
+  it('a guest whose firmware ran (query-pci then also lists what is behind the bridges): the same controllers, slots and PCI paths as under -S', async () => {
+    const q = await env.qemu({
+      topology: null,
+      extraArgs: [...rootPort('rp0', 3), ...rootPort('rp1', 4), '-device', 'pcie-pci-bridge,id=ppb,bus=rp1,addr=0x0', '-device', 'virtio-rng-pci,id=rng1,bus=ppb,addr=0x1'],
+    });
+    const before = await discoverControllers(q.control);
+    await q.control.execute('cont');
+    // SeaBIOS numbers the bridges' secondary buses: query-pci now nests the devices behind them
+    const nested = async () => {
+      const pci = (await q.control.execute('query-pci')) as { bus: number; devices: { qdev_id: string; pci_bridge?: { devices?: unknown[] } }[] }[];
+      return pci.find((b) => b.bus === 0)?.devices.find((d) => d.qdev_id === 'rp1')?.pci_bridge?.devices?.length ?? 0;
+    };
+    for (let t = Date.now(); (await nested()) === 0; ) {
+      if (Date.now() - t > 20_000) throw new Error('the firmware did not number the bridges within 20 s');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(await discoverControllers(q.control)).toEqual(before);
+    expect(before.map((c) => [c.id, c.rootSlot, c.via, c.slots.length])).toEqual([
+      ['rp0', 3, undefined, 1],
+      ['rp1', 4, undefined, 1],
+      ['ppb', 4, [0], 31],
+    ]);
+    const a = new QemuHypervisorAdapter({ qmpPath: q.qmpPath, unplugTimeoutMs: 3000 });
+    adapters.push(a);
+    // rp1 holds the bridge, the bridge's slot 1 the rng
+    expect((await plug(a)).pciPath).toBe('03/00');
+    expect((await plug(a)).pciPath).toBe('04/00/02');
+  });
+
   it('bad hotplugBuses are invalid at construction', () => {
     for (const bad of [[], ['a,b'], [''], 'rp0'] as unknown[]) {
       expect(() => new QemuHypervisorAdapter({ qmpPath: '/x', hotplugBuses: bad as string[] })).toThrow(expect.objectContaining({ kind: 'invalid', message: expect.stringContaining('hotplugBuses') }));
     }
+  });
+});
+
+describe('rootBusDevfns (pure): query-pci read for the root bus only', () => {
+  const dev = (qdev_id: string, slot: number, fn = 0, pci_bridge?: unknown) => ({ qdev_id, slot, function: fn, ...(pci_bridge ? { pci_bridge } : {}) });
+  it('devices with an id on bus 0, by devfn; nothing behind bridges, nothing of other root buses (pxb)', () => {
+    const behind = { bus: { number: 1, secondary: 1 }, devices: [dev('nic', 0)] };
+    const m = rootBusDevfns([{ bus: 32, devices: [dev('rpx', 0)] }, { bus: 0, devices: [dev('', 0), dev('rp0', 3, 0, behind), dev('rp1', 3, 1), dev('', 31, 2)] }]);
+    expect([...m]).toEqual([['rp0', 24], ['rp1', 25]]);
+  });
+  it('no answer, or two bus-0 entries: nothing (every placement is then asked)', () => {
+    expect(rootBusDevfns(undefined).size).toBe(0);
+    expect(rootBusDevfns([{ bus: 0, devices: [dev('a', 1)] }, { bus: 0, devices: [dev('b', 2)] }]).size).toBe(0);
+    expect(rootBusDevfns([{ bus: 0, devices: [{ qdev_id: 'x', slot: '1', function: 0 }] }]).size).toBe(0);
   });
 });
 

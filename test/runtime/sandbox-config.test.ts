@@ -88,6 +88,35 @@ describe('resolveSandbox', () => {
   });
 });
 
+describe('resolveSandbox: what a caller may give', () => {
+  it('an unknown field (a typo) is a SandboxConfigError naming it (was: ignored, the store made with the default)', () => {
+    for (const [init, field] of [
+      [{ netnsPath: '/run/netns/sb', vcpu: 4 }, 'vcpu'],
+      [{ netnsPath: '/run/netns/sb', qmpSocket: '/run/vm/qmp' }, 'qmpSocket'],
+      [{ netnsPath: '/run/netns/sb', vcpus: 2, sandbox: {} }, 'sandbox'],
+    ] as const) {
+      let err: unknown;
+      try {
+        resolveSandbox(init as never);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(SandboxConfigError);
+      expect(err).toMatchObject({ code: 'SANDBOX_CONFIG_INVALID', field });
+      expect((err as Error).message).toBe(`sandbox config: ${field} is not a field of the sandbox config (known: netnsPath, hostNetns, netnsCreated, vcpus, vhost, multiQueue, qmp, hotplugBuses)`);
+    }
+  });
+
+  it('hotplugBuses that is not a list is refused before it is copied (was: "rp0" became ["r", "p", "0"])', () => {
+    for (const hotplugBuses of ['rp0', { 0: 'rp0', length: 1 }, 5])
+      expect(() => resolveSandbox({ netnsPath: '/run/netns/sb', hotplugBuses } as never)).toThrow(expect.objectContaining({ name: 'SandboxConfigError', field: 'hotplugBuses' }));
+  });
+
+  it('a config that is not an object is a SandboxConfigError naming "sandbox", never a TypeError', () => {
+    for (const bad of [null, undefined, 'x', 3]) expect(() => resolveSandbox(bad as never)).toThrow(expect.objectContaining({ name: 'SandboxConfigError', field: 'sandbox' }));
+  });
+});
+
 describe('the sandbox in a log header', () => {
   it('round-trips, versioned', () => {
     expect(SANDBOX_CONFIG_VERSION).toBe(1);

@@ -20,6 +20,7 @@ import {
   UnknownEndpointError,
 } from '../../src/runtime/errors.js';
 import { Tapstore } from '../../src/runtime/tapstore.js';
+import { StoreOptionError } from '../../src/runtime/store-options.js';
 import { memoryWorld, NETNS } from '../support/memory-world.js';
 
 const recordCount = (w: ReturnType<typeof memoryWorld>) => MemoryLogStore.open(w.medium, { readOnly: true }).read().records.length;
@@ -104,6 +105,7 @@ describe('createEndpoint', () => {
       [{ hwAddr: 5 }, 'hwAddr', 'string'],
       [{ vhost: 'yes' }, 'vhost', 'boolean'],
       [{ vhost: 1 }, 'vhost', 'boolean'],
+      [{ fromPersist: 'yes' }, 'fromPersist', 'boolean'], // was: accepted, an empty MAC then let through
     ];
     for (const [extra, field, rule] of bad)
       expect(() => store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01', ...extra } as never)).toThrow(expect.objectContaining({ name: 'EndpointInputError', field, rule }));
@@ -111,6 +113,37 @@ describe('createEndpoint', () => {
     expect(store.list()).toEqual([]);
     // a frozen input is fine (nothing is written into it)
     expect(store.createEndpoint(Object.freeze({ idx: 0, mac: '02:00:00:00:00:01', vhost: false })).id).toBe('ep0');
+    await store.close();
+  });
+
+  it('refuses an unknown field (a typo) with EndpointInputError naming it and the rule, as the daemon does (was: ignored, the default used; nothing logged)', async () => {
+    const w = memoryWorld();
+    const store = await w.open();
+    const before = recordCount(w);
+    for (const [extra, field] of [
+      [{ mtus: 9000 }, 'mtus'],
+      [{ ifname: 'eth7' }, 'ifname'],
+      [{ macAddress: '02:00:00:00:00:09' }, 'macAddress'],
+      [{ mtu: 1400, queues: 4 }, 'queues'],
+      [{ undefinedButThere: undefined }, 'undefinedButThere'],
+    ] as const) {
+      let err: unknown;
+      try {
+        store.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01', ...extra } as never);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(EndpointInputError);
+      expect(err).toMatchObject({ code: 'ENDPOINT_INPUT_INVALID', field, rule: 'unknown' });
+      expect((err as Error).message).toBe(
+        `unknown field "${field}" of the endpoint input (known: id, idx, tapName, ifName, hwAddr, mac, mtu, netnsPath, netnsCreated, vcpus, multiQueue, vhost, model, fromPersist)`,
+      );
+    }
+    expect(recordCount(w)).toBe(before);
+    expect(store.list()).toEqual([]);
+    // every field the input type has is still accepted
+    const all = { id: 'x', idx: 1, tapName: 'tapx', ifName: 'eth1', hwAddr: '', mac: '02:00:00:00:00:02', mtu: 1400, netnsPath: NETNS, netnsCreated: true, vcpus: 2, multiQueue: true, vhost: false, model: 'tcfilter', fromPersist: false } as const;
+    expect(store.createEndpoint(all).id).toBe('x');
     await store.close();
   });
 
@@ -322,6 +355,28 @@ describe('a closed store', () => {
   });
 });
 
+describe('a read-only store', () => {
+  it('refuses every write with LogStoreClosedError (read-only) and stays usable: it is not failed (was: a StoreFailedError telling to run recover, from then on)', async () => {
+    const w = memoryWorld();
+    const writer = await w.open();
+    writer.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    await writer.close();
+    const reader = await Tapstore.open({ log: MemoryLogStore.open(w.medium, { readOnly: true }), adapters: { netlink: w.kernel, hypervisor: w.hypervisor }, recover: false });
+    const readOnly = { name: 'LogStoreClosedError', code: 'LOG_STORE_CLOSED', why: 'read-only' };
+    await expect(reader.load({ NetNsPath: NETNS, Endpoints: [] })).rejects.toMatchObject(readOnly);
+    expect(() => reader.createEndpoint({ idx: 1, mac: '02:00:00:00:00:02' })).toThrow(expect.objectContaining(readOnly));
+    await expect(reader.attach('ep0')).rejects.toMatchObject(readOnly);
+    expect(() => reader.createEndpoint({ idx: 1, mac: '02:00:00:00:00:02' })).toThrow(expect.objectContaining(readOnly));
+    expect(reader.get('ep0').state).toBe('created');
+    await reader.close();
+    // nothing was written: the writer reopens to the same state, and its next record follows the last one
+    const again = await w.open();
+    expect(again.list().map((v) => [v.id, v.state])).toEqual([['ep0', 'created']]);
+    again.createEndpoint({ idx: 1, mac: '02:00:00:00:00:02' });
+    await again.close();
+  });
+});
+
 describe('checkpoints', () => {
   it('checkpoint() now: the next open starts from it and replays only the tail', async () => {
     const w = memoryWorld();
@@ -482,6 +537,7 @@ describe('opening', () => {
       [{ recover: 0 }, 'recover', 'boolean'],
       [{ clock: 5 }, 'clock', 'function'],
       [{ onRecoveryProgress: 'x' }, 'onRecoveryProgress', 'function'],
+      [{ recoverConcurrency: 1 }, 'recoverConcurrency', 'unknown'], // a typo: was ignored
     ];
     const before = recordCount(w);
     for (const [opts, field, rule] of bad) await expect(w.open(opts as never)).rejects.toMatchObject({ name: 'StoreOptionError', code: 'STORE_OPTION', field, rule });
@@ -492,6 +548,36 @@ describe('opening', () => {
     // good options: the interrupted attach is recovered
     const s2 = await w.open({ recoveryConcurrency: 1, checkpointEvery: 10, durability: 'effect' });
     expect(s2.recovery.endpoints.map((r) => [r.id, r.action])).toEqual([['ep0', 'rolled-back']]);
+    expect(s2.get('ep0').state).toBe('created');
+    await s2.close();
+  });
+
+  it('adapters missing methods are refused with StoreOptionError naming the side and the methods, before the log is read; replay only may leave a side null', async () => {
+    const w = memoryWorld();
+    const s1 = await w.open({ faults: (c) => (c.method === 'setUp' ? 'crash-after' : 'ok') });
+    s1.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    await s1.hotAttach('ep0').catch(() => {});
+    w.crash();
+    const before = recordCount(w);
+    const hidden = (o: object, m: string) => new Proxy(o, { get: (t, p) => (p === m ? undefined : Reflect.get(t, p)) });
+    const bad: Array<[unknown, string, string, RegExp]> = [
+      [{}, 'adapters.netlink', 'object', /must be a NetlinkAdapter object \(got undefined\)$/],
+      [{ netlink: w.kernel, hypervisor: {} }, 'adapters.hypervisor', 'methods', /missing hotplug\(\), hotunplug\(\), coldplug\(\), probeDevice\(\), probeNetdev\(\), alive\(\), close\(\)$/],
+      [{ netlink: hidden(w.kernel, 'closeFds'), hypervisor: w.hypervisor }, 'adapters.netlink', 'methods', /^adapters\.netlink: must implement NetlinkAdapter: missing closeFds\(\)$/],
+      [{ netlink: null, hypervisor: w.hypervisor }, 'adapters.netlink', 'object', /got null/], // null only in a replay-only open
+    ];
+    for (const [adapters, field, rule, message] of bad) {
+      const e = await Tapstore.open({ log: MemoryLogStore.open(w.medium), adapters } as never).catch((err: unknown) => err);
+      expect(e).toBeInstanceOf(StoreOptionError);
+      expect(e).toMatchObject({ code: 'STORE_OPTION', field, rule });
+      expect((e as Error).message).toMatch(message);
+    }
+    expect(recordCount(w)).toBe(before); // (was: a TypeError in recovery, journaled as a failed rollback)
+    // replay only: a null side is accepted (an adapter refusing every call)
+    const replay = await Tapstore.open({ log: MemoryLogStore.open(w.medium, { readOnly: true }), adapters: { netlink: null as never, hypervisor: null as never }, recover: false });
+    expect(replay.get('ep0').status).toBe('in-doubt');
+    await replay.close();
+    const s2 = await w.open();
     expect(s2.get('ep0').state).toBe('created');
     await s2.close();
   });

@@ -82,3 +82,16 @@ describe('scanNetns', () => {
     expect(plan).toMatchObject([{ name: 'tapA', action: 'refused', message: 'idx 0 is already used by endpoint mine' }]);
   });
 });
+
+describe('scanNetns: what a JavaScript caller may pass', () => {
+  it('a store that is not a Tapstore, or a netlink adapter without listLinks, is a StoreOptionError naming it (was: a TypeError)', async () => {
+    const w = await world();
+    const store = await w.open();
+    await expect(scanNetns(null as never, w.kernel)).rejects.toMatchObject({ name: 'StoreOptionError', code: 'STORE_OPTION', field: 'store', rule: 'object' });
+    await expect(scanNetns({ sandbox: { netnsPath: NETNS } } as never, w.kernel)).rejects.toMatchObject({ name: 'StoreOptionError', field: 'store' });
+    for (const netlink of [null, {}, { listLinks: 5 }])
+      await expect(scanNetns(store, netlink as never)).rejects.toMatchObject({ name: 'StoreOptionError', field: 'netlink', rule: 'methods' });
+    expect(store.list()).toEqual([]);
+    await store.close();
+  });
+});

@@ -8,7 +8,7 @@ import { FileLogStore } from '../../src/log/index.js';
 import type { Adapters } from '../../src/runtime/effects.js';
 import { SandboxConfigError, type SandboxConfig } from '../../src/runtime/sandbox-config.js';
 import { SandboxMismatchError, StoreExistsError, StoreNotFoundError } from '../../src/store/errors.js';
-import { createStore, openStore, type OpenStoreOptions } from '../../src/store/open-store.js';
+import { createStore, openStore, storeExists, type OpenStoreOptions } from '../../src/store/open-store.js';
 import { StoreLock, StoreLockedError } from '../../src/store/store-lock.js';
 import { StoreOptionError } from '../../src/runtime/store-options.js';
 
@@ -153,6 +153,90 @@ describe('openStore', () => {
       const store = await openStore(dir, { adapters: memory({ n: 0 }) });
       await store.close();
     }
+  });
+
+  it('adapters missing methods are refused where they enter, naming the side and the methods: nothing created, nothing written, the lock free', async () => {
+    const closed = { n: 0 };
+    const kernelOnly = (sb: SandboxConfig) => ({ netlink: memory(closed)(sb).netlink, hypervisor: {} });
+    const noProbe = (sb: SandboxConfig) => {
+      const a = memory(closed)(sb);
+      return { netlink: new Proxy(a.netlink, { get: (t, p) => (p === 'probeLink' ? undefined : Reflect.get(t, p)) }), hypervisor: a.hypervisor };
+    };
+    const bad: Array<[OpenStoreOptions['adapters'], string, string, RegExp]> = [
+      [() => ({}) as never, 'adapters.netlink', 'object', /^adapters\.netlink: must be a NetlinkAdapter object \(got undefined\) \(returned by the adapters factory\)$/],
+      [kernelOnly as never, 'adapters.hypervisor', 'methods', /missing hotplug\(\), hotunplug\(\), coldplug\(\), probeDevice\(\), probeNetdev\(\), alive\(\), close\(\) \(returned/],
+      [noProbe as never, 'adapters.netlink', 'methods', /^adapters\.netlink: must implement NetlinkAdapter: missing probeLink\(\) \(returned/],
+      [async () => ({ netlink: 5, hypervisor: {} }) as never, 'adapters.netlink', 'object', /got 5\) \(returned/],
+      [{ netlink: {} } as never, 'adapters.netlink', 'methods', /missing createTap\(\), getLink\(\)/],
+      [{ hypervisor: { hotplug: () => {} } } as never, 'adapters.hypervisor', 'methods', /missing hotunplug\(\)/],
+      [5 as never, 'adapters', 'object', /or a factory function \(got number\)/],
+    ];
+    // a new store: refused before anything is made (was: the store was created, then the first operation failed and rolled back)
+    for (const [adapters, field, rule, message] of bad) {
+      const dir = tmpStore();
+      const e = await openStore(dir, { sandbox: { netnsPath: NETNS }, adapters }).catch((err: unknown) => err);
+      expect(e).toBeInstanceOf(StoreOptionError);
+      expect(e).toMatchObject({ code: 'STORE_OPTION', field, rule });
+      expect((e as Error).message).toMatch(message);
+      expect(fs.existsSync(dir)).toBe(false);
+      expect(fs.readdirSync(path.dirname(dir))).toEqual([]);
+    }
+    expect(closed.n).toBe(2); // what a refused factory built is closed (kernelOnly's and noProbe's kernels)
+    // an existing store with an interrupted attach: refused before its log is touched (no recovery, no torn tail cut)
+    const dir = tmpStore();
+    const first = await openStore(dir, { sandbox: { netnsPath: NETNS }, adapters: memory(closed) });
+    first.createEndpoint({ idx: 0, mac: '02:00:00:00:00:01' });
+    await first.close();
+    fs.appendFileSync(path.join(dir, 'log.jsonl'), '{"torn');
+    const before = fs.readFileSync(path.join(dir, 'log.jsonl'));
+    for (const [adapters, field, rule] of bad) {
+      await expect(openStore(dir, { adapters })).rejects.toMatchObject({ name: 'StoreOptionError', field, rule });
+      await expect(openStore(dir, { adapters, lock: false })).rejects.toMatchObject({ name: 'StoreOptionError', field, rule });
+    }
+    expect(fs.readFileSync(path.join(dir, 'log.jsonl'))).toEqual(before);
+    expect(closed.n).toBe(2 + 1 + 4); // + the first writer's, + the refused ones again (writer and reader)
+    closed.n = 0;
+    const good = await openStore(dir, { adapters: memory(closed) }); // the lock is free
+    expect(good.get('ep0').state).toBe('created');
+    await good.close();
+  });
+
+  it('a sandbox with an unknown field (a typo) is refused with SandboxConfigError naming it, before anything is made; on an existing store too', async () => {
+    const dir = tmpStore();
+    for (const [sandbox, field] of [[{ netnsPath: NETNS, vcpu: 4 }, 'vcpu'], [null, 'sandbox'], ['x', 'sandbox']] as const) {
+      await expect(openStore(dir, { sandbox: sandbox as never, adapters: memory({ n: 0 }) })).rejects.toMatchObject({ name: 'SandboxConfigError', field });
+      await expect(createStore(dir, sandbox as never)).rejects.toMatchObject({ name: 'SandboxConfigError', field });
+    }
+    expect(fs.existsSync(dir)).toBe(false);
+    await createStore(dir, { netnsPath: NETNS, vcpus: 4 });
+    await expect(openStore(dir, { sandbox: { netnsPath: NETNS, vcpu: 4 } as never, adapters: memory({ n: 0 }) })).rejects.toMatchObject({ name: 'SandboxConfigError', field: 'vcpu' });
+    await expect(openStore(dir, { sandbox: { netnsPath: NETNS, vcpu: 4 } as never, lock: false })).rejects.toMatchObject({ name: 'SandboxConfigError', field: 'vcpu' });
+  });
+
+  it('a store dir that is, or lies under, a regular file is a StoreOptionError (was: a bare EEXIST / ENOTDIR); storeExists checks its dir too', async () => {
+    const dir = tmpStore();
+    fs.mkdirSync(path.dirname(dir), { recursive: true });
+    fs.writeFileSync(dir, 'not a directory');
+    for (const d of [dir, path.join(dir, 'sub')]) {
+      await expect(openStore(d, { sandbox: { netnsPath: NETNS }, adapters: memory({ n: 0 }) })).rejects.toMatchObject({ name: 'StoreOptionError', field: 'dir', rule: 'directory' });
+      await expect(createStore(d, { netnsPath: NETNS })).rejects.toMatchObject({ name: 'StoreOptionError', field: 'dir', rule: 'directory' });
+    }
+    expect(fs.readFileSync(dir, 'utf8')).toBe('not a directory');
+    expect(() => storeExists(5 as never)).toThrow(expect.objectContaining({ name: 'StoreOptionError', field: 'dir', rule: 'string' }));
+    expect(storeExists(path.dirname(dir))).toBe(false);
+  });
+
+  it('an unknown option (a typo) is a StoreOptionError naming it, before anything is made (was: ignored: `adaptors:` built the real adapters)', async () => {
+    const dir = tmpStore();
+    const e = await openStore(dir, { sandbox: { netnsPath: NETNS }, adaptors: memory({ n: 0 }) } as never).catch((err: unknown) => err);
+    expect(e).toBeInstanceOf(StoreOptionError);
+    expect(e).toMatchObject({ field: 'adaptors', rule: 'unknown' });
+    expect((e as Error).message).toBe('adaptors: unknown option (known: sandbox, adapters, lock, durability, checkpointEvery, verify, recover, inspect, clock, onRecoveryProgress, recoveryConcurrency)');
+    await expect(openStore(dir, { lock: false, log: {} } as never)).rejects.toMatchObject({ name: 'StoreOptionError', field: 'log', rule: 'unknown' });
+    await expect(createStore(dir, { netnsPath: NETNS }, { locks: {} } as never)).rejects.toMatchObject({ name: 'StoreOptionError', field: 'locks', rule: 'unknown' });
+    // a bad retention policy: refused before the store is created (was: after, the store left behind)
+    await expect(createStore(dir, { netnsPath: NETNS }, { retention: { segmentBytes: 5 } as never })).rejects.toMatchObject({ name: 'LogRecordError', field: 'retention.segmentBytes' });
+    expect(fs.existsSync(dir)).toBe(false);
   });
 
   it('given adapters stay the caller\'s: one netlink adapter shared by two stores; the side left out is built and closed', async () => {

@@ -6,6 +6,7 @@ import { MAX_QUEUES } from '../../../machines/index.js';
 import { createStore } from '../../store/open-store.js';
 import { UsageError, type CommandSpec } from '../command.js';
 import { checkSandboxNetns } from '../netns-check.js';
+import { dotDotProblem, normalPath } from '../../runtime/sandbox-path.js';
 import { adapterKind } from '../open-store.js';
 import { quoteArg } from '../quote.js';
 import { pathLengthProblem, prepareStoreDir } from '../store-dir.js';
@@ -56,10 +57,16 @@ export const command: CommandSpec = {
     const host = opts['host-netns'] === true;
     if (host && typeof opts.netns === 'string') throw new UsageError('--host-netns and --netns exclude each other (one sandbox, one namespace)');
     if (!host && typeof opts.netns !== 'string') throw new UsageError('missing required option --netns PATH (or --host-netns, to act in this process\'s own namespace)');
-    const netns = host ? '' : String(opts.netns);
+    const rawNetns = host ? '' : String(opts.netns);
     if (!host) {
-      if (netns === '') throw new UsageError('--netns: must not be empty (use --host-netns for the own namespace)');
-      if (!netns.startsWith('/')) throw new UsageError(`--netns: must be an absolute path (got ${quoteArg(netns)})`);
+      if (rawNetns === '') throw new UsageError('--netns: must not be empty (use --host-netns for the own namespace)');
+      if (!rawNetns.startsWith('/')) throw new UsageError(`--netns: must be an absolute path (got ${quoteArg(rawNetns)})`);
+      const dots = dotDotProblem(rawNetns);
+      if (dots) throw new UsageError(`--netns: ${dots}`);
+    }
+    // one spelling (src/runtime/sandbox-path.ts): checked, stored and shown as /run/netns/a, whether given as /run/netns/a/ or /run//netns/a
+    const netns = normalPath(rawNetns);
+    if (!host) {
       const lenP = pathLengthProblem(netns);
       if (lenP) throw new UsageError(`--netns: ${lenP}`);
     }

@@ -1,6 +1,7 @@
 /** `tapstate load FILE`: import an upstream persist.json Network section (upstream load()). */
 import * as fs from 'node:fs';
 import { FileLogStore } from '../../log/index.js';
+import { dotDotProblem, normalPath } from '../../runtime/sandbox-path.js';
 import { parsePersistNetwork } from '../../persist/persist-json.js';
 import { NetnsMismatchError } from '../../runtime/errors.js';
 import type { CommandSpec } from '../command.js';
@@ -76,13 +77,16 @@ async function adoptDocumentNetns(dir: string, doc: unknown, env: NodeJS.Process
     const sandbox = sandboxOf(log.header.meta);
     const meta = log.header.meta;
     log.close();
-    if (net.netnsPath === sandbox.netnsPath) return;
+    if (normalPath(net.netnsPath) === sandbox.netnsPath) return;
     if (net.netnsPath === '')
       throw new NetnsMismatchError(field, '', sandbox.netnsPath, 'an empty NetNsPath would be the host namespace: never taken from a document (init --host-netns)');
     if (!net.netnsPath.startsWith('/')) throw new NetnsMismatchError(field, net.netnsPath, sandbox.netnsPath, 'not an absolute path');
-    await checkSandboxNetns(net.netnsPath, { field, kernel: adapterKind(env) === 'real' });
+    const dots = dotDotProblem(net.netnsPath);
+    if (dots) throw new NetnsMismatchError(field, net.netnsPath, sandbox.netnsPath, dots);
+    const netnsPath = normalPath(net.netnsPath);
+    await checkSandboxNetns(netnsPath, { field, kernel: adapterKind(env) === 'real' });
     const { hostNetns: _host, ...rest } = sandbox;
-    FileLogStore.replaceFreshMeta(dir, { ...meta, sandbox: { ...rest, netnsPath: net.netnsPath, netnsCreated: net.netnsCreated } });
+    FileLogStore.replaceFreshMeta(dir, { ...meta, sandbox: { ...rest, netnsPath, netnsCreated: net.netnsCreated } });
   } finally {
     lock.release();
   }
