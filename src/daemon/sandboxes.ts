@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { SandboxConfig } from '../runtime/tapstore.js';
+import { makeDirs } from '../fs/make-dirs.js';
 import { SandboxExistsError, SandboxHealthyError, SandboxNotEmptyError, SandboxPathTakenError, SandboxNotFoundError, SandboxUnavailableError, StateDirError } from './errors.js';
 import { StoreLockedError } from '../store/store-lock.js';
 import { IdempotencyKeys } from './idempotency.js';
@@ -124,9 +125,13 @@ export class Sandboxes {
     private readonly env: NodeJS.ProcessEnv,
     private readonly opts: { netlinkThread?: boolean } = {},
   ) {
-    fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    // a file there is StateDirError not-a-directory (recursive mkdirSync said EEXIST)
+    this.made = makeDirs(stateDir, 0o700);
     checkStateDir(stateDir);
   }
+
+  /** The directories the constructor made (the state dir and missing parents): removed again if the daemon cannot start. */
+  readonly made: string[];
 
   /**
    * Find every store under the state dir and open (recover) them all, `width` at a time. What a

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { makeDirs, removeMadeDirs } from '../fs/make-dirs.js';
 import { HeadersTooLargeError, MalformedRequestError, MethodNotAllowedError, PeerRejectedError, RequestTimeoutError, SocketPathError, TooManyConnectionsError } from './errors.js';
 import { checkLimits, StreamSlots, type Limits } from './limits.js';
 import { toApiError } from './api-error.js';
@@ -63,6 +64,8 @@ export class Daemon {
   private readonly policy: PeerPolicy;
   private readonly startedAt = Date.now();
   private readonly sockets = new Set<net.Socket>();
+  /** The socket's missing parent directories that listen() made. */
+  private socketDirsMade: string[] = [];
   private readonly limits: Limits;
   private readonly streamSlots: StreamSlots;
   /** When a refused connection was last logged (at most one line a second in a flood). */
@@ -107,7 +110,13 @@ export class Daemon {
    */
   static async start(opts: DaemonOptions): Promise<Daemon> {
     const d = new Daemon(opts);
-    await d.listen();
+    try {
+      await d.listen();
+    } catch (e) {
+      // not started (a file at --socket, another daemon there): nothing left behind, not even the state dir it made
+      removeMadeDirs([...d.sandboxes.made, ...d.socketDirsMade]);
+      throw e;
+    }
     await d.sandboxes.openAll();
     return d;
   }
@@ -160,7 +169,7 @@ export class Daemon {
 
   private async listen(): Promise<void> {
     const p = path.resolve(this.opts.socketPath);
-    fs.mkdirSync(path.dirname(p), { recursive: true, mode: 0o755 });
+    this.socketDirsMade = makeDirs(path.dirname(p), 0o755);
     // a stale socket of a dead daemon: remove it (a live one answers, and we refuse to start)
     if (fs.existsSync(p)) {
       if (!fs.lstatSync(p).isSocket()) throw new SocketPathError(p, 'exists and is not a socket');

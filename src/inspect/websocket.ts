@@ -53,6 +53,12 @@ export async function loadInspectorModules(): Promise<InspectorModules> {
 
 /** Events kept for clients that connect late. */
 export const REPLAY_BUFFER = 10_000;
+/**
+ * A client with more than this queued and not read is cut off (it may reconnect and gets the
+ * replay buffer again): a client that never reads made the relay hold every event for it, without
+ * bound (100,000 events queued 115 MB for one such client).
+ */
+export const MAX_CLIENT_BACKLOG = 16 << 20;
 
 /** The inspector could not listen (port in use, address not available, permission). */
 export class InspectorListenError extends TapstateError {
@@ -104,6 +110,8 @@ export interface WebSocketInspection {
 /** The few parts of the `ws` package used here (it ships no types of its own). */
 interface WsClient {
   readyState: number;
+  /** Bytes queued for this client and not yet written to its socket. */
+  bufferedAmount: number;
   send(data: string): void;
   on(ev: 'message' | 'error' | 'close', fn: (...a: unknown[]) => void): void;
   terminate(): void;
@@ -222,7 +230,11 @@ export async function startWebSocketInspection(port: number, opts: WebSocketInsp
     }
     buffer.push(msg);
     if (buffer.length > REPLAY_BUFFER) buffer.shift();
-    for (const c of wss.clients) if (c.readyState === OPEN) c.send(msg);
+    for (const c of wss.clients) {
+      if (c.readyState !== OPEN) continue;
+      if (c.bufferedAmount > MAX_CLIENT_BACKLOG) c.terminate();
+      else c.send(msg);
+    }
   };
   const inspector = createInspector({ send });
   return {

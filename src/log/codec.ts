@@ -610,14 +610,34 @@ export function readHeader(readAt: ReadAt, size: number, file: string): { header
   }
 }
 
-/** {@link scanTail} over a file of `size` bytes, growing the window as needed. */
+/** The window in which {@link readTail} looks for the last newline, backwards. */
+export const TAIL_CHUNK = 1 << 20;
+
+/**
+ * {@link scanTail} over a file of `size` bytes. The last newline is looked for backwards in
+ * windows of at most {@link TAIL_CHUNK} bytes, so a long torn tail (zeros after a crash, garbage)
+ * is never read into memory whole (a 3 GiB one was read in windows growing to the whole tail);
+ * then the last record before it is read through a window growing as needed.
+ */
 export function readTail(readAt: ReadAt, size: number, headerEnd: number, file: string): TailScan {
-  let len = Math.min(size - headerEnd, FIRST_WINDOW);
+  let end = headerEnd; // just after the last newline
+  for (let hi = size; hi > headerEnd; ) {
+    const lo = Math.max(headerEnd, hi - TAIL_CHUNK);
+    const i = readAt(lo, hi - lo).lastIndexOf(NL);
+    if (i >= 0) {
+      end = lo + i + 1;
+      break;
+    }
+    hi = lo;
+  }
+  const torn = size > end ? { offset: end, bytes: size - end } : null;
+  if (end === headerEnd) return { end, torn, last: null };
+  let len = Math.min(end - headerEnd, FIRST_WINDOW);
   for (;;) {
-    const base = size - len;
+    const base = end - len;
     const scan = scanTail(readAt(base, len), base, headerEnd, file);
-    if (scan) return scan;
-    len = Math.min(size - headerEnd, len * 4);
+    if (scan) return { ...scan, torn };
+    len = Math.min(end - headerEnd, len * 4);
   }
 }
 

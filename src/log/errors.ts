@@ -23,7 +23,7 @@ export class LogFormatError extends TapstateError {
   readonly code = 'LOG_FORMAT';
   constructor(
     readonly file: string,
-    /** `foreign`, `newer-version`, `unsafe-file` (symlink, wrong mode, not a regular file), `empty`, `not-fresh` */
+    /** `foreign`, `newer-version`, `unsafe-file` (symlink, wrong mode, not a regular file), `empty`, `not-fresh`, `too-large` (more bytes to read than a Buffer holds) */
     readonly reason: string,
     message: string,
   ) {

@@ -4,6 +4,7 @@
  * with O_NOFOLLOW; checkpoints are replaced atomically (temp file + fsync + rename + fsync dir).
  */
 import * as fs from 'node:fs';
+import * as buffer from 'node:buffer';
 import * as path from 'node:path';
 import { LogFormatError } from './errors.js';
 import { decodeHeader, encodeHeader, newHeader } from './codec.js';
@@ -91,16 +92,29 @@ function writeAll(fd: number, bytes: Buffer): void {
   while (off < bytes.length) off += fs.writeSync(fd, bytes, off, bytes.length - off);
 }
 
-function readAllFd(fd: number): Buffer {
-  const size = fs.fstatSync(fd).size;
-  const buf = Buffer.allocUnsafe(size);
+/** The most one read(2) is asked for: readSync's length is a 32-bit int (a 3 GiB read threw a RangeError). */
+const READ_CHUNK = 1 << 30;
+
+/**
+ * `len` bytes of `fd` from `pos` (fewer at end of file), read in chunks of at most
+ * {@link READ_CHUNK}. More than a Buffer can hold is {@link LogFormatError} `too-large` naming the
+ * file, never an untyped RangeError.
+ */
+function readFully(fd: number, pos: number, len: number, file: string): Buffer {
+  if (len > buffer.constants.MAX_LENGTH)
+    throw new LogFormatError(file, 'too-large', `${file}: ${len} bytes to read at byte ${pos}, more than this Node.js can hold in memory (${buffer.constants.MAX_LENGTH})`);
+  const buf = Buffer.allocUnsafe(len);
   let got = 0;
-  while (got < size) {
-    const n = fs.readSync(fd, buf, got, size - got, got);
+  while (got < len) {
+    const n = fs.readSync(fd, buf, got, Math.min(len - got, READ_CHUNK), pos + got);
     if (n === 0) break;
     got += n;
   }
-  return buf.subarray(0, got);
+  return got === len ? buf : buf.subarray(0, got);
+}
+
+function readAllFd(fd: number, file: string): Buffer {
+  return readFully(fd, 0, fs.fstatSync(fd).size, file);
 }
 
 function unlinkIfPresent(file: string): void {
@@ -159,14 +173,7 @@ class FileMedium implements LogMedium {
   }
 
   readAt(pos: number, len: number): Buffer {
-    const buf = Buffer.allocUnsafe(len);
-    let got = 0;
-    while (got < len) {
-      const n = fs.readSync(this.fd, buf, got, len - got, pos + got);
-      if (n === 0) break;
-      got += n;
-    }
-    return got === len ? buf : buf.subarray(0, got);
+    return readFully(this.fd, pos, len, this.logName);
   }
 
   write(bytes: Buffer): void {
@@ -211,7 +218,7 @@ class FileMedium implements LogMedium {
       throw e;
     }
     try {
-      return readAllFd(fd);
+      return readAllFd(fd, this.checkpointName);
     } finally {
       fs.closeSync(fd);
     }
@@ -256,16 +263,7 @@ class FileMedium implements LogMedium {
     return {
       name: file,
       size: () => fs.fstatSync(fd).size,
-      readAt: (pos, len) => {
-        const buf = Buffer.allocUnsafe(len);
-        let got = 0;
-        while (got < len) {
-          const n = fs.readSync(fd, buf, got, len - got, pos + got);
-          if (n === 0) break;
-          got += n;
-        }
-        return got === len ? buf : buf.subarray(0, got);
-      },
+      readAt: (pos, len) => readFully(fd, pos, len, file),
       close: () => {
         if (!closed) fs.closeSync(fd);
         closed = true;
@@ -372,7 +370,7 @@ export class FileLogStore extends LogEngine {
       }
       if (existing !== null) {
         try {
-          decodeHeader(readAllFd(existing), logPath);
+          decodeHeader(readAllFd(existing, logPath), logPath);
           throw new LogFormatError(logPath, 'exists', `${logPath}: a log store already exists (open it instead)`);
         } catch (e) {
           if (!(e instanceof LogFormatError && e.reason === 'empty')) throw e;

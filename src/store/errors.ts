@@ -5,8 +5,16 @@ import { TapstateError } from '../../machines/tapstate-error.js';
 export class StoreNotFoundError extends TapstateError {
   override readonly name = 'StoreNotFoundError';
   readonly code = 'STORE_NOT_FOUND';
-  constructor(readonly store: string) {
-    super(`no tapstate store at ${store} (create one with: tapstate init --store ${store} --netns PATH)`);
+  constructor(
+    readonly store: string,
+    /** `missing` (no log there), or `not-a-directory` (a file: `tapstate init` there would be refused too). */
+    readonly reason: 'missing' | 'not-a-directory' = 'missing',
+  ) {
+    super(
+      reason === 'not-a-directory'
+        ? `no tapstate store at ${store}: it is not a directory (a store is a directory made by tapstate init)`
+        : `no tapstate store at ${store} (create one with: tapstate init --store ${store} --netns PATH)`,
+    );
   }
 }
 

@@ -16,6 +16,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { makeDirs } from '../fs/make-dirs.js';
 import { FileLogStore, LOG_FILE } from '../log/file-store.js';
 import { checkRetention, type RetentionPolicy } from '../log/retention.js';
 import { writeRetentionFile } from '../log/retention-file.js';
@@ -81,20 +82,32 @@ export function storeExists(dir: string): boolean {
  * ({@link StoreOptionError}), not a bare `EEXIST` / `ENOTDIR`.
  */
 function makeStoreDir(d: string): string | undefined {
+  let made: string[];
   try {
-    return fs.mkdirSync(d, { recursive: true, mode: 0o700 });
+    made = makeDirs(d, 0o700); // the kernel's errno (EROFS), not Node's recursive mkdir's ENOENT
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST' || code === 'ENOTDIR')
-      throw new StoreOptionError('dir', 'directory', `${d}: ${code === 'EEXIST' ? 'exists and is not a directory' : 'a path component is not a directory'}`);
+    if (code === 'EEXIST' || code === 'ENOTDIR') throw new StoreOptionError('dir', 'directory', `${d}: a path component is not a directory`);
     throw e;
+  }
+  if (!fs.statSync(d).isDirectory()) throw new StoreOptionError('dir', 'directory', `${d}: exists and is not a directory`);
+  return made[0];
+}
+
+/** Does `p` exist as something other than a directory or a symlink (a file, a socket…)? */
+function isNonDirectory(p: string): boolean {
+  try {
+    const st = fs.lstatSync(p);
+    return !st.isDirectory() && !st.isSymbolicLink();
+  } catch {
+    return false;
   }
 }
 
 /** The store must exist and hold a tapstate log (checked read-only: nothing is created). */
 export function checkStore(dir: string): string {
   const d = path.resolve(dir);
-  if (!storeExists(d)) throw new StoreNotFoundError(d);
+  if (!storeExists(d)) throw new StoreNotFoundError(d, isNonDirectory(d) ? 'not-a-directory' : 'missing');
   FileLogStore.open(d, { readOnly: true }).close(); // a foreign log fails here, before any lock file is made
   return d;
 }
@@ -115,8 +128,10 @@ export async function createStore(dir: string, init: SandboxInit, opts: { lock?:
   const lock = await StoreLock.acquireWithin(d, opts.lock);
   try {
     if (storeExists(d)) throw new StoreExistsError(d);
-    FileLogStore.create(d, sandboxMeta(sandbox)).close();
+    // the policy before the log: the log marks the store as made, so a crash in between never
+    // leaves a store without the policy it was created with
     if (opts.retention) writeRetentionFile(d, opts.retention);
+    FileLogStore.create(d, sandboxMeta(sandbox)).close();
   } finally {
     lock.release();
   }

@@ -273,6 +273,16 @@ describe('missing, foreign and corrupt stores', () => {
       expect(fs.existsSync(d)).toBe(false);
     }
   });
+  it('a store path that is a file: says so, never "create one with tapstate init" there (init refuses a file); the file unchanged', () => {
+    const f = path.join(tmp, `file${n++}`);
+    fs.writeFileSync(f, 'not a store\n');
+    for (const c of [['status'], ['log'], ['recover'], ['add', '--idx', '0']]) {
+      const r = cli([c[0]!, '--store', f, ...c.slice(1)]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(`tapstate: StoreNotFoundError: no tapstate store at ${f}: it is not a directory (a store is a directory made by tapstate init)\n`);
+      expect(fs.readFileSync(f, 'utf8')).toBe('not a store\n');
+    }
+  });
   it('a foreign log: LogFormatError, nothing changed (no lock file made)', () => {
     const d = path.join(tmp, `foreign${n++}`);
     fs.mkdirSync(d, { mode: 0o700 });

@@ -149,7 +149,7 @@ describe('errors as JSON on stdout', () => {
   it('operation errors carry their typed fields', () => {
     json(['init', '--store', store, '--netns', '/run/netns/x']);
     expect(jsonError(['hot-attach', '--store', store, '--endpoint', 'ep9'], 1)).toMatchObject({ type: 'UnknownEndpointError', message: expect.stringContaining('ep9') });
-    expect(jsonError(['status', '--store', path.join(tmp, 'none')], 1)).toEqual({ type: 'StoreNotFoundError', code: 'STORE_NOT_FOUND', store: path.join(tmp, 'none'), message: expect.stringContaining('no tapstate store') });
+    expect(jsonError(['status', '--store', path.join(tmp, 'none')], 1)).toEqual({ type: 'StoreNotFoundError', code: 'STORE_NOT_FOUND', store: path.join(tmp, 'none'), reason: 'missing', message: expect.stringContaining('no tapstate store') });
     expect(jsonError(['init', '--store', store, '--netns', '/run/netns/x'], 1)).toEqual({ type: 'StoreExistsError', code: 'STORE_EXISTS', store, message: expect.any(String) });
   });
 

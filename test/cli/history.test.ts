@@ -59,6 +59,13 @@ describe('tapstate over a long life', () => {
     expect(readRetentionFile(store)).toMatchObject({ maxBytes: null, keepHistory: true });
   });
 
+  it('sizes of 2 GiB and more are said as given (32-bit shifts made 4G "0M" and 3G "-1024M")', async () => {
+    await ok('init', '--store', store, '--netns', '/run/netns/x');
+    expect(await ok('retention', '--store', store, '--retain-bytes', '4G', '--segment-bytes', '3G')).toContain('segments of 3072M; keep at most 4096M;');
+    expect(readRetentionFile(store)).toMatchObject({ segmentBytes: 3 * 2 ** 30, maxBytes: 4 * 2 ** 30 });
+    expect(await ok('retention', '--store', store, '--retain-bytes', '8589934593')).toContain('keep at most 8589934593;');
+  });
+
   it('many cycles on one slot: rotated and compacted, status shows the live endpoint only, log streams the retained run, view the newest records', async () => {
     await ok('init', '--store', store, '--netns', '/run/netns/x', '--netns-created', '--segment-bytes', '4k', '--retain-bytes', '12k', '--keep-history');
     await ok('add', '--store', store, '--idx', '1', '--mac', '02:00:00:00:01:01');
@@ -90,5 +97,13 @@ describe('tapstate over a long life', () => {
     expect(fs.readFileSync(html, 'utf8')).toContain(`the newest ${retained.length} of ${retained.length} records`);
     const bad = await cli('view', '--store', store, '--out', html, '--last', '0');
     expect(bad.code).toBe(2);
+    // flags that were silently ignored: usage errors naming them, nothing written
+    fs.rmSync(html);
+    for (const [args, msg] of [[['--archive'], /UsageError: view: --archive: only with --all/], [['--all', '--last', '5'], /UsageError: view: --last and --all exclude each other/]] as const) {
+      const r = await cli('view', '--store', store, '--out', html, ...args);
+      expect(r.code, r.err).toBe(2);
+      expect(r.err).toMatch(msg);
+      expect(fs.existsSync(html)).toBe(false);
+    }
   });
 });

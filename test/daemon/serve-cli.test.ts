@@ -45,6 +45,21 @@ describe('tapstate serve', () => {
     expect(fs.readdirSync(tmp)).toEqual([]); // no socket at the cut name, no state dir
   });
 
+  it('a --state-dir that is a file is StateDirError not-a-directory; a daemon that cannot start leaves no state dir or socket dir behind', () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), `tapstate-serve-${process.pid}-`));
+    const file = path.join(tmp, 'afile');
+    fs.writeFileSync(file, 'x');
+    const r = spawnSync(process.execPath, [CLI, 'serve', '--socket', path.join(tmp, 'api.sock'), '--state-dir', file], { timeout: 10_000 });
+    // before: "FileSystemError: mkdir …/afile: exists already (EEXIST)"
+    expect([r.status, r.stderr.toString()]).toEqual([1, `tapstate: StateDirError: --state-dir ${file}: is not a directory\n`]);
+    // a file at --socket: refused after the state dir and the socket's directory were made — both removed again
+    const r2 = spawnSync(process.execPath, [CLI, 'serve', '--socket', file, '--state-dir', path.join(tmp, 'new', 'state')], { timeout: 10_000 });
+    expect([r2.status, r2.stderr.toString()]).toEqual([1, `tapstate: SocketPathError: --socket ${file}: exists and is not a socket\n`]);
+    const r3 = spawnSync(process.execPath, [CLI, 'serve', '--socket', path.join(file, 'sub', 'api.sock'), '--state-dir', path.join(tmp, 'state2')], { timeout: 10_000 });
+    expect(r3.status).toBe(1);
+    expect(fs.readdirSync(tmp)).toEqual(['afile']);
+  });
+
   it("refuses a --state-dir another uid owns or group/other can write (one could swap sandboxes' stores)", () => {
     if (process.getuid?.() !== 0) throw new Error('this test needs root (a directory of another uid)');
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), `tapstate-serve-${process.pid}-`));

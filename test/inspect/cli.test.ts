@@ -71,6 +71,34 @@ describe('tapstate inspect', () => {
     }
   });
 
+  it('a client that never reads is cut off once its backlog passes MAX_CLIENT_BACKLOG (16 MiB), not queued every event for ever', async () => {
+    const port = await freePort();
+    const ws = await startWebSocketInspection(port);
+    const stalled = net.connect(port, '127.0.0.1');
+    const CAP = 16 << 20; // src/inspect/websocket.ts MAX_CLIENT_BACKLOG
+    try {
+      await ws.listening;
+      await new Promise((r) => stalled.once('connect', r));
+      stalled.write(`GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+      await new Promise((r) => setTimeout(r, 300)); // upgraded
+      stalled.pause(); // never reads again
+      const big = 'x'.repeat(1000);
+      // ~3x the cap (plus what the kernel's socket buffers take): before, every byte was queued for it
+      const n = Math.ceil((3 * CAP) / 1000);
+      for (let i = 0; i < n; i++) ws.inspect.next?.({ type: '@xstate.event', rootId: 'r', sourceRef: undefined, actorRef: { sessionId: `s${i}` } as never, event: { type: 'E', big } } as never);
+      let got = 0;
+      stalled.on('data', (b: Buffer) => (got += b.length));
+      const closed = new Promise<void>((r) => stalled.once('close', () => r()));
+      stalled.resume();
+      await Promise.race([closed, new Promise((r) => setTimeout(r, 10_000))]);
+      expect(stalled.destroyed).toBe(true); // the relay cut it off
+      expect(got).toBeLessThan(2 * CAP); // it never held all ~48 MB for it
+    } finally {
+      stalled.destroy();
+      ws.stop();
+    }
+  });
+
   it('without the optional peer @statelyai/inspect: a typed error saying how to get it', async () => {
     const missing = Object.assign(new Error("Cannot find package '@statelyai/inspect'"), { code: 'ERR_MODULE_NOT_FOUND' });
     const err = await startWebSocketInspection(1, { load: () => Promise.reject(missing) }).catch((e: unknown) => e);

@@ -63,6 +63,35 @@ describe('#9.4 init takes only a new or empty directory', () => {
     refused(['init', '--store', d, '--netns', '/run/netns/x'], 1, /^tapstate: StoreDirError: --store .*: is not empty \(checkpoint\.json, data\.txt, log\.jsonl\.tmp\): init takes only a new or empty directory$/m, d);
   });
 
+  it('initialises over what an init killed half-way left (its lock, policy, header temp file) — only those, only as tapstate writes them', () => {
+    const header = fs.readFileSync(path.join(initStore(), 'log.jsonl'), 'latin1').split('\n')[0]!;
+    const policy = '5d005f7f {"segmentBytes":1048576,"maxBytes":4194304,"maxAgeMs":null,"keepHistory":false}\n';
+    const leftovers: Array<Record<string, string>> = [
+      { lock: '4242\n' },
+      { lock: '4242\n', 'retention.json.tmp': policy.slice(0, 30) },
+      { lock: '4242\n', 'retention.json': policy, 'log.jsonl.tmp': header.slice(0, 50) },
+      { lock: '', 'log.jsonl.tmp': header + '\n' },
+    ];
+    for (const files of leftovers) {
+      const d = fresh('killed');
+      fs.mkdirSync(d, { mode: 0o700 });
+      for (const [f, text] of Object.entries(files)) fs.writeFileSync(path.join(d, f), text, { mode: 0o600 });
+      const r = cli(['init', '--store', d, '--netns', '/run/netns/x', '--retain-bytes', '64M']);
+      // before: "StoreDirError: … is not empty (lock, log.jsonl.tmp)", and no command could use the directory
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toContain(`holds what an interrupted init left (${Object.keys(files).sort().join(', ')}): initialising over it`);
+      expect(fs.readdirSync(d).sort()).toEqual(['lock', 'log.jsonl', 'retention.json']);
+      expect(cli(['retention', '--store', d]).stdout).toContain('keep at most 64M');
+    }
+    // a file of someone else's under such a name, or anything else beside them: refused, untouched
+    for (const files of [{ lock: 'mine\n' }, { 'log.jsonl.tmp': 'mine: notes\n' }, { lock: '4242\n', 'notes.txt': 'x' }]) {
+      const d = fresh('notkilled');
+      fs.mkdirSync(d, { mode: 0o700 });
+      for (const [f, text] of Object.entries(files)) fs.writeFileSync(path.join(d, f), text, { mode: 0o600 });
+      refused(['init', '--store', d, '--netns', '/run/netns/x'], 1, /^tapstate: StoreDirError: --store .*: is not empty/, d);
+    }
+  });
+
   it('says a foreign log.jsonl is not a tapstate log (not "a store exists")', () => {
     const d = fresh('foreign');
     fs.mkdirSync(d, { mode: 0o700 });

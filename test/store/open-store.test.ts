@@ -265,6 +265,14 @@ describe('openStore', () => {
     await writer.close();
   });
 
+  it('createStore writes the retention policy before the log: a failure in between leaves no store without its policy', async () => {
+    const dir = tmpStore();
+    fs.mkdirSync(path.join(dir, 'retention.json.tmp'), { recursive: true }); // writing the policy fails (EISDIR)
+    await expect(createStore(dir, { netnsPath: NETNS }, { retention: { segmentBytes: 1 << 20, maxBytes: 64 << 20, maxAgeMs: null, keepHistory: true } })).rejects.toThrow();
+    // before: the log was made first, so a store existed with the default policy, not the one asked for
+    expect(fs.existsSync(path.join(dir, 'log.jsonl'))).toBe(false);
+  });
+
   it('typed errors: no store, a store that exists, another sandbox, a bad field, a newer config version', async () => {
     const dir = tmpStore();
     await expect(openStore(dir)).rejects.toBeInstanceOf(StoreNotFoundError);

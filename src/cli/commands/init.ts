@@ -96,6 +96,8 @@ export const command: CommandSpec = {
     const present = vhostNetPresent();
     const why = opts['no-vhost'] ? '--no-vhost' : opts.vhost ? `--vhost${present ? '' : '; /dev/vhost-net absent'}` : present ? '/dev/vhost-net present' : "/dev/vhost-net absent; upstream's default is on";
     const prepared = prepareStoreDir(store);
+    if (prepared.leftovers)
+      io.err(`tapstate: ${store} holds what an interrupted init left (${prepared.leftovers.join(', ')}): initialising over it\n`);
     if (prepared.tightenedFrom !== undefined)
       io.err(`tapstate: tightened ${store} from mode ${prepared.tightenedFrom.toString(8).padStart(4, '0')} to 0700 (a store is private to its owner)\n`);
     const sandbox = await createStore(

@@ -50,8 +50,10 @@ export function policyFromFlags(opts: Record<string, unknown>, base: RetentionPo
   return p;
 }
 
+/** `64M`, `512k` or a byte count; arithmetic, not `>>`: a size of 2 GiB or more overflows 32-bit shifts (4G read "0M"). */
 function size(n: number): string {
-  return n % (1 << 20) === 0 ? `${n >> 20}M` : n % 1024 === 0 ? `${n >> 10}k` : `${n}`;
+  const M = 1 << 20;
+  return n % M === 0 ? `${n / M}M` : n % 1024 === 0 ? `${n / 1024}k` : `${n}`;
 }
 
 function age(ms: number): string {

@@ -15,7 +15,7 @@ export const command: CommandSpec = {
       placeholder: 'FILE.html',
       required: true,
     },
-    last: { type: 'string', integer: true, placeholder: 'N', default: String(DEFAULT_VIEW_RECORDS), description: 'Timelines of the newest N records (memory bounded whatever the history).' },
+    last: { type: 'string', integer: true, placeholder: 'N', description: `Timelines of the newest N records (default ${DEFAULT_VIEW_RECORDS}; memory bounded whatever the history). Not with --all.` },
     all: { type: 'boolean', description: 'Timelines of every retained record (memory grows with the history).' },
     archive: { type: 'boolean', description: 'With --all: archived segments (--keep-history) too.' },
     mode: { type: 'string', description: `Permission bits of the page (octal; default ${DEFAULT_FILE_MODE.toString(8).padStart(4, '0')}: it shows MACs and netns paths)`, placeholder: 'MODE' },
@@ -26,6 +26,9 @@ export const command: CommandSpec = {
     const out = opts.out;
     if (typeof store !== 'string' || store === '') throw new UsageError('--store DIR is required');
     if (typeof out !== 'string' || out === '') throw new UsageError('--out FILE.html is required');
+    // each was silently ignored: --archive without --all (the newest N records are never archived ones), --last with --all
+    if (opts.archive === true && opts.all !== true) throw new UsageError('--archive: only with --all (archived segments hold the oldest records, never the newest N)');
+    if (opts.all === true && opts.last !== undefined) throw new UsageError('--last and --all exclude each other (--all shows every retained record)');
     const mode = typeof opts.mode === 'string' ? parseFileMode(opts.mode) : DEFAULT_FILE_MODE;
     const last = opts.last === undefined ? DEFAULT_VIEW_RECORDS : Number(opts.last);
     if (!Number.isSafeInteger(last) || last < 1) throw new UsageError(`--last: must be a positive integer (got ${String(opts.last)})`);
