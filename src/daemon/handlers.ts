@@ -6,6 +6,8 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { EndpointCommand } from '../../machines/index.js';
 import { EndpointOperationError } from '../runtime/errors.js';
 import type { EndpointView } from '../runtime/tapstore.js';
+import { viewOfSnapshotRecord } from '../runtime/endpoint-view.js';
+import type { LogRecord, SnapshotRecord } from '../log/records.js';
 import { toApiError } from './api-error.js';
 import { FdHandoverError, IdempotencyKeyReusedError, OperationInterruptedError, RequestFieldError } from './errors.js';
 import { handoverArgs, openTapQueues, openVhostFds, sendResponseWithFds } from './fd-handover.js';
@@ -65,6 +67,31 @@ const TARGET: Record<v.Action, readonly string[]> = {
   cleanup: ['created', 'detached'],
 };
 
+/**
+ * Where the action of a key that a dead daemon started left its endpoint. A detach that ended
+ * (recovery may have finished it) retired the endpoint: its final view is read back from the
+ * log — the `snapshot` record of its end, after `since` (the endpoint's last record when the key
+ * started) — so the retry gets the whole Endpoint the first reply was, even once the id has been
+ * reused by a new endpoint. Else the endpoint as it is now; a retired one whose records retention
+ * has removed reads as `{id, state: 'detached'}`.
+ */
+function interruptedOutcome(s: Awaited<ReturnType<typeof open>>['s'], ep: string, since: number | undefined): EndpointView | { id: string; state: string } {
+  const live = s.store.list().find((x) => x.id === ep);
+  const ended = (r: LogRecord): r is SnapshotRecord => r.k === 'snapshot' && r.ep === ep && r.snapshot.status === 'done';
+  if (since === undefined) {
+    // a key written before `since` was kept: a live endpoint as it is, a retired one's newest end
+    if (live) return live;
+    const end = s.recordsAfter(0).filter(ended).pop();
+    return end ? viewOfSnapshotRecord(end) : { id: ep, state: 'detached' };
+  }
+  // nothing journaled for the endpoint since the key started: the action never ran
+  if (live && live.lastSeq <= since) return live;
+  // the first end of `ep` after the key started is this action's endpoint's (ids are unique among live endpoints)
+  const end = s.recordsAfter(since).find(ended);
+  if (end) return viewOfSnapshotRecord(end);
+  return live ?? { id: ep, state: 'detached' };
+}
+
 async function runAction(ctx: RequestContext): Promise<Reply> {
   const { sb, s } = await open(ctx);
   const ep = ctx.params.endpoint!;
@@ -88,15 +115,14 @@ async function runAction(ctx: RequestContext): Promise<Reply> {
   const seen = keys.lookup(key);
   // a key already seen is answered first: a detach's endpoint is retired afterwards (unknown), and
   // its retried request must still get its recorded reply
-  if (!seen) s.store.get(ep); // unknown → 404 before any key is recorded
+  const before = seen ? undefined : s.store.get(ep); // unknown → 404 before any key is recorded
   if (seen) {
     if (seen.fp !== fp) throw new IdempotencyKeyReusedError(key, seen.fp);
     const replay = { 'idempotent-replayed': 'true' };
     if (seen.running) return { ...(await seen.running), headers: replay };
     if (seen.done) return { ...seen.done, headers: replay };
     // started by a daemon that died: recovery has settled the endpoint since (a detached one retired)
-    const retired = !s.store.list().some((x) => x.id === ep);
-    const view = retired ? { id: ep, state: 'detached' } : s.store.get(ep);
+    const view = interruptedOutcome(s, ep, seen.since);
     const reply: StoredReply = TARGET[action].includes(view.state)
       ? { status: 200, body: view }
       : toApiError(new OperationInterruptedError(ep, action, view.state));
@@ -106,7 +132,7 @@ async function runAction(ctx: RequestContext): Promise<Reply> {
   let settle!: (r: StoredReply) => void;
   const running = new Promise<StoredReply>((r) => (settle = r));
   try {
-    await keys.start(key, fp, running); // durable before the action runs
+    await keys.start(key, fp, running, before!.lastSeq); // durable before the action runs
   } catch (e) {
     settle(toApiError(e)); // a retry that waited gets the same failure; the key is free again
     throw e;

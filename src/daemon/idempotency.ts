@@ -25,6 +25,12 @@ export interface StoredReply {
 interface Entry {
   /** What the key was first used for: `<endpoint> <action>`. */
   fp: string;
+  /**
+   * The endpoint's `lastSeq` when the key started (absent in files written before): the
+   * endpoint's records after it are this action's — found in the log after a crash, even once the
+   * endpoint has retired and its id been reused.
+   */
+  since?: number;
   done?: StoredReply;
   running?: Promise<StoredReply>;
 }
@@ -52,14 +58,14 @@ export class IdempotencyKeys {
     const file = path.join(dir, IDEMPOTENCY_FILE);
     if (fs.existsSync(file)) {
       for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
-        let r: { k?: string; fp?: string; phase?: string; status?: number; body?: unknown };
+        let r: { k?: string; fp?: string; since?: unknown; phase?: string; status?: number; body?: unknown };
         try {
           r = JSON.parse(line);
         } catch {
           continue; // a torn last line
         }
         if (typeof r.k !== 'string') continue;
-        if (r.phase === 'start' && typeof r.fp === 'string') this.entries.set(r.k, { fp: r.fp });
+        if (r.phase === 'start' && typeof r.fp === 'string') this.entries.set(r.k, { fp: r.fp, ...(Number.isSafeInteger(r.since) ? { since: r.since as number } : {}) });
         else if (r.phase === 'done' && this.entries.has(r.k)) this.entries.get(r.k)!.done = { status: r.status ?? 200, body: r.body };
         else if (r.phase === 'forget') this.entries.delete(r.k);
       }
@@ -79,7 +85,7 @@ export class IdempotencyKeys {
   private rewrite(): number {
     const lines: string[] = [];
     for (const [k, e] of this.entries) {
-      lines.push(JSON.stringify({ k, fp: e.fp, phase: 'start' }));
+      lines.push(JSON.stringify({ k, fp: e.fp, ...(e.since !== undefined ? { since: e.since } : {}), phase: 'start' }));
       if (e.done) lines.push(JSON.stringify({ k, phase: 'done', status: e.done.status, body: e.done.body }));
     }
     const tmp = `${this.file}.tmp`;
@@ -123,7 +129,7 @@ export class IdempotencyKeys {
   }
 
   /** The entry of `key`: undefined (new), running, done, or interrupted (started by a daemon that died). */
-  lookup(key: string): { fp: string; done?: StoredReply; running?: Promise<StoredReply> } | undefined {
+  lookup(key: string): { fp: string; since?: number; done?: StoredReply; running?: Promise<StoredReply> } | undefined {
     return this.entries.get(key);
   }
 
@@ -135,13 +141,13 @@ export class IdempotencyKeys {
   }
 
   /**
-   * Record that `key` starts `fp` and remember the running reply (a retry from now on waits for
-   * it); resolves once the record is durable — only then may the action run. If the sync fails
-   * the key is forgotten and the error thrown: nothing ran.
+   * Record that `key` starts `fp` on an endpoint whose last record is `since`, and remember the
+   * running reply (a retry from now on waits for it); resolves once the record is durable — only
+   * then may the action run. If the sync fails the key is forgotten and the error thrown: nothing ran.
    */
-  async start(key: string, fp: string, running: Promise<StoredReply>): Promise<void> {
-    this.write({ k: key, fp, phase: 'start' });
-    this.entries.set(key, { fp, running });
+  async start(key: string, fp: string, running: Promise<StoredReply>, since?: number): Promise<void> {
+    this.write({ k: key, fp, ...(since !== undefined ? { since } : {}), phase: 'start' });
+    this.entries.set(key, { fp, ...(since !== undefined ? { since } : {}), running });
     try {
       await this.commits.request();
     } catch (e) {

@@ -1,5 +1,6 @@
 /** What a caller sees of an endpoint: a plain, detached copy of its state. */
 import { pendingEffect, stateName, type EndpointContext, type Progress } from '../../machines/index.js';
+import type { SnapshotRecord } from '../log/records.js';
 import type { EndpointSlot } from './endpoint-slot.js';
 
 export interface EndpointView {
@@ -27,13 +28,24 @@ export interface EndpointView {
 }
 
 export function viewOf(s: EndpointSlot): EndpointView {
-  const c = s.snapshot.context;
-  const eff = pendingEffect(s.snapshot.value, c);
+  return viewFrom(s.id, s.snapshot.value, s.snapshot.context, s.busy, s.lastSeq);
+}
+
+/**
+ * The view an endpoint had when the log's `snapshot` record `r` was written (an operation had
+ * just settled): what {@link viewOf} returned then. Serves an endpoint that has retired since.
+ */
+export function viewOfSnapshotRecord(r: SnapshotRecord): EndpointView {
+  return viewFrom(r.ep, r.snapshot.value, r.snapshot.context as EndpointContext, false, r.seq);
+}
+
+function viewFrom(id: string, value: unknown, c: EndpointContext, busy: boolean, lastSeq: number): EndpointView {
+  const eff = pendingEffect(value, c);
   return {
-    id: s.id,
+    id,
     idx: c.idx,
-    state: stateName(s.snapshot.value),
-    status: s.busy ? 'busy' : eff ? 'in-doubt' : 'settled',
+    state: stateName(value),
+    status: busy ? 'busy' : eff ? 'in-doubt' : 'settled',
     name: c.name,
     tapName: c.tapName,
     mac: c.mac,
@@ -47,7 +59,7 @@ export function viewOf(s: EndpointSlot): EndpointView {
     error: c.error,
     warnings: [...c.warnings],
     pendingEffect: eff && { id: eff.id, src: eff.src },
-    lastSeq: s.lastSeq,
+    lastSeq,
   };
 }
 

@@ -139,6 +139,33 @@ describe('idempotency keys', () => {
     expect([again.status, again.headers['idempotent-replayed']]).toEqual([200, 'true']);
     expect(again.body).toEqual(first.body);
   });
+
+  it('a hot-detach whose reply was never recorded (a crash) is replayed whole after its endpoint retired, even once its id is reused', async () => {
+    const d = await memoryDaemon();
+    let stopped = false;
+    cleanup.push(() => (stopped ? undefined : d.stop()));
+    await d.call('PUT', '/v1/sandboxes/sb', CFG);
+    await d.call('POST', '/v1/sandboxes/sb/endpoints', { idx: 0 });
+    expect((await d.call('POST', A, act('hot-attach'))).status).toBe(200);
+    const first = await d.call('POST', A, act('hot-detach'), { 'idempotency-key': 'k4' });
+    expect([first.status, first.body.state]).toEqual([200, 'detached']);
+    await d.stop(true);
+    stopped = true;
+    // as after kill -9 between the endpoint's last record and the key's `done` line (or a detach
+    // that recovery finished): the key file holds only the key's `start`
+    const keyFile = path.join(d.stateDir, 'sb', 'idempotency.jsonl');
+    const lines = fs.readFileSync(keyFile, 'utf8').split('\n');
+    fs.writeFileSync(keyFile, lines.filter((l) => !(l.includes('"k4"') && l.includes('"done"'))).join('\n'));
+    const d2 = await memoryDaemon({}, {}, d.tmp);
+    cleanup.push(() => d2.stop());
+    // the id of the retired endpoint is free again: a new ep0 (created) must not answer for the old one
+    expect((await d2.call('POST', '/v1/sandboxes/sb/endpoints', { idx: 0 })).body.id).toBe('ep0');
+    const retry = await d2.call('POST', A, act('hot-detach'), { 'idempotency-key': 'k4' });
+    expect([retry.status, retry.headers['idempotent-replayed']]).toEqual([200, 'true']);
+    // the whole Endpoint the first reply was (the spec requires every field), not {id, state}
+    expect(retry.body).toEqual(first.body);
+    expect((await d2.call('GET', '/v1/sandboxes/sb/endpoints/ep0')).body.state).toBe('created');
+  });
 });
 
 describe('operations outlive their clients', () => {
