@@ -28,6 +28,7 @@ const ENV = { TAPSTATE_TEST_EFFECT_DELAY_MS: String(STRETCH) };
 
 type Family = 'hot-attach' | 'attach' | 'hot-detach' | 'detach';
 const FAMILIES: Family[] = ['hot-attach', 'attach', 'hot-detach', 'detach'];
+const ENDPOINT_FIELDS = ['id', 'idx', 'state', 'status', 'name', 'tapName', 'mac', 'hardAddr', 'mtu', 'queues', 'netnsPath', 'pciPath', 'progress', 'coldplugArgs', 'error', 'warnings', 'pendingEffect', 'lastSeq'].sort();
 const TARGET: Record<Family, string> = { 'hot-attach': 'hotAttached', attach: 'attached', 'hot-detach': 'detached', detach: 'detached' };
 const INTENTS: Record<Family, number> = { 'hot-attach': 4, attach: 9, 'hot-detach': 3, detach: 3 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -182,7 +183,11 @@ describe(`kill -9 torture of the daemon, through the API (seed ${SEED}, ${TRIALS
         // the retry with the same key: the outcome, never a second run
         const retry = await action(slot.id, op, key);
         const now = await stateOf(slot.id);
-        if (retry.status === 200) expect([retry.body.state, now], ctx).toEqual([TARGET[op as Family], TARGET[op as Family]]);
+        if (retry.status === 200) {
+          expect([retry.body.state, now], ctx).toEqual([TARGET[op as Family], TARGET[op as Family]]);
+          // the whole Endpoint of the spec, a retired (detached) one too — not {id, state}
+          expect(Object.keys(retry.body).sort(), ctx).toEqual(ENDPOINT_FIELDS);
+        }
         else {
           interrupted++;
           expect([retry.status, retry.body.error?.code, retry.body.error?.state], ctx).toEqual([409, 'operation_interrupted', now]);
