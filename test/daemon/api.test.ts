@@ -166,6 +166,28 @@ describe('idempotency keys', () => {
     expect(retry.body).toEqual(first.body);
     expect((await d2.call('GET', '/v1/sandboxes/sb/endpoints/ep0')).body.state).toBe('created');
   });
+
+  it('a key file written before keys recorded `since`: a retired endpoint is replayed from its newest end', async () => {
+    const d = await memoryDaemon();
+    let stopped = false;
+    cleanup.push(() => (stopped ? undefined : d.stop()));
+    await d.call('PUT', '/v1/sandboxes/sb', CFG);
+    await d.call('POST', '/v1/sandboxes/sb/endpoints', { idx: 0 });
+    expect((await d.call('POST', A, act('hot-attach'))).status).toBe(200);
+    const first = await d.call('POST', A, act('hot-detach'), { 'idempotency-key': 'k5' });
+    await d.stop(true);
+    stopped = true;
+    const keyFile = path.join(d.stateDir, 'sb', 'idempotency.jsonl');
+    const start = fs.readFileSync(keyFile, 'utf8').split('\n').find((l) => l.includes('"k5"') && l.includes('"start"'))!;
+    const old = JSON.parse(start);
+    expect(old.since).toBeTypeOf('number');
+    delete old.since;
+    fs.writeFileSync(keyFile, JSON.stringify(old) + '\n');
+    const d2 = await memoryDaemon({}, {}, d.tmp);
+    cleanup.push(() => d2.stop());
+    const retry = await d2.call('POST', A, act('hot-detach'), { 'idempotency-key': 'k5' });
+    expect([retry.status, retry.body]).toEqual([200, first.body]);
+  });
 });
 
 describe('operations outlive their clients', () => {
