@@ -15,6 +15,7 @@ import { closeFd } from '../qemu/scm-rights.js';
 import { validKey, type StoredReply } from './idempotency.js';
 import type { Reply, RequestContext, Route } from './routes.js';
 import * as v from './validate.js';
+import { quoteArg } from '../../machines/echo.js';
 
 /** This package's version: the nearest package.json above this module (src/ or dist/src/). */
 const pkg = ((): { version: string } => {
@@ -335,7 +336,7 @@ export const routes: readonly Route[] = [
     operationId: 'savePersist',
     handler: async (ctx) => {
       const shape = queryOne(ctx, 'shape') ?? 'v1';
-      if (shape !== 'v1' && shape !== 'v2') throw new RequestFieldError('shape', 'enum', `must be v1 or v2 (got ${JSON.stringify(shape)})`);
+      if (shape !== 'v1' && shape !== 'v2') throw new RequestFieldError('shape', 'enum', `must be v1 or v2 (got ${quoteArg(shape)})`);
       return ok((await open(ctx)).s.store.save(shape));
     },
   },

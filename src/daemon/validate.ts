@@ -5,6 +5,7 @@ import { randomMac } from '../cli/commands/add.js';
 import { vhostNetPresent } from '../runtime/vhost-default.js';
 import type { SandboxConfig } from '../runtime/tapstore.js';
 import { RequestFieldError } from './errors.js';
+import { quoteArg } from '../../machines/echo.js';
 import { NetnsInvalidError, NetnsMissingError, checkSandboxNetns, isOwnNetns } from '../cli/netns-check.js';
 import { SUN_PATH_MAX } from '../cli/commands/init.js';
 import { pathLengthProblem } from '../cli/store-dir.js';
@@ -13,7 +14,7 @@ import { dotDotProblem, normalPath } from '../runtime/sandbox-path.js';
 export const SANDBOX_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 export function sandboxId(id: string): string {
-  if (!SANDBOX_ID_RE.test(id)) throw new RequestFieldError('sandbox', 'pattern', `must match ${SANDBOX_ID_RE.source} (got ${JSON.stringify(id)})`);
+  if (!SANDBOX_ID_RE.test(id)) throw new RequestFieldError('sandbox', 'pattern', `must match ${SANDBOX_ID_RE.source} (got ${quoteArg(id)})`);
   return id;
 }
 
@@ -50,7 +51,7 @@ function onlyKnown(o: Obj, known: readonly string[]): void {
  */
 function configPath(field: string, p: string): string {
   if (p.includes('\0')) throw new RequestFieldError(field, 'nul', 'must not contain a NUL character');
-  if (!p.startsWith('/')) throw new RequestFieldError(field, 'absolute', `must be an absolute path (got ${JSON.stringify(p)})`);
+  if (!p.startsWith('/')) throw new RequestFieldError(field, 'absolute', `must be an absolute path (got ${quoteArg(p)})`);
   const dots = dotDotProblem(p);
   if (dots) throw new RequestFieldError(field, 'dot-dot', dots);
   return normalPath(p);
@@ -125,6 +126,6 @@ export function action(o: Obj): Action {
   onlyKnown(o, ['action']);
   const a = optString(o, 'action');
   if (a === undefined) throw new RequestFieldError('action', 'required', `is required (one of ${ACTIONS.join(', ')})`);
-  if (!(ACTIONS as readonly string[]).includes(a)) throw new RequestFieldError('action', 'enum', `must be one of ${ACTIONS.join(', ')} (got ${JSON.stringify(a)})`);
+  if (!(ACTIONS as readonly string[]).includes(a)) throw new RequestFieldError('action', 'enum', `must be one of ${ACTIONS.join(', ')} (got ${quoteArg(a)})`);
   return a as Action;
 }

@@ -1,5 +1,6 @@
 /** Typed errors of the tapstate runtime. */
 import type { EffectFailure, EndpointError } from '../../machines/index.js';
+import { capEcho, quoteArg } from '../../machines/echo.js';
 import { TapstateError } from '../../machines/tapstate-error.js';
 
 /** An operation failed; `message` is upstream's message for that failure. */
@@ -31,7 +32,7 @@ export class InvalidCommandError extends TapstateError {
     readonly command: string,
     readonly state: string,
   ) {
-    super(`endpoint ${endpoint}: ${command} is not possible in state ${state}`);
+    super(`endpoint ${capEcho(endpoint)}: ${command} is not possible in state ${state}`);
   }
 }
 
@@ -40,7 +41,7 @@ export class EndpointBusyError extends TapstateError {
   override readonly name = 'EndpointBusyError';
   readonly code = 'ENDPOINT_BUSY';
   constructor(readonly endpoint: string) {
-    super(`endpoint ${endpoint} is busy with another command`);
+    super(`endpoint ${capEcho(endpoint)} is busy with another command`);
   }
 }
 
@@ -48,7 +49,7 @@ export class UnknownEndpointError extends TapstateError {
   override readonly name = 'UnknownEndpointError';
   readonly code = 'UNKNOWN_ENDPOINT';
   constructor(readonly endpoint: string) {
-    super(`no endpoint ${endpoint} in this store`);
+    super(`no endpoint ${capEcho(endpoint)} in this store`);
   }
 }
 
@@ -65,7 +66,7 @@ export class DuplicateEndpointError extends TapstateError {
     readonly value: string | number,
     readonly holder?: string,
   ) {
-    super(`an endpoint with ${field} ${value} exists already${field === 'id' || holder === undefined ? '' : `: ${holder}`}`);
+    super(`an endpoint with ${field} ${capEcho(String(value))} exists already${field === 'id' || holder === undefined ? '' : `: ${capEcho(holder)}`}`);
   }
 }
 
@@ -84,7 +85,7 @@ export class NetnsMismatchError extends TapstateError {
     hint = '',
   ) {
     super(
-      `${field} ${JSON.stringify(given)} is not this store's network namespace ${JSON.stringify(storeNetns)}: ` +
+      `${field} ${quoteArg(given)} is not this store's network namespace ${JSON.stringify(storeNetns)}: ` +
         `tapstate acts only in its store's netns${hint ? ` (${hint})` : ''}`,
     );
   }
@@ -98,7 +99,7 @@ export class InDoubtError extends TapstateError {
     readonly endpoint: string,
     readonly effect: string,
   ) {
-    super(`endpoint ${endpoint} has an interrupted effect (${effect}): run recovery first (tapstate recover)`);
+    super(`endpoint ${capEcho(endpoint)} has an interrupted effect (${effect}): run recovery first (tapstate recover)`);
   }
 }
 

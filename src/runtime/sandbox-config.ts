@@ -5,6 +5,7 @@
  * without a `sandbox` at all get {@link LEGACY_SANDBOX}.
  */
 import { MAX_QUEUES, TapstateError } from '../../machines/index.js';
+import { quoteArg } from '../../machines/echo.js';
 import { vhostNetPresent } from './vhost-default.js';
 import { dotDotProblem, normalPath } from './sandbox-path.js';
 import { SANDBOX_FIELDS, unknownField } from './input-fields.js';
@@ -82,7 +83,7 @@ export class SandboxConfigError extends TapstateError {
 export function checkSandbox(s: SandboxConfig): SandboxConfig {
   if (typeof s !== 'object' || s === null) throw new SandboxConfigError('sandbox', 'must be an object');
   if (typeof s.netnsPath !== 'string' || (s.netnsPath !== '' && !s.netnsPath.startsWith('/')))
-    throw new SandboxConfigError('netnsPath', `must be an absolute path or "" (got ${JSON.stringify(s.netnsPath)})`);
+    throw new SandboxConfigError('netnsPath', `must be an absolute path or "" (got ${typeof s.netnsPath === 'string' ? quoteArg(s.netnsPath) : JSON.stringify(s.netnsPath)})`);
   // a C string ends at NUL: koffi would open "/run/netns/a" for "/run/netns/a\0/../b", not the path checked
   if (s.netnsPath.includes('\0')) throw new SandboxConfigError('netnsPath', 'must not contain a NUL character');
   if (s.hostNetns !== undefined && typeof s.hostNetns !== 'boolean') throw new SandboxConfigError('hostNetns', 'must be a boolean');
@@ -92,7 +93,7 @@ export function checkSandbox(s: SandboxConfig): SandboxConfig {
   if (typeof s.vhost !== 'boolean') throw new SandboxConfigError('vhost', 'must be a boolean');
   if (s.multiQueue !== undefined && typeof s.multiQueue !== 'boolean') throw new SandboxConfigError('multiQueue', 'must be a boolean');
   if (s.qmp !== undefined && (typeof s.qmp !== 'string' || !s.qmp.startsWith('/')))
-    throw new SandboxConfigError('qmp', `must be an absolute socket path (got ${JSON.stringify(s.qmp)})`);
+    throw new SandboxConfigError('qmp', `must be an absolute socket path (got ${typeof s.qmp === 'string' ? quoteArg(s.qmp) : JSON.stringify(s.qmp)})`);
   if (s.qmp !== undefined && s.qmp.includes('\0')) throw new SandboxConfigError('qmp', 'must not contain a NUL character');
   if (s.hotplugBuses !== undefined && (!Array.isArray(s.hotplugBuses) || s.hotplugBuses.some((b) => typeof b !== 'string' || b === '')))
     throw new SandboxConfigError('hotplugBuses', 'must be a list of non-empty QEMU ids');

@@ -7,6 +7,7 @@
  * (`/var/run/../x` is `/x` when /var/run → /run), so a lexical rewrite could name another file.
  * Where a path enters, {@link dotDotProblem} refuses it instead; a stored one is kept as written.
  */
+import { quoteArg } from '../../machines/echo.js';
 
 /** `p` with `//`, `/./` and a trailing `/` collapsed (`''` stays `''`, `/` stays `/`; `..` kept). */
 export function normalPath(p: string): string {
@@ -18,5 +19,5 @@ export function normalPath(p: string): string {
 /** Why `p` cannot be a sandbox path as written (a `..` segment), or `undefined`. */
 export function dotDotProblem(p: string): string | undefined {
   if (!p.split('/').includes('..')) return undefined;
-  return `must not contain a ".." segment (got ${JSON.stringify(p)}): the kernel resolves it after following symlinks, so give the path without it`;
+  return `must not contain a ".." segment (got ${quoteArg(p)}): the kernel resolves it after following symlinks, so give the path without it`;
 }
