@@ -3,26 +3,20 @@
  * or by default `tap<idx>_kata`): code 7 naming the field and the rule, with nothing created.
  * Before the fix the store was created first and left behind.
  */
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runPlugin } from '../../src/cni/index.js';
+import { cniScratch } from './scratch.js';
 
-const ns = `tsc-addin-${process.pid}-${Date.now().toString(36)}`;
-const nsPath = `/run/netns/${ns}`;
+const scratch = cniScratch('addin');
+let nsPath = '';
 let dir = '';
 beforeAll(() => {
-  execFileSync('ip', ['netns', 'add', ns]);
-  execFileSync('ip', ['-n', ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'peer0']);
-  execFileSync('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
-  dir = fs.mkdtempSync(path.join(tmpdir(), `tapstate-cni-addin-${process.pid}-`));
+  nsPath = scratch.netns({ eth0: true }).path;
+  dir = scratch.dir();
 });
-afterAll(() => {
-  execFileSync('ip', ['netns', 'del', ns]);
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => scratch.cleanup());
 
 const cases: Array<[string, string, Record<string, unknown>, RegExp]> = [
   ['tapName = CNI_IFNAME', 'eth0', { tapName: 'eth0' }, /^tapName "eth0" must differ from the original link's name$/],

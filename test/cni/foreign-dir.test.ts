@@ -4,26 +4,18 @@
  * is not a tapstate store is never deleted (DEL, GC) nor turned into a store (ADD). Before the
  * fix, DEL and GC removed such a directory recursively, and ADD wrote a log into it.
  */
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { runPlugin } from '../../src/cni/index.js';
+import { cniScratch } from './scratch.js';
 
-let dirs: string[] = [];
-let netns: string[] = [];
-afterEach(() => {
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-  for (const n of netns) execFileSync('ip', ['netns', 'del', n]);
-  dirs = [];
-  netns = [];
-});
+const scratch = cniScratch('foreign');
+afterEach(() => scratch.cleanup());
 
 /** A stateDir holding what host-local and libcni keep in /var/lib/cni. */
 function sharedStateDir(): { state: string; files: string[] } {
-  const state = fs.mkdtempSync(path.join(tmpdir(), `tapstate-cni-foreign-${process.pid}-`));
-  dirs.push(state);
+  const state = scratch.dir();
   fs.mkdirSync(path.join(state, 'networks', 'mynet'), { recursive: true });
   fs.writeFileSync(path.join(state, 'networks', 'mynet', '10.0.0.2'), 'c0ffee\neth0');
   fs.mkdirSync(path.join(state, 'results'));
@@ -60,10 +52,7 @@ it('GC leaves directories that are not tapstate stores alone', async () => {
 it('ADD into a foreign directory is refused (code 102) and writes nothing into it', async () => {
   const { state } = sharedStateDir();
   const before = listing(state);
-  const ns = `tsc-foreign-${process.pid}-${Date.now().toString(36)}`;
-  execFileSync('ip', ['netns', 'add', ns]);
-  netns.push(ns);
-  const p = `/run/netns/${ns}`;
+  const p = scratch.netns().path;
   const r = await run(
     { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'networks', CNI_IFNAME: 'eth0', CNI_NETNS: p },
     { cniVersion: '1.0.0', name: 'n', type: 'tapstate-cni', stateDir: state, prevResult: { cniVersion: '1.0.0', interfaces: [{ name: 'eth0', sandbox: p }], ips: [] } },
@@ -74,8 +63,7 @@ it('ADD into a foreign directory is refused (code 102) and writes nothing into i
 });
 
 it('a leftover of an ADD killed before its first record (only a lock file) is still removed by DEL', async () => {
-  const state = fs.mkdtempSync(path.join(tmpdir(), `tapstate-cni-foreign-${process.pid}-`));
-  dirs.push(state);
+  const state = scratch.dir();
   fs.mkdirSync(path.join(state, 'c1'));
   fs.writeFileSync(path.join(state, 'c1', 'lock'), '');
   fs.writeFileSync(path.join(state, 'c1', 'log.jsonl.tmp'), '');
@@ -85,8 +73,7 @@ it('a leftover of an ADD killed before its first record (only a lock file) is st
 });
 
 it('what a store removal killed half-way leaves (no log; checkpoint, networks, segments/) is tapstate\'s: DEL and GC remove it', async () => {
-  const state = fs.mkdtempSync(path.join(tmpdir(), `tapstate-cni-foreign-${process.pid}-`));
-  dirs.push(state);
+  const state = scratch.dir();
   for (const cid of ['c1', 'c2']) {
     fs.mkdirSync(path.join(state, cid, 'segments'), { recursive: true });
     for (const f of ['lock', 'checkpoint.json', 'cni-networks.json', 'retention.json', 'segments/0000000001.jsonl']) fs.writeFileSync(path.join(state, cid, f), '{}');

@@ -9,26 +9,16 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { runPlugin } from '../../src/cni/index.js';
 import { checkAddNetns } from '../../src/cni/netns-check.js';
+import { cniScratch } from './scratch.js';
 import { pluginMain } from './world.js';
 
-let dirs: string[] = [];
-let netns: string[] = [];
-afterEach(() => {
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-  for (const n of netns) execFileSync('ip', ['netns', 'del', n]);
-  dirs = [];
-  netns = [];
-});
-const tmp = (): string => {
-  const d = fs.mkdtempSync(path.join(tmpdir(), `tapstate-cni-netns-${process.pid}-`));
-  dirs.push(d);
-  return d;
-};
+const scratch = cniScratch('netns');
+afterEach(() => scratch.cleanup());
+const tmp = (): string => scratch.dir();
 
 async function add(d: string, ns: string): Promise<{ code: number; out: any }> {
   const conf = {
@@ -60,12 +50,10 @@ for (const [what, nsPath, msg] of cases)
   });
 
 it('a container netns, directly or through a symlink, passes the check', () => {
-  const ns = `tsc-nscheck-${process.pid}-${Date.now().toString(36)}`;
-  execFileSync('ip', ['netns', 'add', ns]);
-  netns.push(ns);
+  const ns = scratch.netns().path;
   const link = path.join(tmp(), 'ns-link');
-  fs.symlinkSync(`/run/netns/${ns}`, link);
-  expect(() => checkAddNetns(`/run/netns/${ns}`)).not.toThrow();
+  fs.symlinkSync(ns, link);
+  expect(() => checkAddNetns(ns)).not.toThrow();
   expect(() => checkAddNetns(link)).not.toThrow();
 });
 

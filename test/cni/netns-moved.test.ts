@@ -5,37 +5,18 @@
  * code 199 NetnsMismatchError on every ADD until a DEL). The old netns still there with an
  * attachment: code 4, nothing touched.
  */
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runPlugin } from '../../src/cni/index.js';
+import { cniScratch, linksIn as links } from './scratch.js';
 
-const tag = `${process.pid.toString(36)}${Date.now().toString(36)}`;
-const names = ['a', 'b', 'c'].map((x) => `tsc-mv${x}-${tag}`);
-const alive = new Set<string>();
+const scratch = cniScratch('mv');
 let state = '';
-const addNs = (n: string): string => {
-  execFileSync('ip', ['netns', 'add', n]);
-  alive.add(n);
-  execFileSync('ip', ['-n', n, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'peer0']); // no dummy module here
-  execFileSync('ip', ['-n', n, 'link', 'set', 'eth0', 'up']);
-  return `/run/netns/${n}`;
-};
-const delNs = (n: string): void => {
-  execFileSync('ip', ['netns', 'del', n]);
-  alive.delete(n);
-};
-const links = (n: string): string[] => (JSON.parse(execFileSync('ip', ['-n', n, '-j', 'link', 'show']).toString()) as Array<{ ifname: string }>).map((l) => l.ifname);
-
 beforeAll(() => {
-  state = fs.mkdtempSync(path.join(tmpdir(), `tapstate-cni-moved-${process.pid}-`));
+  state = scratch.dir();
 });
-afterAll(() => {
-  for (const n of alive) execFileSync('ip', ['netns', 'del', n]);
-  fs.rmSync(state, { recursive: true, force: true });
-});
+afterAll(() => scratch.cleanup());
 
 async function run(command: string, netns: string): Promise<{ code: number; out: any }> {
   const conf = { cniVersion: '1.0.0', name: 'n', type: 'tapstate-cni', stateDir: state, prevResult: { cniVersion: '1.0.0', interfaces: [{ name: 'eth0', sandbox: netns }], ips: [] } };
@@ -44,11 +25,10 @@ async function run(command: string, netns: string): Promise<{ code: number; out:
 }
 
 it('the old netns gone: ADD in the new one retires the old store and attaches', async () => {
-  const [a, b, c] = names as [string, string, string];
-  const pa = addNs(a);
+  const { name: a, path: pa } = scratch.netns({ eth0: true });
   expect((await run('ADD', pa)).code).toBe(0);
-  delNs(a); // the DEL never comes (a reboot, a runtime crash)
-  const pb = addNs(b);
+  scratch.deleteNetns(a); // the DEL never comes (a reboot, a runtime crash)
+  const { name: b, path: pb } = scratch.netns({ eth0: true });
   const r = await run('ADD', pb);
   expect(r.code, JSON.stringify(r.out)).toBe(0);
   expect(links(b)).toContain('tap0_kata');
@@ -57,7 +37,7 @@ it('the old netns gone: ADD in the new one retires the old store and attaches', 
   expect(log).not.toContain(pa);
 
   // the old netns still there with an attachment: refused, nothing touched
-  const pc = addNs(c);
+  const { name: c, path: pc } = scratch.netns({ eth0: true });
   const before = fs.readFileSync(path.join(state, 'c1', 'log.jsonl'), 'utf8');
   const refused = await run('ADD', pc);
   expect(refused.out).toMatchObject({
