@@ -140,23 +140,28 @@ describe('idempotency keys', () => {
     expect(again.body).toEqual(first.body);
   });
 
-  it('a hot-detach whose reply was never recorded (a crash) is replayed whole after its endpoint retired, even once its id is reused', async () => {
+  /** A daemon where sb/ep0 was hot-attached, then hot-detached with `key`; then stopped as by kill -9. */
+  async function hotDetachedWithKey(key: string) {
     const d = await memoryDaemon();
     let stopped = false;
     cleanup.push(() => (stopped ? undefined : d.stop()));
     await d.call('PUT', '/v1/sandboxes/sb', CFG);
     await d.call('POST', '/v1/sandboxes/sb/endpoints', { idx: 0 });
     expect((await d.call('POST', A, act('hot-attach'))).status).toBe(200);
-    const first = await d.call('POST', A, act('hot-detach'), { 'idempotency-key': 'k4' });
-    expect([first.status, first.body.state]).toEqual([200, 'detached']);
+    const first = await d.call('POST', A, act('hot-detach'), { 'idempotency-key': key });
     await d.stop(true);
     stopped = true;
+    return { tmp: d.tmp, first, keyFile: path.join(d.stateDir, 'sb', 'idempotency.jsonl') };
+  }
+
+  it('a hot-detach whose reply was never recorded (a crash) is replayed whole after its endpoint retired, even once its id is reused', async () => {
+    const { tmp, first, keyFile } = await hotDetachedWithKey('k4');
+    expect([first.status, first.body.state]).toEqual([200, 'detached']);
     // as after kill -9 between the endpoint's last record and the key's `done` line (or a detach
     // that recovery finished): the key file holds only the key's `start`
-    const keyFile = path.join(d.stateDir, 'sb', 'idempotency.jsonl');
     const lines = fs.readFileSync(keyFile, 'utf8').split('\n');
     fs.writeFileSync(keyFile, lines.filter((l) => !(l.includes('"k4"') && l.includes('"done"'))).join('\n'));
-    const d2 = await memoryDaemon({}, {}, d.tmp);
+    const d2 = await memoryDaemon({}, {}, tmp);
     cleanup.push(() => d2.stop());
     // the id of the retired endpoint is free again: a new ep0 (created) must not answer for the old one
     expect((await d2.call('POST', '/v1/sandboxes/sb/endpoints', { idx: 0 })).body.id).toBe('ep0');
@@ -168,22 +173,13 @@ describe('idempotency keys', () => {
   });
 
   it('a key file written before keys recorded `since`: a retired endpoint is replayed from its newest end', async () => {
-    const d = await memoryDaemon();
-    let stopped = false;
-    cleanup.push(() => (stopped ? undefined : d.stop()));
-    await d.call('PUT', '/v1/sandboxes/sb', CFG);
-    await d.call('POST', '/v1/sandboxes/sb/endpoints', { idx: 0 });
-    expect((await d.call('POST', A, act('hot-attach'))).status).toBe(200);
-    const first = await d.call('POST', A, act('hot-detach'), { 'idempotency-key': 'k5' });
-    await d.stop(true);
-    stopped = true;
-    const keyFile = path.join(d.stateDir, 'sb', 'idempotency.jsonl');
+    const { tmp, first, keyFile } = await hotDetachedWithKey('k5');
     const start = fs.readFileSync(keyFile, 'utf8').split('\n').find((l) => l.includes('"k5"') && l.includes('"start"'))!;
     const old = JSON.parse(start);
     expect(old.since).toBeTypeOf('number');
     delete old.since;
     fs.writeFileSync(keyFile, JSON.stringify(old) + '\n');
-    const d2 = await memoryDaemon({}, {}, d.tmp);
+    const d2 = await memoryDaemon({}, {}, tmp);
     cleanup.push(() => d2.stop());
     const retry = await d2.call('POST', A, act('hot-detach'), { 'idempotency-key': 'k5' });
     expect([retry.status, retry.body]).toEqual([200, first.body]);
