@@ -16,28 +16,12 @@
 import { Worker } from 'node:worker_threads';
 import { NetlinkError, type CreateTapRequest, type CreatedTap, type LinkInfo, type NetlinkAdapter, type RedirectRequest } from '../adapters/netlink.js';
 import type { LinuxNetlinkAdapterOptions } from '../linux/adapter.js';
+import { NETLINK_METHODS } from '../adapters/adapter-methods.js';
 
-/** The {@link NetlinkAdapter} methods the thread serves (every one but `close`). */
-export const NETLINK_THREAD_METHODS = [
-  'createTap',
-  'getLink',
-  'listLinks',
-  'setMtu',
-  'setMac',
-  'setUp',
-  'deleteLink',
-  'addIngressQdisc',
-  'deleteIngressQdisc',
-  'hasIngressQdisc',
-  'addRedirect',
-  'listRedirects',
-  'probeLink',
-  'netnsExists',
-  'openVhostFds',
-  'closeFds',
-] as const satisfies ReadonlyArray<Exclude<keyof NetlinkAdapter, 'close'>>;
+export type NetlinkThreadMethod = Exclude<keyof NetlinkAdapter, 'close'>;
 
-export type NetlinkThreadMethod = (typeof NETLINK_THREAD_METHODS)[number];
+/** The {@link NetlinkAdapter} methods the thread serves: every one of the contract but `close`. */
+export const NETLINK_THREAD_METHODS = NETLINK_METHODS.filter((m) => m !== 'close') as readonly NetlinkThreadMethod[];
 
 /** A call posted to the thread. */
 export interface NetlinkThreadCall {
