@@ -23,7 +23,7 @@ import { writeRetentionFile } from '../log/retention-file.js';
 import type { Adapters } from '../runtime/effects.js';
 import { resolveSandbox, sandboxFromMeta, sandboxMeta, type SandboxConfig, type SandboxInit } from '../runtime/sandbox-config.js';
 import { inertAdapter } from '../adapters/inert-adapters.js';
-import { checkAdapter, checkAdapters, checkStoreDir, checkStoreOptions, StoreOptionError } from '../runtime/store-options.js';
+import { checkAdapter, checkAdapters, checkStoreDir, checkStoreOptions, StoreOptionError, TAPSTORE_OPTIONS } from '../runtime/store-options.js';
 import { Tapstore, type TapstoreOptions } from '../runtime/tapstore.js';
 import { defaultHypervisor, defaultNetlink } from './default-adapters.js';
 import { SandboxMismatchError, StoreExistsError, StoreNotFoundError, StoreNotRemovableError } from './errors.js';
@@ -52,21 +52,11 @@ export interface OpenStoreOptions extends Omit<TapstoreOptions, 'log' | 'adapter
   lock?: StoreLockOptions | false;
 }
 
-const openStoreOptions: Record<keyof OpenStoreOptions, true> = {
-  sandbox: true,
-  adapters: true,
-  lock: true,
-  durability: true,
-  checkpointEvery: true,
-  verify: true,
-  recover: true,
-  inspect: true,
-  clock: true,
-  onRecoveryProgress: true,
-  recoveryConcurrency: true,
-};
-/** Every option of `openStore` (the compiler keeps the list complete): any other is refused ({@link StoreOptionError}, rule `unknown`). */
-const OPEN_STORE_OPTIONS: readonly string[] = Object.keys(openStoreOptions);
+/** The options `openStore` has of its own (the compiler keeps the list exact); the rest are `Tapstore.open`'s it passes on. */
+const ownOptions: Record<Exclude<keyof OpenStoreOptions, keyof TapstoreOptions> | 'adapters', true> = { sandbox: true, adapters: true, lock: true };
+const notPassed: ReadonlySet<string> = new Set<keyof TapstoreOptions>(['log', 'adapters', 'onClose']);
+/** Every option of `openStore`: any other is refused ({@link StoreOptionError}, rule `unknown`). */
+const OPEN_STORE_OPTIONS: readonly string[] = [...Object.keys(ownOptions), ...TAPSTORE_OPTIONS.filter((o) => !notPassed.has(o))];
 /** Every option of `createStore`. */
 const CREATE_STORE_OPTIONS: readonly string[] = ['lock', 'retention'];
 
